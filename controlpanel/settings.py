@@ -1,0 +1,257 @@
+"""Settings for the GPU deployment control panel.
+
+Everything comes from the environment (see ``.env.example``). The defaults run the
+panel on one machine with nothing installed: SQLite and a filesystem Celery broker
+under ``var/``, and, with ``DEBUG`` on, secrets generated once into ``var/``.
+With ``DEBUG`` off every secret must be given, or start-up fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from controlpanel.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("PANEL_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _generated_secret(name: str, make: callable) -> str:
+    """A secret kept in ``var/`` with mode 0600: the embedded default, never production."""
+    if not DEBUG:
+        raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see .env.example)")
+    path = VAR_DIR / name.lower()
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("SECRET_KEY") or _generated_secret("SECRET_KEY", lambda: secrets.token_urlsafe(50))
+
+# Fernet keys that encrypt vendor API keys at rest. The first encrypts; all decrypt,
+# so a new key can be put in front and old rows re-encrypted with `manage.py rotate_fernet`.
+FERNET_KEYS = env_list("FERNET_KEYS") or [_generated_secret("FERNET_KEYS", lambda: Fernet.generate_key().decode())]
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "controlpanel.core",
+    "controlpanel.teams",
+    "controlpanel.audit",
+    "controlpanel.credentials",
+    "controlpanel.deployments",
+    "controlpanel.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "controlpanel.audit.middleware.RequestContextMiddleware",
+    "controlpanel.teams.middleware.CurrentTeamMiddleware",
+]
+
+ROOT_URLCONF = "controlpanel.urls"
+WSGI_APPLICATION = "controlpanel.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "controlpanel.teams.context_processors.team",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'panel.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: WAL lets readers run beside the writer, and
+    # IMMEDIATE transactions queue writers instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth and sessions ---------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "deployments:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+
+# --- Production hardening (all on unless DEBUG; each can be set explicitly) ----------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /healthz is probed over plain HTTP by load balancers and compose.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Tracebacks shown or mailed with DEBUG on must not carry vendor keys.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "controlpanel.core.security.PanelExceptionReporterFilter"
+
+# --- i18n, static --------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Email (invitations, password resets) -------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "GPU Control Panel <panel@localhost>")
+
+# --- Celery --------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    # Longer than any retry countdown, so a delayed retry is never delivered twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    _prefix = env_str("CELERY_KEY_PREFIX")
+    if _prefix:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _prefix
+else:
+    # The embedded default: messages are files under var/broker, no server needed.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost/"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "controlpanel")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TASK_ALWAYS_EAGER = False
+
+PANEL_SWEEP_SECONDS = env_float("PANEL_SWEEP_SECONDS", 2.0)
+CELERY_BEAT_SCHEDULE = {
+    "refresh-accounts": {
+        "task": "controlpanel.deployments.tasks.refresh_accounts_task",
+        "schedule": PANEL_SWEEP_SECONDS,
+    },
+}
+
+# --- The panel -----------------------------------------------------------------------
+PORT = env_int("PORT", 8000)
+# Where workers reach the built-in vendor sandbox (sandbox accounts resolve against it).
+PANEL_SANDBOX_URL = env_str("PANEL_SANDBOX_URL", f"http://127.0.0.1:{PORT}/sandbox").rstrip("/")
+# How often an account with deployments in motion, or all steady, is polled.
+PANEL_REFRESH_FAST_SECONDS = env_float("PANEL_REFRESH_FAST_SECONDS", 3.0)
+PANEL_REFRESH_SLOW_SECONDS = env_float("PANEL_REFRESH_SLOW_SECONDS", 30.0)
+# A refresh lease not released by then (worker crashed) may be claimed again.
+PANEL_REFRESH_LEASE_SECONDS = env_int("PANEL_REFRESH_LEASE_SECONDS", 120)
+# A worker whose last heartbeat is older than this is reported down by /healthz.
+PANEL_HEARTBEAT_MAX_AGE = env_int("PANEL_HEARTBEAT_MAX_AGE", 60)
+PANEL_HTTP_TIMEOUT = env_float("PANEL_HTTP_TIMEOUT", 30.0)
+# The sandbox's simulated provisioning time for new deployments.
+SANDBOX_PROVISION_SECONDS = env_float("SANDBOX_PROVISION_SECONDS", 6.0)
+
+# --- Logging: never headers, bodies or keys (see STYLE.md) --------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task every couple of seconds drowns what matters; services log that.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,34 @@
+"""Settings for the test suite: the production settings, isolated from a running panel.
+
+Tests get their own ``var/test`` folder (SQLite file, filesystem broker, throwaway
+secrets) and, when ``REDIS_URL`` is set, their own Redis key prefix, so a ``make run``
+on the same machine never consumes a test's tasks or the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_BASE = Path(__file__).resolve().parent.parent
+os.environ.setdefault("PANEL_VAR_DIR", str(_BASE / "var" / "test"))
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("CELERY_KEY_PREFIX", "paneltest:")
+os.environ.setdefault("CELERY_QUEUE", "controlpanel-test")
+os.environ.setdefault("SANDBOX_PROVISION_SECONDS", "2")
+
+from controlpanel.settings import *  # noqa: E402,F403
+from controlpanel.settings import DATABASES, VAR_DIR  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so the Celery worker started by integration tests sees it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
