@@ -1,0 +1,304 @@
+"""The provider interface: what every vendor adapter offers, its data and its errors.
+
+Plain Python on purpose: nothing here (or anywhere under ``providers/``) imports
+Django, so each adapter is tested with respx alone and could serve another program.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+
+
+class RemoteState(enum.StrEnum):
+    """What a vendor can tell us about a resource, in the panel's words.
+
+    The panel's own record has more states (queued, submitting, lost...) that only
+    it can know; ``controlpanel.deployments.states`` maps these onto them.
+    """
+
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    UPDATING = "updating"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    DELETING = "deleting"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+
+class Action(enum.StrEnum):
+    """Lifecycle actions; an adapter lists the ones its vendor supports."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    SCALE = "scale"
+    UPDATE = "update"
+    DELETE = "delete"
+    LOGS = "logs"
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every adapter error. ``message`` is safe to show: it never holds a key."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, status_code: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+
+
+class SpecError(ProviderError):
+    """The spec breaks a rule, ours or the vendor's (400/422). ``fields`` maps a spec
+    path such as ``"name"`` or ``"environment_variables.0.name"`` to messages; ``""``
+    holds messages that belong to no single field."""
+
+    def __init__(self, fields: Mapping[str, list[str]], *, status_code: int | None = None, body: Any = None):
+        self.fields = {key: list(messages) for key, messages in fields.items()}
+        summary = "; ".join(
+            f"{key}: {' '.join(messages)}" if key else " ".join(messages) for key, messages in self.fields.items()
+        )
+        super().__init__(summary or "invalid request", status_code=status_code, body=body)
+
+
+class AuthError(ProviderError):
+    """The key was refused (401/403)."""
+
+
+class NotFound(ProviderError):
+    """The vendor does not know this resource (404)."""
+
+
+class Rejected(ProviderError):
+    """Well-formed but refused: no balance, no capacity, wrong state, not allowed yet."""
+
+
+class Unsupported(ProviderError):
+    """The vendor has no such operation."""
+
+
+class Transient(ProviderError):
+    """Timeouts, connection errors, 5xx: worth retrying later."""
+
+    retryable = True
+
+
+class RateLimited(Transient):
+    """429. ``retry_after`` is the vendor's wait in seconds when it said one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One way to reach a deployment: a URL, or a host and port."""
+
+    url: str = ""
+    host: str = ""
+    port: int | None = None
+    protocol: str = ""
+    label: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+
+
+@dataclass
+class Remote:
+    """A vendor's view of one deployment, normalised."""
+
+    external_id: str
+    name: str
+    state: RemoteState
+    vendor_state: str
+    message: str = ""
+    replicas_ready: int | None = None
+    replicas_desired: int | None = None
+    endpoints: list[Endpoint] = field(default_factory=list)
+    price_per_hour: Decimal | None = None
+    created_at: dt.datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary_url(self) -> str:
+        return next((e.url for e in self.endpoints if e.url), "")
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What a cheap authenticated call says about the account behind a key."""
+
+    summary: str
+    username: str = ""
+    balance: Decimal | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Something the vendor rents out, with its price: a GPU type, market, plan or product."""
+
+    sku: str
+    name: str
+    gpu_model: str = ""
+    gpu_count: int = 1
+    gpu_memory_gb: int | None = None
+    price_per_hour: Decimal | None = None
+    available: bool = True
+    location: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogLines:
+    lines: list[str]
+    source: str = ""
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """ISO 8601 (with ``Z``) to an aware datetime; ``None`` when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+# --- the interface --------------------------------------------------------------------------
+
+
+class Provider:
+    """One vendor. Subclasses set the class attributes and implement what the vendor offers;
+    what it does not offer raises :class:`Unsupported` and is absent from ``actions``."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    # Path under the panel's sandbox root that stands in for ``default_base_url``.
+    sandbox_path: ClassVar[str]
+    actions: ClassVar[frozenset[Action]] = frozenset()
+    # Whether the vendor refuses a second resource with the same name; if it does, a
+    # retried create can find what an earlier attempt made by name alone.
+    unique_names: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        from providers.http import VendorHTTP  # local: http imports this module
+
+        self._http = VendorHTTP(
+            base_url=(base_url or self.default_base_url).rstrip("/"),
+            headers=self.auth_headers(api_key),
+            error_parser=self.parse_error,
+            client=client,
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:  # never show the key, even in a traceback
+        return f"<{type(self).__name__} {self._http.base_url}>"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Subclasses override these two.
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    def parse_error(self, response: httpx.Response) -> ProviderError | None:
+        """Turn a vendor's 4xx body into a typed error; ``None`` leaves it to the defaults."""
+        return None
+
+    # --- rules and prices: class methods, so forms can use them without a key ----------
+    @classmethod
+    def validate_spec(cls, spec: dict[str, Any]) -> dict[str, Any]:
+        """Check ``spec`` against the vendor's rules; return it normalised or raise SpecError."""
+        return spec
+
+    @classmethod
+    def validate_scale(cls, changes: dict[str, Any]) -> dict[str, Any]:
+        """Check new replica/instance counts; return them normalised or raise SpecError."""
+        raise Unsupported(f"{cls.display_name} cannot scale")
+
+    @classmethod
+    def estimate_price(cls, spec: dict[str, Any], offers: Iterable[Offer] = ()) -> Decimal | None:
+        """Price per hour of one replica/instance of ``spec``, from ``offers`` where known."""
+        return None
+
+    # --- lifecycle ------------------------------------------------------------------
+    def validate(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self.validate_spec(spec)
+
+    def create(self, spec: dict[str, Any]) -> Remote:
+        raise Unsupported(f"{self.display_name} cannot create deployments")
+
+    def get(self, external_id: str) -> Remote:
+        raise Unsupported(f"{self.display_name} cannot look up deployments")
+
+    def list(self) -> Iterable[Remote]:
+        raise Unsupported(f"{self.display_name} cannot list deployments")
+
+    def find_by_name(self, name: str) -> Remote | None:
+        return next((r for r in self.list() if r.name == name and r.state != RemoteState.DELETED), None)
+
+    def start(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        raise Unsupported(f"{self.display_name} has no start")
+
+    def stop(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        raise Unsupported(f"{self.display_name} has no stop")
+
+    def restart(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        raise Unsupported(f"{self.display_name} has no restart")
+
+    def scale(self, external_id: str, changes: dict[str, Any]) -> Remote | None:
+        raise Unsupported(f"{self.display_name} cannot scale")
+
+    def update(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        raise Unsupported(f"{self.display_name} cannot update deployments")
+
+    def delete(self, external_id: str) -> None:
+        raise Unsupported(f"{self.display_name} cannot delete deployments")
+
+    def logs(self, external_id: str, **options: Any) -> LogLines:
+        raise Unsupported(f"{self.display_name} offers no logs")
+
+    # --- account and catalog --------------------------------------------------------
+    def verify(self) -> AccountInfo:
+        raise Unsupported(f"{self.display_name} cannot verify keys")
+
+    def catalog(self) -> list[Offer]:
+        return []
+
+    def account_metadata(self) -> dict[str, Any]:
+        """Names the forms can suggest (secrets, volumes, registries...). Never values."""
+        return {}

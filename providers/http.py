@@ -1,0 +1,198 @@
+"""The one HTTP client every adapter uses.
+
+It owns what is the same for every vendor: explicit timeouts, the mapping from HTTP
+to the error types in ``providers.base``, and retries. Only safe methods (GET, HEAD)
+are retried here, a few times with jittered exponential backoff that honours
+``Retry-After``; a wait longer than ``max_inline_wait`` is not slept but raised as
+``RateLimited`` so the Celery task can reschedule itself instead of blocking a worker.
+Writes are never retried here: whether a retried create is safe is the caller's call.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from providers.base import AuthError, NotFound, ProviderError, RateLimited, Rejected, SpecError, Transient
+
+logger = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+MAX_MESSAGE = 2000  # vendor messages are stored and shown; keep them bounded
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Full-jitter exponential backoff, never shorter than the vendor's Retry-After."""
+    delay = random.uniform(0, min(cap, base * (2**attempt)))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def response_text(response: httpx.Response) -> str:
+    try:
+        text = response.text
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        text = ""
+    return text.strip()[:MAX_MESSAGE]
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class VendorHTTP:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: dict[str, str],
+        error_parser: Callable[[httpx.Response], ProviderError | None],
+        client: httpx.Client | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        max_inline_wait: float = 5.0,
+    ) -> None:
+        self.base_url = base_url
+        self._headers = {"Accept": "application/json", **headers}
+        self._parse_error = error_parser
+        self._owns_client = client is None
+        self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
+        self.max_retries = max_retries
+        self.max_inline_wait = max_inline_wait
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path  # e.g. Replicate's full "next" page URLs
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        retry: bool | None = None,
+    ) -> httpx.Response:
+        """Send one request and return a 2xx response, or raise a typed error."""
+        method = method.upper()
+        retry = method in SAFE_METHODS if retry is None else retry
+        attempt = 0
+        while True:
+            try:
+                return self._send_once(method, path, json=json, params=params)
+            except Transient as exc:
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                if not retry or attempt >= self.max_retries:
+                    raise
+                delay = backoff_seconds(attempt, retry_after)
+                if delay > self.max_inline_wait:
+                    raise
+                logger.info("retrying %s %s in %.1fs after: %s", method, path, delay, exc.message)
+                time.sleep(delay)
+                attempt += 1
+
+    def _send_once(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None) -> httpx.Response:
+        headers = dict(self._headers)
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._client.request(method, self.url(path), json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise Transient(f"the vendor did not answer in time ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise Transient(f"could not reach the vendor ({type(exc).__name__})") from None
+        if response.is_success:
+            return response
+        raise self.error_for(response)
+
+    def error_for(self, response: httpx.Response) -> ProviderError:
+        """Map a non-2xx response onto the error types; vendors refine 4xx bodies."""
+        status = response.status_code
+        body = json_or_none(response)
+        if status == 429:
+            return RateLimited(
+                _message(response, body) or "rate limited",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status_code=status,
+                body=body,
+            )
+        if status >= 500 or status in (408,):
+            vendor_error = self._parse_error(response)
+            # Some vendors (Nosana) answer refusals with 500; the adapter says so.
+            if vendor_error is not None and not vendor_error.retryable:
+                return vendor_error
+            return Transient(
+                f"vendor error {status}: {_message(response, body)}"[:MAX_MESSAGE], status_code=status, body=body
+            )
+        vendor_error = self._parse_error(response)
+        if vendor_error is not None:
+            return vendor_error
+        message = _message(response, body) or f"HTTP {status}"
+        if status in (401, 403):
+            return AuthError(message, status_code=status, body=body)
+        if status == 404:
+            return NotFound(message, status_code=status, body=body)
+        if status in (400, 422):
+            return SpecError({"": [message]}, status_code=status, body=body)
+        return Rejected(message, status_code=status, body=body)
+
+    # Shorthands.
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+def _message(response: httpx.Response, body: Any) -> str:
+    """The most human part of an error body, whatever its shape."""
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error", "title"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:MAX_MESSAGE]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return value["message"][:MAX_MESSAGE]
+    if isinstance(body, str) and body:
+        return body[:MAX_MESSAGE]
+    return response_text(response)
