@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    KEY_ADDED = "key.added", "Key added"
+    KEY_VERIFIED = "key.verified", "Key verified"
+    KEY_RENAMED = "key.renamed", "Key renamed"
+    KEY_ROTATED = "key.rotated", "Key rotated"
+    KEY_DELETED = "key.deleted", "Key deleted"
+    TEAM_CREATED = "team.created", "Team created"
+    TEAM_SETTINGS = "team.settings", "Team settings changed"
+    TEAM_DELETED = "team.deleted", "Team deleted"
+    MEMBER_INVITED = "member.invited", "Member invited"
+    MEMBER_INVITE_REVOKED = "member.invite_revoked", "Invitation revoked"
+    MEMBER_JOINED = "member.joined", "Member joined"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member re-roled"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    OWNERSHIP_TRANSFERRED = "team.ownership_transferred", "Ownership transferred"
+    DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    DEPLOYMENT_STARTED = "deployment.started", "Deployment started"
+    DEPLOYMENT_STOPPED = "deployment.stopped", "Deployment stopped"
+    DEPLOYMENT_RESTARTED = "deployment.restarted", "Deployment restarted"
+    DEPLOYMENT_SCALED = "deployment.scaled", "Deployment scaled"
+    DEPLOYMENT_UPDATED = "deployment.updated", "Deployment updated"
+    DEPLOYMENT_DELETED = "deployment.deleted", "Deployment deleted"
+    DEPLOYMENT_RETRIED = "deployment.retried", "Deployment retried"
+
+
+class AppendOnlyError(Exception):
+    """Audit entries are written once and never changed or removed through the app."""
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("audit entries cannot be changed")
+
+    def delete(self):  # type: ignore[override]
+        raise AppendOnlyError("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One action that changed something, with who, when, from where and on what.
+
+    ``summary`` and ``data`` are written by services, which never put secrets in
+    them (a key appears only as its last four characters).
+    """
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text so the log still reads right after a user is deleted or renamed.
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    summary = models.TextField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="audit_team_created")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label}: {self.summary}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("audit entries cannot be deleted")

@@ -1,0 +1,63 @@
+"""Create (once) the demo team, its login and a sandbox key for every vendor.
+
+Run by ``make run``. Later runs keep everything and print the same login, so the
+panel a person left yesterday is the one they find today.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from controlpanel.credentials.models import EndpointKind, ProviderAccount, Vendor
+from controlpanel.credentials.services import account_create
+from controlpanel.teams.models import Team
+from controlpanel.teams.services import team_create
+from providers import PROVIDERS
+
+TEAM_NAME = "Demo team"
+USERNAME = "demo"
+
+
+class Command(BaseCommand):
+    help = "Create the demo team, login and sandbox keys if they do not exist; print the login."
+
+    def handle(self, *args: object, **options: object) -> None:
+        credentials_file = settings.VAR_DIR / "demo-login.txt"
+        User = get_user_model()
+        with transaction.atomic():
+            user = User.objects.filter(username=USERNAME).first()
+            if user is None:
+                password = secrets.token_urlsafe(12)
+                user = User.objects.create_user(
+                    USERNAME, email="demo@example.com", password=password, first_name="Demo"
+                )
+                fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(password)
+            team = Team.objects.filter(name=TEAM_NAME, memberships__user=user).first() or team_create(
+                name=TEAM_NAME, owner=user
+            )
+            for vendor in Vendor:
+                if vendor.value not in PROVIDERS:
+                    continue
+                if not ProviderAccount.objects.filter(team=team, vendor=vendor, endpoint=EndpointKind.SANDBOX).exists():
+                    account_create(
+                        team=team, actor=user, vendor=vendor.value, label=f"{vendor.label} sandbox",
+                        api_key=f"sandbox-demo-{vendor.value}-{secrets.token_hex(6)}", endpoint=EndpointKind.SANDBOX,
+                    )  # fmt: skip
+        password = (
+            credentials_file.read_text().strip() if credentials_file.exists() else "(set before this file existed)"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\n  GPU Control Panel is starting on "
+                f"http://127.0.0.1:{settings.PORT}/\n  Log in as:  {USERNAME}\n  Password:   {password}\n"
+                f"  (kept in {credentials_file}; sandbox keys for every vendor are in “{TEAM_NAME}”)\n"
+            )
+        )

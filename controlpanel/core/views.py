@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from controlpanel.core.models import Heartbeat
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # any failure is the answer here
+        return f"unreachable ({type(exc).__name__})"
+
+
+def _broker() -> str:
+    from controlpanel.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+
+
+def _heartbeat(kind: str, max_age: int) -> str:
+    try:
+        latest = Heartbeat.objects.filter(kind=kind).order_by("-seen_at").values_list("seen_at", flat=True).first()
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+    if latest is None:
+        return f"no {kind} has reported yet"
+    age = (timezone.now() - latest).total_seconds()
+    if age > max_age:
+        return f"last seen {int(age)}s ago"
+    return "ok"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness of each part, for load balancers and compose. No login, no secrets."""
+    max_age = settings.PANEL_HEARTBEAT_MAX_AGE
+    checks = {
+        "database": _database(),
+        "broker": _broker(),
+        "worker": _heartbeat("worker", max_age),
+        "beat": _heartbeat("beat", max(max_age, int(settings.PANEL_SWEEP_SECONDS * 10))),
+    }
+    healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if healthy else "degraded", "checks": checks, "time": timezone.now().isoformat()}
+    return JsonResponse(body, status=200 if healthy else 503)

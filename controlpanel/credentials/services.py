@@ -1,0 +1,172 @@
+"""Every write to vendor keys, and the one place a key is decrypted."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from controlpanel.audit.models import AuditAction
+from controlpanel.audit.services import audit_record
+from controlpanel.credentials import crypto
+from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
+from controlpanel.teams.models import Team
+from controlpanel.teams.permissions import Perm
+from controlpanel.teams.services import require_perm
+from providers.base import AuthError, Provider, ProviderError
+
+logger = logging.getLogger(__name__)
+
+
+def provider_for(account: ProviderAccount, *, timeout: float | None = None) -> Provider:
+    """Build the adapter for ``account`` with its decrypted key. Close it after use."""
+    from django.conf import settings
+
+    return account.provider_class(
+        crypto.decrypt(account.encrypted_key),
+        base_url=account.base_url,
+        timeout=timeout or settings.PANEL_HTTP_TIMEOUT,
+    )
+
+
+def _store_key(account: ProviderAccount, api_key: str) -> None:
+    account.encrypted_key = crypto.encrypt(api_key)
+    account.key_last4 = api_key[-4:]
+
+
+def _queue_verify(account: ProviderAccount, actor: AbstractBaseUser | None) -> None:
+    from controlpanel.credentials.tasks import verify_account_task
+
+    verify_account_task.delay_on_commit(account.pk, actor.pk if actor is not None else None)
+
+
+@transaction.atomic
+def account_create(
+    *,
+    team: Team,
+    actor: AbstractBaseUser,
+    vendor: str,
+    label: str,
+    api_key: str,
+    endpoint: str = EndpointKind.LIVE,
+    custom_base_url: str = "",
+) -> ProviderAccount:
+    require_perm(actor=actor, team=team, perm=Perm.MANAGE_KEYS)
+    account = ProviderAccount(
+        team=team,
+        vendor=vendor,
+        label=label.strip(),
+        endpoint=endpoint,
+        custom_base_url=custom_base_url if endpoint == EndpointKind.CUSTOM else "",
+        status=KeyStatus.VERIFYING,
+        created_by=actor,
+    )
+    _store_key(account, api_key.strip())
+    account.save()
+    audit_record(
+        team=team, actor=actor, action=AuditAction.KEY_ADDED, target=account,
+        summary=f"Added {account.get_vendor_display()} key “{account.label}” ({account.masked_key})",
+    )  # fmt: skip
+    _queue_verify(account, actor)
+    return account
+
+
+@transaction.atomic
+def account_rename(*, account: ProviderAccount, actor: AbstractBaseUser, label: str) -> ProviderAccount:
+    require_perm(actor=actor, team=account.team, perm=Perm.MANAGE_KEYS)
+    old, account.label = account.label, label.strip()
+    account.save(update_fields=["label", "updated_at"])
+    audit_record(
+        team=account.team, actor=actor, action=AuditAction.KEY_RENAMED, target=account,
+        summary=f"Renamed key “{old}” to “{account.label}”",
+    )  # fmt: skip
+    return account
+
+
+@transaction.atomic
+def account_rotate(*, account: ProviderAccount, actor: AbstractBaseUser, api_key: str) -> ProviderAccount:
+    """Replace the key; deployments keep using the account, now with the new key."""
+    require_perm(actor=actor, team=account.team, perm=Perm.MANAGE_KEYS)
+    old_mask = account.masked_key
+    _store_key(account, api_key.strip())
+    account.status, account.status_message = KeyStatus.VERIFYING, ""
+    account.save(update_fields=["encrypted_key", "key_last4", "status", "status_message", "updated_at"])
+    audit_record(
+        team=account.team, actor=actor, action=AuditAction.KEY_ROTATED, target=account,
+        summary=f"Rotated key “{account.label}” from {old_mask} to {account.masked_key}",
+    )  # fmt: skip
+    _queue_verify(account, actor)
+    return account
+
+
+@transaction.atomic
+def account_request_verify(*, account: ProviderAccount, actor: AbstractBaseUser) -> ProviderAccount:
+    require_perm(actor=actor, team=account.team, perm=Perm.MANAGE_KEYS)
+    account.status = KeyStatus.VERIFYING
+    account.save(update_fields=["status", "updated_at"])
+    _queue_verify(account, actor)
+    return account
+
+
+@transaction.atomic
+def account_delete(*, account: ProviderAccount, actor: AbstractBaseUser) -> None:
+    from controlpanel.deployments.selectors import live_deployment_count
+
+    require_perm(actor=actor, team=account.team, perm=Perm.MANAGE_KEYS)
+    live = live_deployment_count(account=account)
+    if live:
+        noun = "deployment still uses" if live == 1 else "deployments still use"
+        raise ValidationError(f"{live} {noun} this key. Delete them first, or rotate the key instead.")
+    audit_record(
+        team=account.team, actor=actor, action=AuditAction.KEY_DELETED, target=account,
+        summary=f"Deleted {account.get_vendor_display()} key “{account.label}” ({account.masked_key})",
+    )  # fmt: skip
+    account.delete()
+
+
+def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderAccount | None:
+    """Worker side of "verify": one cheap authenticated call, its answer on the account."""
+    from django.contrib.auth import get_user_model
+
+    account = ProviderAccount.objects.select_related("team").filter(pk=account_id).first()
+    if account is None:
+        return None
+    try:
+        with provider_for(account) as provider:
+            info = provider.verify()
+            metadata = provider.account_metadata()
+        status, message = KeyStatus.OK, info.summary
+    except AuthError as exc:
+        status, message = KeyStatus.INVALID, f"{account.get_vendor_display()} refused the key: {exc.message}"
+    except ProviderError as exc:
+        status, message = KeyStatus.ERROR, f"Could not check the key: {exc.message}"
+    except crypto.DecryptionError as exc:
+        status, message = KeyStatus.ERROR, str(exc)
+    logger.info("verified account_id=%s vendor=%s status=%s", account.pk, account.vendor, status)
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    with transaction.atomic():
+        values = {
+            "status": status,
+            "status_message": message[:500],
+            "verified_at": timezone.now(),
+            "updated_at": timezone.now(),
+        }
+        if status == KeyStatus.OK:
+            values["metadata"] = metadata
+        ProviderAccount.objects.filter(pk=account.pk).update(**values)
+        audit_record(
+            team=account.team, actor=actor, action=AuditAction.KEY_VERIFIED, target=account,
+            summary=f"Verified “{account.label}”: {message}"[:2000], data={"status": status},
+        )  # fmt: skip
+    account.refresh_from_db()
+    return account
+
+
+def account_mark_refused(*, account: ProviderAccount, message: str) -> None:
+    """A vendor call with this key got 401/403: show it on the keys page and dashboard."""
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        status=KeyStatus.INVALID, status_message=message[:500], updated_at=timezone.now()
+    )

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="controlpanel.credentials.tasks.verify_account_task")
+def verify_account_task(account_id: int, actor_id: int | None = None) -> None:
+    from controlpanel.credentials.services import account_verify
+
+    account_verify(account_id=account_id, actor_id=actor_id)

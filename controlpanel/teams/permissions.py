@@ -1,0 +1,36 @@
+"""Who may do what: the one permission table.
+
+Every view, HTMX endpoint and state-changing service asks this table (through
+``Membership.can`` / ``require_perm``); templates use the same answers to hide
+buttons a role may not press. Hiding is courtesy; the check is the guard.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    DEPLOYER = "deployer", "Deployer"
+    VIEWER = "viewer", "Viewer"
+
+
+class Perm(enum.StrEnum):
+    VIEW = "view"  # deployments, keys (masked), history
+    DEPLOY = "deploy"  # create deployments and act on them
+    MANAGE_KEYS = "manage_keys"  # add, verify, rename, rotate, delete vendor keys
+    MANAGE_MEMBERS = "manage_members"  # invite, re-role, remove members
+    VIEW_AUDIT = "view_audit"
+    MANAGE_TEAM = "manage_team"  # rename or delete the team, transfer ownership
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.OWNER: frozenset(Perm),
+    Role.ADMIN: frozenset({Perm.VIEW, Perm.DEPLOY, Perm.MANAGE_KEYS, Perm.MANAGE_MEMBERS, Perm.VIEW_AUDIT}),
+    Role.DEPLOYER: frozenset({Perm.VIEW, Perm.DEPLOY}),
+    Role.VIEWER: frozenset({Perm.VIEW}),
+}
