@@ -1,0 +1,14 @@
+"""One form per vendor, all built on ``base.VendorDeploymentForm``."""
+
+from __future__ import annotations
+
+from controlpanel.deployments.forms.base import VendorDeploymentForm
+from controlpanel.deployments.forms.together import TogetherDeploymentForm
+
+FORMS: dict[str, type[VendorDeploymentForm]] = {
+    "together": TogetherDeploymentForm,
+}
+
+
+def form_class_for(vendor: str) -> type[VendorDeploymentForm]:
+    return FORMS[vendor]

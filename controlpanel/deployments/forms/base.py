@@ -1,0 +1,234 @@
+"""What every vendor's deployment form shares.
+
+A vendor form is a main Django form plus named formsets for repeated rows (env
+vars, volumes, ports). ``is_valid()`` checks field types, builds the vendor's
+request body with ``build_spec()``, then runs the vendor's own rules
+(``Provider.validate``) and puts each ``SpecError`` message back on the field it
+names. A vendor's 400/422 after submission arrives as the same spec paths and lands
+on the same fields through ``add_spec_errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from django import forms
+from django.forms.formsets import BaseFormSet
+
+from controlpanel.credentials.models import ProviderAccount
+from providers import get_provider_class
+from providers.base import SpecError
+
+INDEX_PATH = re.compile(r"\[(\d+)\]")
+
+
+def normalise_path(path: str) -> str:
+    """``environment_variables[0].name`` and ``body.x`` read as ``environment_variables.0.name``."""
+    path = INDEX_PATH.sub(r".\1", path or "")
+    return path.removeprefix("body.")
+
+
+class RowForm(forms.Form):
+    """A row in a repeated section; blank rows are ignored."""
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {}) or {}
+        return not any(value not in (None, "", False) for value in data.values())
+
+
+class BaseRowFormSet(BaseFormSet):
+    def non_blank_forms(self) -> list[RowForm]:
+        return [f for f in self.forms if getattr(f, "cleaned_data", None) and not f.is_blank()]
+
+
+class VendorDeploymentForm:
+    """Subclasses set ``vendor``, ``main_form``, ``formsets``, ``sections`` and the
+    spec mapping; views use ``sections`` to render fields in groups."""
+
+    vendor: ClassVar[str]
+    main_form: ClassVar[type[forms.Form]]
+    formsets: ClassVar[dict[str, tuple[type[RowForm], str]]] = {}  # prefix -> (row form, spec list path)
+    # (title, intro, [field names or "formset:<prefix>"])
+    sections: ClassVar[list[tuple[str, str, list[str]]]] = []
+    # Spec paths whose errors belong on a differently named field.
+    path_to_field: ClassVar[dict[str, str]] = {}
+    # Fields shown only for some values of another: {"field": "other=value1,value2"}.
+    show_when: ClassVar[dict[str, str]] = {}
+    # Fields that take a whole row of the grid.
+    wide_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        accounts: Any = None,
+        initial: dict[str, Any] | None = None,
+        row_initial: dict[str, list[dict[str, Any]]] | None = None,
+        editing: bool = False,
+    ) -> None:
+        self.editing = editing
+        self.main = self.main_form(data, initial=initial, prefix=None)
+        for name, condition in self.show_when.items():
+            if name in self.main.fields:
+                self.main.fields[name].show_when = condition
+        for name in self.wide_fields:
+            if name in self.main.fields:
+                self.main.fields[name].wide = True
+        if "account" in self.main.fields:
+            queryset = accounts if accounts is not None else ProviderAccount.objects.none()
+            self.main.fields["account"].queryset = queryset.filter(vendor=self.vendor)
+            if editing:
+                del self.main.fields["account"]
+            elif queryset.filter(vendor=self.vendor).count() == 1 and not (initial or {}).get("account"):
+                self.main.fields["account"].initial = queryset.filter(vendor=self.vendor).first().pk
+        self.sets: dict[str, BaseRowFormSet] = {}
+        for prefix, (row_form, _path) in self.formsets.items():
+            formset_class = forms.formset_factory(
+                row_form, formset=BaseRowFormSet, extra=0 if (row_initial or {}).get(prefix) else 1
+            )
+            self.sets[prefix] = formset_class(data, prefix=prefix, initial=(row_initial or {}).get(prefix))
+        self.spec: dict[str, Any] | None = None
+        self._validated = False
+
+    # --- building --------------------------------------------------------------------
+    def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def initial_from_spec(cls, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        """Form values that rebuild ``spec``: for clone, update and fix-and-resubmit."""
+        raise NotImplementedError
+
+    @property
+    def provider_class(self):
+        return get_provider_class(self.vendor)
+
+    # --- validation ----------------------------------------------------------------------
+    def is_valid(self) -> bool:
+        if self._validated:
+            return not self.has_errors()
+        self._validated = True
+        valid = self.main.is_valid()
+        for formset in self.sets.values():
+            valid = formset.is_valid() and valid
+        # The vendor's rules run even when some fields failed to parse, so that every
+        # field the user has typed in gets its message now, not after the others are fixed.
+        rows = {p: [f.cleaned_data for f in fs.non_blank_forms()] for p, fs in self.sets.items()}
+        try:
+            spec = self.provider_class.validate_spec(self.build_spec(self.main.cleaned_data, rows))
+        except SpecError as exc:
+            self.add_spec_errors(exc.fields, only_clean=not valid)
+            return False
+        if valid:
+            self.spec = spec
+        return valid
+
+    def has_errors(self) -> bool:
+        return bool(self.main.errors) or any(fs.total_error_count() for fs in self.sets.values())
+
+    def add_spec_errors(self, fields: dict[str, list[str]], *, only_clean: bool = False) -> None:
+        """Put messages keyed by spec path on the fields that produced them.
+
+        With ``only_clean``, a field that already has an error (say, "required") keeps
+        just that one: the vendor's rule about a value that is not there says nothing new.
+        """
+        for raw_path, messages in fields.items():
+            path = normalise_path(raw_path)
+            target_form, field = self._field_for_path(path)
+            if only_clean and (field is None or field in target_form.errors):
+                continue
+            for message in messages:
+                if field and field in target_form.fields:
+                    target_form.add_error(field, message)
+                else:
+                    target_form.add_error(None, f"{path}: {message}" if path else message)
+
+    def _field_for_path(self, path: str) -> tuple[forms.Form, str | None]:
+        if path in self.path_to_field:
+            return self.main, self.path_to_field[path]
+        for prefix, (_row, list_path) in self.formsets.items():
+            if path == list_path:
+                return self.main, None
+            if path.startswith(list_path + "."):
+                index, _, leaf = path[len(list_path) + 1 :].partition(".")
+                rows = self.sets[prefix].non_blank_forms() or self.sets[prefix].forms
+                if index.isdigit() and int(index) < len(rows):
+                    row = rows[int(index)]
+                    leaf = self.row_path_to_field(prefix, leaf)
+                    return row, leaf if leaf in row.fields else None
+                return self.main, None
+        head = path.split(".", 1)[0]
+        return self.main, (path if path in self.main.fields else head if head in self.main.fields else None)
+
+    def row_path_to_field(self, prefix: str, leaf: str) -> str:
+        return leaf
+
+    # --- one field, for validate-as-you-type ------------------------------------------------
+    def errors_for(self, html_name: str) -> list[str]:
+        """Errors of the field whose input is named ``html_name`` (``name``, ``env-0-value``)."""
+        self.is_valid()
+        for formset in self.sets.values():
+            for form in formset.forms:
+                for name in form.fields:
+                    if form.add_prefix(name) == html_name:
+                        return list(form.errors.get(name, []))
+        return list(self.main.errors.get(html_name, []))
+
+    # --- money ------------------------------------------------------------------------------------
+    def estimate(self, offers: Any = ()) -> dict[str, Any]:
+        """Price per hour for what the form holds so far, as far as it can be known."""
+        self.is_valid()
+        spec = self.spec or self.partial_spec()
+        provider = self.provider_class
+        unit = provider.estimate_price(spec, offers)
+        estimate = {"unit": unit, **self.scale_estimate(spec, unit)}
+        if estimate.get("low") is not None:
+            estimate["day"] = estimate["low"] * 24
+            estimate["month"] = estimate["low"] * 720
+        return estimate
+
+    def partial_spec(self) -> dict[str, Any]:
+        """The spec built from whatever fields are valid, for prices before the form is."""
+        data = dict(getattr(self.main, "cleaned_data", {}).items())
+        rows = {
+            p: [f.cleaned_data for f in fs.forms if getattr(f, "cleaned_data", None)] for p, fs in self.sets.items()
+        }
+        try:
+            return self.build_spec(data, rows)
+        except (KeyError, TypeError, ValueError):
+            return {}
+
+    def scale_estimate(self, spec: dict[str, Any], unit: Decimal | None) -> dict[str, Any]:
+        return {}
+
+    # --- rendering help ---------------------------------------------------------------------
+    def rendered_sections(self) -> list[dict[str, Any]]:
+        out = []
+        for title, intro, names in self.sections:
+            items = []
+            for name in names:
+                if name.startswith("formset:"):
+                    prefix = name.split(":", 1)[1]
+                    items.append({"formset": self.sets[prefix], "prefix": prefix})
+                elif name in self.main.fields:
+                    items.append({"field": self.main[name]})
+            if items:
+                out.append({"title": title, "intro": intro, "items": items})
+        return out
+
+    @property
+    def non_field_errors(self) -> list[str]:
+        errors = list(self.main.non_field_errors())
+        for formset in self.sets.values():
+            errors += list(formset.non_form_errors())
+            for form in formset.forms:
+                errors += list(form.non_field_errors())
+        return errors
+
+    @property
+    def account(self) -> ProviderAccount | None:
+        return (
+            self.main.cleaned_data.get("account") if self.main.is_bound and hasattr(self.main, "cleaned_data") else None
+        )

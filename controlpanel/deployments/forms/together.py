@@ -1,0 +1,272 @@
+"""The Together AI deployment form: every field of ``CreateDeploymentRequest``.
+
+The rules themselves live in ``providers.together``; fields here only parse types
+and carry the limits to the browser as hints (``min``/``max`` attributes).
+"""
+
+from __future__ import annotations
+
+import shlex
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from controlpanel.credentials.models import ProviderAccount
+from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm
+from providers import together as rules
+
+
+def _num(attrs: dict[str, Any] | None = None, **kwargs: Any) -> forms.NumberInput:
+    return forms.NumberInput(attrs={**(attrs or {}), **kwargs})
+
+
+class ShellListField(forms.CharField):
+    """A command line typed as text, sent as the string array the API wants."""
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value)
+        if not text:
+            return []
+        try:
+            return shlex.split(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Could not split this into words: {exc}.") from None
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return shlex.join(value)
+        return value
+
+
+class TogetherMainForm(forms.Form):
+    account = forms.ModelChoiceField(
+        queryset=ProviderAccount.objects.none(), label="Together account", empty_label=None,
+        help_text="Which of the team's Together keys pays for it.",
+    )  # fmt: skip
+    name = forms.CharField(
+        max_length=rules.NAME_MAX,
+        help_text="Unique in the project: letters, digits, _ and -. Also the path of its endpoint.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "flux-worker"}),
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    image = forms.CharField(
+        max_length=500,
+        help_text="An image in Together's registry, best pinned by digest: registry.together.ai/<project>/<image>@sha256:…",
+        widget=forms.TextInput(
+            attrs={"spellcheck": "false", "placeholder": "registry.together.ai/proj_…/flux-worker:latest"}
+        ),
+    )
+    gpu_type = forms.ChoiceField(label="GPU type", choices=[(g, rules.GPU_LABELS[g]) for g in rules.GPU_TYPES])
+    gpu_count = forms.IntegerField(label="GPUs per replica", initial=1, widget=_num(min=1, max=rules.MAX_GPU_COUNT))
+    cpu = forms.FloatField(
+        label="CPU cores", required=False, help_text="Per replica; 0.1 = 100 millicores.",
+        widget=_num(min=rules.CPU_MIN, step="0.1"),
+    )  # fmt: skip
+    memory = forms.FloatField(
+        label="Memory (GiB)", required=False, help_text="Per replica; 0.5 = 512 MiB.",
+        widget=_num(min="0.5", max=rules.MEMORY_MAX, step="0.5"),
+    )  # fmt: skip
+    storage = forms.IntegerField(
+        label="Ephemeral disk (GiB)", required=False, widget=_num(min=0, max=rules.STORAGE_MAX)
+    )
+    min_replicas = forms.IntegerField(
+        label="Minimum replicas", initial=1, help_text="0 lets it scale to zero when idle.", widget=_num(min=0)
+    )
+    max_replicas = forms.IntegerField(
+        label="Maximum replicas", required=False, help_text="Defaults to the minimum.", widget=_num(min=1)
+    )
+    autoscaling_metric = forms.ChoiceField(
+        label="Autoscaling",
+        required=False,
+        choices=[
+            ("", "Off: keep the minimum running"),
+            ("HTTPTotalRequests", "HTTP requests per replica"),
+            ("HTTPAvgRequestDuration", "Average request duration (ms)"),
+            ("QueueBacklogPerWorker", "Queue backlog per worker"),
+            ("CustomMetric", "A custom Prometheus metric"),
+        ],
+    )
+    autoscaling_target = forms.FloatField(
+        label="Target", required=False,
+        help_text="Defaults: 100 requests, 500 ms, 1.01 queued jobs per worker, 500 for a custom metric.",
+        widget=_num(step="any", min=0),
+    )  # fmt: skip
+    autoscaling_time_interval_minutes = forms.IntegerField(
+        label="Rate window (minutes)", required=False, help_text="HTTP metrics only. Default 10.", widget=_num(min=1)
+    )
+    autoscaling_model = forms.CharField(
+        label="Queue name", required=False, help_text="Queue metric only. Defaults to the deployment's name."
+    )
+    autoscaling_custom_metric_name = forms.CharField(
+        label="Custom metric name", required=False, help_text="Custom metric only, e.g. my_app:queue_depth."
+    )
+    port = forms.IntegerField(
+        required=False,
+        help_text="The port your app listens on. Needed if it serves traffic.",
+        widget=_num(min=1, max=65535),
+    )
+    health_check_path = forms.CharField(
+        label="Health check path", required=False, widget=forms.TextInput(attrs={"placeholder": "/health"})
+    )
+    termination_grace_period_seconds = forms.IntegerField(
+        label="Shutdown grace period (s)", required=False, help_text="Time to finish work before being killed. Together's CLI uses 300.",
+        widget=_num(min=0),
+    )  # fmt: skip
+    command = ShellListField(
+        required=False, help_text="Replaces the image's ENTRYPOINT, written as on a shell: /bin/sh -c",
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+    )  # fmt: skip
+    args = ShellListField(
+        required=False, help_text="Replaces the image's CMD: python serve.py --port 8000",
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+    )  # fmt: skip
+
+
+class EnvRowForm(RowForm):
+    name = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"placeholder": "MODEL_PATH", "spellcheck": "false"})
+    )
+    source = forms.ChoiceField(
+        choices=[("value", "Value"), ("secret", "Secret")], initial="value", required=False,
+        widget=forms.Select(attrs={"aria-label": "Where the value comes from"}),
+    )  # fmt: skip
+    value = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"placeholder": "value", "spellcheck": "false"})
+    )
+    secret = forms.CharField(
+        required=False, label="Secret name",
+        widget=forms.TextInput(attrs={"placeholder": "secret name or id", "list": "together-secrets"}),
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["value"].show_when = "source=value"
+        self.fields["secret"].show_when = "source=secret"
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {}) or {}
+        return not (data.get("name") or data.get("value") or data.get("secret"))
+
+
+class VolumeRowForm(RowForm):
+    name = forms.CharField(
+        required=False,
+        label="Volume",
+        widget=forms.TextInput(attrs={"placeholder": "volume name or id", "list": "together-volumes"}),
+    )
+    mount_path = forms.CharField(
+        required=False, label="Mount path", widget=forms.TextInput(attrs={"placeholder": "/models"})
+    )
+    version = forms.IntegerField(required=False, help_text="Latest if empty.", widget=_num(min=1))
+
+
+class TogetherDeploymentForm(VendorDeploymentForm):
+    vendor = "together"
+    main_form = TogetherMainForm
+    formsets = {"env": (EnvRowForm, "environment_variables"), "volumes": (VolumeRowForm, "volumes")}
+    sections = [
+        ("Basics", "What runs, and under which name.", ["account", "name", "description", "image"]),
+        (
+            "Resources",
+            "What each replica gets. GPUs are what you pay for.",
+            ["gpu_type", "gpu_count", "cpu", "memory", "storage"],
+        ),
+        (
+            "Scaling",
+            "How many replicas run. With autoscaling, Together moves between the minimum and maximum.",
+            [
+                "min_replicas",
+                "max_replicas",
+                "autoscaling_metric",
+                "autoscaling_target",
+                "autoscaling_time_interval_minutes",
+                "autoscaling_model",
+                "autoscaling_custom_metric_name",
+            ],
+        ),  # fmt: skip
+        ("Environment", "Variables set in the container. Use a secret for anything sensitive.", ["formset:env"]),
+        ("Volumes", "Read-only volumes of preloaded files, mounted into every replica.", ["formset:volumes"]),
+        (
+            "Advanced",
+            "Traffic, health and the container's command line.",
+            ["port", "health_check_path", "termination_grace_period_seconds", "command", "args"],
+        ),  # fmt: skip
+    ]
+    wide_fields = frozenset({"description", "image", "command", "args"})
+    show_when = {
+        "autoscaling_target": "autoscaling_metric=" + ",".join(rules.AUTOSCALING_METRICS),
+        "autoscaling_time_interval_minutes": "autoscaling_metric=" + ",".join(rules.HTTP_METRICS),
+        "autoscaling_model": f"autoscaling_metric={rules.QUEUE_METRIC}",
+        "autoscaling_custom_metric_name": f"autoscaling_metric={rules.CUSTOM_METRIC}",
+    }
+    path_to_field = {
+        "autoscaling": "autoscaling_metric",
+        "autoscaling.metric": "autoscaling_metric",
+        "autoscaling.target": "autoscaling_target",
+        "autoscaling.time_interval_minutes": "autoscaling_time_interval_minutes",
+        "autoscaling.model": "autoscaling_model",
+        "autoscaling.custom_metric_name": "autoscaling_custom_metric_name",
+    }
+
+    def row_path_to_field(self, prefix: str, leaf: str) -> str:
+        return {"value_from_secret": "secret"}.get(leaf, leaf) if prefix == "env" else leaf
+
+    def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        spec: dict[str, Any] = {}
+        for key in ("name", "description", "image", "gpu_type", "gpu_count", "cpu", "memory", "storage",
+                    "min_replicas", "max_replicas", "port", "health_check_path",
+                    "termination_grace_period_seconds", "command", "args"):  # fmt: skip
+            value = data.get(key)
+            if value not in (None, "", []):
+                spec[key] = value
+        if "max_replicas" not in spec and "min_replicas" in spec:
+            spec["max_replicas"] = max(spec["min_replicas"], 1)
+        metric = data.get("autoscaling_metric")
+        if metric:
+            spec["autoscaling"] = {
+                "metric": metric,
+                "target": data.get("autoscaling_target"),
+                "time_interval_minutes": data.get("autoscaling_time_interval_minutes"),
+                "model": data.get("autoscaling_model"),
+                "custom_metric_name": data.get("autoscaling_custom_metric_name"),
+            }
+        env = []
+        for row in rows.get("env", []):
+            if row.get("source") == "secret":
+                env.append({"name": row.get("name") or "", "value_from_secret": row.get("secret") or ""})
+            else:
+                env.append({"name": row.get("name") or "", "value": row.get("value") or ""})
+        spec["environment_variables"] = env
+        spec["volumes"] = [
+            {"name": r.get("name") or "", "mount_path": r.get("mount_path") or "", "version": r.get("version")}
+            for r in rows.get("volumes", [])
+        ]
+        return spec
+
+    @classmethod
+    def initial_from_spec(cls, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        initial = {k: v for k, v in spec.items() if not isinstance(v, (dict, list)) or k in ("command", "args")}
+        for key, value in (spec.get("autoscaling") or {}).items():
+            initial[f"autoscaling_{key}"] = value
+        env = [
+            {"name": e.get("name"), "source": "secret", "secret": e["value_from_secret"]}
+            if e.get("value_from_secret")
+            else {"name": e.get("name"), "source": "value", "value": e.get("value", "")}
+            for e in spec.get("environment_variables") or []
+        ]
+        volumes = [dict(v) for v in spec.get("volumes") or []]
+        return initial, {"env": env, "volumes": volumes}
+
+    def scale_estimate(self, spec: dict[str, Any], unit: Decimal | None) -> dict[str, Any]:
+        if unit is None:
+            return {}
+        low = spec.get("min_replicas", 1) if isinstance(spec.get("min_replicas"), int) else 1
+        high = spec.get("max_replicas", low) if isinstance(spec.get("max_replicas"), int) else low
+        return {
+            "low": unit * low,
+            "high": unit * max(high, low),
+            "low_replicas": low,
+            "high_replicas": max(high, low),
+            "note": "Estimated from Together's dedicated hardware rates; billed per running replica.",
+        }

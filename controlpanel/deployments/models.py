@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from controlpanel.credentials.models import Vendor
+from controlpanel.deployments.states import BILLING, IN_MOTION, State
+
+
+class Deployment(models.Model):
+    """One deployment on one vendor account, as the panel knows it.
+
+    ``spec`` is the vendor's own request body as the form built it; ``raw`` is the
+    vendor's last answer. ``state`` changes only through ``deployment_transition``.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="deployments")
+    account = models.ForeignKey(
+        "credentials.ProviderAccount", null=True, on_delete=models.SET_NULL, related_name="deployments"
+    )
+    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    name = models.CharField(max_length=200)
+    spec = models.JSONField(default=dict)
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    vendor_state = models.CharField(max_length=100, blank=True)
+    status_message = models.TextField(blank=True)
+    # A vendor's 400/422 on submit or update, by spec path, to show on the form's fields.
+    error_fields = models.JSONField(default=dict, blank=True)
+
+    external_id = models.CharField(max_length=200, blank=True)
+    endpoint_url = models.CharField(max_length=500, blank=True)
+    endpoints = models.JSONField(default=list, blank=True)
+    replicas_ready = models.IntegerField(null=True, blank=True)
+    replicas_desired = models.IntegerField(null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    # Money: the estimate shown when it was submitted, the current burn, and the total.
+    estimated_price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    cost_accrued = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    cost_since = models.DateTimeField(null=True, blank=True)
+
+    # Submission bookkeeping (see tasks.submit_deployment_task).
+    submit_task_id = models.CharField(max_length=64, blank=True)
+    submit_attempts = models.PositiveIntegerField(default=0)
+    submit_started_at = models.DateTimeField(null=True, blank=True)
+
+    # An action a person asked for that a worker has not finished yet.
+    pending_action = models.CharField(max_length=20, blank=True)
+    pending_params = models.JSONField(default=dict, blank=True)
+    pending_actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pending_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_deployments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["team", "state"], name="deployment_team_state"),
+            models.Index(fields=["team", "-updated_at"], name="deployment_team_updated"),
+            models.Index(fields=["team", "-created_at"], name="deployment_team_created"),
+            models.Index(fields=["account", "state"], name="deployment_account_state"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"],
+                condition=~Q(external_id="") & ~Q(state="deleted"),
+                name="uniq_live_external_id_per_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_in_motion(self) -> bool:
+        return self.state in IN_MOTION or bool(self.pending_action)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.state == State.DELETED
+
+    @property
+    def is_billing(self) -> bool:
+        return self.state in BILLING
+
+    @property
+    def cost_so_far(self) -> Decimal:
+        """Accrued cost plus the current rate since it last changed."""
+        total = self.cost_accrued
+        if self.price_per_hour and self.cost_since:
+            hours = Decimal((timezone.now() - self.cost_since).total_seconds()) / Decimal(3600)
+            total += self.price_per_hour * hours
+        return total
+
+
+class EventKind(models.TextChoices):
+    STATE = "state", "State change"
+    ACTION = "action", "Action"
+    ERROR = "error", "Error"
+    INFO = "info", "Note"
+
+
+class DeploymentEvent(models.Model):
+    """One line of a deployment's timeline: a state change, an action asked for, an error."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)  # "alice", or "worker" for what the system did
+    from_state = models.CharField(max_length=20, blank=True, choices=State.choices)
+    to_state = models.CharField(max_length=20, blank=True, choices=State.choices)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["deployment", "-created_at"], name="event_deployment_created")]
+
+    def __str__(self) -> str:
+        if self.kind == EventKind.STATE:
+            return f"{self.from_state} → {self.to_state}"
+        return self.message[:80]
+
+
+class LogSnapshot(models.Model):
+    """The last lines fetched from the vendor's log endpoint, for the deployment page.
+
+    Views never call vendors: opening or following the logs asks a worker to fetch
+    (at most every couple of seconds) and shows what the last fetch brought.
+    """
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="log_snapshot")
+    lines = models.JSONField(default=list)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"logs of {self.deployment}"

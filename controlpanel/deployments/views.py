@@ -1,0 +1,290 @@
+"""Deployment screens. Thin: parse, call a form/selector/service, pick a template."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from controlpanel.credentials.models import KeyStatus, Vendor
+from controlpanel.credentials.selectors import team_accounts
+from controlpanel.deployments import selectors, services
+from controlpanel.deployments.forms import FORMS, form_class_for
+from controlpanel.deployments.states import IN_MOTION, State
+from controlpanel.teams.decorators import team_required
+from controlpanel.teams.permissions import Perm
+from providers.base import Action
+
+DASHBOARD_LIMIT = 200
+POLL_FAST, POLL_SLOW = 2, 8
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _toast(response: HttpResponse, message: str, level: str = "success") -> HttpResponse:
+    return trigger_client_event(response, "toast", {"message": message, "level": level})
+
+
+# --- dashboard -------------------------------------------------------------------------------------
+
+
+def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    team = request.team
+    deployments = selectors.team_deployments(team=team)
+    rows = list(deployments.order_by("-created_at", "-pk")[:DASHBOARD_LIMIT])
+    accounts = list(team_accounts(team=team))
+    by_state = dict(deployments.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    spend = deployments.filter(state__in=[State.PROVISIONING, State.RUNNING, State.UPDATING, State.STOPPING]).aggregate(
+        total=Sum("price_per_hour")
+    )["total"] or Decimal("0")
+    in_motion = any(d.is_in_motion for d in rows)
+    return {
+        "deployments": rows,
+        "total": deployments.count(),
+        "accounts": accounts,
+        "refused_accounts": [a for a in accounts if a.status == KeyStatus.INVALID],
+        "counts": by_state,
+        "running": by_state.get(State.RUNNING, 0),
+        "in_motion_count": sum(by_state.get(s, 0) for s in IN_MOTION),
+        "spend_per_hour": spend,
+        "version": selectors.dashboard_version(team=team),
+        "poll_seconds": POLL_FAST if in_motion else POLL_SLOW,
+        "last_refresh": {a.pk: a.last_refreshed_at for a in accounts},
+    }
+
+
+@require_GET
+@team_required()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    version = selectors.dashboard_version(team=request.team)
+    if request.htmx and request.GET.get("v") == version:
+        return HttpResponse(status=204)  # nothing changed: htmx keeps what it shows
+    context = _dashboard_context(request)
+    template = "deployments/_table.html" if request.htmx else "deployments/dashboard.html"
+    return render(request, template, context)
+
+
+# --- creating ----------------------------------------------------------------------------------------
+
+
+@require_GET
+@team_required(Perm.DEPLOY)
+def new(request: HttpRequest) -> HttpResponse:
+    accounts = team_accounts(team=request.team)
+    vendors = [
+        {
+            "value": v.value,
+            "label": v.label,
+            "available": v.value in FORMS,
+            "accounts": [a for a in accounts if a.vendor == v.value],
+        }
+        for v in Vendor
+    ]
+    return render(request, "deployments/new.html", {"vendors": vendors})
+
+
+def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, Any]:
+    return {"form": form, "vendor": form.vendor, "vendor_label": Vendor(form.vendor).label,
+            "estimate": form.estimate(), "accounts": team_accounts(team=request.team, vendor=form.vendor), **extra}  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+@team_required(Perm.DEPLOY)
+def create(request: HttpRequest, vendor: str) -> HttpResponse:
+    if vendor not in FORMS:
+        raise Http404("No such vendor")
+    form_class = form_class_for(vendor)
+    accounts = team_accounts(team=request.team)
+    if request.method == "POST":
+        form = form_class(request.POST, accounts=accounts)
+        if form.is_valid():
+            deployment = services.deployment_create(
+                team=request.team,
+                actor=request.user,
+                account=form.account,
+                spec=form.spec,
+                estimated_price_per_hour=form.estimate().get("low"),
+            )
+            messages.success(request, f"{deployment.name} is queued for {deployment.get_vendor_display()}.")
+            return _redirect(request, reverse("deployments:detail", args=[deployment.pk]))
+        template = "deployments/_form.html" if request.htmx else "deployments/create.html"
+        return render(request, template, _form_context(request, form))
+    initial, rows, source = {}, {}, None
+    if request.GET.get("from"):
+        source = selectors.team_deployment(team=request.team, pk=int(request.GET["from"]))
+        if source.vendor == vendor:
+            initial, rows = form_class.initial_from_spec(source.spec)
+            initial["name"] = f"{source.name}-copy"[:100]
+            if source.account_id:
+                initial["account"] = source.account_id
+    form = form_class(accounts=accounts, initial=initial, row_initial=rows)
+    template = "deployments/_form.html" if request.htmx else "deployments/create.html"
+    return render(request, template, _form_context(request, form, source=source))
+
+
+@require_POST
+@team_required(Perm.DEPLOY)
+def validate(request: HttpRequest, vendor: str) -> HttpResponse:
+    """One field's errors as the user types, plus the price panel (out of band)."""
+    if vendor not in FORMS:
+        raise Http404("No such vendor")
+    form = form_class_for(vendor)(request.POST, accounts=team_accounts(team=request.team))
+    field = request.POST.get("_field", "")
+    return render(
+        request,
+        "deployments/_validate.html",
+        {"errors": form.errors_for(field), "field_id": field, "estimate": form.estimate(), "form": form},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@team_required(Perm.DEPLOY)
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a deployment's spec: an update at the vendor, or (if the vendor refused it
+    on submit) a corrected resubmission. Vendor errors from last time sit on their fields."""
+    deployment = selectors.team_deployment(team=request.team, pk=pk)
+    if deployment.vendor not in FORMS or deployment.is_deleted:
+        raise Http404("Not editable")
+    form_class = form_class_for(deployment.vendor)
+    resubmit = deployment.state == State.FAILED and not deployment.external_id
+    if request.method == "POST":
+        form = form_class(request.POST, accounts=team_accounts(team=request.team), editing=True)
+        if form.is_valid():
+            try:
+                if resubmit:
+                    services.deployment_resubmit(
+                        deployment=deployment, actor=request.user, spec=form.spec,
+                        estimated_price_per_hour=form.estimate().get("low"),
+                    )  # fmt: skip
+                    messages.success(request, f"{deployment.name} is queued again.")
+                else:
+                    services.deployment_request_action(
+                        deployment=deployment, actor=request.user, action=Action.UPDATE, params={"spec": form.spec}
+                    )
+                    messages.success(request, f"Update of {deployment.name} sent to {deployment.get_vendor_display()}.")
+                return _redirect(request, reverse("deployments:detail", args=[deployment.pk]))
+            except ValidationError as exc:
+                form.main.add_error(None, exc.messages[0])
+    else:
+        initial, rows = form_class.initial_from_spec(deployment.spec)
+        form = form_class(initial=initial, row_initial=rows, accounts=team_accounts(team=request.team), editing=True)
+        if deployment.error_fields:
+            _bind_errors(form, deployment.error_fields)
+    template = "deployments/_form.html" if request.htmx else "deployments/edit.html"
+    context = _form_context(request, form, deployment=deployment, resubmit=resubmit,
+                            refusal=services.action_refusal(deployment, Action.UPDATE) if not resubmit else "")  # fmt: skip
+    return render(request, template, context)
+
+
+def _bind_errors(form: Any, fields: dict[str, list[str]]) -> None:
+    """Show a vendor's field errors on an unbound (prefilled) form."""
+    for part in [form.main, *[f for fs in form.sets.values() for f in fs.forms]]:
+        part.errors  # noqa: B018 -- an unbound form gets an empty error dict here
+        part.cleaned_data = {}  # add_error() expects it
+    form.add_spec_errors(fields)
+
+
+# --- one deployment --------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
+    actions = {
+        action.value: services.action_refusal(deployment, action)
+        for action in (Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE)
+    }
+    supported = deployment.account.provider_class.actions if deployment.account else frozenset()
+    return {
+        "deployment": deployment,
+        "events": selectors.deployment_events(deployment=deployment),
+        "actions": actions,
+        "supported": {a.value for a in supported},
+        "resubmit": deployment.state == State.FAILED and not deployment.external_id,
+        "version": f"{deployment.updated_at.timestamp():.6f}",
+        "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
+        "editable": deployment.vendor in FORMS,
+    }
+
+
+@require_GET
+@team_required()
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = selectors.team_deployment(team=request.team, pk=pk)
+    if request.htmx and request.GET.get("part") == "live":
+        if request.GET.get("v") == f"{deployment.updated_at.timestamp():.6f}":
+            return HttpResponse(status=204)
+        return render(request, "deployments/_live.html", _detail_context(request, deployment))
+    return render(request, "deployments/detail.html", _detail_context(request, deployment))
+
+
+ACTION_NAMES = {"start": Action.START, "stop": Action.STOP, "restart": Action.RESTART, "delete": Action.DELETE}
+DONE_MESSAGES = {
+    Action.START: "Start requested.",
+    Action.STOP: "Stop sent to the vendor.",
+    Action.RESTART: "Restart sent to the vendor.",
+    Action.DELETE: "Delete sent to the vendor.",
+    Action.SCALE: "New replica counts sent to the vendor.",
+}
+
+
+def _after_action(request: HttpRequest, deployment: Any, message: str, level: str = "success") -> HttpResponse:
+    deployment.refresh_from_db()
+    if request.htmx:
+        response = render(request, "deployments/_live.html", _detail_context(request, deployment))
+        return _toast(response, message, level)
+    getattr(messages, "success" if level == "success" else "error")(request, message)
+    return redirect("deployments:detail", pk=deployment.pk)
+
+
+@require_POST
+@team_required(Perm.DEPLOY)
+def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    deployment = selectors.team_deployment(team=request.team, pk=pk)
+    if name not in ACTION_NAMES:
+        raise Http404("No such action")
+    act = ACTION_NAMES[name]
+    try:
+        services.deployment_request_action(deployment=deployment, actor=request.user, action=act)
+    except ValidationError as exc:
+        return _after_action(request, deployment, exc.messages[0], "error")
+    return _after_action(request, deployment, DONE_MESSAGES[act])
+
+
+@require_POST
+@team_required(Perm.DEPLOY)
+def scale(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = selectors.team_deployment(team=request.team, pk=pk)
+    from controlpanel.deployments.forms.actions import ScaleForm
+
+    form = ScaleForm(request.POST, vendor=deployment.vendor)
+    if not form.is_valid():
+        message = "; ".join(
+            f"{field}: {' '.join(errs)}" if field != "__all__" else " ".join(errs)
+            for field, errs in form.errors.items()
+        )
+        return _after_action(request, deployment, message, "error")
+    try:
+        services.deployment_request_action(
+            deployment=deployment, actor=request.user, action=Action.SCALE, params=form.cleaned_data
+        )
+    except ValidationError as exc:
+        return _after_action(request, deployment, exc.messages[0], "error")
+    return _after_action(request, deployment, DONE_MESSAGES[Action.SCALE])
+
+
+@require_GET
+@team_required()
+def logs(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = selectors.team_deployment(team=request.team, pk=pk)
+    snapshot = services.deployment_request_logs(deployment=deployment)
+    return render(request, "deployments/_logs.html", {"deployment": deployment, "snapshot": snapshot,
+                                                       "follow": request.GET.get("follow") == "1"})  # fmt: skip

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class SandboxObject(models.Model):
+    """One object in a simulated vendor account: a deployment, a secret, a volume...
+
+    Kept in the database so the web process (which serves the sandbox) and every
+    worker see the same thing. ``account`` is a digest of the API key: each key is its
+    own isolated vendor account, and the key itself is never stored.
+    """
+
+    vendor = models.CharField(max_length=20)
+    account = models.CharField(max_length=64)
+    kind = models.CharField(max_length=30)
+    object_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict)
+    # When the object's next automatic step is due (e.g. Updating -> Ready).
+    due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "account", "kind", "object_id"], name="uniq_sandbox_object")
+        ]
+        indexes = [models.Index(fields=["vendor", "account", "kind", "name"], name="sandbox_lookup")]
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor}:{self.kind}:{self.object_id}"
+
+
+class SandboxFault(models.Model):
+    """How badly a vendor's sandbox should behave. ``vendor="*"`` applies to all five.
+
+    Rates are shares of requests (0.0–1.0), drawn independently per request.
+    """
+
+    vendor = models.CharField(max_length=20, unique=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error_rate = models.FloatField(default=0.0, help_text="share of requests answered 503")
+    rate_limit_rate = models.FloatField(default=0.0, help_text="share of requests answered 429")
+    retry_after_seconds = models.PositiveIntegerField(default=2)
+    timeout_rate = models.FloatField(default=0.0, help_text="share of requests that hang past the client's timeout")
+    timeout_seconds = models.FloatField(default=35.0)
+    no_capacity = models.BooleanField(default=False, help_text="new deployments find no GPUs")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"faults for {self.vendor}"

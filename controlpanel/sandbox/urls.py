@@ -1,0 +1,13 @@
+"""The vendor twins, each under ``/sandbox/<vendor>/`` followed by the vendor's real path."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+from controlpanel.sandbox import together
+
+app_name = "sandbox"
+
+urlpatterns = [
+    path("together/", include(together.urlpatterns)),
+]
