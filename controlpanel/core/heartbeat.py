@@ -18,12 +18,10 @@ INTERVAL_SECONDS = 10.0
 
 
 def beat(kind: str, hostname: str | None = None) -> None:
-    from django.db import close_old_connections
     from django.utils import timezone
 
     from controlpanel.core.models import Heartbeat
 
-    close_old_connections()
     Heartbeat.objects.update_or_create(
         kind=kind, hostname=hostname or socket.gethostname(), defaults={"seen_at": timezone.now()}
     )
@@ -46,7 +44,12 @@ class HeartbeatStep(bootsteps.StartStopStep):
             self.tref = None
 
     def _beat(self, worker: Any) -> None:
+        from django.db import close_old_connections
+
         try:
+            # The timer runs outside any task, so Celery's per-task connection handling
+            # does not cover it: drop a connection the database has closed meanwhile.
+            close_old_connections()
             beat("worker", worker.hostname)
         except Exception:  # a failed heartbeat must not kill the worker; /healthz shows it stale
             logger.exception("could not write the worker heartbeat")

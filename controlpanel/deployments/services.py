@@ -180,7 +180,10 @@ def _claim_submission(deployment_id: int, task_id: str) -> _Claim | None:
     """Step 1: lock the row and take it, unless it is someone else's or no longer queued."""
     with transaction.atomic():
         deployment = (
-            Deployment.objects.select_for_update().select_related("account", "team").filter(pk=deployment_id).first()
+            Deployment.objects.select_for_update(of=("self",))
+            .select_related("account", "team")
+            .filter(pk=deployment_id)
+            .first()
         )
         if deployment is None:
             return None
@@ -533,7 +536,9 @@ def deployment_request_action(
     Everything else becomes a pending action for ``deployment_run_action``.
     """
     require_perm(actor=actor, team=deployment.team, perm=Perm.DEPLOY)
-    deployment = Deployment.objects.select_for_update().select_related("account", "team").get(pk=deployment.pk)
+    deployment = (
+        Deployment.objects.select_for_update(of=("self",)).select_related("account", "team").get(pk=deployment.pk)
+    )
     reason = action_refusal(deployment, action)
     if reason:
         raise ValidationError(reason)
@@ -635,7 +640,12 @@ def _finish_action(
     gone: bool = False,
 ) -> None:
     with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().select_related("account").filter(pk=deployment_id).first()
+        deployment = (
+            Deployment.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .filter(pk=deployment_id)
+            .first()
+        )
         if deployment is None or not deployment.pending_action:
             return
         action = Action(deployment.pending_action)

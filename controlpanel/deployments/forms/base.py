@@ -110,6 +110,8 @@ class VendorDeploymentForm:
         if self._validated:
             return not self.has_errors()
         self._validated = True
+        if not self.main.is_bound:
+            return False
         valid = self.main.is_valid()
         for formset in self.sets.values():
             valid = formset.is_valid() and valid

@@ -57,7 +57,9 @@ class TogetherMainForm(forms.Form):
             attrs={"spellcheck": "false", "placeholder": "registry.together.ai/proj_…/flux-worker:latest"}
         ),
     )
-    gpu_type = forms.ChoiceField(label="GPU type", choices=[(g, rules.GPU_LABELS[g]) for g in rules.GPU_TYPES])
+    gpu_type = forms.ChoiceField(
+        label="GPU type", choices=[(g, rules.GPU_LABELS[g]) for g in rules.GPU_TYPES], initial=rules.GPU_TYPES[0]
+    )
     gpu_count = forms.IntegerField(label="GPUs per replica", initial=1, widget=_num(min=1, max=rules.MAX_GPU_COUNT))
     cpu = forms.FloatField(
         label="CPU cores", required=False, help_text="Per replica; 0.1 = 100 millicores.",
@@ -125,7 +127,9 @@ class TogetherMainForm(forms.Form):
 
 class EnvRowForm(RowForm):
     name = forms.CharField(
-        required=False, widget=forms.TextInput(attrs={"placeholder": "MODEL_PATH", "spellcheck": "false"})
+        required=False,
+        label="Variable",
+        widget=forms.TextInput(attrs={"placeholder": "MODEL_PATH", "spellcheck": "false"}),
     )
     source = forms.ChoiceField(
         choices=[("value", "Value"), ("secret", "Secret")], initial="value", required=False,
