@@ -43,7 +43,9 @@ class Action(enum.StrEnum):
     SCALE = "scale"
     UPDATE = "update"
     DELETE = "delete"
+    ARCHIVE = "archive"  # Nosana: a terminal, read-only end that keeps the record at the vendor
     LOGS = "logs"
+    EVENTS = "events"  # the vendor's own event stream for the timeline (Nosana, Fluence)
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -135,6 +137,10 @@ class Remote:
     endpoints: list[Endpoint] = field(default_factory=list)
     price_per_hour: Decimal | None = None
     created_at: dt.datetime | None = None
+    # How to reach it, for people: {"SSH": "ssh -p 32345 root@host", "Jupyter": "https://..."}.
+    # Never passwords: adapters drop or mask them before they get here.
+    connection: dict[str, str] = field(default_factory=dict)
+    # The vendor's answer, with any secret it contained masked by the adapter.
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -154,23 +160,54 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class Offer:
-    """Something the vendor rents out, with its price: a GPU type, market, plan or product."""
+    """Something the vendor rents out, with its price: a GPU type, market, plan, product
+    or hardware SKU. ``sku`` is what goes into the create request (a market address, a
+    plan id, a product id, a hardware sku); ``kind`` says which, when a vendor has several
+    (Fluence: "container", "vm", "baremetal"). ``price_per_hour`` is USD for the whole
+    offer (all its GPUs); ``extra`` holds what the vendor's form needs (locations, OS
+    images, rootfs window, billing methods, spot and monthly prices...)."""
 
     sku: str
     name: str
-    gpu_model: str = ""
+    kind: str = ""
+    gpu_model: str = ""  # normalised, e.g. "H100", "RTX 4090"
     gpu_count: int = 1
     gpu_memory_gb: int | None = None
     price_per_hour: Decimal | None = None
     available: bool = True
     location: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def price_per_gpu_hour(self) -> Decimal | None:
+        if self.price_per_hour is None or not self.gpu_count:
+            return self.price_per_hour
+        return self.price_per_hour / self.gpu_count
 
 
 @dataclass(frozen=True)
 class LogLines:
     lines: list[str]
     source: str = ""
+
+
+@dataclass(frozen=True)
+class VendorEvent:
+    """One line of the vendor's own history of a deployment (jobs, scheduling, pulls)."""
+
+    message: str
+    at: dt.datetime | None = None
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Money the vendor takes before or at submission, named in the confirmation step."""
+
+    amount: Decimal
+    description: str
+    currency: str = "USD"
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -255,6 +292,20 @@ class Provider:
         """Price per hour of one replica/instance of ``spec``, from ``offers`` where known."""
         return None
 
+    @classmethod
+    def upfront_charges(cls, spec: dict[str, Any], offers: Iterable[Offer] = ()) -> list[Charge]:
+        """What submitting ``spec`` takes from the account at once (Fluence's 3 hours of
+        rent, Novita's months of a subscription); shown in the confirmation step."""
+        return []
+
+    @classmethod
+    def action_blocked(
+        cls, action: Action, *, spec: dict[str, Any], raw: dict[str, Any], since: dt.datetime | None
+    ) -> str:
+        """Why the vendor would refuse ``action`` now, in plain words, or ``""``. ``since``
+        is when the deployment entered its current state (Replicate's 15-minute rule)."""
+        return ""
+
     # --- lifecycle ------------------------------------------------------------------
     def validate(self, spec: dict[str, Any]) -> dict[str, Any]:
         return self.validate_spec(spec)
@@ -283,14 +334,23 @@ class Provider:
     def scale(self, external_id: str, changes: dict[str, Any]) -> Remote | None:
         raise Unsupported(f"{self.display_name} cannot scale")
 
-    def update(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+    def update(self, external_id: str, spec: dict[str, Any], previous: dict[str, Any] | None = None) -> Remote | None:
+        """Make the vendor match ``spec``. ``previous`` is the spec it has now, so an
+        adapter whose vendor changes things through several calls can send only the
+        ones that changed (Nosana's update-timeout, Novita's edit vs upgrade...)."""
         raise Unsupported(f"{self.display_name} cannot update deployments")
 
     def delete(self, external_id: str) -> None:
         raise Unsupported(f"{self.display_name} cannot delete deployments")
 
+    def archive(self, external_id: str) -> Remote | None:
+        raise Unsupported(f"{self.display_name} has no archive")
+
     def logs(self, external_id: str, **options: Any) -> LogLines:
         raise Unsupported(f"{self.display_name} offers no logs")
+
+    def events(self, external_id: str) -> list[VendorEvent]:
+        raise Unsupported(f"{self.display_name} offers no event history")
 
     # --- account and catalog --------------------------------------------------------
     def verify(self) -> AccountInfo:

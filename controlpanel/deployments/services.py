@@ -606,7 +606,7 @@ def deployment_run_action(*, deployment_id: int) -> None:
                 new_spec.update(params)
             elif action is Action.UPDATE:
                 new_spec = params["spec"]
-                remote = provider.update(deployment.external_id, new_spec)
+                remote = provider.update(deployment.external_id, new_spec, deployment.spec)
             elif action is Action.DELETE:
                 provider.delete(deployment.external_id)
                 remote = None
