@@ -51,6 +51,13 @@ class ProviderAccount(models.Model):
     status_message = models.CharField(max_length=500, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
 
+    # What the vendor says the account holds (where it says), and when the catalog was synced.
+    balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    balance_currency = models.CharField(max_length=10, blank=True)
+    balance_checked_at = models.DateTimeField(null=True, blank=True)
+    catalog_synced_at = models.DateTimeField(null=True, blank=True)
+    catalog_error = models.CharField(max_length=500, blank=True)
+
     # Polling: a lease so at most one refresh per account is in flight, and its outcome.
     refresh_lease_until = models.DateTimeField(null=True, blank=True)
     next_refresh_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -156,12 +156,18 @@ def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderA
         }
         if status == KeyStatus.OK:
             values["metadata"] = metadata
+            if info.balance is not None:
+                values.update(balance=info.balance, balance_currency=info.currency, balance_checked_at=timezone.now())
         ProviderAccount.objects.filter(pk=account.pk).update(**values)
         audit_record(
             team=account.team, actor=actor, action=AuditAction.KEY_VERIFIED, target=account,
             summary=f"Verified “{account.label}”: {message}"[:2000], data={"status": status},
         )  # fmt: skip
     account.refresh_from_db()
+    if status == KeyStatus.OK:
+        from controlpanel.catalog.tasks import sync_catalog_task
+
+        sync_catalog_task.delay(account.pk)  # a key that works brings its catalog with it
     return account
 
 

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from controlpanel.catalog import selectors
+from controlpanel.credentials.selectors import team_accounts
+from controlpanel.teams.decorators import team_required
+
+
+@require_GET
+@team_required()
+def prices(request: HttpRequest) -> HttpResponse:
+    gpu_model = request.GET.get("gpu", "")
+    count = request.GET.get("count", "")
+    gpu_count = int(count) if count.isdigit() else None
+    available_only = request.GET.get("available") == "1"
+    rows = list(
+        selectors.price_table(
+            team=request.team, gpu_model=gpu_model, gpu_count=gpu_count, available_only=available_only
+        )
+    )
+    context = {
+        "offers": rows,
+        "gpu_models": selectors.gpu_models(team=request.team),
+        "gpu_model": gpu_model,
+        "gpu_count": gpu_count,
+        "available_only": available_only,
+        "accounts": team_accounts(team=request.team),
+    }
+    template = "catalog/_table.html" if request.htmx else "catalog/prices.html"
+    return render(request, template, context)
