@@ -90,3 +90,13 @@ class DeploymentFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"deployment-{n}")
     spec = factory.LazyAttribute(lambda o: together_spec(name=o.name))
     state = State.QUEUED
+
+
+def post_confirmed(client, url: str, data: dict, **extra):
+    """Submit a deployment form the way a person does: submit, read the amount, confirm."""
+    import re
+
+    first = client.post(url, data, **extra)
+    match = re.search(rb'name="confirmed" value="([0-9a-f]{20})"', first.content)
+    assert match, "the form did not ask to confirm the amount"
+    return client.post(url, {**data, "confirmed": match.group(1).decode()}, **extra)

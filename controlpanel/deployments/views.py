@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from controlpanel.catalog.selectors import team_offers
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
@@ -93,9 +96,25 @@ def new(request: HttpRequest) -> HttpResponse:
     return render(request, "deployments/new.html", {"vendors": vendors})
 
 
+def _offers(request: HttpRequest, vendor: str) -> list[Any]:
+    return [row.as_offer() for row in team_offers(team=request.team, vendor=vendor)]
+
+
 def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, Any]:
     return {"form": form, "vendor": form.vendor, "vendor_label": Vendor(form.vendor).label,
             "estimate": form.estimate(), "accounts": team_accounts(team=request.team, vendor=form.vendor), **extra}  # fmt: skip
+
+
+def _spec_digest(form: Any) -> str:
+    """Names exactly what the user confirmed: the spec and the key that pays for it."""
+    payload = json.dumps({"spec": form.spec, "account": form.account.pk}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _build_form(request: HttpRequest, vendor: str, data: Any = None, **kwargs: Any) -> Any:
+    return form_class_for(vendor)(
+        data, accounts=team_accounts(team=request.team), offers=_offers(request, vendor), **kwargs
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -104,9 +123,18 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
     if vendor not in FORMS:
         raise Http404("No such vendor")
     form_class = form_class_for(vendor)
-    accounts = team_accounts(team=request.team)
     if request.method == "POST":
-        form = form_class(request.POST, accounts=accounts)
+        form = _build_form(request, vendor, request.POST)
+        confirmed = request.POST.get("confirmed", "")
+        if form.is_valid() and confirmed != _spec_digest(form):
+            # Money before it is spent: the same form again, asking to confirm the amount
+            # for exactly this spec (change a field after confirming, and it asks again).
+            template = "deployments/_form.html" if request.htmx else "deployments/create.html"
+            confirming = confirmed != "edit"
+            context = _form_context(
+                request, form, confirming=confirming, charges=form.charges(), digest=_spec_digest(form)
+            )
+            return render(request, template, context)
         if form.is_valid():
             deployment = services.deployment_create(
                 team=request.team,
@@ -127,7 +155,7 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             initial["name"] = f"{source.name}-copy"[:100]
             if source.account_id:
                 initial["account"] = source.account_id
-    form = form_class(accounts=accounts, initial=initial, row_initial=rows)
+    form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _form_context(request, form, source=source))
 
@@ -138,7 +166,7 @@ def validate(request: HttpRequest, vendor: str) -> HttpResponse:
     """One field's errors as the user types, plus the price panel (out of band)."""
     if vendor not in FORMS:
         raise Http404("No such vendor")
-    form = form_class_for(vendor)(request.POST, accounts=team_accounts(team=request.team))
+    form = _build_form(request, vendor, request.POST)
     field = request.POST.get("_field", "")
     return render(
         request,
@@ -158,7 +186,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     form_class = form_class_for(deployment.vendor)
     resubmit = deployment.state == State.FAILED and not deployment.external_id
     if request.method == "POST":
-        form = form_class(request.POST, accounts=team_accounts(team=request.team), editing=True)
+        form = _build_form(request, deployment.vendor, request.POST, editing=True)
         if form.is_valid():
             try:
                 if resubmit:
@@ -177,7 +205,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.main.add_error(None, exc.messages[0])
     else:
         initial, rows = form_class.initial_from_spec(deployment.spec)
-        form = form_class(initial=initial, row_initial=rows, accounts=team_accounts(team=request.team), editing=True)
+        form = _build_form(request, deployment.vendor, initial=initial, row_initial=rows, editing=True)
         if deployment.error_fields:
             _bind_errors(form, deployment.error_fields)
     template = "deployments/_form.html" if request.htmx else "deployments/edit.html"

@@ -59,7 +59,10 @@ def test_login_add_key_deploy_and_see_it_running(page, live_server, panel_worker
     page.locator("[name='env-1-name']").fill("MODEL_PATH")
     page.locator("[name='env-1-value']").fill("/models")
     shot(page, "new-deployment-form")
-    page.get_by_role("button", name="Create deployment").click()
+    page.get_by_role("button", name="Review cost and create").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("$6.72/hour")
+    shot(page, "confirm-amount")
+    page.get_by_role("button", name="Confirm and create").click()
 
     # Lands on its page, which updates itself through queued -> ... -> running.
     expect(page.get_by_role("heading", name="browser-echo", exact=True)).to_be_visible()

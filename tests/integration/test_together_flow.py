@@ -11,7 +11,7 @@ from controlpanel.deployments.states import State
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.teams.permissions import Role
 from tests.conftest import wait_for
-from tests.factories import AccountFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.factories import AccountFactory, MembershipFactory, TeamFactory, UserFactory, post_confirmed
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +42,7 @@ def state_of(pk):
 def test_form_to_running_on_the_dashboard_then_stop_and_delete(client, people):
     team, user, account = people
     client.force_login(user)
-    response = client.post(reverse("deployments:create", args=["together"]), form_data(account, "it-echo"))
+    response = post_confirmed(client, reverse("deployments:create", args=["together"]), form_data(account, "it-echo"))
     assert response.status_code == 302
     deployment = Deployment.objects.get(team=team)
 
@@ -68,7 +68,7 @@ def test_vendor_outage_neither_loses_nor_duplicates(client, people):
     team, user, account = people
     client.force_login(user)
     fault = SandboxFault.objects.create(vendor="together", error_rate=1.0)
-    client.post(reverse("deployments:create", args=["together"]), form_data(account, "it-outage"))
+    post_confirmed(client, reverse("deployments:create", args=["together"]), form_data(account, "it-outage"))
     deployment = Deployment.objects.get(team=team)
     wait_for(lambda: Deployment.objects.get(pk=deployment.pk).submit_attempts >= 1, what="a first attempt")
     wait_for(lambda: state_of(deployment.pk) == State.SUBMITTING, what="the attempt to be retried, not failed")
@@ -82,7 +82,7 @@ def test_vendor_refusal_lands_on_the_form_field(client, people):
     client.force_login(user)
     data = form_data(account, "it-refused")
     data["volumes-0-name"] = "no-such-volume"
-    client.post(reverse("deployments:create", args=["together"]), data)
+    post_confirmed(client, reverse("deployments:create", args=["together"]), data)
     deployment = Deployment.objects.get(team=team)
     wait_for(lambda: state_of(deployment.pk) == State.FAILED, what="the vendor's 400")
     deployment.refresh_from_db()

@@ -19,6 +19,7 @@ from django.forms.formsets import BaseFormSet
 
 from controlpanel.credentials.models import ProviderAccount
 from providers import get_provider_class
+from providers.base import Offer as OfferData
 from providers.base import SpecError
 
 INDEX_PATH = re.compile(r"\[(\d+)\]")
@@ -67,8 +68,12 @@ class VendorDeploymentForm:
         initial: dict[str, Any] | None = None,
         row_initial: dict[str, list[dict[str, Any]]] | None = None,
         editing: bool = False,
+        offers: list[OfferData] | None = None,
     ) -> None:
         self.editing = editing
+        # The vendor's catalog for the team's keys (markets, plans, products...), as
+        # ``providers.base.Offer``: subclasses turn it into choices in ``setup_offers``.
+        self.offers: list[OfferData] = list(offers or [])
         self.main = self.main_form(data, initial=initial, prefix=None)
         for name, condition in self.show_when.items():
             if name in self.main.fields:
@@ -91,6 +96,10 @@ class VendorDeploymentForm:
             self.sets[prefix] = formset_class(data, prefix=prefix, initial=(row_initial or {}).get(prefix))
         self.spec: dict[str, Any] | None = None
         self._validated = False
+        self.setup_offers()
+
+    def setup_offers(self) -> None:
+        """Fill choices from ``self.offers``; vendors whose form picks an offer override it."""
 
     # --- building --------------------------------------------------------------------
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -184,7 +193,7 @@ class VendorDeploymentForm:
         self.is_valid()
         spec = self.spec or self.partial_spec()
         provider = self.provider_class
-        unit = provider.estimate_price(spec, offers)
+        unit = provider.estimate_price(spec, offers or self.offers)
         estimate = {"unit": unit, **self.scale_estimate(spec, unit)}
         if estimate.get("low") is not None:
             estimate["day"] = estimate["low"] * 24
@@ -203,7 +212,12 @@ class VendorDeploymentForm:
             return {}
 
     def scale_estimate(self, spec: dict[str, Any], unit: Decimal | None) -> dict[str, Any]:
-        return {}
+        """How the unit price becomes a bill: replicas for Together, instances elsewhere."""
+        return {} if unit is None else {"low": unit, "high": unit, "low_replicas": 1, "high_replicas": 1}
+
+    def charges(self) -> list[Any]:
+        """What submitting takes from the account at once, for the confirmation step."""
+        return self.provider_class.upfront_charges(self.spec or {}, self.offers) if self.spec else []
 
     # --- rendering help ---------------------------------------------------------------------
     def rendered_sections(self) -> list[dict[str, Any]]:

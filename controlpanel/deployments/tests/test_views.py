@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -7,7 +9,7 @@ from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_version
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
-from tests.factories import DeploymentFactory
+from tests.factories import DeploymentFactory, post_confirmed
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -100,7 +102,9 @@ def test_create_form_renders_every_section(logged_in, account):
 
 def test_create_valid_post_queues_and_redirects(logged_in, account, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = logged_in.post(reverse("deployments:create", args=["together"]), valid_post(account), **HX)
+        response = post_confirmed(
+            logged_in, reverse("deployments:create", args=["together"]), valid_post(account), **HX
+        )
     deployment = Deployment.objects.get()
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("deployments:detail", args=[deployment.pk])
@@ -215,3 +219,21 @@ def test_clone_prefills_the_form(logged_in, account):
     content = logged_in.get(reverse("deployments:create", args=["together"]), {"from": source.pk}).content.decode()
     assert 'value="orig-copy"' in content
     assert "registry.together.ai/proj_demo/flux@sha256:abc" in content
+
+
+def test_create_asks_to_confirm_the_amount_first(logged_in, account):
+    response = logged_in.post(reverse("deployments:create", args=["together"]), valid_post(account), **HX)
+    content = response.content.decode()
+    assert "Confirm: this spends money" in content
+    assert "$3.36/hour" in content
+    assert not Deployment.objects.filter(team=account.team).exists()
+
+
+def test_confirmation_is_for_that_exact_spec(logged_in, account):
+    url = reverse("deployments:create", args=["together"])
+    first = logged_in.post(url, valid_post(account), **HX).content.decode()
+    digest = re.search(r'name="confirmed" value="([0-9a-f]{20})"', first).group(1)
+    changed = valid_post(account, gpu_count="4", confirmed=digest)
+    again = logged_in.post(url, changed, **HX).content.decode()
+    assert "Confirm: this spends money" in again and "$13.44/hour" in again
+    assert not Deployment.objects.filter(team=account.team).exists()
