@@ -235,5 +235,6 @@ def test_confirmation_is_for_that_exact_spec(logged_in, account):
     digest = re.search(r'name="confirmed" value="([0-9a-f]{20})"', first).group(1)
     changed = valid_post(account, gpu_count="4", confirmed=digest)
     again = logged_in.post(url, changed, **HX).content.decode()
-    assert "Confirm: this spends money" in again and "$13.44/hour" in again
+    assert "Confirm: this spends money" in again
+    assert "$13.44/hour" in again
     assert not Deployment.objects.filter(team=account.team).exists()
