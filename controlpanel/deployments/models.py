@@ -38,6 +38,8 @@ class Deployment(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     endpoint_url = models.CharField(max_length=500, blank=True)
     endpoints = models.JSONField(default=list, blank=True)
+    # How people reach it (SSH command, web terminal...), never passwords.
+    connection = models.JSONField(default=dict, blank=True)
     replicas_ready = models.IntegerField(null=True, blank=True)
     replicas_desired = models.IntegerField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
@@ -150,6 +152,8 @@ class LogSnapshot(models.Model):
 
     deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="log_snapshot")
     lines = models.JSONField(default=list)
+    # The vendor's own event history where it has one (Nosana jobs/events, Fluence events).
+    events = models.JSONField(default=list)
     fetched_at = models.DateTimeField(null=True, blank=True)
     requested_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -315,6 +315,7 @@ def _apply_remote(deployment: Deployment, remote: Remote, *, target: State | Non
         "replicas_desired": remote.replicas_desired,
         "endpoints": endpoints,
         "endpoint_url": remote.primary_url[:500],
+        "connection": dict(remote.connection),
     }
     changed = [name for name, value in visible.items() if getattr(deployment, name) != value]
     for name in changed:
@@ -495,6 +496,7 @@ ACTION_STATES: dict[Action, frozenset[State]] = {
     Action.SCALE: frozenset({State.RUNNING, State.UPDATING, State.PROVISIONING}),
     Action.UPDATE: frozenset({State.RUNNING, State.UPDATING, State.STOPPED, State.FAILED}),
     Action.DELETE: frozenset(set(State) - {State.DELETED, State.DELETING}),
+    Action.ARCHIVE: frozenset({State.STOPPED}),
 }
 AUDIT_FOR_ACTION = {
     Action.START: AuditAction.DEPLOYMENT_STARTED,
@@ -503,6 +505,7 @@ AUDIT_FOR_ACTION = {
     Action.SCALE: AuditAction.DEPLOYMENT_SCALED,
     Action.UPDATE: AuditAction.DEPLOYMENT_UPDATED,
     Action.DELETE: AuditAction.DEPLOYMENT_DELETED,
+    Action.ARCHIVE: AuditAction.DEPLOYMENT_DELETED,
 }
 
 
@@ -516,6 +519,11 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
         return f"Waiting for the vendor to finish “{deployment.pending_action}”."
     if deployment.state not in ACTION_STATES[action]:
         return f"Not possible while {deployment.get_state_display().lower()}."
+    if deployment.account is not None and deployment.external_id:
+        # The vendor's own preconditions (e.g. Replicate deletes only after 15 minutes offline).
+        return deployment.account.provider_class.action_blocked(
+            action, spec=deployment.spec, raw=deployment.raw, since=deployment.state_changed_at
+        )
     return ""
 
 
@@ -609,6 +617,9 @@ def deployment_run_action(*, deployment_id: int) -> None:
                 remote = provider.update(deployment.external_id, new_spec, deployment.spec)
             elif action is Action.DELETE:
                 provider.delete(deployment.external_id)
+                remote = None
+            elif action is Action.ARCHIVE:
+                provider.archive(deployment.external_id)
                 remote = None
             else:
                 raise Unsupported(f"unknown action {action}")

@@ -228,10 +228,18 @@ def _bind_errors(form: Any, fields: dict[str, list[str]]) -> None:
 def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
     actions = {
         action.value: services.action_refusal(deployment, action)
-        for action in (Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE)
+        for action in (Action.START, Action.STOP, Action.RESTART, Action.SCALE, Action.UPDATE, Action.DELETE, Action.ARCHIVE)
     }
     supported = deployment.account.provider_class.actions if deployment.account else frozenset()
+    # Reasons worth reading on the page (a vendor's own rule, a pending action); the ones
+    # that only restate the state badge stay in the disabled buttons' tooltips.
+    notes = {
+        name: reason
+        for name, reason in actions.items()
+        if reason and name in {a.value for a in supported} and not reason.startswith("Not possible while")
+    }
     return {
+        "action_notes": notes,
         "deployment": deployment,
         "events": selectors.deployment_events(deployment=deployment),
         "actions": actions,
@@ -254,12 +262,15 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "deployments/detail.html", _detail_context(request, deployment))
 
 
-ACTION_NAMES = {"start": Action.START, "stop": Action.STOP, "restart": Action.RESTART, "delete": Action.DELETE}
+ACTION_NAMES = {
+    "start": Action.START, "stop": Action.STOP, "restart": Action.RESTART, "delete": Action.DELETE, "archive": Action.ARCHIVE,
+}  # fmt: skip
 DONE_MESSAGES = {
     Action.START: "Start requested.",
     Action.STOP: "Stop sent to the vendor.",
     Action.RESTART: "Restart sent to the vendor.",
     Action.DELETE: "Delete sent to the vendor.",
+    Action.ARCHIVE: "Archive sent to the vendor.",
     Action.SCALE: "New replica counts sent to the vendor.",
 }
 

@@ -59,6 +59,8 @@ class VendorDeploymentForm:
     show_when: ClassVar[dict[str, str]] = {}
     # Fields that take a whole row of the grid.
     wide_fields: ClassVar[frozenset[str]] = frozenset()
+    # Fields the vendor cannot change after create (shown, not editable, when updating).
+    immutable_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -81,6 +83,11 @@ class VendorDeploymentForm:
         for name in self.wide_fields:
             if name in self.main.fields:
                 self.main.fields[name].wide = True
+        if editing:
+            for name in self.immutable_fields:
+                if name in self.main.fields:
+                    self.main.fields[name].disabled = True
+                    self.main.fields[name].help_text = "Fixed at creation: the vendor cannot change it."
         if "account" in self.main.fields:
             queryset = accounts if accounts is not None else ProviderAccount.objects.none()
             self.main.fields["account"].queryset = queryset.filter(vendor=self.vendor)
@@ -100,6 +107,16 @@ class VendorDeploymentForm:
 
     def setup_offers(self) -> None:
         """Fill choices from ``self.offers``; vendors whose form picks an offer override it."""
+
+    def unique_offers(self, kind: str | None = None) -> list[OfferData]:
+        """The catalog once per SKU (several keys of one vendor list the same offers),
+        cheapest first; ``kind`` narrows it (Fluence's container / vm / baremetal plans)."""
+        seen: dict[tuple[str, str], OfferData] = {}
+        for offer in self.offers:
+            if kind is not None and offer.kind != kind:
+                continue
+            seen.setdefault((offer.sku, offer.location), offer)
+        return sorted(seen.values(), key=lambda o: (o.price_per_hour is None, o.price_per_hour or 0, o.name))
 
     # --- building --------------------------------------------------------------------
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
