@@ -25,6 +25,27 @@ logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 MAX_MESSAGE = 2000  # vendor messages are stored and shown; keep them bounded
+REDACTED = "[redacted]"
+MIN_SECRET = 8  # shorter header values are not worth hiding and would mangle messages
+
+
+def _secrets_in(headers: dict[str, str]) -> tuple[str, ...]:
+    """The credentials in an adapter's auth headers: each whole value and the token
+    after its scheme ("Bearer <key>"), longest first so a prefix never wins."""
+    found = {part.strip() for value in headers.values() for part in (value, value.partition(" ")[2])}
+    return tuple(sorted((s for s in found if len(s) >= MIN_SECRET), key=len, reverse=True))
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None, *, base: float = 0.5, cap: float = 30.0) -> float:
@@ -80,6 +101,7 @@ class VendorHTTP:
     ) -> None:
         self.base_url = base_url
         self._headers = {"Accept": "application/json", **headers}
+        self._secrets = _secrets_in(headers)
         self._parse_error = error_parser
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
@@ -134,7 +156,19 @@ class VendorHTTP:
             raise Transient(f"could not reach the vendor ({type(exc).__name__})") from None
         if response.is_success:
             return response
-        raise self.error_for(response)
+        raise self.redact(self.error_for(response))
+
+    def redact(self, exc: ProviderError) -> ProviderError:
+        """Some vendors echo the key they refused; error text is stored and shown, so
+        the key comes out of the message, the field messages and the body."""
+        if not self._secrets:
+            return exc
+        exc.message = _scrub(exc.message, self._secrets)
+        exc.args = tuple(_scrub(arg, self._secrets) for arg in exc.args)
+        exc.body = _scrub(exc.body, self._secrets)
+        if isinstance(exc, SpecError):
+            exc.fields = _scrub(exc.fields, self._secrets)
+        return exc
 
     def error_for(self, response: httpx.Response) -> ProviderError:
         """Map a non-2xx response onto the error types; vendors refine 4xx bodies."""
