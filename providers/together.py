@@ -21,6 +21,7 @@ import httpx
 from providers.base import (
     AccountInfo,
     Action,
+    AuthError,
     Endpoint,
     LogLines,
     NotFound,
@@ -254,7 +255,7 @@ def _validate_env(env: Any, err: Any) -> list[dict[str, str]]:
     for i, item in enumerate(env):
         item = item if isinstance(item, dict) else {}
         name = item.get("name") or ""
-        if not ENV_NAME_RE.match(name):
+        if not isinstance(name, str) or not ENV_NAME_RE.match(name):
             err(
                 f"environment_variables.{i}.name",
                 "Start with a letter or underscore; then letters, digits, underscores.",
@@ -283,9 +284,9 @@ def _validate_volumes(volumes: Any, err: Any) -> list[dict[str, Any]]:
     for i, item in enumerate(volumes):
         item = item if isinstance(item, dict) else {}
         name, path = item.get("name") or "", item.get("mount_path") or ""
-        if not name:
+        if not name or not isinstance(name, str):
             err(f"volumes.{i}.name", "Name an existing volume (name or id).")
-        if not path.startswith("/"):
+        if not isinstance(path, str) or not path.startswith("/"):
             err(f"volumes.{i}.mount_path", "An absolute path such as /models.")
         elif path in paths:
             err(f"volumes.{i}.mount_path", f"{path} is mounted twice.")
@@ -326,7 +327,7 @@ def _validate_autoscaling(config: Any, err: Any) -> dict[str, Any]:
             out["model"] = str(config["model"])
     else:
         custom = config.get("custom_metric_name") or ""
-        if not CUSTOM_METRIC_RE.match(custom):
+        if not isinstance(custom, str) or not CUSTOM_METRIC_RE.match(custom):
             err(
                 "autoscaling.custom_metric_name",
                 "A Prometheus metric name: letters, digits, _ and :, not starting with a digit.",
@@ -443,12 +444,14 @@ class TogetherProvider(Provider):
         response = self._http.patch(f"/deployments/{quote(external_id, safe='')}", json=body)
         return self.to_remote(response.json())
 
-    def update(self, external_id: str, spec: dict[str, Any]) -> Remote:
+    def update(self, external_id: str, spec: dict[str, Any], previous: dict[str, Any] | None = None) -> Remote:
         """Send the new spec in full. PATCH replaces env vars and volumes wholesale, so
-        both always go as complete lists; no autoscaling means ``{}`` (off) [V]."""
+        both always go as complete lists; no autoscaling means ``{}`` (off) [V]. One
+        PATCH carries every change, so ``previous`` is not needed."""
         body = {key: spec[key] for key in UPDATABLE_FIELDS if key in spec}
-        body.setdefault("environment_variables", [])
-        body.setdefault("volumes", [])
+        # None too: a list left out of the PATCH would keep the vendor's old one.
+        body["environment_variables"] = spec.get("environment_variables") or []
+        body["volumes"] = spec.get("volumes") or []
         body["autoscaling"] = spec.get("autoscaling") or {}
         body.setdefault("health_check_path", "")
         return self._patch(external_id, check_spec(body, partial=True))
@@ -463,7 +466,7 @@ class TogetherProvider(Provider):
         return self._patch(external_id, {"min_replicas": 0, "max_replicas": 0})
 
     def start(self, external_id: str, spec: dict[str, Any]) -> Remote:
-        low = max(int(spec.get("min_replicas", 1)), 1)
+        low = max(int(spec.get("min_replicas") or 1), 1)  # a stopped spec may say 0 or nothing
         high = max(int(spec.get("max_replicas", low) or low), low)
         return self._patch(external_id, {"min_replicas": low, "max_replicas": high})
 
@@ -500,6 +503,12 @@ class TogetherProvider(Provider):
         try:
             items = self._http.get("/hardware").json().get("data") or []
         except (NotFound, Rejected):
+            items = []
+        except AuthError as exc:
+            # /hardware belongs to dedicated endpoints and may be forbidden (403) to a
+            # project whose key is fine for containers; a 401 is still the key's fault.
+            if exc.status_code != 403:
+                raise
             items = []
         live: dict[str, Offer] = {}
         for item in items:

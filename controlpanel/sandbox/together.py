@@ -17,8 +17,10 @@ Simulated behaviour (not in any vendor document; chosen to exercise the panel):
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import re
 import secrets
 from functools import cache
 from pathlib import Path
@@ -79,13 +81,26 @@ api = endpoint(VENDOR, key=bearer_key, errors=ERRORS)
 # --- schema validation ------------------------------------------------------------------------
 
 
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # "alphanumeric ... (1-100 characters)" [V]
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # EnvironmentVariable.name's prose [V]
+NULL = {"type": "null"}
+EMPTY_OBJECT = {"type": "object", "maxProperties": 0}
+
+
 @cache
 def _validators() -> tuple[Draft202012Validator, Draft202012Validator, Draft202012Validator]:
     doc = json.loads(SCHEMA_FILE.read_text())
     components = doc["components"]
-    create = {"components": components, "$ref": "#/components/schemas/CreateDeploymentRequest"}
-    update_schema = dict(components["schemas"]["CreateDeploymentRequest"])
+    # autoscaling is a oneOf of three open objects, so the schema alone refuses what its
+    # own prose allows: null on create ("Omit or set to null to disable") and {} on
+    # PATCH ("Set to {} to disable", notes §4 and the SDK's jig_update_params).
+    create_schema = copy.deepcopy(components["schemas"]["CreateDeploymentRequest"])
+    autoscaling = create_schema["properties"]["autoscaling"]
+    create_schema["properties"]["autoscaling"] = {"anyOf": [NULL, autoscaling]}
+    create = {"components": components, **create_schema}
+    update_schema = copy.deepcopy(create_schema)
     update_schema.pop("required", None)
+    update_schema["properties"]["autoscaling"] = {"anyOf": [NULL, EMPTY_OBJECT, autoscaling]}
     update = {"components": components, **update_schema}
     response = {"components": components, "$ref": "#/components/schemas/DeploymentResponseItem"}
     return Draft202012Validator(create), Draft202012Validator(update), Draft202012Validator(response)
@@ -108,24 +123,21 @@ def _check_body(body: Any, *, account: str, partial: bool, current: SandboxObjec
     if problems:
         first = problems[0]
         if first.validator == "required":
-            missing = next((f for f in first.validator_value if f not in body), "")
-            return error(400, f"{missing} is required", param=missing)
+            # The object missing the field may be nested (volumes.0 without mount_path).
+            missing = next((f for f in first.validator_value if f not in first.instance), "")
+            where = _path([*first.absolute_path, missing])
+            return error(400, f"{where} is required", param=where)
         where = _path(first.absolute_path)
         return error(400, f"{where or 'body'}: {first.message}", param=where or None)
     name = body.get("name")
-    if name is not None and not (1 <= len(name) <= 100 and all(c.isalnum() or c in "_-" for c in name)):
+    if name is not None and not NAME_RE.match(name):
         return error(
             400,
             "name must contain only alphanumeric characters, underscores, or hyphens (1-100 characters)",
             param="name",
         )
     for i, env in enumerate(body.get("environment_variables") or []):
-        name_ok = (
-            env.get("name")
-            and (env["name"][0].isalpha() or env["name"][0] == "_")
-            and all(c.isalnum() or c == "_" for c in env["name"])
-        )
-        if not name_ok:
+        if not ENV_NAME_RE.match(env["name"]):
             return error(
                 400, f"invalid environment variable name {env.get('name')!r}", param=f"environment_variables.{i}.name"
             )
