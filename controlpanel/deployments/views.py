@@ -228,7 +228,15 @@ def _bind_errors(form: Any, fields: dict[str, list[str]]) -> None:
 def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
     actions = {
         action.value: services.action_refusal(deployment, action)
-        for action in (Action.START, Action.STOP, Action.RESTART, Action.SCALE, Action.UPDATE, Action.DELETE, Action.ARCHIVE)
+        for action in (
+            Action.START,
+            Action.STOP,
+            Action.RESTART,
+            Action.SCALE,
+            Action.UPDATE,
+            Action.DELETE,
+            Action.ARCHIVE,
+        )
     }
     supported = deployment.account.provider_class.actions if deployment.account else frozenset()
     # Reasons worth reading on the page (a vendor's own rule, a pending action); the ones

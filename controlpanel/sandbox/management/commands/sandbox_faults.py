@@ -1,9 +1,9 @@
 """Make the sandbox misbehave (or stop misbehaving), for demos, chaos tests and benchmarks.
 
-    manage.py sandbox_faults                        # show what is switched on
-    manage.py sandbox_faults together --error-rate 0.3 --latency-ms 200
-    manage.py sandbox_faults '*' --rate-limit-rate 0.1 --retry-after 5
-    manage.py sandbox_faults together --clear
+manage.py sandbox_faults                        # show what is switched on
+manage.py sandbox_faults together --error-rate 0.3 --latency-ms 200
+manage.py sandbox_faults '*' --rate-limit-rate 0.1 --retry-after 5
+manage.py sandbox_faults together --clear
 """
 
 from __future__ import annotations
@@ -57,4 +57,6 @@ class Command(BaseCommand):
             if name in changes and not 0 <= changes[name] <= 1:
                 raise CommandError(f"--{name.replace('_', '-')} is a share between 0 and 1")
         row, _ = SandboxFault.objects.update_or_create(vendor=vendor, defaults=changes)
-        self.stdout.write(f"Faults for {vendor}: " + ", ".join(f"{k}={getattr(row, k)}" for k in [*FIELDS, "no_capacity"]))
+        self.stdout.write(
+            f"Faults for {vendor}: " + ", ".join(f"{k}={getattr(row, k)}" for k in [*FIELDS, "no_capacity"])
+        )
