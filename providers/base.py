@@ -93,17 +93,18 @@ class Unsupported(ProviderError):
 
 
 class Transient(ProviderError):
-    """Timeouts, connection errors, 5xx: worth retrying later."""
+    """Timeouts, connection errors, 5xx: worth retrying later. ``retry_after`` is the
+    vendor's wait in seconds when it said one (a 503 may carry Retry-After too)."""
 
     retryable = True
-
-
-class RateLimited(Transient):
-    """429. ``retry_after`` is the vendor's wait in seconds when it said one."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class RateLimited(Transient):
+    """429."""
 
 
 # --- data ---------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ class VendorHTTP:
             try:
                 return self._send_once(method, path, json=json, params=params)
             except Transient as exc:
-                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                retry_after = exc.retry_after
                 if not retry or attempt >= self.max_retries:
                     raise
                 delay = backoff_seconds(attempt, retry_after)
@@ -187,7 +187,10 @@ class VendorHTTP:
             if vendor_error is not None and not vendor_error.retryable:
                 return vendor_error
             return Transient(
-                f"vendor error {status}: {_message(response, body)}"[:MAX_MESSAGE], status_code=status, body=body
+                f"vendor error {status}: {_message(response, body)}"[:MAX_MESSAGE],
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status_code=status,
+                body=body,
             )
         vendor_error = self._parse_error(response)
         if vendor_error is not None:

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from providers.base import RateLimited, Transient
+from providers.base import Transient
 from providers.http import backoff_seconds
 
 logger = logging.getLogger(f"{__name__}.celery")
@@ -16,8 +16,7 @@ MAX_ACTION_RETRIES = 6
 
 
 def _countdown(retries: int, exc: Transient) -> float:
-    retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-    return backoff_seconds(retries, retry_after, base=2.0, cap=120.0)
+    return backoff_seconds(retries, exc.retry_after, base=2.0, cap=120.0)
 
 
 @shared_task(bind=True, name="controlpanel.deployments.tasks.submit_deployment_task", max_retries=MAX_SUBMIT_RETRIES)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import respx
 
 from providers.base import AuthError, NotFound, ProviderError, RateLimited, Rejected, SpecError, Transient
 from providers.http import MAX_MESSAGE, VendorHTTP, backoff_seconds, parse_retry_after
@@ -297,3 +298,13 @@ def test_vendor_http_transport_errors_never_contain_the_key(respx_mock):
         provider.create({"name": "x", "image": "registry.together.ai/p/i:1", "gpu_type": "h100-80gb"})
     assert "SECRET" not in str(caught.value)
     assert caught.value.__cause__ is None
+
+
+def test_503_retry_after_is_kept_for_the_caller():
+    """A 503 may say when to come back; the task's countdown honours it like a 429's."""
+    with respx.mock(base_url="https://vendor.example") as api:
+        api.post("/x").respond(503, headers={"Retry-After": "11"}, json={"error": "maintenance"})
+        client = VendorHTTP(base_url="https://vendor.example", headers={}, error_parser=lambda r: None)
+        with pytest.raises(Transient) as excinfo:
+            client.post("/x", json={})
+    assert excinfo.value.retry_after == 11
