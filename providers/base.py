@@ -323,6 +323,11 @@ class Provider:
     def find_by_name(self, name: str) -> Remote | None:
         return next((r for r in self.list() if r.name == name and r.state != RemoteState.DELETED), None)
 
+    def adopt(self, remote: Remote, spec: dict[str, Any]) -> Remote:
+        """Finish what an earlier, interrupted submission started, for a resource found by
+        ``find_by_name`` (Nosana: start the draft that attempt created). Default: nothing."""
+        return remote
+
     def start(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
         raise Unsupported(f"{self.display_name} has no start")
 

@@ -235,7 +235,7 @@ def deployment_submit(*, deployment_id: int, task_id: str) -> None:
                     # An earlier attempt may have created it before failing: adopt, don't pay twice.
                     found = provider.find_by_name(deployment.name)
                     if found is not None and _adoptable(found, deployment):
-                        remote = found
+                        remote = provider.adopt(found, deployment.spec)
                         logger.info("deployment_id=%s adopted external_id=%s", deployment.pk, found.external_id)
                 remote = remote or provider.create(deployment.spec)
                 verb = "Created"
