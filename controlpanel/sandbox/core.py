@@ -53,6 +53,7 @@ class Faults:
     retry_after_seconds: int = 2
     timeout_rate: float = 0.0
     timeout_seconds: float = 35.0
+    lost_response_rate: float = 0.0
     no_capacity: bool = False
 
 
@@ -68,6 +69,7 @@ def current_faults(vendor: str) -> Faults:
         retry_after_seconds=row.retry_after_seconds,
         timeout_rate=row.timeout_rate,
         timeout_seconds=row.timeout_seconds,
+        lost_response_rate=row.lost_response_rate,
         no_capacity=row.no_capacity,
     )
 
@@ -127,9 +129,14 @@ def endpoint(
             if faults.error_rate and random.random() < faults.error_rate:
                 return errors.unavailable()
             try:
-                return view(request, *args, account=account, faults=faults, **kwargs)
+                response = view(request, *args, account=account, faults=faults, **kwargs)
             except JSONBodyError as exc:
                 return errors.bad_json(str(exc))
+            if faults.lost_response_rate and random.random() < faults.lost_response_rate:
+                # The work is done, the answer never arrives: the case that tempts a
+                # client into creating (and paying for) the same thing twice.
+                return HttpResponse("Bad Gateway", status=502, content_type="text/plain")
+            return response
 
         return wrapped
 

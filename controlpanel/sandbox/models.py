@@ -46,6 +46,9 @@ class SandboxFault(models.Model):
     retry_after_seconds = models.PositiveIntegerField(default=2)
     timeout_rate = models.FloatField(default=0.0, help_text="share of requests that hang past the client's timeout")
     timeout_seconds = models.FloatField(default=35.0)
+    lost_response_rate = models.FloatField(
+        default=0.0, help_text="share of requests carried out and then answered 502, as when a gateway drops the reply"
+    )
     no_capacity = models.BooleanField(default=False, help_text="new deployments find no GPUs")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -77,6 +77,26 @@ def test_vendor_outage_neither_loses_nor_duplicates(client, people):
     assert SandboxObject.objects.filter(kind="deployment", name="it-outage").count() == 1
 
 
+def test_lost_response_after_create_is_adopted_not_duplicated(client, people):
+    """The vendor creates the deployment but its answer is lost (502): the retry must find
+    and adopt it by name instead of creating, and paying for, a second one."""
+    team, user, account = people
+    client.force_login(user)
+    fault = SandboxFault.objects.create(vendor="together", lost_response_rate=1.0)
+    post_confirmed(client, reverse("deployments:create", args=["together"]), form_data(account, "it-lost"))
+    deployment = Deployment.objects.get(team=team)
+    wait_for(
+        lambda: SandboxObject.objects.filter(kind="deployment", name="it-lost").exists(), what="the vendor to create it"
+    )
+    wait_for(lambda: Deployment.objects.get(pk=deployment.pk).submit_attempts >= 1, what="the attempt")
+    assert state_of(deployment.pk) in (State.SUBMITTING, State.QUEUED)  # not failed: a 502 is worth retrying
+    fault.delete()
+    wait_for(lambda: state_of(deployment.pk) == State.RUNNING, what="the retry to adopt it")
+    assert SandboxObject.objects.filter(kind="deployment", name="it-lost").count() == 1
+    events = " ".join(deployment.events.values_list("message", flat=True))
+    assert "Created on Together AI" in events
+
+
 def test_vendor_refusal_lands_on_the_form_field(client, people):
     team, user, account = people
     client.force_login(user)

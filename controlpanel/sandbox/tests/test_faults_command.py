@@ -27,3 +27,18 @@ def test_sandbox_faults_set_show_and_clear(db):
 def test_sandbox_faults_refuse_a_share_above_one(db):
     with pytest.raises(CommandError, match="between 0 and 1"):
         run("together", "--error-rate", "3")
+
+
+def test_lost_response_fault_does_the_work_then_answers_502(client, db):
+    from controlpanel.sandbox.models import SandboxObject
+
+    SandboxFault.objects.create(vendor="together", lost_response_rate=1.0)
+    body = {"name": "lost-one", "image": "registry.together.ai/p/x:1", "gpu_type": "h100-80gb"}
+    response = client.post(
+        "/sandbox/together/v1/deployments",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer sandbox-lost",
+    )
+    assert response.status_code == 502
+    assert SandboxObject.objects.filter(kind="deployment", name="lost-one").exists()

@@ -21,6 +21,7 @@ FIELDS = {
     "retry_after_seconds": int,
     "timeout_rate": float,
     "timeout_seconds": float,
+    "lost_response_rate": float,
 }
 
 
@@ -35,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--retry-after", dest="retry_after_seconds", type=int)
         parser.add_argument("--timeout-rate", dest="timeout_rate", type=float, help="share that hang")
         parser.add_argument("--timeout-seconds", dest="timeout_seconds", type=float)
+        parser.add_argument(
+            "--lost-response-rate", dest="lost_response_rate", type=float, help="share done but answered 502"
+        )
         parser.add_argument("--no-capacity", dest="no_capacity", action="store_true", default=None)
         parser.add_argument("--capacity", dest="no_capacity", action="store_false")
         parser.add_argument("--clear", action="store_true", help="remove this vendor's faults")
@@ -53,7 +57,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Cleared faults for {vendor}." if deleted else f"{vendor} had no faults.")
             return
         changes = {k: v for k, v in options.items() if k in (*FIELDS, "no_capacity") and v is not None}
-        for name in ("error_rate", "rate_limit_rate", "timeout_rate"):
+        for name in ("error_rate", "rate_limit_rate", "timeout_rate", "lost_response_rate"):
             if name in changes and not 0 <= changes[name] <= 1:
                 raise CommandError(f"--{name.replace('_', '-')} is a share between 0 and 1")
         row, _ = SandboxFault.objects.update_or_create(vendor=vendor, defaults=changes)
