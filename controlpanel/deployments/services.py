@@ -300,6 +300,30 @@ def deployment_submit_gave_up(*, deployment_id: int, task_id: str, message: str)
 # --- applying what the vendor says --------------------------------------------------------------
 
 
+def _visible(remote: Remote) -> dict[str, Any]:
+    """The fields of a row that the vendor's answer sets and people see."""
+    return {
+        "vendor_state": remote.vendor_state[:100],
+        "status_message": remote.message[:MAX_MESSAGE],
+        "replicas_ready": remote.replicas_ready,
+        "replicas_desired": remote.replicas_desired,
+        "endpoints": [e.as_dict() for e in remote.endpoints],
+        "endpoint_url": remote.primary_url[:500],
+        "connection": dict(remote.connection),
+    }
+
+
+def _unchanged(deployment: Deployment, remote: Remote) -> bool:
+    """True when the vendor's answer changes nothing anyone sees: no field, no price,
+    no state move the table allows. Most rows of a steady fleet, on most polls."""
+    if any(getattr(deployment, name) != value for name, value in _visible(remote).items()):
+        return False
+    if remote.price_per_hour is not None and remote.price_per_hour != deployment.price_per_hour:
+        return False
+    target = state_for_remote(deployment.state, remote.state)
+    return target is None or target == deployment.state or not can_transition(deployment.state, target)
+
+
 def _apply_remote(deployment: Deployment, remote: Remote, *, target: State | None = None, actor=None) -> bool:
     """Copy the vendor's view onto the row, moving state if the table allows.
 
@@ -307,16 +331,7 @@ def _apply_remote(deployment: Deployment, remote: Remote, *, target: State | Non
     touching ``updated_at``, so the dashboard's version does not move for it).
     """
     now = timezone.now()
-    endpoints = [e.as_dict() for e in remote.endpoints]
-    visible = {
-        "vendor_state": remote.vendor_state[:100],
-        "status_message": remote.message[:MAX_MESSAGE],
-        "replicas_ready": remote.replicas_ready,
-        "replicas_desired": remote.replicas_desired,
-        "endpoints": endpoints,
-        "endpoint_url": remote.primary_url[:500],
-        "connection": dict(remote.connection),
-    }
+    visible = _visible(remote)
     changed = [name for name, value in visible.items() if getattr(deployment, name) != value]
     for name in changed:
         setattr(deployment, name, visible[name])
@@ -421,8 +436,16 @@ def account_refresh(*, account_id: int) -> None:
         if rows:
             with provider_for(account) as provider:
                 remotes = {remote.external_id: remote for remote in provider.list()}
+                unchanged: list[int] = []
                 for deployment in rows:
-                    _refresh_one(provider, deployment, remotes.get(deployment.external_id))
+                    remote = remotes.get(deployment.external_id)
+                    if remote is not None and _unchanged(deployment, remote):
+                        unchanged.append(deployment.pk)
+                        if deployment.raw != remote.raw:
+                            Deployment.objects.filter(pk=deployment.pk).update(raw=remote.raw)
+                        continue
+                    _refresh_one(provider, deployment, remote)
+                _mark_checked(unchanged)
     except AuthError as exc:
         error = f"{account.get_vendor_display()} refused the key: {exc.message}"
         account_mark_refused(account=account, message=error)
@@ -432,6 +455,14 @@ def account_refresh(*, account_id: int) -> None:
         error = str(exc)
     finally:
         _finish_refresh(account, error)
+
+
+def _mark_checked(pks: list[int], chunk: int = 500) -> None:
+    """One UPDATE per few hundred unchanged rows: "checked just now" without touching
+    ``updated_at`` (so the dashboard's version stays put) or locking anything."""
+    now = timezone.now()
+    for start in range(0, len(pks), chunk):
+        Deployment.objects.filter(pk__in=pks[start : start + chunk]).update(checked_at=now)
 
 
 def _refresh_one(provider: Any, deployment: Deployment, remote: Remote | None) -> None:

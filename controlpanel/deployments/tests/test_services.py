@@ -375,3 +375,16 @@ def test_logs_are_fetched_by_a_worker_and_shown(owner, account, api):
     api.get("/deployments/dep_n/logs").respond(200, json={"lines": ["INFO ready"]})
     services.deployment_fetch_logs(deployment_id=deployment.pk)
     assert deployment.log_snapshot.lines == ["INFO ready"]
+
+
+def test_refresh_of_a_steady_fleet_costs_a_few_queries_not_a_few_per_row(account, api, django_assert_max_num_queries):
+    rows = [
+        DeploymentFactory(account=account, name=f"s{i}", state=State.RUNNING, external_id=f"dep_s{i}")
+        for i in range(25)
+    ]
+    api.get("/deployments").respond(200, json={"object": "list", "data": [item(name=f"s{i}") for i in range(25)]})
+    services.account_refresh(account_id=account.pk)  # first poll: fields fill in
+    with django_assert_max_num_queries(8):
+        services.account_refresh(account_id=account.pk)
+    rows[0].refresh_from_db()
+    assert rows[0].checked_at is not None
