@@ -218,15 +218,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
 
 PANEL_SWEEP_SECONDS = env_float("PANEL_SWEEP_SECONDS", 2.0)
+# How old an account's catalog (markets, plans, products, prices) may get; the sweep resyncs it.
 PANEL_CATALOG_SYNC_SECONDS = env_int("PANEL_CATALOG_SYNC_SECONDS", 15 * 60)
 CELERY_BEAT_SCHEDULE = {
     "refresh-accounts": {
         "task": "controlpanel.deployments.tasks.refresh_accounts_task",
         "schedule": PANEL_SWEEP_SECONDS,
-    },
-    "sync-catalogs": {
-        "task": "controlpanel.catalog.tasks.sync_catalogs_task",
-        "schedule": PANEL_CATALOG_SYNC_SECONDS,
     },
 }
 

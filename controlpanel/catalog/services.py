@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from controlpanel.catalog.models import Offer
@@ -62,5 +65,15 @@ def catalog_sync(*, account_id: int) -> int:
     return len(kept)
 
 
-def accounts_due_catalog_sync() -> list[int]:
-    return list(ProviderAccount.objects.exclude(status=KeyStatus.INVALID).values_list("pk", flat=True))
+def accounts_claim_catalog_sync(*, now: dt.datetime | None = None) -> list[int]:
+    """Accounts whose catalog was never synced or is older than the interval, each
+    claimed once (the claim moves its due time on), so a sweep every few seconds
+    hands each sync out exactly once."""
+    now = now or timezone.now()
+    due = Q(catalog_due_at__isnull=True) | Q(catalog_due_at__lte=now)
+    next_due = now + dt.timedelta(seconds=settings.PANEL_CATALOG_SYNC_SECONDS)
+    claimed = []
+    for pk in list(ProviderAccount.objects.filter(due).exclude(status=KeyStatus.INVALID).values_list("pk", flat=True)):
+        if ProviderAccount.objects.filter(due, pk=pk).update(catalog_due_at=next_due):
+            claimed.append(pk)
+    return claimed

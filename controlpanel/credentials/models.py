@@ -56,6 +56,8 @@ class ProviderAccount(models.Model):
     balance_currency = models.CharField(max_length=10, blank=True)
     balance_checked_at = models.DateTimeField(null=True, blank=True)
     catalog_synced_at = models.DateTimeField(null=True, blank=True)
+    # When the next catalog sync is due; claimed by the sweep with a conditional update.
+    catalog_due_at = models.DateTimeField(null=True, blank=True)
     catalog_error = models.CharField(max_length=500, blank=True)
 
     # Polling: a lease so at most one refresh per account is in flight, and its outcome.

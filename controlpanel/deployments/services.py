@@ -504,10 +504,15 @@ def _finish_refresh(account: ProviderAccount, error: str) -> None:
 
 
 def refresh_sweep() -> list[int]:
-    """Beat's job: prove beat and a worker are alive, re-send lost submissions, and
-    hand out due refreshes (one lease per account)."""
+    """Beat's job: prove beat and a worker are alive, re-send lost submissions, start
+    due catalog syncs, and hand out due refreshes (one lease per account)."""
+    from controlpanel.catalog.services import accounts_claim_catalog_sync
+    from controlpanel.catalog.tasks import sync_catalog_task
+
     beat("beat")
     deployments_requeue_stale()
+    for account_id in accounts_claim_catalog_sync():
+        sync_catalog_task.delay(account_id)
     return account_claim_due_refresh()
 
 

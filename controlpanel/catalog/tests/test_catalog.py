@@ -86,3 +86,14 @@ def test_prices_page_compares_and_filters(logged_in, account, other_team):
     assert "$3.00" in content  # per GPU-hour
     available = logged_in.get(reverse("catalog:prices"), {"available": "1"}).content.decode()
     assert "B200" not in available.split("<tbody>")[1]
+
+
+def test_catalog_sync_is_claimed_once_until_due_again(account, settings):
+    import datetime as dt
+
+    from controlpanel.catalog.services import accounts_claim_catalog_sync
+
+    assert accounts_claim_catalog_sync() == [account.pk]  # never synced: due now
+    assert accounts_claim_catalog_sync() == []  # claimed: not again until the interval passes
+    later = timezone.now() + dt.timedelta(seconds=settings.PANEL_CATALOG_SYNC_SECONDS + 1)
+    assert accounts_claim_catalog_sync(now=later) == [account.pk]
