@@ -30,6 +30,8 @@ Simulated behaviour (not in any vendor document; it exercises the panel):
   the ``no_capacity`` fault leaves new instances booting for ever (predictions wait in
   ``starting``);
 - webhooks are accepted and checked but never sent; no ``stream`` URL is offered.
+
+There is no balance route: Replicate's API has none (prepaid credit is only on the web).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Replicate's own Python client (``replicate`` on PyPI, 1.0.x), pointed at the twin: the
+"""Replicate's own Python client (``replicate`` 1.0.7 from PyPI), pointed at the twin: the
 outside judge of fidelity. Its pydantic models must parse every answer, its paging must
 follow the twin's ``next`` links, and its ``ReplicateError`` must read the problem details."""
 
