@@ -12,6 +12,7 @@ from providers.base import Provider
 
 PROVIDERS: dict[str, str] = {
     "together": "providers.together.TogetherProvider",
+    "replicate": "providers.replicate.ReplicateProvider",
 }
 
 

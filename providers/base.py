@@ -238,6 +238,10 @@ class Provider:
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False
+    # The spec keys a scale changes, and what the vendor calls what it scales (the scale
+    # dialog shows them; Replicate scales "instances" with min_instances/max_instances).
+    scale_keys: ClassVar[tuple[str, str]] = ("min_replicas", "max_replicas")
+    scale_unit: ClassVar[str] = "replicas"
 
     def __init__(
         self,

@@ -565,7 +565,9 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
 
 def _describe(action: Action, params: dict[str, Any]) -> str:
     if action is Action.SCALE:
-        return f"Scale to {params.get('min_replicas')}–{params.get('max_replicas')} replicas"
+        unit = "instances" if "min_instances" in params else "replicas"  # Replicate scales instances
+        low, high = params.get(f"min_{unit}"), params.get(f"max_{unit}")
+        return f"Scale to {low}–{high} {unit}"
     return {Action.UPDATE: "Update the spec"}.get(action, action.value.capitalize())
 
 
@@ -757,6 +759,7 @@ __all__ = [
 # --- logs ---------------------------------------------------------------------------------------------
 
 LOG_LINES_KEPT = 500
+EVENTS_KEPT = 200
 LOG_REFETCH = dt.timedelta(seconds=2)
 
 
@@ -773,20 +776,29 @@ def deployment_request_logs(*, deployment: Deployment) -> LogSnapshot:
 
 
 def deployment_fetch_logs(*, deployment_id: int) -> None:
+    """Fetch the vendor's log lines and, where it keeps one, its event history (Nosana's
+    jobs, Replicate's recent predictions) for the deployment page."""
     deployment = Deployment.objects.select_related("account").filter(pk=deployment_id).first()
     if deployment is None or deployment.account is None or not deployment.external_id:
         return
+    actions = deployment.account.provider_class.actions
+    values: dict[str, Any] = {"error": "", "fetched_at": timezone.now()}
     try:
         with provider_for(deployment.account) as provider:
-            result = provider.logs(deployment.external_id)
-        values = {"lines": result.lines[-LOG_LINES_KEPT:], "error": "", "fetched_at": timezone.now()}
+            if Action.LOGS in actions:
+                values["lines"] = provider.logs(deployment.external_id).lines[-LOG_LINES_KEPT:]
+            if Action.EVENTS in actions:
+                events = provider.events(deployment.external_id)[-EVENTS_KEPT:]
+                values["events"] = [
+                    {"message": e.message[:MAX_MESSAGE], "at": e.at.isoformat() if e.at else "", "kind": e.kind}
+                    for e in events
+                ]
+            if Action.LOGS not in actions and Action.EVENTS not in actions:
+                raise Unsupported("no logs")
     except Unsupported:
-        values = {
-            "error": f"{deployment.get_vendor_display()} offers no logs for this deployment.",
-            "fetched_at": timezone.now(),
-        }
+        values["error"] = f"{deployment.get_vendor_display()} offers no logs for this deployment."
     except ProviderError as exc:
-        values = {"error": exc.message[:500], "fetched_at": timezone.now()}
+        values["error"] = exc.message[:500]
     LogSnapshot.objects.update_or_create(deployment=deployment, defaults=values)
 
 

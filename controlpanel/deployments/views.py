@@ -238,7 +238,15 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
             Action.ARCHIVE,
         )
     }
-    supported = deployment.account.provider_class.actions if deployment.account else frozenset()
+    provider_class = deployment.account.provider_class if deployment.account else None
+    supported = provider_class.actions if provider_class else frozenset()
+    low_key, high_key = provider_class.scale_keys if provider_class else ("min_replicas", "max_replicas")
+    low = deployment.spec.get(low_key)
+    scale = {
+        "min": low if isinstance(low, int) else 1,
+        "max": deployment.spec.get(high_key) if isinstance(deployment.spec.get(high_key), int) else 1,
+        "unit": provider_class.scale_unit if provider_class else "replicas",
+    }
     # Reasons worth reading on the page (a vendor's own rule, a pending action); the ones
     # that only restate the state badge stay in the disabled buttons' tooltips.
     notes = {
@@ -252,6 +260,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "events": selectors.deployment_events(deployment=deployment),
         "actions": actions,
         "supported": {a.value for a in supported},
+        "scale": scale,
         "resubmit": deployment.state == State.FAILED and not deployment.external_id,
         "version": f"{deployment.updated_at.timestamp():.6f}",
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
@@ -333,5 +342,6 @@ def scale(request: HttpRequest, pk: int) -> HttpResponse:
 def logs(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = selectors.team_deployment(team=request.team, pk=pk)
     snapshot = services.deployment_request_logs(deployment=deployment)
-    return render(request, "deployments/_logs.html", {"deployment": deployment, "snapshot": snapshot,
+    has_logs = deployment.account is not None and Action.LOGS in deployment.account.provider_class.actions
+    return render(request, "deployments/_logs.html", {"deployment": deployment, "snapshot": snapshot, "has_logs": has_logs,
                                                        "follow": request.GET.get("follow") == "1"})  # fmt: skip
