@@ -238,6 +238,9 @@ class Provider:
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False
+    # What the Scale dialog asks for: replica bounds (Together, Replicate's instances) or
+    # one count (Nosana's replicas). ``validate_scale`` receives these keys.
+    scale_fields: ClassVar[tuple[str, ...]] = ("min_replicas", "max_replicas")
 
     def __init__(
         self,
