@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from controlpanel.sandbox import together
+from controlpanel.sandbox import nosana, together
 
 app_name = "sandbox"
 
 urlpatterns = [
+    path("nosana/", include(nosana.urlpatterns)),
     path("together/", include(together.urlpatterns)),
 ]
