@@ -491,7 +491,9 @@ def account_request_refresh(*, account: ProviderAccount, actor: AbstractBaseUser
 
 ACTION_STATES: dict[Action, frozenset[State]] = {
     Action.START: frozenset({State.STOPPED}),
-    Action.STOP: frozenset({State.PROVISIONING, State.RUNNING, State.UPDATING}),
+    # Failed too: a vendor may keep a failed deployment alive and billing (Nosana's ERROR
+    # and INSUFFICIENT_FUNDS, which it retries), and stop is how to end that.
+    Action.STOP: frozenset({State.PROVISIONING, State.RUNNING, State.UPDATING, State.FAILED}),
     Action.RESTART: frozenset({State.RUNNING}),
     Action.SCALE: frozenset({State.RUNNING, State.UPDATING, State.PROVISIONING}),
     Action.UPDATE: frozenset({State.RUNNING, State.UPDATING, State.STOPPED, State.FAILED}),
@@ -519,6 +521,8 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
         return f"Waiting for the vendor to finish “{deployment.pending_action}”."
     if deployment.state not in ACTION_STATES[action]:
         return f"Not possible while {deployment.get_state_display().lower()}."
+    if action is Action.STOP and not deployment.external_id:
+        return f"It never reached {deployment.get_vendor_display()}: there is nothing to stop."
     if deployment.account is not None and deployment.external_id:
         # The vendor's own preconditions (e.g. Replicate deletes only after 15 minutes offline).
         return deployment.account.provider_class.action_blocked(
@@ -529,6 +533,8 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
 
 def _describe(action: Action, params: dict[str, Any]) -> str:
     if action is Action.SCALE:
+        if "replicas" in params:
+            return f"Scale to {params['replicas']} replicas"
         return f"Scale to {params.get('min_replicas')}–{params.get('max_replicas')} replicas"
     return {Action.UPDATE: "Update the spec"}.get(action, action.value.capitalize())
 
@@ -681,9 +687,12 @@ def _finish_action(
             actor=actor,
             message=f"{described}: accepted by {deployment.get_vendor_display()}",
         )
-        if gone or action is Action.DELETE:
+        if gone or action in (Action.DELETE, Action.ARCHIVE):
+            # Archive is the panel's delete for a vendor that keeps a read-only record
+            # (Nosana): the poll sees the archived status as deleted and finishes it.
             to = State.DELETING
-            deployment_transition(deployment=deployment, to=to, actor=actor, message="Delete accepted")
+            accepted = "Archive accepted" if action is Action.ARCHIVE else "Delete accepted"
+            deployment_transition(deployment=deployment, to=to, actor=actor, message=accepted)
             if gone:
                 deployment_transition(
                     deployment=deployment, to=State.DELETED, actor=actor, message="The vendor no longer has it"
@@ -721,6 +730,7 @@ __all__ = [
 # --- logs ---------------------------------------------------------------------------------------------
 
 LOG_LINES_KEPT = 500
+LOG_EVENTS_KEPT = 200
 LOG_REFETCH = dt.timedelta(seconds=2)
 
 
@@ -736,6 +746,22 @@ def deployment_request_logs(*, deployment: Deployment) -> LogSnapshot:
     return snapshot
 
 
+def _vendor_events(provider: Any, deployment: Deployment) -> dict[str, Any]:
+    """The vendor's own history (Nosana's events and job changes) for the logs card.
+    Its failure keeps the events shown last time and does not cost the logs."""
+    try:
+        events = provider.events(deployment.external_id)
+    except ProviderError as exc:
+        logger.info("deployment_id=%s vendor events unavailable: %s", deployment.pk, exc.message)
+        return {}
+    return {
+        "events": [
+            {"message": e.message[:MAX_MESSAGE], "at": e.at.isoformat() if e.at else "", "kind": e.kind}
+            for e in events[-LOG_EVENTS_KEPT:]
+        ]
+    }
+
+
 def deployment_fetch_logs(*, deployment_id: int) -> None:
     deployment = Deployment.objects.select_related("account").filter(pk=deployment_id).first()
     if deployment is None or deployment.account is None or not deployment.external_id:
@@ -743,7 +769,9 @@ def deployment_fetch_logs(*, deployment_id: int) -> None:
     try:
         with provider_for(deployment.account) as provider:
             result = provider.logs(deployment.external_id)
-        values = {"lines": result.lines[-LOG_LINES_KEPT:], "error": "", "fetched_at": timezone.now()}
+            values = {"lines": result.lines[-LOG_LINES_KEPT:], "error": "", "fetched_at": timezone.now()}
+            if Action.EVENTS in provider.actions:
+                values.update(_vendor_events(provider, deployment))
     except Unsupported:
         values = {
             "error": f"{deployment.get_vendor_display()} offers no logs for this deployment.",

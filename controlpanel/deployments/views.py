@@ -186,7 +186,10 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     form_class = form_class_for(deployment.vendor)
     resubmit = deployment.state == State.FAILED and not deployment.external_id
     if request.method == "POST":
-        form = _build_form(request, deployment.vendor, request.POST, editing=True)
+        # Fields fixed at creation are disabled, and Django takes a disabled field's
+        # value from ``initial``: without it they would read as empty.
+        initial, _rows = form_class.initial_from_spec(deployment.spec)
+        form = _build_form(request, deployment.vendor, request.POST, initial=initial, editing=True, fixed=not resubmit)
         if form.is_valid():
             try:
                 if resubmit:
@@ -205,7 +208,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.main.add_error(None, exc.messages[0])
     else:
         initial, rows = form_class.initial_from_spec(deployment.spec)
-        form = _build_form(request, deployment.vendor, initial=initial, row_initial=rows, editing=True)
+        form = _build_form(
+            request, deployment.vendor, initial=initial, row_initial=rows, editing=True, fixed=not resubmit
+        )
         if deployment.error_fields:
             _bind_errors(form, deployment.error_fields)
     template = "deployments/_form.html" if request.htmx else "deployments/edit.html"
@@ -256,6 +261,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "version": f"{deployment.updated_at.timestamp():.6f}",
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in FORMS,
+        "scale_fields": deployment.account.provider_class.scale_fields if deployment.account else (),
     }
 
 
