@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from controlpanel.deployments.forms.base import VendorDeploymentForm
+from controlpanel.deployments.forms.nosana import NosanaDeploymentForm
 from controlpanel.deployments.forms.together import TogetherDeploymentForm
 
 FORMS: dict[str, type[VendorDeploymentForm]] = {
+    "nosana": NosanaDeploymentForm,
     "together": TogetherDeploymentForm,
 }
 
