@@ -621,9 +621,9 @@ class NosanaProvider(Provider):
         if message in REFUSALS or "insufficient" in message.lower():
             # Wrong state, archived, no funds: well-formed but refused, and not worth retrying.
             return Rejected(message, status_code=status, body=body)
-        if 400 <= status < 500:
+        if 400 <= status < 500 and status != 408:
             return Rejected(message, status_code=status, body=body)
-        return None  # a genuine 5xx: the shared mapping makes it Transient
+        return None  # a genuine 5xx (or 408): the shared mapping makes it Transient
 
     # --- mapping ----------------------------------------------------------------------
     def to_remote(self, item: dict[str, Any], jobs: list[dict[str, Any]] | None = None) -> Remote:
@@ -645,13 +645,19 @@ class NosanaProvider(Provider):
             replicas_ready=running,
             replicas_desired=_whole(item.get("replicas")),
             endpoints=endpoints,
-            # Billing follows the jobs running on nodes, each on one market GPU.
-            price_per_hour=(unit * running if unit is not None and running else None)
-            if state == RemoteState.RUNNING
-            else Decimal("0"),
+            price_per_hour=self._price(state, running, unit),
             created_at=parse_time(item.get("created_at")),
             raw=item,
         )
+
+    @staticmethod
+    def _price(state: RemoteState, running: int | None, unit: Decimal | None) -> Decimal | None:
+        """Billing follows the jobs running on nodes, each on one GPU of the market."""
+        if state == RemoteState.UNKNOWN or (state == RemoteState.RUNNING and running is None):
+            return None  # not known: keep what the panel had
+        if not running or state != RemoteState.RUNNING:
+            return Decimal("0")
+        return unit * running if unit is not None else None
 
     def _unit_price(self, market: str | None) -> Decimal | None:
         markets = self._market_index()

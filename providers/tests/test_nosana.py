@@ -836,3 +836,17 @@ def test_nosana_check_spec_rule(changes, path, message):
     with pytest.raises(SpecError) as caught:
         check_spec({**copy.deepcopy(SEED), **changes})
     assert message in caught.value.fields.get(path, []), caught.value.fields
+
+
+def test_nosana_error_408_is_transient_not_a_refusal(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/stop").respond(408, json={"error": "Request Timeout"})
+    with pytest.raises(Transient) as caught:
+        nosana.stop(DEP_ID, NOTES)
+    assert caught.value.status_code == 408
+
+
+def test_nosana_price_is_nothing_while_scheduled_waits_and_unknown_without_jobs(nosana):
+    waiting = nosana.to_remote({**fixture("deployment_running"), "strategy": "SCHEDULED"}, jobs=[])
+    assert (waiting.state, waiting.price_per_hour) == (RemoteState.RUNNING, Decimal("0"))
+    unlooked = nosana.to_remote(fixture("deployment_running"))
+    assert (unlooked.state, unlooked.price_per_hour) == (RemoteState.RUNNING, None)
