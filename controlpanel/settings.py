@@ -241,6 +241,9 @@ PANEL_HEARTBEAT_MAX_AGE = env_int("PANEL_HEARTBEAT_MAX_AGE", 60)
 PANEL_HTTP_TIMEOUT = env_float("PANEL_HTTP_TIMEOUT", 30.0)
 # The sandbox's simulated provisioning time for new deployments.
 SANDBOX_PROVISION_SECONDS = env_float("SANDBOX_PROVISION_SECONDS", 6.0)
+# Nosana's jobs run for the deployment's timeout in minutes; the sandbox runs each
+# "minute" for this many seconds (1.0: a 60-minute job ends after a minute).
+SANDBOX_NOSANA_SECONDS_PER_MINUTE = env_float("SANDBOX_NOSANA_SECONDS_PER_MINUTE", 1.0)
 
 # --- Logging: never headers, bodies or keys (see STYLE.md) --------------------------
 LOGGING = {

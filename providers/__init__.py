@@ -11,6 +11,7 @@ import importlib
 from providers.base import Provider
 
 PROVIDERS: dict[str, str] = {
+    "nosana": "providers.nosana.NosanaProvider",
     "together": "providers.together.TogetherProvider",
     "replicate": "providers.replicate.ReplicateProvider",
 }

@@ -238,9 +238,11 @@ class Provider:
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False
-    # The spec keys a scale changes, and what the vendor calls what it scales (the scale
-    # dialog shows them; Replicate scales "instances" with min_instances/max_instances).
-    scale_keys: ClassVar[tuple[str, str]] = ("min_replicas", "max_replicas")
+    # The Scale dialog: which inputs it asks for (replica bounds, or one count as Nosana's
+    # replicas), where the current values live in the spec (Replicate keeps min/max
+    # instances), and what the vendor calls the things it scales.
+    scale_fields: ClassVar[tuple[str, ...]] = ("min_replicas", "max_replicas")
+    scale_keys: ClassVar[tuple[str, ...]] = ("min_replicas", "max_replicas")
     scale_unit: ClassVar[str] = "replicas"
 
     def __init__(

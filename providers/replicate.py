@@ -418,7 +418,7 @@ class ReplicateProvider(Provider):
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.EVENTS}
     )
     unique_names: ClassVar[bool] = True  # owner/name is the URL [V]
-    scale_keys: ClassVar[tuple[str, str]] = ("min_instances", "max_instances")
+    scale_keys: ClassVar[tuple[str, ...]] = ("min_instances", "max_instances")
     scale_unit: ClassVar[str] = "instances"
 
     def __init__(self, api_key: str, **kwargs: Any) -> None:

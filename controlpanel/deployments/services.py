@@ -527,7 +527,9 @@ def account_request_refresh(*, account: ProviderAccount, actor: AbstractBaseUser
 
 ACTION_STATES: dict[Action, frozenset[State]] = {
     Action.START: frozenset({State.STOPPED}),
-    Action.STOP: frozenset({State.PROVISIONING, State.RUNNING, State.UPDATING}),
+    # Failed too: a vendor may keep a failed deployment alive and billing (Nosana's ERROR
+    # and INSUFFICIENT_FUNDS, which it retries), and stop is how to end that.
+    Action.STOP: frozenset({State.PROVISIONING, State.RUNNING, State.UPDATING, State.FAILED}),
     Action.RESTART: frozenset({State.RUNNING}),
     Action.SCALE: frozenset({State.RUNNING, State.UPDATING, State.PROVISIONING}),
     Action.UPDATE: frozenset({State.RUNNING, State.UPDATING, State.STOPPED, State.FAILED}),
@@ -555,6 +557,8 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
         return f"Waiting for the vendor to finish “{deployment.pending_action}”."
     if deployment.state not in ACTION_STATES[action]:
         return f"Not possible while {deployment.get_state_display().lower()}."
+    if action is Action.STOP and not deployment.external_id:
+        return f"It never reached {deployment.get_vendor_display()}: there is nothing to stop."
     if deployment.account is not None and deployment.external_id:
         # The vendor's own preconditions (e.g. Replicate deletes only after 15 minutes offline).
         return deployment.account.provider_class.action_blocked(
@@ -565,9 +569,10 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
 
 def _describe(action: Action, params: dict[str, Any]) -> str:
     if action is Action.SCALE:
+        if "replicas" in params:
+            return f"Scale to {params['replicas']} replicas"
         unit = "instances" if "min_instances" in params else "replicas"  # Replicate scales instances
-        low, high = params.get(f"min_{unit}"), params.get(f"max_{unit}")
-        return f"Scale to {low}–{high} {unit}"
+        return f"Scale to {params.get(f'min_{unit}')}–{params.get(f'max_{unit}')} {unit}"
     return {Action.UPDATE: "Update the spec"}.get(action, action.value.capitalize())
 
 
@@ -719,9 +724,12 @@ def _finish_action(
             actor=actor,
             message=f"{described}: accepted by {deployment.get_vendor_display()}",
         )
-        if gone or action is Action.DELETE:
+        if gone or action in (Action.DELETE, Action.ARCHIVE):
+            # Archive is the panel's delete for a vendor that keeps a read-only record
+            # (Nosana): the poll sees the archived status as deleted and finishes it.
             to = State.DELETING
-            deployment_transition(deployment=deployment, to=to, actor=actor, message="Delete accepted")
+            accepted = "Archive accepted" if action is Action.ARCHIVE else "Delete accepted"
+            deployment_transition(deployment=deployment, to=to, actor=actor, message=accepted)
             if gone:
                 deployment_transition(
                     deployment=deployment, to=State.DELETED, actor=actor, message="The vendor no longer has it"
@@ -775,6 +783,24 @@ def deployment_request_logs(*, deployment: Deployment) -> LogSnapshot:
     return snapshot
 
 
+def _vendor_events(provider: Any, deployment: Deployment) -> dict[str, Any]:
+    """The vendor's own history (Nosana's events and job changes) for the logs card.
+    Its failure keeps the events shown last time and does not cost the logs."""
+    try:
+        events = provider.events(deployment.external_id)
+    except ProviderError as exc:
+        logger.info("deployment_id=%s vendor events unavailable: %s", deployment.pk, exc.message)
+        return {}
+    return {"events": _event_rows(events)}
+
+
+def _event_rows(events: list[Any]) -> list[dict[str, str]]:
+    return [
+        {"message": e.message[:MAX_MESSAGE], "at": e.at.isoformat() if e.at else "", "kind": e.kind}
+        for e in events[-EVENTS_KEPT:]
+    ]
+
+
 def deployment_fetch_logs(*, deployment_id: int) -> None:
     """Fetch the vendor's log lines and, where it keeps one, its event history (Nosana's
     jobs, Replicate's recent predictions) for the deployment page."""
@@ -787,13 +813,11 @@ def deployment_fetch_logs(*, deployment_id: int) -> None:
         with provider_for(deployment.account) as provider:
             if Action.LOGS in actions:
                 values["lines"] = provider.logs(deployment.external_id).lines[-LOG_LINES_KEPT:]
-            if Action.EVENTS in actions:
-                events = provider.events(deployment.external_id)[-EVENTS_KEPT:]
-                values["events"] = [
-                    {"message": e.message[:MAX_MESSAGE], "at": e.at.isoformat() if e.at else "", "kind": e.kind}
-                    for e in events
-                ]
-            if Action.LOGS not in actions and Action.EVENTS not in actions:
+                if Action.EVENTS in actions:
+                    values.update(_vendor_events(provider, deployment))  # extra: its failure keeps the logs
+            elif Action.EVENTS in actions:
+                values["events"] = _event_rows(provider.events(deployment.external_id))  # the only source: errors show
+            else:
                 raise Unsupported("no logs")
     except Unsupported:
         values["error"] = f"{deployment.get_vendor_display()} offers no logs for this deployment."

@@ -46,7 +46,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     # Started again from the panel (queued), or from the vendor's own console.
     S.STOPPED: frozenset({S.QUEUED, S.PROVISIONING, S.RUNNING, S.LOST, S.DELETING}),
     # Retried from the panel (queued), or recovered on the vendor's side.
-    S.FAILED: frozenset({S.QUEUED, S.PROVISIONING, S.RUNNING, S.UPDATING, S.STOPPED, S.LOST, S.DELETING}),
+    # A failed deployment the vendor still holds can be stopped (Nosana's ERROR).
+    S.FAILED: frozenset({S.QUEUED, S.PROVISIONING, S.RUNNING, S.UPDATING, S.STOPPING, S.STOPPED, S.LOST, S.DELETING}),
     S.DELETING: frozenset({S.DELETED, S.FAILED}),
     S.LOST: frozenset({S.PROVISIONING, S.RUNNING, S.STOPPED, S.DELETING, S.DELETED}),
     S.DELETED: frozenset(),

@@ -186,7 +186,10 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     form_class = form_class_for(deployment.vendor)
     resubmit = deployment.state == State.FAILED and not deployment.external_id
     if request.method == "POST":
-        form = _build_form(request, deployment.vendor, request.POST, editing=True)
+        # Fields fixed at creation are disabled, and Django takes a disabled field's
+        # value from ``initial``: without it they would read as empty.
+        initial, _rows = form_class.initial_from_spec(deployment.spec)
+        form = _build_form(request, deployment.vendor, request.POST, initial=initial, editing=True, fixed=not resubmit)
         if form.is_valid():
             try:
                 if resubmit:
@@ -205,7 +208,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.main.add_error(None, exc.messages[0])
     else:
         initial, rows = form_class.initial_from_spec(deployment.spec)
-        form = _build_form(request, deployment.vendor, initial=initial, row_initial=rows, editing=True)
+        form = _build_form(
+            request, deployment.vendor, initial=initial, row_initial=rows, editing=True, fixed=not resubmit
+        )
         if deployment.error_fields:
             _bind_errors(form, deployment.error_fields)
     template = "deployments/_form.html" if request.htmx else "deployments/edit.html"
@@ -240,11 +245,13 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
     }
     provider_class = deployment.account.provider_class if deployment.account else None
     supported = provider_class.actions if provider_class else frozenset()
-    low_key, high_key = provider_class.scale_keys if provider_class else ("min_replicas", "max_replicas")
-    low = deployment.spec.get(low_key)
+    keys = provider_class.scale_keys if provider_class else ("min_replicas", "max_replicas")
+    low, high = deployment.spec.get(keys[0]), deployment.spec.get(keys[-1])
     scale = {
+        "fields": provider_class.scale_fields if provider_class else ("min_replicas", "max_replicas"),
+        "single": provider_class is not None and len(provider_class.scale_fields) == 1,
         "min": low if isinstance(low, int) else 1,
-        "max": deployment.spec.get(high_key) if isinstance(deployment.spec.get(high_key), int) else 1,
+        "max": high if isinstance(high, int) else 1,
         "unit": provider_class.scale_unit if provider_class else "replicas",
     }
     # Reasons worth reading on the page (a vendor's own rule, a pending action); the ones

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from controlpanel.sandbox import replicate, together
+from controlpanel.sandbox import nosana, replicate, together
 
 app_name = "sandbox"
 
 urlpatterns = [
+    path("nosana/", include(nosana.urlpatterns)),
     path("together/", include(together.urlpatterns)),
     path("replicate/", include(replicate.urlpatterns)),
 ]

@@ -61,7 +61,9 @@ def masked_spec(spec: Any) -> Any:
         for key, value in spec.items():
             if key in ("environment_variables", "envs", "environment", "env") and isinstance(value, (list, dict)):
                 out[key] = _mask_env(value)
-            elif key.lower() in ("password", "imageauth", "image_auth", "credentials", "ssh_key", "authentication"):
+            elif key.lower() in (
+                "password", "imageauth", "image_auth", "credentials", "ssh_key", "authentication", "iam",
+            ):  # fmt: skip
                 out[key] = _mask(value) if not isinstance(value, dict) else {k: _mask(v) for k, v in value.items()}
             else:
                 out[key] = masked_spec(value)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from controlpanel.deployments.forms.base import VendorDeploymentForm
+from controlpanel.deployments.forms.nosana import NosanaDeploymentForm
 from controlpanel.deployments.forms.replicate import ReplicateDeploymentForm
 from controlpanel.deployments.forms.together import TogetherDeploymentForm
 
 FORMS: dict[str, type[VendorDeploymentForm]] = {
+    "nosana": NosanaDeploymentForm,
     "together": TogetherDeploymentForm,
     "replicate": ReplicateDeploymentForm,
 }

@@ -70,9 +70,13 @@ class VendorDeploymentForm:
         initial: dict[str, Any] | None = None,
         row_initial: dict[str, list[dict[str, Any]]] | None = None,
         editing: bool = False,
+        fixed: bool | None = None,
         offers: list[OfferData] | None = None,
     ) -> None:
         self.editing = editing
+        # Whether ``immutable_fields`` are locked: when the deployment exists at the vendor.
+        # A fix-and-resubmit edits a deployment the vendor never made, so nothing is fixed yet.
+        self.fixed = editing if fixed is None else fixed
         # The vendor's catalog for the team's keys (markets, plans, products...), as
         # ``providers.base.Offer``: subclasses turn it into choices in ``setup_offers``.
         self.offers: list[OfferData] = list(offers or [])
@@ -83,7 +87,7 @@ class VendorDeploymentForm:
         for name in self.wide_fields:
             if name in self.main.fields:
                 self.main.fields[name].wide = True
-        if editing:
+        if self.fixed:
             for name in self.immutable_fields:
                 if name in self.main.fields:
                     self.main.fields[name].disabled = True

@@ -1,0 +1,852 @@
+"""The Nosana adapter against respx: what it sends, what it makes of the answers, its
+rules and its status table. Fixtures are shaped like the notes' examples (§6)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from providers.base import (
+    Action,
+    AuthError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    RemoteState,
+    SpecError,
+    Transient,
+)
+from providers.nosana import (
+    STATUS_TABLE,
+    NosanaProvider,
+    check_spec,
+    market_price,
+    normalise_gpu,
+    parse_field_errors,
+    remote_state,
+)
+from providers.tests.conftest import load_fixture
+
+BASE = "https://dashboard.k8s.prd.nos.ci"
+KEY = "nos_unit_test_key_0001"
+DEPLOYMENTS = f"{BASE}/api/deployments"
+DEP_ID = "5Fz1mJr2wQh8oV4yXkTq9cBd3NeLuA7sRpW6gHxYzK1M"
+DRAFT_ID = "9Hq3xV7kLm2PnR4tWz8yBc5dFg6jKs1uNe3aQw7rTy2E"
+ONE = f"{DEPLOYMENTS}/{DEP_ID}"
+M4090 = "97G9NnvBDQ2WpKu6fasoMsAKmfj63C9rhysJnkeWodAf"
+M3060 = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
+
+# The seed's create request, exactly as written (shared/seeds/000_…).
+SEED = {
+    "name": "Hello World",
+    "market": M3060,
+    "timeout": 60,
+    "replicas": 1,
+    "strategy": "SIMPLE",
+    "job_definition": {
+        "version": "0.1",
+        "type": "container",
+        "meta": {"trigger": "api"},
+        "ops": [
+            {"type": "container/run", "id": "hello-world", "args": {"cmd": ["echo hello world"], "image": "ubuntu"}}
+        ],
+    },
+}
+# The notes' create request (§6).
+NOTES = {
+    "name": "llama-demo",
+    "market": M4090,
+    "replicas": 1,
+    "timeout": 60,
+    "strategy": "SIMPLE",
+    "job_definition": {
+        "version": "0.1",
+        "type": "container",
+        "meta": {"trigger": "api", "system_requirements": {"required_vram": 16}},
+        "ops": [
+            {
+                "type": "container/run",
+                "id": "vllm",
+                "args": {
+                    "image": "docker.io/vllm/vllm-openai:v0.5.4",
+                    "cmd": ["--model", "Qwen/Qwen2.5-1.5B-Instruct"],
+                    "gpu": True,
+                    "expose": 8000,
+                },
+            }
+        ],
+    },
+}
+
+
+def fixture(name: str) -> Any:
+    return load_fixture("nosana", name)
+
+
+@pytest.fixture
+def nosana() -> Iterator[NosanaProvider]:
+    provider = NosanaProvider(api_key=KEY)
+    yield provider
+    provider.close()
+
+
+def sent_json(route) -> Any:
+    return json.loads(route.calls.last.request.content)
+
+
+def assert_sent(route, method: str, path: str) -> httpx.Request:
+    request = route.calls.last.request
+    assert request.method == method
+    assert request.url.path == path
+    assert request.headers["Authorization"] == f"Bearer {KEY}"
+    return request
+
+
+def mock_markets(respx_mock):
+    return respx_mock.get(f"{BASE}/api/markets/").respond(200, json=fixture("markets"))
+
+
+# --- lifecycle calls: the request and the parsed Remote -----------------------------------------
+
+
+def test_nosana_create_posts_the_seed_body_then_starts_the_draft(respx_mock, nosana):
+    created = respx_mock.post(f"{DEPLOYMENTS}/create").respond(200, json=fixture("deployment_draft"))
+    started = respx_mock.post(f"{DEPLOYMENTS}/{DRAFT_ID}/start").respond(200, json=fixture("start"))
+    remote = nosana.create(copy.deepcopy(SEED))
+    request = assert_sent(created, "POST", "/api/deployments/create")
+    assert request.headers["Content-Type"] == "application/json"
+    assert sent_json(created) == SEED
+    start_request = assert_sent(started, "POST", f"/api/deployments/{DRAFT_ID}/start")
+    assert start_request.content == b""
+    assert (remote.external_id, remote.name) == (DRAFT_ID, "Hello World")
+    assert (remote.state, remote.vendor_state) == (RemoteState.PROVISIONING, "STARTING")
+    assert remote.replicas_desired == 1
+    assert remote.created_at == dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def test_nosana_create_sends_the_notes_example_unchanged(respx_mock, nosana):
+    created = respx_mock.post(f"{DEPLOYMENTS}/create").respond(200, json=fixture("deployment_draft"))
+    respx_mock.post(f"{DEPLOYMENTS}/{DRAFT_ID}/start").respond(200, json=fixture("start"))
+    nosana.create(copy.deepcopy(NOTES))
+    assert sent_json(created) == NOTES
+
+
+def test_nosana_create_leaves_panel_only_keys_and_foreign_strategy_fields_out(respx_mock, nosana):
+    created = respx_mock.post(f"{DEPLOYMENTS}/create").respond(200, json=fixture("deployment_draft"))
+    respx_mock.post(f"{DEPLOYMENTS}/{DRAFT_ID}/start").respond(200, json=fixture("start"))
+    nosana.create({**SEED, "active_revision": 2, "schedule": "0 * * * *", "rotation_time": 20, "confidential": False})
+    assert sent_json(created) == {**SEED, "confidential": False}
+
+
+def test_nosana_create_checks_the_spec_before_any_request(respx_mock, nosana):
+    route = respx_mock.post(f"{DEPLOYMENTS}/create").respond(200, json=fixture("deployment_draft"))
+    with pytest.raises(SpecError) as caught:
+        nosana.create({**SEED, "replicas": 0})
+    assert set(caught.value.fields) == {"replicas"}
+    assert route.call_count == 0
+
+
+def test_nosana_get_of_a_running_deployment_with_a_running_job(respx_mock, nosana):
+    route = respx_mock.get(ONE).respond(200, json=fixture("deployment_running"))
+    jobs = respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
+    markets = mock_markets(respx_mock)
+    remote = nosana.get(DEP_ID)
+    assert_sent(route, "GET", f"/api/deployments/{DEP_ID}")
+    jobs_request = assert_sent(jobs, "GET", f"/api/deployments/{DEP_ID}/jobs")
+    assert dict(jobs_request.url.params) == {"limit": "100", "sort_order": "desc"}
+    assert markets.call_count == 1
+    assert (remote.state, remote.vendor_state) == (RemoteState.RUNNING, "RUNNING")
+    assert (remote.replicas_ready, remote.replicas_desired) == (1, 1)
+    assert remote.message == "1 job running."
+    assert remote.primary_url == "https://3mZq7dK2hash.node.k8s.prd.nos.ci"
+    assert remote.endpoints[0].label == "vllm:8000"
+    assert remote.endpoints[0].port == 8000
+    assert remote.price_per_hour == Decimal("0.4400")  # 0.40 × (1 + 10 %)
+    assert remote.raw == fixture("deployment_running")
+
+
+def test_nosana_get_of_running_with_only_queued_jobs_is_provisioning(respx_mock, nosana):
+    respx_mock.get(ONE).respond(200, json=fixture("deployment_running"))
+    respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_queued"))
+    markets = mock_markets(respx_mock)
+    remote = nosana.get(DEP_ID)
+    assert remote.state == RemoteState.PROVISIONING
+    assert remote.message == "2 jobs are queued on the market, waiting for a node."
+    assert remote.replicas_ready == 0
+    assert remote.price_per_hour == Decimal("0")
+    assert markets.call_count == 0  # no price needed while nothing runs
+
+
+def test_nosana_get_of_a_stopped_deployment_asks_for_no_jobs(respx_mock, nosana):
+    item = {**fixture("deployment_running"), "status": "STOPPED", "active_jobs": 0}
+    respx_mock.get(ONE).respond(200, json=item)
+    jobs = respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
+    remote = nosana.get(DEP_ID)
+    assert remote.state == RemoteState.STOPPED
+    assert remote.replicas_ready is None
+    assert jobs.call_count == 0
+
+
+def test_nosana_get_escapes_the_id_in_the_path(respx_mock, nosana):
+    route = respx_mock.get(f"{DEPLOYMENTS}/a%2Fb").respond(200, json={**fixture("deployment_draft"), "id": "a/b"})
+    nosana.get("a/b")
+    assert route.calls.last.request.url.raw_path == b"/api/deployments/a%2Fb"
+
+
+def test_nosana_list_follows_every_page_and_asks_jobs_only_for_running(respx_mock, nosana):
+    second = fixture("deployment_list_page1")["pagination"]["cursor_next"]
+    pages = respx_mock.get(DEPLOYMENTS).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            json=fixture(
+                "deployment_list_page2" if request.url.params.get("cursor") == second else "deployment_list_page1"
+            ),
+        )
+    )
+    jobs = respx_mock.get(url__regex=rf"{DEPLOYMENTS}/\w+/jobs").respond(200, json=fixture("jobs_running"))
+    mock_markets(respx_mock)
+    remotes = list(nosana.list())
+    assert pages.call_count == 2
+    assert [dict(c.request.url.params) for c in pages.calls] == [{"limit": "100"}, {"limit": "100", "cursor": second}]
+    assert all(c.request.headers["Authorization"] == f"Bearer {KEY}" for c in pages.calls)
+    # One jobs call per RUNNING deployment: the first page's and the scheduled one's.
+    assert jobs.call_count == 2
+    assert [(r.name, r.state, r.vendor_state) for r in remotes] == [
+        ("llama-demo", RemoteState.RUNNING, "RUNNING"),
+        ("Hello World", RemoteState.STOPPED, "DRAFT"),
+        ("nightly", RemoteState.RUNNING, "RUNNING"),
+        ("old-batch", RemoteState.STOPPED, "STOPPED"),
+    ]
+    assert remotes[1].message == "Draft: created but never started."
+
+
+def test_nosana_list_reads_a_bare_array_as_one_page(respx_mock, nosana):
+    route = respx_mock.get(DEPLOYMENTS).respond(200, json=[fixture("deployment_draft")])
+    assert [r.external_id for r in nosana.list()] == [DRAFT_ID]
+    assert route.call_count == 1
+
+
+def test_nosana_list_stops_on_a_repeated_cursor(respx_mock, nosana):
+    page = {**fixture("deployment_list_page1"), "deployments": [fixture("deployment_draft")]}
+    route = respx_mock.get(DEPLOYMENTS).respond(200, json=page)
+    assert len(list(nosana.list())) == 2
+    assert route.call_count == 2
+
+
+def test_nosana_find_by_name_asks_by_name_and_takes_the_newest_live_match(respx_mock, nosana):
+    older = {
+        **fixture("deployment_draft"),
+        "id": "OldDraft1111111111111111111111111",
+        "created_at": "2026-03-01T00:00:00.000Z",
+    }
+    archived = {**fixture("deployment_draft"), "id": "Archived111111111111111111111111", "status": "ARCHIVED",
+                "created_at": "2026-03-03T00:00:00.000Z"}  # fmt: skip
+    other = {**fixture("deployment_running"), "name": "Hello World 2"}
+    page = {"deployments": [older, fixture("deployment_draft"), archived, other],
+            "pagination": {"cursor_next": None, "cursor_prev": None, "total_items": 4}}  # fmt: skip
+    route = respx_mock.get(DEPLOYMENTS).respond(200, json=page)
+    found = nosana.find_by_name("Hello World")
+    assert dict(route.calls.last.request.url.params) == {"limit": "100", "name": "Hello World"}
+    assert found.external_id == DRAFT_ID
+    assert found.vendor_state == "DRAFT"
+
+
+def test_nosana_find_by_name_returns_none_when_absent(respx_mock, nosana):
+    respx_mock.get(DEPLOYMENTS).respond(200, json=fixture("deployment_list_page2"))
+    assert nosana.find_by_name("Hello World") is None
+
+
+def test_nosana_adopt_starts_a_draft_left_by_an_interrupted_attempt(respx_mock, nosana):
+    started = respx_mock.post(f"{DEPLOYMENTS}/{DRAFT_ID}/start").respond(200, json=fixture("start"))
+    respx_mock.get(f"{DEPLOYMENTS}/{DRAFT_ID}").respond(200, json={**fixture("deployment_draft"), "status": "STARTING"})
+    draft = nosana.to_remote(fixture("deployment_draft"))
+    remote = nosana.adopt(draft, SEED)
+    assert started.call_count == 1
+    assert (remote.state, remote.vendor_state) == (RemoteState.PROVISIONING, "STARTING")
+
+
+def test_nosana_adopt_leaves_a_started_deployment_alone(respx_mock, nosana):
+    started = respx_mock.post(f"{ONE}/start").respond(200, json=fixture("start"))
+    remote = nosana.to_remote({**fixture("deployment_running"), "status": "STARTING"})
+    assert nosana.adopt(remote, NOTES) is remote
+    assert started.call_count == 0
+
+
+def test_nosana_start_posts_and_reads_the_deployment_back(respx_mock, nosana):
+    started = respx_mock.post(f"{ONE}/start").respond(200, json=fixture("start"))
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "status": "STARTING"})
+    remote = nosana.start(DEP_ID, NOTES)
+    assert_sent(started, "POST", f"/api/deployments/{DEP_ID}/start")
+    assert remote.state == RemoteState.PROVISIONING
+
+
+def test_nosana_start_repeated_after_a_lost_answer_counts_as_done(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/start").respond(500, json=fixture("error_incorrect_state"))
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "status": "STARTING"})
+    assert nosana.start(DEP_ID, NOTES).vendor_state == "STARTING"
+
+
+def test_nosana_start_in_a_truly_wrong_state_is_rejected(respx_mock, nosana):
+    route = respx_mock.post(f"{ONE}/start").respond(500, json=fixture("error_incorrect_state"))
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "status": "STOPPING"})
+    with pytest.raises(Rejected) as caught:
+        nosana.start(DEP_ID, NOTES)
+    assert caught.value.message == "Deployment is in the incorrect state."
+    assert not caught.value.retryable
+    assert route.call_count == 1  # a refusal is not retried
+
+
+def test_nosana_stop_posts_and_returns_nothing(respx_mock, nosana):
+    route = respx_mock.post(f"{ONE}/stop").respond(200, json=fixture("stop"))
+    assert nosana.stop(DEP_ID, NOTES) is None
+    request = assert_sent(route, "POST", f"/api/deployments/{DEP_ID}/stop")
+    assert request.content == b""
+
+
+def test_nosana_stop_repeated_when_already_stopped_counts_as_done(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/stop").respond(500, json=fixture("error_incorrect_state"))
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "status": "STOPPED"})
+    assert nosana.stop(DEP_ID, NOTES) is None
+
+
+def test_nosana_archive_posts(respx_mock, nosana):
+    route = respx_mock.post(f"{ONE}/archive").respond(200, json=fixture("archive"))
+    assert nosana.archive(DEP_ID) is None
+    assert_sent(route, "POST", f"/api/deployments/{DEP_ID}/archive")
+
+
+def test_nosana_archive_of_an_archived_one_is_rejected(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/archive").respond(500, json=fixture("error_archived"))
+    with pytest.raises(Rejected) as caught:
+        nosana.archive(DEP_ID)
+    assert caught.value.message == "Cannot modify an archived deployment."
+
+
+def test_nosana_delete_sends_delete_and_takes_204(respx_mock, nosana):
+    route = respx_mock.delete(ONE).respond(204)
+    assert nosana.delete(DEP_ID) is None
+    assert_sent(route, "DELETE", f"/api/deployments/{DEP_ID}")
+
+
+def test_nosana_scale_patches_the_replica_count(respx_mock, nosana):
+    route = respx_mock.patch(f"{ONE}/update-replica-count").respond(200, json={"replicas": 3, "updated_at": "x"})
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "status": "STOPPED", "replicas": 3})
+    remote = nosana.scale(DEP_ID, {"replicas": 3})
+    assert_sent(route, "PATCH", f"/api/deployments/{DEP_ID}/update-replica-count")
+    assert sent_json(route) == {"replicas": 3}
+    assert remote.replicas_desired == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [({"replicas": 2}, {"replicas": 2}), ({"min_replicas": 4, "max_replicas": 9}, {"replicas": 4})],
+    ids=["replicas", "min-replicas-alias"],
+)
+def test_nosana_validate_scale_takes_one_count(changes, expected):
+    assert NosanaProvider.validate_scale(changes) == expected
+
+
+@pytest.mark.parametrize("changes", [{}, {"replicas": 0}, {"replicas": 1.5}, {"replicas": -1}])
+def test_nosana_validate_scale_refuses_below_one(respx_mock, nosana, changes):
+    route = respx_mock.patch(f"{ONE}/update-replica-count").respond(200, json={})
+    with pytest.raises(SpecError) as caught:
+        nosana.scale(DEP_ID, changes)
+    assert set(caught.value.fields) == {"replicas"}
+    assert route.call_count == 0
+
+
+# --- update: only the calls that changed ---------------------------------------------------------------
+
+
+@pytest.fixture
+def update_routes(respx_mock):
+    names = ("update-timeout", "update-schedule", "update-replica-count", "update-active-revision")
+    routes = {name: respx_mock.patch(f"{ONE}/{name}").respond(200, json={"updated_at": "x"}) for name in names}
+    routes["create-revision"] = respx_mock.post(f"{ONE}/create-revision").respond(200, json={"active_revision": 2})
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "status": "STOPPED"})
+    return routes
+
+
+def called(routes) -> dict[str, Any]:
+    return {name: sent_json(route) for name, route in routes.items() if route.call_count}
+
+
+def test_nosana_update_with_nothing_changed_sends_no_change(update_routes, nosana):
+    remote = nosana.update(DEP_ID, copy.deepcopy(NOTES), copy.deepcopy(NOTES))
+    assert called(update_routes) == {}
+    assert remote.external_id == DEP_ID
+
+
+def test_nosana_update_sends_only_the_changed_calls(update_routes, nosana):
+    new_definition = copy.deepcopy(NOTES["job_definition"])
+    new_definition["ops"][0]["args"]["image"] = "docker.io/vllm/vllm-openai:v0.6.0"
+    spec = {**NOTES, "timeout": 120, "replicas": 2, "job_definition": new_definition}
+    nosana.update(DEP_ID, spec, copy.deepcopy(NOTES))
+    # The revision body is the bare job definition, not wrapped [V].
+    assert called(update_routes) == {
+        "create-revision": new_definition,
+        "update-timeout": {"timeout": 120},
+        "update-replica-count": {"replicas": 2},
+    }
+
+
+def test_nosana_update_of_a_schedule_patches_it(update_routes, nosana):
+    previous = {**NOTES, "strategy": "SCHEDULED", "schedule": "0 * * * *"}
+    nosana.update(DEP_ID, {**previous, "schedule": "*/15 * * * *"}, previous)
+    assert called(update_routes) == {"update-schedule": {"schedule": "*/15 * * * *"}}
+
+
+def test_nosana_update_switches_the_active_revision(update_routes, nosana):
+    previous = {**NOTES, "active_revision": 3}
+    nosana.update(DEP_ID, {**previous, "active_revision": 1}, previous)
+    assert called(update_routes) == {"update-active-revision": {"active_revision": 1}}
+
+
+def test_nosana_update_refuses_a_new_definition_and_a_switch_at_once(update_routes, nosana):
+    definition = copy.deepcopy(NOTES["job_definition"])
+    definition["ops"][0]["args"]["gpu"] = False
+    with pytest.raises(SpecError) as caught:
+        nosana.update(DEP_ID, {**NOTES, "job_definition": definition, "active_revision": 1}, NOTES)
+    assert set(caught.value.fields) == {"active_revision"}
+    assert called(update_routes) == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("market", M3060), ("strategy", "SIMPLE-EXTEND"), ("confidential", False), ("name", "renamed")],
+)
+def test_nosana_update_refuses_what_has_no_update_route(update_routes, nosana, key, value):
+    previous = {**NOTES, "confidential": True}
+    with pytest.raises(SpecError) as caught:
+        nosana.update(DEP_ID, {**previous, key: value}, previous)
+    assert caught.value.fields == {key: ["Nosana cannot change this after create: create a new deployment instead."]}
+    assert called(update_routes) == {}
+
+
+def test_nosana_update_timeout_below_an_hour_is_refused(update_routes, nosana):
+    previous = {**NOTES, "timeout": 90}
+    with pytest.raises(SpecError) as caught:
+        nosana.update(DEP_ID, {**previous, "timeout": 30}, previous)
+    assert set(caught.value.fields) == {"timeout"}
+    assert called(update_routes) == {}
+
+
+def test_nosana_update_without_previous_compares_with_what_nosana_has(update_routes, respx_mock, nosana):
+    revisions = respx_mock.get(f"{ONE}/revisions").respond(200, json=fixture("revisions"))
+    definition = fixture("revisions")["revisions"][0]["job_definition"]
+    spec = {**NOTES, "replicas": 1, "timeout": 60, "job_definition": definition, "confidential": True}
+    nosana.update(DEP_ID, {**spec, "replicas": 4}, None)
+    assert dict(revisions.calls.last.request.url.params) == {"revision": "1", "limit": "10"}
+    assert called(update_routes) == {"update-replica-count": {"replicas": 4}}
+
+
+def test_nosana_update_revision_errors_are_paths_inside_the_job_definition(respx_mock, nosana):
+    body = {"error": "ops/0/args/image: must NOT have fewer than 1 characters"}
+    respx_mock.post(f"{ONE}/create-revision").respond(400, json=body)
+    definition = copy.deepcopy(NOTES["job_definition"])
+    definition["ops"][0]["args"]["gpu"] = False
+    with pytest.raises(SpecError) as caught:
+        nosana.update(DEP_ID, {**NOTES, "job_definition": definition}, NOTES)
+    assert caught.value.fields == {"job_definition.ops.0.args.image": ["must NOT have fewer than 1 characters"]}
+
+
+# --- monitoring: logs, events, jobs -----------------------------------------------------------------------
+
+
+def test_nosana_logs_come_from_the_results_of_finished_jobs(respx_mock, nosana):
+    respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_mixed"))
+    done = respx_mock.get(f"{ONE}/jobs/6CompLeTeDjOb1234567890abcdefghij").respond(200, json=fixture("job_completed"))
+    stopped = respx_mock.get(f"{ONE}/jobs/5StoPPedJob1234567890abcdefghijk").respond(
+        200, json={**fixture("job_completed"), "state": "STOPPED", "jobResult": None}
+    )
+    logs = nosana.logs(DEP_ID)
+    assert (done.call_count, stopped.call_count) == (1, 1)
+    assert logs.lines == [
+        "── job 5Sto…hijk (stopped) ──",
+        "── job 6Com…ghij (completed) ──",
+        "[vllm] stdout: INFO: Started server process",
+        "[vllm] stdout: INFO: Uvicorn running on http://0.0.0.0:8000",
+        "[vllm] stderr: WARNING: timeout reached",
+        "[vllm] exited with code 0 (success)",
+    ]
+
+
+def test_nosana_logs_before_any_job_ended_say_why_there_are_none(respx_mock, nosana):
+    respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
+    logs = nosana.logs(DEP_ID)
+    assert logs.lines == ["Nosana publishes container logs when a job ends; no job of this deployment has ended yet."]
+
+
+def test_nosana_events_merge_the_deployment_events_and_job_changes(respx_mock, nosana):
+    events_route = respx_mock.get(f"{ONE}/events").respond(200, json=fixture("events"))
+    respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
+    events = nosana.events(DEP_ID)
+    assert dict(events_route.calls.last.request.url.params) == {"limit": "100", "sort_order": "desc"}
+    assert [(e.kind, e.message) for e in events] == [
+        ("DEPLOYMENT_STARTING", "Deployment started."),
+        ("DEPLOYMENT_RUNNING", "Jobs listed on the market."),
+        ("job", "Job 9AbC…4567 listed on the market"),
+        ("job", "Job 9AbC…4567 running on node HnoD…pqrs"),
+    ]
+    assert events[-1].at == dt.datetime.fromtimestamp(1772445605, tz=dt.UTC)
+
+
+# --- account and catalog ---------------------------------------------------------------------------------
+
+
+def test_nosana_verify_reads_the_credit_balance(respx_mock, nosana):
+    route = respx_mock.get(f"{BASE}/api/credits/balance").respond(200, json=fixture("credits_balance"))
+    info = nosana.verify()
+    assert_sent(route, "GET", "/api/credits/balance")
+    assert info.balance == Decimal("35.35")  # assigned − reserved − settled
+    assert info.summary == (
+        "Key accepted: $35.35 of credits available ($50.00 assigned, $4.40 reserved, $10.25 settled)."
+    )
+
+
+def test_nosana_catalog_prices_every_market_with_its_network_fee(respx_mock, nosana):
+    route = mock_markets(respx_mock)
+    offers = nosana.catalog()
+    assert route.calls.last.request.url.path == "/api/markets/"
+    assert [(o.sku, o.gpu_model, o.price_per_hour, o.available, o.gpu_memory_gb) for o in offers] == [
+        (M4090, "RTX 4090", Decimal("0.4400"), True, None),  # no node list: availability unknown
+        (M3060, "RTX 3060", Decimal("0.0440"), True, 12),
+        ("Crop49jpc7prcgAcS82WbWyGHwbN5GgDym3uFbxxCTZg", "H100", Decimal("1.8700"), False, 80),
+    ]
+    assert offers[1].extra["idle_nodes"] == 2
+    assert offers[1].extra["type"] == "PREMIUM"
+    assert "nodes" not in offers[1].raw
+    assert {o.kind for o in offers} == {"market"}
+
+
+@pytest.mark.parametrize(
+    ("label", "gpu"),
+    [("NVIDIA GeForce RTX 4090", "RTX 4090"), ("NVIDIA H100 80GB HBM3", "H100"), ("NVIDIA A100-SXM4-80GB", "A100"),
+     ("NVIDIA RTX A6000", "RTX A6000"), ("NVIDIA GeForce RTX 4060 Ti", "RTX 4060 Ti"), ("NVIDIA A40", "A40")],
+)  # fmt: skip
+def test_nosana_normalise_gpu(label, gpu):
+    assert normalise_gpu(label) == gpu
+
+
+def test_nosana_market_price_is_reward_plus_fee():
+    assert market_price({"usd_reward_per_hour": 0.15, "network_fee_percentage": 20}) == Decimal("0.1800")
+    assert market_price({"usd_reward_per_hour": None}) is None
+
+
+def test_nosana_estimate_and_upfront_charges_from_the_market_offer(respx_mock, nosana):
+    mock_markets(respx_mock)
+    offers = nosana.catalog()
+    spec = {**NOTES, "replicas": 2, "timeout": 90}
+    assert NosanaProvider.estimate_price(spec, offers) == Decimal("0.4400")
+    [charge] = NosanaProvider.upfront_charges(spec, offers)
+    assert charge.amount == Decimal("1.3200")  # 2 × 0.44 × 90/60
+    assert charge.description.startswith("Credits reserved when it starts: 2 replicas × 90 minutes")
+    extend = NosanaProvider.upfront_charges({**spec, "strategy": "SIMPLE-EXTEND"}, offers)[0]
+    assert "at every extension" in extend.description
+    assert NosanaProvider.upfront_charges({**spec, "market": "UnknownMarket11111111111111111111"}, offers) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "blocked"),
+    [
+        (Action.DELETE, "STOPPED", ""),
+        (Action.DELETE, "RUNNING", "Nosana deletes a deployment only once it is STOPPED; it is RUNNING. Stop it first."),
+        (Action.DELETE, "DRAFT", "Nosana deletes only stopped deployments, and a draft has never run: "
+                                 "start it and stop it first."),
+        (Action.ARCHIVE, "ERROR", "Nosana archives a deployment only once it is STOPPED; it is ERROR. Stop it first."),
+        (Action.ARCHIVE, "STOPPED", ""),
+        (Action.STOP, "STARTING", "Nosana stops a deployment only when it is RUNNING (or in error); it is STARTING."),
+        (Action.STOP, "INSUFFICIENT_FUNDS", ""),
+        (Action.START, "STOPPING", "Nosana starts a deployment only when it is a draft, stopped or in error; "
+                                   "it is STOPPING."),
+        (Action.SCALE, "ARCHIVED", "Archived at Nosana: nothing can change it any more."),
+        (Action.SCALE, "RUNNING", ""),
+    ],
+)  # fmt: skip
+def test_nosana_action_blocked_names_the_servers_preconditions(action, status, blocked):
+    assert NosanaProvider.action_blocked(action, spec=NOTES, raw={"status": status}, since=None) == blocked
+
+
+def test_nosana_offers_every_lifecycle_action():
+    assert NosanaProvider.actions == {
+        Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.ARCHIVE, Action.LOGS,
+        Action.EVENTS,
+    }  # fmt: skip
+    assert NosanaProvider.unique_names is False
+    assert (NosanaProvider.default_base_url, NosanaProvider.sandbox_path) == (BASE, "/nosana")
+
+
+# --- errors, per class ---------------------------------------------------------------------------------
+
+
+def test_nosana_error_401_is_an_auth_error_with_the_bare_string(respx_mock, nosana):
+    respx_mock.get(ONE).respond(401, json=fixture("error_unauthorized"))
+    with pytest.raises(AuthError) as caught:
+        nosana.get(DEP_ID)
+    assert (caught.value.status_code, caught.value.message) == (401, "Unauthorized")
+
+
+def test_nosana_error_404_is_not_found(respx_mock, nosana):
+    respx_mock.get(ONE).respond(404, json=fixture("error_not_found"))
+    with pytest.raises(NotFound) as caught:
+        nosana.get(DEP_ID)
+    assert caught.value.message == "Deployment not found."
+
+
+def test_nosana_error_400_names_each_field_by_its_path(respx_mock, nosana):
+    respx_mock.post(f"{DEPLOYMENTS}/create").respond(400, json=fixture("error_validation"))
+    with pytest.raises(SpecError) as caught:
+        nosana.create(copy.deepcopy(SEED))
+    assert caught.value.fields == {
+        "replicas": ["Expected number to be greater or equal to 1"],
+        "job_definition.ops.0.args.image": ["Expected required property"],
+    }
+    assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("message", "fields"),
+    [
+        ("Rotation time must be at least 10 minutes less than timeout.", {"rotation_time": [
+            "Rotation time must be at least 10 minutes less than timeout."]}),
+        ("Timeout for infinite deployments must be at least 1 hour.", {"timeout": [
+            "Timeout for infinite deployments must be at least 1 hour."]}),
+        ("Invalid request body.", {"": ["Invalid request body."]}),
+        ("/replicas: must be >= 1", {"replicas": ["must be >= 1"]}),
+        ("body/strategy: must be equal to one of the allowed values: SIMPLE, SCHEDULED", {"strategy": [
+            "must be equal to one of the allowed values: SIMPLE, SCHEDULED"]}),
+    ],
+)  # fmt: skip
+def test_nosana_error_400_messages_map_to_fields(message, fields):
+    assert parse_field_errors(message) == fields
+
+
+def test_nosana_error_500_with_a_rule_message_is_a_spec_error_on_its_field(respx_mock, nosana):
+    body = {"error": "Rotation time must be at least 10 minutes less than timeout."}
+    route = respx_mock.post(f"{DEPLOYMENTS}/create").respond(500, json=body)
+    with pytest.raises(SpecError) as caught:
+        nosana.create({**NOTES, "strategy": "INFINITE", "timeout": 120, "rotation_time": 30})
+    assert set(caught.value.fields) == {"rotation_time"}
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("body", ["error_incorrect_state", "error_archived"])
+def test_nosana_error_500_refusal_is_rejected_not_retried(respx_mock, nosana, sleeps, body):
+    route = respx_mock.patch(f"{ONE}/update-replica-count").respond(500, json=fixture(body))
+    with pytest.raises(Rejected) as caught:
+        nosana.scale(DEP_ID, {"replicas": 2})
+    assert caught.value.status_code == 500
+    assert route.call_count == 1
+    assert sleeps == []
+
+
+def test_nosana_error_500_other_is_transient_and_safe_reads_are_retried(respx_mock, nosana, sleeps):
+    route = respx_mock.get(ONE).respond(500, json=fixture("error_server"))
+    with pytest.raises(Transient) as caught:
+        nosana.get(DEP_ID)
+    assert caught.value.status_code == 500
+    assert "Internal server error." in caught.value.message
+    assert route.call_count == 3  # the first try and two retries of a GET
+    assert len(sleeps) == 2
+
+
+def test_nosana_error_429_is_rate_limited_with_retry_after(respx_mock, nosana, sleeps):
+    respx_mock.get(ONE).mock(
+        side_effect=[
+            httpx.Response(429, json={"error": "Too Many Requests"}, headers={"Retry-After": "2"}),
+            httpx.Response(200, json={**fixture("deployment_running"), "status": "STOPPED"}),
+        ]
+    )
+    assert nosana.get(DEP_ID).vendor_state == "STOPPED"
+    assert sleeps[0] >= 2
+
+
+def test_nosana_error_429_on_a_write_is_raised_with_its_wait(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/stop").respond(429, json={"error": "Too Many Requests"}, headers={"Retry-After": "7"})
+    with pytest.raises(RateLimited) as caught:
+        nosana.stop(DEP_ID, NOTES)
+    assert caught.value.retry_after == 7
+
+
+def test_nosana_timeout_is_transient(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/stop").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(Transient) as caught:
+        nosana.stop(DEP_ID, NOTES)
+    assert "did not answer in time" in caught.value.message
+
+
+def test_nosana_error_never_shows_the_key(respx_mock, nosana):
+    respx_mock.get(ONE).respond(401, json={"error": f"bad key {KEY}"})
+    with pytest.raises(AuthError) as caught:
+        nosana.get(DEP_ID)
+    assert KEY not in caught.value.message
+    assert KEY not in repr(nosana)
+
+
+# --- the status table: one case per row, then the refinements ---------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "expected"), sorted(STATUS_TABLE.items()))
+def test_nosana_status_table_row(status, expected):
+    state, _message = remote_state({"id": DEP_ID, "status": status, "strategy": "SIMPLE"})
+    assert state == expected
+
+
+def test_nosana_status_table_covers_every_documented_status():
+    assert set(STATUS_TABLE) == {
+        "DRAFT", "STARTING", "RUNNING", "STOPPING", "STOPPED", "ERROR", "INSUFFICIENT_FUNDS", "ARCHIVED",
+    }  # fmt: skip
+
+
+def test_nosana_unknown_status_is_unknown_and_logged(caplog):
+    with caplog.at_level(logging.WARNING, logger="providers.nosana"):
+        state, message = remote_state({"id": DEP_ID, "status": "MIGRATING"})
+    assert state == RemoteState.UNKNOWN
+    assert "MIGRATING" in message
+    assert "unknown deployment status 'MIGRATING'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("strategy", "jobs", "expected", "message"),
+    [
+        ("SIMPLE", ["RUNNING", "QUEUED"], RemoteState.RUNNING, "1 job running; 1 more queued."),
+        ("SIMPLE", ["QUEUED"], RemoteState.PROVISIONING, "1 job is queued on the market, waiting for a node."),
+        ("SIMPLE", [], RemoteState.PROVISIONING, "Listing jobs on the market."),
+        ("SIMPLE", ["COMPLETED"], RemoteState.STOPPING, "Every job has finished; Nosana is marking it stopped."),
+        ("SIMPLE-EXTEND", ["STOPPED"], RemoteState.STOPPING, "Every job has finished; Nosana is marking it stopped."),
+        ("INFINITE", ["COMPLETED"], RemoteState.PROVISIONING, "Listing jobs on the market."),
+        ("SCHEDULED", ["COMPLETED"], RemoteState.RUNNING, "Waiting for the next scheduled run."),
+    ],
+)
+def test_nosana_running_is_refined_by_its_jobs(strategy, jobs, expected, message):
+    item = {"id": DEP_ID, "status": "RUNNING", "strategy": strategy}
+    assert remote_state(item, [{"state": s} for s in jobs]) == (expected, message)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            "INSUFFICIENT_FUNDS",
+            "Out of credits: Nosana keeps retrying and resumes by itself once the account is funded.",
+        ),
+        ("ERROR", "Nosana gave up on a task after repeated failures. Stop it, then start it again."),
+    ],
+)
+def test_nosana_failed_states_say_why(status, message):
+    assert remote_state({"status": status}) == (RemoteState.FAILED, message)
+
+
+# --- the rules: one test per rule ----------------------------------------------------------------------------
+
+
+def test_nosana_check_spec_accepts_the_seed_as_written():
+    assert check_spec(copy.deepcopy(SEED)) == SEED
+
+
+def test_nosana_check_spec_keeps_strategy_fields_where_they_belong():
+    scheduled = check_spec({**SEED, "strategy": "SCHEDULED", "schedule": " 0 * * * * ", "rotation_time": 20})
+    assert scheduled["schedule"] == "0 * * * *"
+    assert "rotation_time" not in scheduled
+    infinite = check_spec({**SEED, "strategy": "INFINITE", "timeout": 120, "rotation_time": 30, "schedule": "x"})
+    assert (infinite["rotation_time"], "schedule" in infinite) == (30, False)
+
+
+def test_nosana_check_spec_trims_the_market():
+    assert check_spec({**SEED, "market": f"  {M3060} "})["market"] == M3060
+
+
+def jd(**args: Any) -> dict[str, Any]:
+    definition = copy.deepcopy(SEED["job_definition"])
+    definition["ops"][0]["args"].update(args)
+    return definition
+
+
+RULES = [
+    ({"name": ""}, "name", "This field is required."),
+    ({"name": "x" * 101}, "name", "At most 100 characters."),
+    ({"name": "   "}, "name", "A name is required."),
+    ({"market": "not a market"}, "market", "A market address (base58, 32–44 characters) from Nosana's market list."),
+    ({"market": None}, "market", "This field is required."),
+    ({"replicas": 0}, "replicas", "At least 1."),
+    ({"replicas": 1.5}, "replicas", "A whole number."),
+    ({"timeout": 0}, "timeout", "At least 1 minute."),
+    ({"timeout": "60"}, "timeout", "Whole minutes."),
+    ({"strategy": "FOREVER"}, "strategy", "Choose one of: SIMPLE, SIMPLE-EXTEND, SCHEDULED, INFINITE."),
+    ({"strategy": "SCHEDULED"}, "schedule", "A scheduled deployment needs a cron schedule."),
+    ({"strategy": "SCHEDULED", "schedule": "0 * * *"}, "schedule",
+     "Five fields: minute hour day-of-month month day-of-week, e.g. 0 * * * *."),
+    ({"strategy": "SCHEDULED", "schedule": "99 * * * *"}, "schedule", "Not a valid cron expression."),
+    ({"strategy": "INFINITE", "timeout": 59}, "timeout", "Timeout for infinite deployments must be at least 1 hour."),
+    ({"strategy": "INFINITE", "timeout": 60, "rotation_time": 50}, "rotation_time",
+     "Rotation time must be at least 10 minutes less than timeout."),
+    ({"strategy": "INFINITE", "timeout": 30 + 0}, "timeout", "Timeout for infinite deployments must be at least 1 hour."),
+    ({"strategy": "INFINITE", "timeout": 60, "rotation_time": 0}, "rotation_time", "Whole minutes, 1 or more."),
+    ({"confidential": "yes"}, "confidential", "Yes or no."),
+    ({"active_revision": 0}, "active_revision", "A revision number, 1 or more."),
+    ({"vault": "SomeVault1111111111111111111111111"}, "vault",
+     "Only for wallet sign-in: an API key pays from its credits."),
+    ({"job_definition": None}, "job_definition", "A job definition is required."),
+    ({"job_definition": {**SEED["job_definition"], "version": "0.2"}}, "job_definition.version", "Must be '0.1'."),
+    ({"job_definition": {**SEED["job_definition"], "type": "vm"}}, "job_definition.type", "Must be 'container'."),
+    ({"job_definition": {**SEED["job_definition"], "ops": []}}, "job_definition.ops", "Needs at least 1."),
+    ({"job_definition": {"version": "0.1", "type": "container"}}, "job_definition.ops", "This field is required."),
+    ({"job_definition": jd(image=None)}, "job_definition.ops.0.args.image", "Must be text."),
+    ({"job_definition": {**SEED["job_definition"], "ops": [{"type": "container/run", "id": "a", "args": {}}]}},
+     "job_definition.ops.0.args.image", "This field is required."),
+    ({"job_definition": jd(image="ubuntu latest")}, "job_definition.ops.0.args.image", "An image reference, no spaces."),
+    ({"job_definition": jd(cmd=5)}, "job_definition.ops.0.args.cmd", "A string, or a list of strings."),
+    ({"job_definition": jd(gpu="yes")}, "job_definition.ops.0.args.gpu", "Must be true or false."),
+    ({"job_definition": jd(expose=70000)}, "job_definition.ops.0.args.expose", "At most 65535."),
+    ({"job_definition": jd(expose=[{"port": 8000, "type": "grpc"}])}, "job_definition.ops.0.args.expose.0.type",
+     "Choose one of: api, web, websocket, webapi, none."),
+    ({"job_definition": jd(expose=[{"type": "web"}])}, "job_definition.ops.0.args.expose.0.port",
+     "This field is required."),
+    ({"job_definition": jd(env={"A B": "1"})}, "job_definition.ops.0.args.env.A B",
+     "A variable name has no spaces and no “=”."),
+    ({"job_definition": jd(env={"PORT": 8000})}, "job_definition.ops.0.args.env.PORT", "Must be text."),
+    ({"job_definition": jd(resources=[{"type": "HF", "target": "/m"}])}, "job_definition.ops.0.args.resources.0.repo",
+     "This field is required."),
+    ({"job_definition": {**SEED["job_definition"], "ops": [
+        {"type": "container/run", "id": "a", "args": {"image": "x"}},
+        {"type": "container/run", "id": "a", "args": {"image": "y"}}]}},
+     "job_definition.ops.1.id", "The id 'a' is used by another op."),
+    ({"job_definition": {**SEED["job_definition"], "ops": [
+        {"type": "container/sing", "id": "a", "args": {"image": "x"}}]}},
+     "job_definition.ops.0.type", "Choose one of: container/run, container/create-volume."),
+    ({"job_definition": {**SEED["job_definition"], "ops": [
+        {"type": "container/create-volume", "id": "v", "args": {}}]}},
+     "job_definition.ops.0.args.name", "This field is required."),
+    ({"job_definition": {**SEED["job_definition"], "ops": [
+        {"type": "container/run", "id": "a", "args": {"image": "x"}, "execution": {"depends_on": ["b"]}}]}},
+     "job_definition.ops.0.execution.depends_on.0", "No op has the id 'b'."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "path", "message"), RULES, ids=[f"{i}-{r[1]}" for i, r in enumerate(RULES)])
+def test_nosana_check_spec_rule(changes, path, message):
+    with pytest.raises(SpecError) as caught:
+        check_spec({**copy.deepcopy(SEED), **changes})
+    assert message in caught.value.fields.get(path, []), caught.value.fields
+
+
+def test_nosana_error_408_is_transient_not_a_refusal(respx_mock, nosana):
+    respx_mock.post(f"{ONE}/stop").respond(408, json={"error": "Request Timeout"})
+    with pytest.raises(Transient) as caught:
+        nosana.stop(DEP_ID, NOTES)
+    assert caught.value.status_code == 408
+
+
+def test_nosana_price_is_nothing_while_scheduled_waits_and_unknown_without_jobs(nosana):
+    waiting = nosana.to_remote({**fixture("deployment_running"), "strategy": "SCHEDULED"}, jobs=[])
+    assert (waiting.state, waiting.price_per_hour) == (RemoteState.RUNNING, Decimal("0"))
+    unlooked = nosana.to_remote(fixture("deployment_running"))
+    assert (unlooked.state, unlooked.price_per_hour) == (RemoteState.RUNNING, None)
