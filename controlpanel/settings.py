@@ -129,6 +129,8 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+# How long an invitation link stays valid.
+PANEL_INVITE_DAYS = env_int("PANEL_INVITE_DAYS", 7)
 
 # --- Production hardening (all on unless DEBUG; each can be set explicitly) ----------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("keys/", include("controlpanel.credentials.urls")),
     path("team/", include("controlpanel.teams.urls")),
+    path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),
     path("sandbox/", include("controlpanel.sandbox.urls")),
     path("admin/", admin.site.urls),
