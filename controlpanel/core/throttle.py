@@ -19,6 +19,10 @@ from django.core.cache import cache
 logger = logging.getLogger(__name__)
 
 
+def _now() -> float:
+    return time.time()
+
+
 def _key(username: str, ip: str | None) -> str:
     raw = f"{username.strip().lower()}|{ip or '-'}"
     return "login-failures:" + hashlib.sha256(raw.encode()).hexdigest()
@@ -29,12 +33,12 @@ def login_lockout_seconds(*, username: str, ip: str | None) -> int:
     state = cache.get(_key(username, ip))
     if not state or state["count"] < settings.PANEL_LOGIN_MAX_FAILURES:
         return 0
-    return max(0, math.ceil(state["until"] - time.time()))
+    return max(0, math.ceil(state["until"] - _now()))
 
 
 def login_failure_record(*, username: str, ip: str | None) -> int:
     """Count one failure; returns the lock-out in seconds it caused (0 if none yet)."""
-    key, now = _key(username, ip), time.time()
+    key, now = _key(username, ip), _now()
     state = cache.get(key)
     if not state or state["until"] <= now:
         state = {"count": 0, "until": now + settings.PANEL_LOGIN_LOCKOUT_SECONDS}
