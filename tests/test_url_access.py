@@ -390,3 +390,23 @@ def test_walker_world_has_every_role_and_object(ours, theirs):
     for world in (ours, theirs):
         owners = {world.deployment.team, world.account.team, world.target.team, world.invitation.team}
         assert owners == {world.team}
+
+
+def test_every_post_without_the_csrf_token_is_refused(ours, django_capture_on_commit_callbacks):
+    """CSRF on every state-changing request, HTMX ones included (they send the token
+    from ``hx-headers``; without it they are refused like any form post)."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(ours.members[Role.OWNER].user)
+    before = snapshot()
+    with django_capture_on_commit_callbacks() as queued:
+        for route, name, pattern in walk():
+            if skipped(route):
+                continue
+            rule = RULES.get(name, Rule(Perm.VIEW))
+            kwargs = dict.fromkeys(pattern.pattern.converters, "x")
+            urls = urls_for(name, rule, ours.objects) if name in RULES else [reverse(name, kwargs=kwargs)]
+            for url in urls:
+                assert client.post(url, rule.data(ours)).status_code == 403, url
+                assert client.post(url, rule.data(ours), HTTP_HX_REQUEST="true").status_code == 403, url
+    assert snapshot() == before
+    assert queued == []
