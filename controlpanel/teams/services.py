@@ -4,7 +4,7 @@ Each service checks the actor's role against the permission table itself (views 
 too, but a service may be called from anywhere), changes what it changes inside one
 transaction, and writes the audit entry beside the change. Changes to who holds which
 role lock the team row first, so two owners demoting each other at the same moment
-cannot leave the team with none.
+cannot leave the team with none, and the actor's own role is read after that lock.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def team_create(*, name: str, owner: AbstractBaseUser) -> Team:
 
 @transaction.atomic
 def team_rename(*, team: Team, actor: AbstractBaseUser, name: str) -> Team:
-    require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     team = _lock_team(team)
+    require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     old, new = team.name, name.strip()
     if not new:
         raise ValidationError("A team needs a name.")
@@ -99,8 +99,8 @@ def team_rename(*, team: Team, actor: AbstractBaseUser, name: str) -> Team:
 @transaction.atomic
 def team_transfer_ownership(*, team: Team, actor: AbstractBaseUser, to: Membership) -> Membership:
     """Make ``to`` an owner and step down to admin: the hand-over of a team."""
-    mine = require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     _lock_team(team)
+    mine = require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     to = Membership.objects.select_related("user").select_for_update().filter(pk=to.pk, team=team).first()
     if to is None or mine is None:
         raise ValidationError("Choose a member of this team.")
@@ -130,8 +130,8 @@ def team_delete(*, team: Team, actor: AbstractBaseUser, confirm_name: str) -> No
     from controlpanel.deployments.models import Deployment
     from controlpanel.deployments.states import State
 
-    require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     team = _lock_team(team)
+    require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     if confirm_name.strip() != team.name:
         raise ValidationError(f"Type the team's name, “{team.name}”, exactly to delete it.")
     live = Deployment.objects.filter(team=team).exclude(state__in=[State.DELETED, State.FAILED, State.LOST]).count()
@@ -163,8 +163,8 @@ def team_delete(*, team: Team, actor: AbstractBaseUser, confirm_name: str) -> No
 
 @transaction.atomic
 def member_change_role(*, membership: Membership, actor: AbstractBaseUser, role: str) -> Membership:
-    mine = require_perm(actor=actor, team=membership.team, perm=Perm.MANAGE_MEMBERS)
     team = _lock_team(membership.team)
+    mine = require_perm(actor=actor, team=team, perm=Perm.MANAGE_MEMBERS)
     membership = Membership.objects.select_related("user").get(pk=membership.pk, team=team)
     role = Role(role)
     old = Role(membership.role)
@@ -189,8 +189,8 @@ def member_change_role(*, membership: Membership, actor: AbstractBaseUser, role:
 def member_remove(*, membership: Membership, actor: AbstractBaseUser) -> None:
     """Take someone out of the team. Their next request no longer sees it (the
     middleware re-reads the membership on every request)."""
-    mine = require_perm(actor=actor, team=membership.team, perm=Perm.MANAGE_MEMBERS)
     team = _lock_team(membership.team)
+    mine = require_perm(actor=actor, team=team, perm=Perm.MANAGE_MEMBERS)
     membership = Membership.objects.select_related("user").get(pk=membership.pk, team=team)
     _require_role_perm(mine, membership.role, "Only an owner can remove an owner.")
     if membership.role == Role.OWNER:
@@ -207,9 +207,8 @@ def member_remove(*, membership: Membership, actor: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def member_leave(*, team: Team, actor: AbstractBaseUser) -> None:
-    mine = require_perm(actor=actor, team=team, perm=Perm.VIEW)
     team = _lock_team(team)
-    mine = Membership.objects.get(pk=mine.pk)
+    mine = require_perm(actor=actor, team=team, perm=Perm.VIEW)
     if mine.role == Role.OWNER:
         _keep_an_owner(team=team, without=mine)
     audit_record(
