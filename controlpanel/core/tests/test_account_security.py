@@ -189,13 +189,19 @@ def test_the_login_form_itself_needs_the_token(person):
 # --- settings --------------------------------------------------------------------------------------
 
 
+def _bare_environment() -> dict[str, str]:
+    """Only what a process needs to start: nothing the test run set for itself leaks in
+    (DATABASE_URL, REDIS_URL, the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE...)."""
+    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")}
+
+
 def _settings_with(env: dict[str, str], tmp_path: Path) -> dict:
     code = (
         "import json, django; from django.conf import settings as s; django.setup();"
         "print(json.dumps({'cache': s.CACHES['default'], 'close': s.SESSION_EXPIRE_AT_BROWSER_CLOSE,"
         "'age': s.SESSION_COOKIE_AGE}))"
     )
-    clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    clean = _bare_environment()
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
         env={**clean, "DJANGO_SETTINGS_MODULE": "controlpanel.settings", "DEBUG": "true",
@@ -226,7 +232,7 @@ def test_session_expiry_settings_come_from_the_environment(tmp_path):
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DEBUG")}
+    clean = _bare_environment()
     env = {
         **clean, "DJANGO_SETTINGS_MODULE": "controlpanel.settings", "DEBUG": "false", "PANEL_VAR_DIR": str(tmp_path),
         "SECRET_KEY": uuid.uuid4().hex * 2, "FERNET_KEYS": Fernet.generate_key().decode(),
