@@ -18,6 +18,11 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [MembershipInline]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting the row would cascade to its audit log; teams are closed in the panel
+        # (Team settings → Delete), which keeps the log.
+        return False
+
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
