@@ -127,8 +127,18 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "deployments:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+# On shared machines: end the session when the browser closes, not only after SESSION_COOKIE_AGE.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+# Log-in throttling: this many failures for one username from one IP locks that pair out
+# for the window (counted in the cache below, so every gunicorn process sees the same count).
+PANEL_LOGIN_MAX_FAILURES = env_int("PANEL_LOGIN_MAX_FAILURES", 5)
+PANEL_LOGIN_LOCKOUT_SECONDS = env_int("PANEL_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# How long an invitation link stays valid.
+PANEL_INVITE_DAYS = env_int("PANEL_INVITE_DAYS", 7)
+# Reset links (Django's own tokens) expire after this long.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 3)
 
 # --- Production hardening (all on unless DEBUG; each can be set explicitly) ----------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -137,6 +147,9 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Asking browsers to preload HSTS binds the whole domain for months: the operator's call
+# (SECURE_HSTS_PRELOAD=true), so `check --deploy` does not nag about it being off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -181,8 +194,23 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "GPU Control Panel <panel@localhost>")
 
-# --- Celery --------------------------------------------------------------------------
+# --- Cache (log-in throttling) -------------------------------------------------------
+# Shared by every web process: Redis when there is one, else files under var/ (the
+# per-process memory cache would let each gunicorn worker count failures on its own).
 REDIS_URL = env_str("REDIS_URL")
+_CACHE_PREFIX = env_str("CACHE_KEY_PREFIX", "panel")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                    "KEY_PREFIX": _CACHE_PREFIX}
+    }  # fmt: skip
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                    "LOCATION": str(VAR_DIR / "cache"), "KEY_PREFIX": _CACHE_PREFIX}
+    }  # fmt: skip
+
+# --- Celery --------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Longer than any retry countdown, so a delayed retry is never delivered twice.

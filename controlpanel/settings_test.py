@@ -15,6 +15,7 @@ os.environ.setdefault("PANEL_VAR_DIR", str(_BASE / "var" / "test"))
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("CELERY_KEY_PREFIX", "paneltest:")
 os.environ.setdefault("CELERY_QUEUE", "controlpanel-test")
+os.environ.setdefault("CACHE_KEY_PREFIX", "paneltest")
 os.environ.setdefault("SANDBOX_PROVISION_SECONDS", "2")
 
 from controlpanel.settings import *  # noqa: E402,F403

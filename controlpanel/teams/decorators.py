@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 from controlpanel.teams.permissions import Perm
 
@@ -21,6 +23,9 @@ def team_required(perm: Perm = Perm.VIEW) -> Callable[[Callable[..., HttpRespons
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             membership = request.get_membership()  # type: ignore[attr-defined]
             if membership is None:
+                # No team (never had one, or just removed from the last): set one up.
+                if getattr(request, "htmx", False):
+                    return HttpResponseClientRedirect(reverse("teams:create"))
                 return redirect("teams:create")
             if not membership.can(perm):
                 raise PermissionDenied(f"Your role ({membership.get_role_display()}) cannot do this.")

@@ -34,3 +34,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.DEPLOYER: frozenset({Perm.VIEW, Perm.DEPLOY}),
     Role.VIEWER: frozenset({Perm.VIEW}),
 }
+
+
+def perm_to_assign(role: Role | str) -> Perm:
+    """What it takes to give someone ``role``, or to take it away from them.
+
+    The owner role is the team's: only those who may manage the team grant it, remove
+    it, or act on its holders (an admin can neither invite an owner nor remove one).
+    """
+    return Perm.MANAGE_TEAM if role == Role.OWNER else Perm.MANAGE_MEMBERS
+
+
+def assignable_roles(role: Role | str) -> list[Role]:
+    """The roles someone holding ``role`` may hand out, for forms and menus."""
+    perms = ROLE_PERMISSIONS[Role(role)]
+    return [r for r in Role if perm_to_assign(r) in perms]

@@ -54,3 +54,11 @@ def test_audit_records_the_request_ip(logged_in, team):
 
     logged_in.post(reverse("teams:create"), {"name": "Second team"}, REMOTE_ADDR="203.0.113.9")
     assert AuditEntry.objects.get(action=AuditAction.TEAM_CREATED, team__name="Second team").ip == "203.0.113.9"
+
+
+def test_admin_cannot_delete_a_team_and_with_it_its_audit_log(entry, owner, team):
+    from controlpanel.teams.models import Team
+
+    request = RequestFactory().get("/admin/")
+    request.user = owner
+    assert not site._registry[Team].has_delete_permission(request, team)

@@ -1,0 +1,156 @@
+"""Every kind of audit entry is written by the service that performs the action, with
+the actor, a readable summary and a target; and no entry ever holds key material
+(API keys, their ciphertext, invitation tokens, secret env values)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import respx
+
+from controlpanel.audit.models import AuditAction, AuditEntry
+from controlpanel.credentials import services as keys
+from controlpanel.credentials.models import EndpointKind, ProviderAccount
+from controlpanel.deployments import services as deployments
+from controlpanel.deployments.states import State
+from controlpanel.teams import services as teams
+from controlpanel.teams.models import Membership, Team
+from controlpanel.teams.permissions import Role
+from providers.base import Action
+from providers.together import TogetherProvider
+from tests.factories import AccountFactory, DeploymentFactory, UserFactory, together_spec
+
+SECRET_KEY = "sandbox-KEYMATERIAL-0123456789-abcd"
+ROTATED_KEY = "sandbox-ROTATEDMATERIAL-987654-wxyz"
+ENV_SECRET = "hf_ENVSECRET_never_in_the_log"
+
+
+class World:
+    def __init__(self, owner: Any, team: Team) -> None:
+        self.owner, self.team = owner, team
+        self.account = AccountFactory(team=team, label="Prod key", api_key=SECRET_KEY)
+        self.tokens: list[str] = []
+
+    def deployment(self, state: State, external_id: str = "dep-1", **kwargs: Any):
+        return DeploymentFactory(account=self.account, state=state, external_id=external_id, **kwargs)
+
+    def member(self, role: Role, username: str) -> Membership:
+        user = UserFactory(username=username, email=f"{username}@example.com")
+        return Membership.objects.create(team=self.team, user=user, role=role)
+
+    def invite(self, email: str = "vic@example.com"):
+        invitation, token = teams.invitation_create(team=self.team, actor=self.owner, email=email, role=Role.VIEWER)
+        self.tokens.append(token)
+        return invitation, token
+
+
+def _key_verified(w: World) -> None:
+    # The vendor echoes the key in its refusal; the entry must still not carry it.
+    with respx.mock(base_url=w.account.base_url) as api:
+        api.get("/deployments").respond(401, json={"error": {"message": f"Invalid API key: {SECRET_KEY}"}})
+        keys.account_verify(account_id=w.account.pk, actor_id=w.owner.pk)
+
+
+def _member_joined(w: World) -> None:
+    _, token = w.invite()
+    teams.invitation_signup(token=token, username="vic", password="violet-lantern-orbit-42")
+
+
+def _restart(w: World) -> None:
+    # Together has no restart; the vendors that do share this service path.
+    TogetherProvider.actions = TogetherProvider.actions | {Action.RESTART}
+    deployments.deployment_request_action(deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.RESTART)
+
+
+def _update(w: World) -> None:
+    spec = together_spec(name="flux-worker", environment_variables=[{"name": "HF_TOKEN", "value": ENV_SECRET}])
+    deployments.deployment_request_action(
+        deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.UPDATE, params={"spec": spec}
+    )
+
+
+PERFORM: dict[AuditAction, Callable[[World], Any]] = {
+    AuditAction.KEY_ADDED: lambda w: keys.account_create(
+        team=w.team, actor=w.owner, vendor="together", label="Second", api_key=SECRET_KEY + "2",
+        endpoint=EndpointKind.SANDBOX,
+    ),
+    AuditAction.KEY_VERIFIED: _key_verified,
+    AuditAction.KEY_RENAMED: lambda w: keys.account_rename(account=w.account, actor=w.owner, label="Renamed"),
+    AuditAction.KEY_ROTATED: lambda w: keys.account_rotate(account=w.account, actor=w.owner, api_key=ROTATED_KEY),
+    AuditAction.KEY_DELETED: lambda w: keys.account_delete(account=w.account, actor=w.owner),
+    AuditAction.TEAM_CREATED: lambda w: teams.team_create(name="Second team", owner=w.owner),
+    AuditAction.TEAM_SETTINGS: lambda w: teams.team_rename(team=w.team, actor=w.owner, name="Renamed team"),
+    AuditAction.TEAM_DELETED: lambda w: teams.team_delete(team=w.team, actor=w.owner, confirm_name=w.team.name),
+    AuditAction.MEMBER_INVITED: lambda w: w.invite(),
+    AuditAction.MEMBER_INVITE_REVOKED: lambda w: teams.invitation_revoke(invitation=w.invite()[0], actor=w.owner),
+    AuditAction.MEMBER_JOINED: _member_joined,
+    AuditAction.MEMBER_ROLE_CHANGED: lambda w: teams.member_change_role(
+        membership=w.member(Role.VIEWER, "vic"), actor=w.owner, role=Role.DEPLOYER
+    ),
+    AuditAction.MEMBER_REMOVED: lambda w: teams.member_remove(membership=w.member(Role.VIEWER, "vic"), actor=w.owner),
+    AuditAction.OWNERSHIP_TRANSFERRED: lambda w: teams.team_transfer_ownership(
+        team=w.team, actor=w.owner, to=w.member(Role.ADMIN, "ada")
+    ),
+    AuditAction.DEPLOYMENT_CREATED: lambda w: deployments.deployment_create(
+        team=w.team, actor=w.owner, account=w.account,
+        spec=together_spec(environment_variables=[{"name": "HF_TOKEN", "value": ENV_SECRET}]),
+    ),
+    AuditAction.DEPLOYMENT_STARTED: lambda w: deployments.deployment_request_action(
+        deployment=w.deployment(State.STOPPED), actor=w.owner, action=Action.START
+    ),
+    AuditAction.DEPLOYMENT_STOPPED: lambda w: deployments.deployment_request_action(
+        deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.STOP
+    ),
+    AuditAction.DEPLOYMENT_RESTARTED: _restart,
+    AuditAction.DEPLOYMENT_SCALED: lambda w: deployments.deployment_request_action(
+        deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.SCALE,
+        params={"min_replicas": 2, "max_replicas": 3},
+    ),
+    AuditAction.DEPLOYMENT_UPDATED: _update,
+    AuditAction.DEPLOYMENT_DELETED: lambda w: deployments.deployment_request_action(
+        deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.DELETE
+    ),
+    AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
+        deployment=w.deployment(State.FAILED, external_id=""), actor=w.owner,
+        spec=together_spec(environment_variables=[{"name": "HF_TOKEN", "value": ENV_SECRET}]),
+    ),
+}  # fmt: skip
+
+
+def test_every_audit_action_has_a_service_that_writes_it():
+    assert set(PERFORM) == set(AuditAction)
+
+
+@pytest.fixture
+def world(team, owner, monkeypatch):
+    monkeypatch.setattr(TogetherProvider, "actions", TogetherProvider.actions)  # restored after _restart
+    return World(owner, team)
+
+
+def _forbidden(w: World) -> list[str]:
+    ciphertexts = list(ProviderAccount.objects.values_list("encrypted_key", flat=True))
+    return [SECRET_KEY, SECRET_KEY + "2", ROTATED_KEY, ENV_SECRET, "KEYMATERIAL", "ROTATEDMATERIAL", *w.tokens,
+            *[teams.hash_token(t) for t in w.tokens], *ciphertexts]  # fmt: skip
+
+
+@pytest.mark.parametrize("action", list(AuditAction), ids=lambda a: a.value)
+def test_the_service_writes_the_entry_with_no_key_material(world, action, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():  # queued tasks are not this test's business
+        PERFORM[action](world)
+    entry = AuditEntry.objects.filter(action=action).latest("pk")
+    assert entry.actor == world.owner or (action == AuditAction.MEMBER_JOINED and entry.actor_label == "vic")
+    assert entry.summary
+    assert entry.target_type
+    assert entry.target_id
+    every_entry = json.dumps(list(AuditEntry.objects.values()), default=str)
+    for material in _forbidden(world):
+        assert material not in every_entry, f"{action}: key material in the audit log"
+
+
+def test_key_entries_name_keys_by_their_last_four_only(world):
+    keys.account_rotate(account=world.account, actor=world.owner, api_key=ROTATED_KEY)
+    entry = AuditEntry.objects.get(action=AuditAction.KEY_ROTATED)
+    assert entry.summary == "Rotated key “Prod key” from ••••abcd to ••••wxyz"
