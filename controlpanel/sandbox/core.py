@@ -138,6 +138,7 @@ def endpoint(
                 return HttpResponse("Bad Gateway", status=502, content_type="text/plain")
             return response
 
+        wrapped.vendor_public = public  # type: ignore[attr-defined]  # read by the URL-walking test
         return wrapped
 
     return decorator

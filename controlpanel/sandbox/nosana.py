@@ -1059,6 +1059,9 @@ def node(request: HttpRequest, ref: str, rest: str = "") -> HttpResponse:
                           "node": running[0]["node"], "path": "/" + rest, "method": request.method})  # fmt: skip
 
 
+# A running job's own service URL: public on the internet like the real node endpoint, no key.
+node.vendor_public = True  # type: ignore[attr-defined]
+
 urlpatterns = [
     path("api/deployments", deployments, name="nosana-deployments"),
     path("api/deployments/create", create, name="nosana-create"),
