@@ -29,8 +29,9 @@ def _raw(name: str) -> str | None:
 
 
 def env_str(name: str, default: str = "") -> str:
+    """An empty value counts as unset, so `NAME=` in an env file means "the default"."""
     value = _raw(name)
-    return default if value is None else value
+    return default if value is None or value == "" else value
 
 
 def env_secret(name: str) -> str | None:

@@ -155,6 +155,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a reverse proxy, record the client's address (from X-Forwarded-For) in the audit log.
+USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
 # /healthz is probed over plain HTTP by load balancers and compose.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
