@@ -92,6 +92,7 @@ VENDOR = ({"vendor": "together"},)
 
 RULES: dict[str, Rule] = {
     "deployments:dashboard": Rule(Perm.VIEW),
+    "deployments:bulk": Rule(Perm.DEPLOY, data=lambda w: {"action": "stop", "ids": [w.deployment.pk]}),
     "deployments:new": Rule(Perm.DEPLOY),
     "deployments:create": Rule(Perm.DEPLOY, variants=VENDOR, data=_confirmed_create),
     "deployments:validate": Rule(Perm.DEPLOY, variants=VENDOR, data=_together_data),
@@ -115,6 +116,7 @@ RULES: dict[str, Rule] = {
     "credentials:rename": Rule(Perm.MANAGE_KEYS, obj="account", data=lambda w: {"label": "Renamed by walker"}),
     "credentials:rotate": Rule(Perm.MANAGE_KEYS, obj="account", data=lambda w: {"api_key": "sandbox-rotated-0002"}),
     "credentials:delete": Rule(Perm.MANAGE_KEYS, obj="account"),
+    "credentials:refresh": Rule(Perm.VIEW, obj="account"),
     "catalog:prices": Rule(Perm.VIEW),
     "audit:log": Rule(Perm.VIEW_AUDIT),
     "teams:detail": Rule(Perm.VIEW),

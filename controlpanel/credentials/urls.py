@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/rename/", views.key_rename, name="rename"),
     path("<int:pk>/rotate/", views.key_rotate, name="rotate"),
     path("<int:pk>/delete/", views.key_delete, name="delete"),
+    path("<int:pk>/refresh/", views.key_refresh, name="refresh"),
 ]

@@ -94,3 +94,18 @@ def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return trigger_client_event(response, "toast", {"message": f"Deleted “{account.label}”.", "level": "success"})
     messages.success(request, f"Deleted “{account.label}”.")
     return redirect("credentials:list")
+
+
+@require_POST
+@team_required()
+def key_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Refresh now": the account is polled on the next sweep (within a couple of seconds)."""
+    from controlpanel.deployments.services import account_request_refresh
+
+    account = team_account(team=request.team, pk=pk)
+    account_request_refresh(account=account, actor=request.user)
+    message = f"Asking {account.get_vendor_display()} about “{account.label}” now."
+    if request.htmx:
+        return trigger_client_event(HttpResponse(status=204), "toast", {"message": message, "level": "info"})
+    messages.info(request, message)
+    return redirect("deployments:dashboard")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -10,6 +11,10 @@ from django.utils import timezone
 
 from controlpanel.credentials.models import Vendor
 from controlpanel.deployments.states import BILLING, IN_MOTION, State
+
+
+def month_start_of(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 class Deployment(models.Model):
@@ -50,6 +55,9 @@ class Deployment(models.Model):
     price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     cost_accrued = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     cost_since = models.DateTimeField(null=True, blank=True)
+    # This month's share of the cost (UTC months), for the dashboard's "spent this month".
+    cost_month = models.DateField(null=True, blank=True)
+    cost_month_accrued = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
 
     # Submission bookkeeping (see tasks.submit_deployment_task).
     submit_task_id = models.CharField(max_length=64, blank=True)
@@ -101,6 +109,18 @@ class Deployment(models.Model):
     @property
     def is_billing(self) -> bool:
         return self.state in BILLING
+
+    @property
+    def cost_this_month(self) -> Decimal:
+        """What it has cost since the 1st of this month (UTC), at the rates it ran at."""
+        now = timezone.now()
+        start = month_start_of(now)
+        total = self.cost_month_accrued if self.cost_month == start.date() else Decimal("0")
+        if self.price_per_hour and self.cost_since:
+            since = max(self.cost_since, start)
+            if now > since:
+                total += self.price_per_hour * Decimal((now - since).total_seconds()) / Decimal(3600)
+        return total
 
     @property
     def cost_so_far(self) -> Decimal:

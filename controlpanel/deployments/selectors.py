@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Max, QuerySet
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.models import Deployment, DeploymentEvent
+from controlpanel.deployments.models import Deployment, DeploymentEvent, month_start_of
 from controlpanel.deployments.states import State
 from controlpanel.teams.models import Team
 
@@ -38,3 +43,91 @@ def dashboard_version(*, team: Team) -> str:
     accounts = ProviderAccount.objects.filter(team=team).aggregate(v=Max("updated_at"))["v"]
     stamp = lambda value: f"{value.timestamp():.6f}" if value else "0"  # noqa: E731
     return f"{stamp(deployments)}-{stamp(accounts)}"
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+SORTS: dict[str, str] = {
+    "name": "name",
+    "vendor": "vendor",
+    "state": "state",
+    "replicas": "replicas_ready",
+    "price": "price_per_hour",
+    "age": "created_at",
+    "checked": "checked_at",
+}
+
+
+def dashboard_deployments(
+    *,
+    team: Team,
+    user: Any,
+    vendor: str = "",
+    state: str = "",
+    account_id: int | None = None,
+    creator_id: int | None = None,
+    mine: bool = False,
+    query: str = "",
+    sort: str = "age",
+    descending: bool = True,
+) -> QuerySet[Deployment]:
+    """The team's deployments as the dashboard's filters, search and sort ask.
+
+    Every order ends with ``-pk`` so pages are stable while rows update; null prices and
+    never-checked rows sort last either way.
+    """
+    rows = team_deployments(team=team)
+    if vendor:
+        rows = rows.filter(vendor=vendor)
+    if state == "active":
+        rows = rows.exclude(state__in=[State.STOPPED, State.FAILED, State.LOST])
+    elif state:
+        rows = rows.filter(state=state)
+    if account_id:
+        rows = rows.filter(account_id=account_id)
+    if mine:
+        rows = rows.filter(created_by=user)
+    elif creator_id:
+        rows = rows.filter(created_by_id=creator_id)
+    if query:
+        rows = rows.filter(name__icontains=query)
+    field = F(SORTS.get(sort, "created_at"))
+    order = field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+    return rows.order_by(order, "-pk")
+
+
+def dashboard_counts(*, team: Team) -> dict[str, dict[str, int]]:
+    """How many deployments the team has in each state and with each vendor (deleted aside)."""
+    rows = team_deployments(team=team).order_by()
+    return {
+        "state": dict(rows.values_list("state").annotate(n=Count("pk")).values_list("state", "n")),
+        "vendor": dict(rows.values_list("vendor").annotate(n=Count("pk")).values_list("vendor", "n")),
+    }
+
+
+def dashboard_spend(*, team: Team) -> dict[str, dict[str, Decimal]]:
+    """Spend per vendor: the rate now (per hour) and this month so far (UTC months).
+
+    This month = each row's accrued share since the 1st plus, for rows billing now, the
+    current rate since the later of its last change and the 1st. Only rows that cost
+    something this month are read, and only the four fields the sum needs.
+    """
+    now = timezone.now()
+    start = month_start_of(now)
+    per_hour: dict[str, Decimal] = defaultdict(Decimal)
+    month: dict[str, Decimal] = defaultdict(Decimal)
+    rows = (
+        Deployment.objects.filter(team=team)
+        .filter(Q(cost_month=start.date()) | Q(price_per_hour__isnull=False))
+        .values_list("vendor", "price_per_hour", "cost_since", "cost_month", "cost_month_accrued")
+    )
+    for vendor, price, since, cost_month, accrued in rows:
+        if cost_month == start.date():
+            month[vendor] += accrued
+        if price:
+            per_hour[vendor] += price
+            if since is not None:
+                since = max(since, start)
+                if now > since:
+                    month[vendor] += price * Decimal((now - since).total_seconds()) / Decimal(3600)
+    return {"per_hour": dict(per_hour), "month": dict(month)}

@@ -27,7 +27,7 @@ from controlpanel.core.heartbeat import beat
 from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
-from controlpanel.deployments.models import Deployment, DeploymentEvent, EventKind, LogSnapshot
+from controlpanel.deployments.models import Deployment, DeploymentEvent, EventKind, LogSnapshot, month_start_of
 from controlpanel.deployments.states import (
     IN_MOTION,
     WATCHED,
@@ -63,11 +63,23 @@ ADOPTION_SKEW = dt.timedelta(minutes=2)
 # --- transitions -----------------------------------------------------------------------------
 
 
+COST_FIELDS = ("cost_accrued", "cost_since", "cost_month", "cost_month_accrued")
+
+
 def _accrue_cost(deployment: Deployment, now: dt.datetime) -> None:
-    """Fold the running rate into ``cost_accrued`` before the rate or state changes."""
+    """Fold the running rate into the totals before the rate or state changes: all of it
+    into ``cost_accrued``, and the part since the 1st (UTC) into this month's figure."""
+    month_start = month_start_of(now)
+    if deployment.cost_month != month_start.date():
+        deployment.cost_month, deployment.cost_month_accrued = month_start.date(), Decimal("0")
     if deployment.price_per_hour and deployment.cost_since:
         hours = Decimal((now - deployment.cost_since).total_seconds()) / Decimal(3600)
         deployment.cost_accrued += deployment.price_per_hour * hours
+        in_month = max(deployment.cost_since, month_start)
+        if now > in_month:
+            deployment.cost_month_accrued += (
+                deployment.price_per_hour * Decimal((now - in_month).total_seconds()) / Decimal(3600)
+            )
     deployment.cost_since = now
 
 
@@ -119,7 +131,7 @@ def deployment_transition(
     deployment.state_changed_at = now
     deployment.save(
         update_fields=[
-            "state", "state_changed_at", "cost_accrued", "cost_since", "price_per_hour", *extra_fields, "updated_at"
+            "state", "state_changed_at", *COST_FIELDS, "price_per_hour", *extra_fields, "updated_at"
         ]
     )  # fmt: skip
     _event(deployment, kind=EventKind.STATE, actor=actor, from_state=current, to_state=to, message=message)
@@ -338,7 +350,7 @@ def _apply_remote(deployment: Deployment, remote: Remote, *, target: State | Non
     if remote.price_per_hour is not None and remote.price_per_hour != deployment.price_per_hour:
         _accrue_cost(deployment, now)
         deployment.price_per_hour = remote.price_per_hour
-        changed += ["price_per_hour", "cost_accrued", "cost_since"]
+        changed += ["price_per_hour", *COST_FIELDS]
     raw_changed = deployment.raw != remote.raw
     deployment.raw = remote.raw
     deployment.checked_at = now
@@ -855,3 +867,27 @@ def deployment_resubmit(
     )  # fmt: skip
     submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
+
+
+@dataclass
+class BulkResult:
+    done: list[str]
+    refused: dict[str, str]
+
+
+def deployment_bulk_action(*, team: Team, actor: AbstractBaseUser, action: Action, ids: list[int]) -> BulkResult:
+    """The same action on several of the team's deployments, each on its own: one that
+    cannot (wrong state, vendor rule) is reported with its reason; the rest go ahead.
+    Ids of other teams' deployments are ignored as if they did not exist."""
+    require_perm(actor=actor, team=team, perm=Perm.DEPLOY)
+    result = BulkResult(done=[], refused={})
+    for deployment in (
+        Deployment.objects.filter(team=team, pk__in=ids).select_related("account", "team").order_by("name")
+    ):
+        try:
+            deployment_request_action(deployment=deployment, actor=actor, action=action)
+        except ValidationError as exc:
+            result.refused[deployment.name] = exc.messages[0]
+        else:
+            result.done.append(deployment.name)
+    return result

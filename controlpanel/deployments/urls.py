@@ -8,6 +8,7 @@ app_name = "deployments"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("deployments/bulk/", views.bulk, name="bulk"),
     path("deployments/new/", views.new, name="new"),
     path("deployments/new/<str:vendor>/", views.create, name="create"),
     path("deployments/new/<str:vendor>/validate/", views.validate, name="validate"),

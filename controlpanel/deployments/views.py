@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Sum
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,12 +21,13 @@ from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
 from controlpanel.deployments.forms import FORMS, form_class_for
+from controlpanel.deployments.forms.dashboard import PAGE_SIZE, DashboardFilterForm
 from controlpanel.deployments.states import IN_MOTION, State
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
+from controlpanel.teams.selectors import team_members
 from providers.base import Action
 
-DASHBOARD_LIMIT = 200
 POLL_FAST, POLL_SLOW = 2, 8
 
 
@@ -41,28 +42,67 @@ def _toast(response: HttpResponse, message: str, level: str = "success") -> Http
 # --- dashboard -------------------------------------------------------------------------------------
 
 
+def _querystring(request: HttpRequest, *, drop: tuple[str, ...] = ("v",), **changes: Any) -> str:
+    params = request.GET.copy()
+    for key in drop:
+        params.pop(key, None)
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()
+
+
 def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
     team = request.team
-    deployments = selectors.team_deployments(team=team)
-    rows = list(deployments.order_by("-created_at", "-pk")[:DASHBOARD_LIMIT])
     accounts = list(team_accounts(team=team))
-    by_state = dict(deployments.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
-    spend = deployments.filter(state__in=[State.PROVISIONING, State.RUNNING, State.UPDATING, State.STOPPING]).aggregate(
-        total=Sum("price_per_hour")
-    )["total"] or Decimal("0")
-    in_motion = any(d.is_in_motion for d in rows)
+    filters = DashboardFilterForm(request.GET, accounts=accounts, members=team_members(team=team))
+    query = filters.query()
+    rows = selectors.dashboard_deployments(
+        team=team, user=request.user, vendor=query.vendor, state=query.state, account_id=query.account_id,
+        creator_id=query.creator_id, mine=query.mine, query=query.query, sort=query.sort, descending=query.descending,
+    )  # fmt: skip
+    page = Paginator(rows, PAGE_SIZE).get_page(query.page)
+    counts = selectors.dashboard_counts(team=team)
+    spend = selectors.dashboard_spend(team=team)
+    in_motion = any(d.is_in_motion for d in page.object_list)
+    vendors = [
+        {
+            "value": v.value, "label": v.label, "count": counts["vendor"].get(v.value, 0),
+            "per_hour": spend["per_hour"].get(v.value), "month": spend["month"].get(v.value),
+        }
+        for v in Vendor
+        if counts["vendor"].get(v.value) or spend["month"].get(v.value)
+    ]  # fmt: skip
+    sort_links = {}
+    for key in selectors.SORTS:
+        descending = not query.descending if key == query.sort else key in ("age", "price", "checked", "replicas")
+        sort_links[key] = {
+            "qs": _querystring(request, drop=("v", "page"), sort=key, dir="desc" if descending else "asc"),
+            "active": key == query.sort,
+            "aria": ("descending" if query.descending else "ascending") if key == query.sort else "none",
+        }
     return {
-        "deployments": rows,
-        "total": deployments.count(),
+        "page": page,
+        "deployments": page.object_list,
+        "total": sum(counts["state"].values()),
+        "shown": page.paginator.count,
+        "query": query,
+        "filters": filters,
         "accounts": accounts,
         "refused_accounts": [a for a in accounts if a.status == KeyStatus.INVALID],
-        "counts": by_state,
-        "running": by_state.get(State.RUNNING, 0),
-        "in_motion_count": sum(by_state.get(s, 0) for s in IN_MOTION),
-        "spend_per_hour": spend,
+        "state_counts": [(s, counts["state"][s.value]) for s in State if counts["state"].get(s.value)],
+        "running": counts["state"].get(State.RUNNING, 0),
+        "in_motion_count": sum(counts["state"].get(s, 0) for s in IN_MOTION),
+        "spend_per_hour": sum(spend["per_hour"].values(), Decimal("0")),
+        "spend_month": sum(spend["month"].values(), Decimal("0")),
+        "vendors": vendors,
         "version": selectors.dashboard_version(team=team),
-        "poll_seconds": POLL_FAST if in_motion else POLL_SLOW,
-        "last_refresh": {a.pk: a.last_refreshed_at for a in accounts},
+        "poll_qs": _querystring(request),
+        "page_qs": _querystring(request, drop=("v", "page")),
+        "sort_links": sort_links,
+        "poll_seconds": POLL_FAST if in_motion or any(a.status == KeyStatus.VERIFYING for a in accounts) else POLL_SLOW,
     }
 
 
@@ -75,6 +115,36 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = _dashboard_context(request)
     template = "deployments/_table.html" if request.htmx else "deployments/dashboard.html"
     return render(request, template, context)
+
+
+BULK_ACTIONS = {"stop": Action.STOP, "delete": Action.DELETE}
+
+
+@require_POST
+@team_required(Perm.DEPLOY)
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Stop or delete the selected deployments, each on its own; say what could not."""
+    act = BULK_ACTIONS.get(request.POST.get("action", ""))
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    if act is None or not ids:
+        message, level = "Select at least one deployment, then an action.", "error"
+    else:
+        result = services.deployment_bulk_action(team=request.team, actor=request.user, action=act, ids=ids)
+        parts = []
+        if result.done:
+            parts.append(f"{act.value.capitalize()} sent for {len(result.done)}: {', '.join(result.done)}.")
+        if result.refused:
+            parts.append(
+                "Not possible for " + "; ".join(f"{name} ({why})" for name, why in result.refused.items()) + "."
+            )
+        if not parts:
+            parts.append("None of the selected deployments exist any more.")
+        message, level = " ".join(parts), "error" if result.refused and not result.done else "success"
+    if request.htmx:
+        response = render(request, "deployments/_table.html", _dashboard_context(request))
+        return _toast(response, message, level)
+    getattr(messages, "success" if level == "success" else "error")(request, message)
+    return redirect("deployments:dashboard")
 
 
 # --- creating ----------------------------------------------------------------------------------------

@@ -123,6 +123,55 @@
   document.body.addEventListener("htmx:afterSettle", function (e) { syncShowWhen(e.target); });
   syncShowWhen(document);
 
+  // Dashboard: remember selected rows across live re-renders, and flash rows whose
+  // state changed since the last render.
+  var selected = new Set();
+  var lastStates = {};
+  function rememberStates(scope) {
+    lastStates = {};
+    scope.querySelectorAll("tr[data-state]").forEach(function (tr) { lastStates[tr.id] = tr.dataset.state; });
+  }
+  function syncBulk() {
+    var bar = document.querySelector("[data-bulk-bar]");
+    if (!bar) return;
+    var price = 0;
+    document.querySelectorAll("input[name='ids'][form='bulk-form']").forEach(function (box) {
+      box.checked = selected.has(box.value);
+      if (box.checked) price += parseFloat(box.dataset.price || "0");
+    });
+    document.querySelectorAll("[data-bulk-count]").forEach(function (el) { el.textContent = selected.size; });
+    document.querySelectorAll("[data-bulk-price]").forEach(function (el) { el.textContent = "$" + price.toFixed(2); });
+    bar.hidden = selected.size === 0;
+  }
+  document.body.addEventListener("change", function (e) {
+    if (e.target.matches("input[name='ids'][form='bulk-form']")) {
+      if (e.target.checked) selected.add(e.target.value); else selected.delete(e.target.value);
+      syncBulk();
+    } else if (e.target.matches("[data-bulk-all]")) {
+      document.querySelectorAll("input[name='ids'][form='bulk-form']").forEach(function (box) {
+        if (e.target.checked) selected.add(box.value); else selected.delete(box.value);
+      });
+      syncBulk();
+    }
+  });
+  document.body.addEventListener("click", function (e) {
+    if (e.target.closest("[data-bulk-clear]")) { selected.clear(); syncBulk(); }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (e) {
+    if (e.target.id === "bulk-form" && e.detail.successful) { selected.clear(); syncBulk(); }
+  });
+  var live = document.getElementById("dashboard-live");
+  if (live) rememberStates(live);
+  document.body.addEventListener("htmx:afterSettle", function (e) {
+    var table = document.getElementById("dashboard-live");
+    if (!table || !(e.target === table || e.target.contains(table) || table.contains(e.target))) return;
+    table.querySelectorAll("tr[data-state]").forEach(function (tr) {
+      if (tr.id in lastStates && lastStates[tr.id] !== tr.dataset.state) tr.classList.add("flash");
+    });
+    rememberStates(table);
+    syncBulk();
+  });
+
   // Keep a log view scrolled to the newest line while following.
   document.body.addEventListener("htmx:afterSettle", function (e) {
     var pre = e.target.querySelector ? e.target.querySelector(".logs[data-follow='1']") : null;
