@@ -222,9 +222,13 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
         source = selectors.team_deployment(team=request.team, pk=int(request.GET["from"]))
         if source.vendor == vendor:
             initial, rows = form_class.initial_from_spec(source.spec)
-            initial["name"] = f"{source.name}-copy"[:100]
             if source.account_id:
                 initial["account"] = source.account_id
+        elif source.vendor in FORMS:
+            # Another vendor: carry over what their forms share (name, image, env values).
+            initial, rows = form_class.initial_from_common(form_class_for(source.vendor).common_from_spec(source.spec))
+        if "name" in initial:
+            initial["name"] = f"{initial['name'] or source.name}-copy"
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _form_context(request, form, source=source))
@@ -342,6 +346,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "version": f"{deployment.updated_at.timestamp():.6f}",
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in FORMS,
+        "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in FORMS],
     }
 
 
@@ -358,6 +363,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 ACTION_NAMES = {
     "start": Action.START, "stop": Action.STOP, "restart": Action.RESTART, "delete": Action.DELETE, "archive": Action.ARCHIVE,
+    "redeploy": Action.UPDATE,  # the same spec again, through the vendor's update (a rollout)
 }  # fmt: skip
 DONE_MESSAGES = {
     Action.START: "Start requested.",
@@ -385,11 +391,14 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in ACTION_NAMES:
         raise Http404("No such action")
     act = ACTION_NAMES[name]
+    params = {"spec": deployment.spec} if name == "redeploy" else None
     try:
-        services.deployment_request_action(deployment=deployment, actor=request.user, action=act)
+        services.deployment_request_action(deployment=deployment, actor=request.user, action=act, params=params)
     except ValidationError as exc:
         return _after_action(request, deployment, exc.messages[0], "error")
-    return _after_action(request, deployment, DONE_MESSAGES[act])
+    return _after_action(
+        request, deployment, "Redeploy sent to the vendor." if name == "redeploy" else DONE_MESSAGES[act]
+    )
 
 
 @require_POST

@@ -238,3 +238,27 @@ def test_confirmation_is_for_that_exact_spec(logged_in, account):
     assert "Confirm: this spends money" in again
     assert "$13.44/hour" in again
     assert not Deployment.objects.filter(team=account.team).exists()
+
+
+def test_redeploy_sends_the_same_spec_as_an_update(logged_in, account):
+    deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="dep_r")
+    response = logged_in.post(reverse("deployments:action", args=[deployment.pk, "redeploy"]), **HX)
+    assert "Redeploy sent" in response["HX-Trigger"]
+    deployment.refresh_from_db()
+    assert deployment.pending_action == "update"
+    assert deployment.pending_params == {"spec": deployment.spec}
+
+
+def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, account):
+    from tests.factories import AccountFactory
+
+    AccountFactory(team=team, vendor="nosana", label="Nosana")
+    spec = {"name": "flux", "image": "docker.io/acme/flux:1", "gpu_type": "h100-80gb",
+            "environment_variables": [{"name": "MODEL", "value": "flux-dev"}, {"name": "TOKEN", "value_from_secret": "hf"}]}  # fmt: skip
+    source = DeploymentFactory(account=account, name="flux", spec=spec)
+    content = logged_in.get(reverse("deployments:create", args=["nosana"]), {"from": source.pk}).content.decode()
+    assert 'value="flux-copy"' in content
+    assert 'value="docker.io/acme/flux:1"' in content
+    assert 'value="MODEL"' in content
+    assert 'value="flux-dev"' in content
+    assert 'value="TOKEN"' not in content  # a secret reference belongs to its vendor
