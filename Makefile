@@ -8,12 +8,14 @@ CHROMIUM ?= /usr/bin/chromium
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format check-deploy screenshots chromium clean
+.PHONY: help run test lint format screenshots bench chromium clean
 
 help:
 	@echo "make run    start web, worker and beat on http://127.0.0.1:$(PORT)/ (SQLite + file broker under var/)"
 	@echo "make test   install everything and run the whole suite"
 	@echo "make lint   ruff check + format check"
+	@echo "make screenshots   regenerate docs/screenshots/ (README images)"
+	@echo "make bench         print dashboard and polling timings"
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
@@ -47,6 +49,16 @@ test: $(VENV)/.installed-dev chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+# The README's screenshots, taken by the browser suite from a realistic sandbox fleet.
+screenshots: $(VENV)/.installed-dev chromium
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/browser/test_screenshots.py
+
+# Performance figures (printed, never asserted): the dashboard and one account poll.
+bench: $(VENV)/.installed-dev
+	DEBUG=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py migrate -v0
+	DEBUG=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py bench_dashboard --deployments 10000
+	DEBUG=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py bench_refresh --deployments 100 1000
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
