@@ -18,14 +18,29 @@ from controlpanel.deployments.services import deployment_create
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
 from tests.browser.conftest import SCREENSHOTS
-from tests.factories import PASSWORD, AccountFactory, DeploymentFactory, MembershipFactory, TeamFactory, UserFactory, together_spec
+from tests.factories import (
+    PASSWORD,
+    AccountFactory,
+    DeploymentFactory,
+    MembershipFactory,
+    TeamFactory,
+    UserFactory,
+    together_spec,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 OUT = Path(os.environ.get("SCREENSHOT_DIR") or SCREENSHOTS)
 
 FLEET = [  # vendor, name, state, $/h, replicas, endpoint
     ("nosana", "llama-3-8b-batch", State.RUNNING, "0.44", (2, 2), "https://3mz.node.k8s.prd.nos.ci"),
-    ("replicate", "team-sdxl", State.RUNNING, "3.51", (1, 1), "https://api.replicate.com/v1/deployments/acme/team-sdxl"),
+    (
+        "replicate",
+        "team-sdxl",
+        State.RUNNING,
+        "3.51",
+        (1, 1),
+        "https://api.replicate.com/v1/deployments/acme/team-sdxl",
+    ),
     ("together", "embeddings-eu", State.STOPPED, None, (0, 0), ""),
     ("nosana", "whisper-large", State.PROVISIONING, None, (0, 1), ""),
     ("replicate", "flux-schnell-api", State.FAILED, None, None, ""),
@@ -57,15 +72,25 @@ def test_readme_screenshots(browser, live_server, panel_worker, settings):
     accounts = {
         "together": AccountFactory(team=team, label="Together sandbox", api_key="sandbox-shots-tg01"),
         "nosana": AccountFactory(team=team, vendor="nosana", label="Nosana sandbox", api_key="sandbox-shots-ns01"),
-        "replicate": AccountFactory(team=team, vendor="replicate", label="Replicate sandbox", api_key="sandbox-shots-rp01"),
+        "replicate": AccountFactory(
+            team=team, vendor="replicate", label="Replicate sandbox", api_key="sandbox-shots-rp01"
+        ),
     }
     for account in accounts.values():
         catalog_sync(account_id=account.pk)
     _fill(team, user, accounts)
     live = deployment_create(
-        team=team, actor=user, account=accounts["together"], estimated_price_per_hour=Decimal("6.72"),
-        spec=together_spec(name="flux-worker", gpu_count=2, min_replicas=1, max_replicas=3,
-                           environment_variables=[{"name": "MODEL_PATH", "value": "/models/flux"}]),  # fmt: skip
+        team=team,
+        actor=user,
+        account=accounts["together"],
+        estimated_price_per_hour=Decimal("6.72"),
+        spec=together_spec(
+            name="flux-worker",
+            gpu_count=2,
+            min_replicas=1,
+            max_replicas=3,
+            environment_variables=[{"name": "MODEL_PATH", "value": "/models/flux"}],
+        ),  # fmt: skip
     )
 
     for scheme in ("light", "dark"):
@@ -94,5 +119,11 @@ def test_readme_screenshots(browser, live_server, panel_worker, settings):
             page.goto(f"{live_server.url}/prices/")
             _shoot(page, "prices")
         context.close()
-    wanted = {"dashboard-dark.png", "dashboard-light.png", "deployment-page.png", "new-deployment-form.png", "prices.png"}
+    wanted = {
+        "dashboard-dark.png",
+        "dashboard-light.png",
+        "deployment-page.png",
+        "new-deployment-form.png",
+        "prices.png",
+    }
     assert wanted <= {p.name for p in OUT.glob("*.png")}
