@@ -103,3 +103,34 @@ def get(mapping: Any, key: Any) -> Any:
 @register.inclusion_tag("components/badge.html")
 def state_badge(deployment: Any) -> dict[str, Any]:
     return {"d": deployment}
+
+
+class _ActionDialogNode(template.Node):
+    def __init__(self, nodelist: Any, name: Any, title: Any, confirm: Any, style: Any) -> None:
+        self.nodelist, self.name, self.title, self.confirm, self.style = nodelist, name, title, confirm, style
+
+    def render(self, context: template.Context) -> str:
+        values = {
+            "dialog_name": self.name.resolve(context),
+            "dialog_title": self.title.resolve(context),  # the verb: "Stop" -> "Stop <name>?"
+            "dialog_confirm": self.confirm.resolve(context),
+            "dialog_style": self.style.resolve(context) if self.style else "primary",
+            "dialog_body": self.nodelist.render(context),
+        }
+        with context.push(**values):
+            return context.template.engine.get_template("components/action_dialog.html").render(context)
+
+
+@register.tag("action_dialog")
+def action_dialog(parser: Any, token: Any) -> _ActionDialogNode:
+    """A confirmation dialog that posts one deployment action; the body says what it costs.
+
+    {% action_dialog "stop" "Stop" "Stop it" "danger" %}<p>…</p>{% endaction_dialog %}
+    """
+    bits = token.split_contents()[1:]
+    if len(bits) not in (3, 4):
+        raise template.TemplateSyntaxError("action_dialog takes: name title confirm-label [style]")
+    nodelist = parser.parse(("endaction_dialog",))
+    parser.delete_first_token()
+    filters = [parser.compile_filter(bit) for bit in bits]
+    return _ActionDialogNode(nodelist, *filters, *([None] if len(filters) == 3 else []))
