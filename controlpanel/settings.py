@@ -135,6 +135,8 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 # for the window (counted in the cache below, so every gunicorn process sees the same count).
 PANEL_LOGIN_MAX_FAILURES = env_int("PANEL_LOGIN_MAX_FAILURES", 5)
 PANEL_LOGIN_LOCKOUT_SECONDS = env_int("PANEL_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Password-reset mails per address and per client address in an hour.
+PANEL_RESET_MAX_PER_HOUR = env_int("PANEL_RESET_MAX_PER_HOUR", 5)
 # How long an invitation link stays valid.
 PANEL_INVITE_DAYS = env_int("PANEL_INVITE_DAYS", 7)
 # Reset links (Django's own tokens) expire after this long.

@@ -1,4 +1,4 @@
-"""The log-in page with throttling; Django's password views wired to the panel's templates."""
+"""The log-in page with throttling; Django's password reset with a cap on mails sent."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 
 from controlpanel.audit.middleware import client_ip
 from controlpanel.core import throttle
@@ -52,3 +52,14 @@ class LoginView(auth_views.LoginView):
         if any(e.code == THROTTLED for e in form.non_field_errors().as_data()):
             response.status_code = 429
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form; past the hourly cap it answers exactly as if it had sent the
+    mail (so it reveals nothing about the address) but sends nothing."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        email = form.cleaned_data["email"]
+        if not throttle.password_reset_allowed(email=email, ip=client_ip(self.request)):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)

@@ -1,4 +1,5 @@
-"""Log-in throttling: too many failures for one username from one address locks that pair.
+"""Log-in throttling: too many failures for one username from one address locks that pair;
+and a cap on password-reset mails, so the reset form cannot be used to flood an inbox.
 
 Counts live in Django's cache (Redis, or files under ``var/``), which every gunicorn
 process shares. The window is fixed from the first failure, so a lock-out ends at a
@@ -57,3 +58,30 @@ def login_failures_clear(*, username: str, ip: str | None) -> None:
 
 def minutes(seconds: int) -> int:
     return max(1, math.ceil(seconds / 60))
+
+
+def _reset_key(kind: str, value: str) -> str:
+    return f"password-reset:{kind}:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()
+
+
+def password_reset_allowed(*, email: str, ip: str | None) -> bool:
+    """Count one reset request; ``False`` once this address or this client has asked
+    ``PANEL_RESET_MAX_PER_HOUR`` times in the hour (fixed window from the first request).
+    Both are counted: one client cycling through addresses, or many clients aiming at one."""
+    allowed = True
+    for key in (_reset_key("email", email), _reset_key("ip", ip or "-")):
+        now = _now()
+        state = cache.get(key)
+        if not state or state["until"] <= now:
+            state = {"count": 0, "until": now + 3600}
+        state["count"] += 1
+        cache.set(key, state, timeout=max(1, math.ceil(state["until"] - now)))
+        if state["count"] > settings.PANEL_RESET_MAX_PER_HOUR:
+            allowed = False
+    if not allowed:
+        logger.warning("password reset mail not sent: too many requests (ip=%s)", ip)
+    return allowed
+
+
+def password_reset_counts_clear(*, email: str, ip: str | None) -> None:
+    cache.delete_many([_reset_key("email", email), _reset_key("ip", ip or "-")])

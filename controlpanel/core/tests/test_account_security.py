@@ -35,6 +35,7 @@ def person(db):
     yield user
     for ip in ("127.0.0.1", "203.0.113.7"):
         throttle.login_failures_clear(username=user.username, ip=ip)
+        throttle.password_reset_counts_clear(email=user.email, ip=ip)
 
 
 def fail(client: Client, username: str, **extra):
@@ -145,6 +146,32 @@ def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
     response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
     assert response["Location"] == reverse("password_reset_done")
     assert mail.outbox == []
+
+
+@pytest.fixture
+def reset_ip():
+    """A client address of its own: reset counts live an hour in the cache, across runs."""
+    ip = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    yield ip
+    throttle.password_reset_counts_clear(email="", ip=ip)
+
+
+def test_password_reset_mails_to_one_address_are_capped_per_hour(client, person, reset_ip, settings):
+    settings.PANEL_RESET_MAX_PER_HOUR = 3
+    answers = [client.post(reverse("password_reset"), {"email": person.email}, REMOTE_ADDR=reset_ip) for _ in range(5)]
+    # Past the cap it answers exactly as before (nothing to learn about the address) but sends nothing.
+    assert {a["Location"] for a in answers} == {reverse("password_reset_done")}
+    assert len(mail.outbox) == 3
+
+
+def test_password_reset_mails_from_one_client_are_capped_across_addresses(client, reset_ip, settings, db):
+    settings.PANEL_RESET_MAX_PER_HOUR = 2
+    people = [UserFactory(username=f"r-{uuid.uuid4().hex[:10]}") for _ in range(3)]
+    for user in people:
+        client.post(reverse("password_reset"), {"email": user.email}, REMOTE_ADDR=reset_ip)
+    assert [m.to for m in mail.outbox] == [[people[0].email], [people[1].email]]
+    for user in people:
+        throttle.password_reset_counts_clear(email=user.email, ip=reset_ip)
 
 
 # --- CSRF -------------------------------------------------------------------------------------------
