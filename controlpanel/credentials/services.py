@@ -167,7 +167,7 @@ def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderA
     if status == KeyStatus.OK:
         from controlpanel.catalog.tasks import sync_catalog_task
 
-        sync_catalog_task.delay(account.pk)  # a key that works brings its catalog with it
+        sync_catalog_task.delay_on_commit(account.pk)  # a key that works brings its catalog with it
     return account
 
 

@@ -791,7 +791,7 @@ def deployment_request_logs(*, deployment: Deployment) -> LogSnapshot:
     now = timezone.now()
     if deployment.external_id and (snapshot.requested_at is None or now - snapshot.requested_at > LOG_REFETCH):
         LogSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
-        fetch_logs_task.delay(deployment.pk)
+        fetch_logs_task.delay_on_commit(deployment.pk)
     return snapshot
 
 
