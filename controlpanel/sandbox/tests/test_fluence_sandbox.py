@@ -1,0 +1,412 @@
+"""The Fluence twin through Django's test client: auth, catalog, the seed's requests as
+written, every validation rule (422) and business rule (400), the state progression on
+a clock moved by hand, money, faults, routing; and through the real adapter over HTTP
+against ``live_server`` (what the panel's workers do). Nothing here sleeps to wait."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from controlpanel.sandbox import fluence as twin
+from controlpanel.sandbox.models import SandboxObject
+
+ROOT = "/sandbox/fluence"
+KEY = "sandbox-fluence-alpha"
+SEED_PLAN = "075e40d4-2766-4347-833b-205245fe3629"
+SEED_VM_PLAN = "e5f00ba8-268e-4279-9672-eabca860f19e"
+NOTES_VM_PLAN = "d8312018-c50c-4278-89db-69e40013414d"
+BM_PLAN = "6bcfad6e-3003-422e-aadb-a1e82d171f1d"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host"
+PROVISION = 40  # seconds, for the clock-driven tests
+
+# The seed's container request body, exactly as written there.
+SEED_CONTAINER = """{
+  "plan_id": "075e40d4-2766-4347-833b-205245fe3629",
+  "name": "my-gpu-container",
+  "container_settings": {
+    "image": "docker.io/fluencelabs/debian-ssh-root:11",
+    "expose": [
+      {
+        "port": "22",
+        "protocol": "tcp"
+      },
+      {
+        "port": "80",
+        "protocol": "http"
+      },
+      {
+        "port": "443",
+        "protocol": "tcp"
+      },
+      {
+        "port": "8000",
+        "protocol": "tcp"
+      }
+    ],
+    "environment": [
+      {
+        "name": "MODEL_PATH",
+        "value": "/models/llama"
+      }
+    ],
+    "startup_command": "python3 serve.py --port 8000"
+  },
+  "constraints": {
+    "location": "US"
+  },
+  "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host"
+}"""
+# The seed's curl example.
+SEED_CURL = """{
+    "plan_id": "075e40d4-2766-4347-833b-205245fe3629",
+    "name": "my-gpu-container",
+    "container_settings": {
+      "image": "docker.io/fluencelabs/debian-ssh-root:11",
+      "expose": [
+        { "port": "22", "protocol": "tcp" },
+        { "port": "80", "protocol": "http" }
+      ]
+    },
+    "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host"
+  }"""
+# The seed's private-image fragment, placed in a request.
+SEED_PRIVATE_SETTINGS = """{
+  "image": "ghcr.io/myorg/private-model:v1",
+  "expose": [
+    { "port": "22", "protocol": "tcp" },
+    { "port": "8080", "protocol": "tcp" }
+  ],
+  "credentials": {
+    "host": "ghcr.io",
+    "username": "myuser",
+    "password": "ghp_xxxxxxxxxxxx"
+  }
+}"""
+# The seed's VM request, exactly as written.
+SEED_VM = """{
+  "plan_id": "e5f00ba8-268e-4279-9672-eabca860f19e",
+  "name": "my-gpu-vm",
+  "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host",
+  "os_image": "Ubuntu Server 22.04"
+}"""
+# The notes' examples (§2.4, §2.5).
+NOTES_CONTAINER = {
+    "plan_id": SEED_PLAN,
+    "name": "llama-serve-01",
+    "container_settings": {
+        "image": "docker.io/fluencelabs/debian-ssh-root:11",
+        "expose": [
+            {"port": "22", "protocol": "tcp"},
+            {"port": "80", "protocol": "http"},
+            {"port": "8000", "protocol": "tcp"},
+        ],
+        "environment": [{"name": "MODEL_PATH", "value": "/models/llama"}],
+        "startup_command": "python3 serve.py --port 8000",
+    },
+    "constraints": {"location": "US"},
+    "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... ops@panel",
+}
+NOTES_VM = {"plan_id": SEED_VM_PLAN, "name": "train-a100-01", "ssh_key": "ssh-ed25519 AAAAC3... ops@panel",
+            "os_image": "Ubuntu Server 22.04"}  # fmt: skip
+# A container of our own: a custom image, so SSH_PUBKEY rules do not get in the way.
+WEB = {
+    "plan_id": SEED_PLAN,
+    "name": "web-01",
+    "container_settings": {
+        "image": "docker.io/library/nginx:1.27",
+        "expose": [{"port": "80", "protocol": "http"}, {"port": "22", "protocol": "tcp"}],
+    },
+}
+VM_BODY = {"plan_id": NOTES_VM_PLAN, "name": "vm-01", "ssh_key": SSH_KEY, "os_image": "Ubuntu Server 22.04"}
+BM_BODY = {"plan_id": BM_PLAN, "name": "bm-01", "ssh_key": SSH_KEY, "os_image": "Debian 12"}
+
+
+def call(client, method: str, path: str, body: Any = None, *, key: str | None = KEY, bearer: bool = False,
+         content_type: str = "application/json", **headers):  # fmt: skip
+    if key:
+        headers["Authorization" if bearer else "X-API-KEY"] = f"Bearer {key}" if bearer else key
+    kwargs: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        kwargs.update(data=body if isinstance(body, str) else json.dumps(body), content_type=content_type)
+    return getattr(client, method.lower())(f"{ROOT}{path}", **kwargs)
+
+
+def create(client, body: Any = None, *, path: str = "/gpu/instances/", key: str = KEY) -> str:
+    response = call(client, "POST", path, WEB if body is None else body, key=key)
+    assert response.status_code == 201, response.content
+    instance_id = response.json()["instance_id"]
+    assert str(uuid.UUID(instance_id)) == instance_id
+    return instance_id
+
+
+def get(client, instance_id: str, family: str = "", *, key: str = KEY) -> dict[str, Any]:
+    response = call(client, "GET", f"/gpu/instances/{family}{instance_id}", key=key)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def errors(response) -> list[dict[str, Any]]:
+    """pydantic's 422 ``detail[]``, each entry in FastAPI's shape."""
+    assert response.status_code == 422, response.content
+    entries = response.json()["detail"]
+    assert entries
+    for entry in entries:
+        assert {"type", "loc", "msg", "input"} <= set(entry)
+        assert entry["loc"][0] in ("body", "query")
+    return entries
+
+
+def refused(response, status: int = 400) -> str:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"detail"}
+    assert isinstance(body["detail"], str)
+    return body["detail"]
+
+
+class Clock:
+    """The twin's clock, moved by hand from a fixed start (14:10 UTC: no hour boundary
+    is crossed unless a test crosses one)."""
+
+    START = dt.datetime(2026, 2, 7, 14, 10, tzinfo=dt.UTC)
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = self.START
+        monkeypatch.setattr(twin, "_now", lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch, settings, db) -> Clock:
+    settings.SANDBOX_PROVISION_SECONDS = PROVISION
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def instant(settings, db):
+    settings.SANDBOX_PROVISION_SECONDS = 0
+    return settings
+
+
+def active(clock: Clock) -> None:
+    """Past provisioning and the container's start."""
+    clock.advance(seconds=PROVISION * 1.25)
+
+
+# --- auth and accounts ------------------------------------------------------------------------------
+
+GPU_PATHS = ["/gpu/plans/", "/gpu/plans/vms", "/gpu/plans/baremetal", "/gpu/default-images/", "/gpu/instances/",
+             "/gpu/instances/vms", "/gpu/instances/baremetal", f"/gpu/instances/{uuid.uuid4()}"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-KEY": "flu_live_0123456789"}, {"Authorization": "Basic sandbox-a"}, {"X-API-KEY": ""},
+     {"Authorization": "sandbox-a"}],
+    ids=["missing", "not-a-sandbox-key", "wrong-scheme", "empty", "no-scheme"],
+)  # fmt: skip
+@pytest.mark.parametrize("path", GPU_PATHS)
+def test_fluence_sandbox_refuses_a_bad_key_with_401(client, db, headers, path):
+    response = client.get(f"{ROOT}{path}", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid API key"}
+
+
+@pytest.mark.parametrize("path", ["/v2/users/balances", "/v1/users/me"])
+def test_fluence_sandbox_account_routes_refuse_a_bad_key_in_their_own_shape(client, db, path):
+    response = client.get(f"{ROOT}{path}", headers={"X-API-KEY": "flu_live_0123456789"})
+    assert response.status_code == 401
+    assert response.json() == {"code": "unauthorized", "error": "Auth token invalid or missing"}
+
+
+def test_fluence_sandbox_takes_the_key_as_x_api_key_or_bearer(client, instant):
+    instance_id = create(client)
+    by_bearer = call(client, "GET", f"/gpu/instances/{instance_id}", bearer=True)
+    assert by_bearer.status_code == 200
+    assert by_bearer.json()["id"] == instance_id
+
+
+@pytest.mark.parametrize("path", GPU_PATHS)
+def test_fluence_sandbox_read_only_key_is_forbidden_on_gpu_routes(client, db, path):
+    assert refused(call(client, "GET", path, key="sandbox-readonly-1"), 403).startswith("API key does not have")
+
+
+def test_fluence_sandbox_read_only_key_reads_its_account(client, db):
+    me = call(client, "GET", "/v1/users/me", key="sandbox-readonly-1").json()
+    assert "gpu:write" not in me["permissions"]
+    assert call(client, "GET", "/v2/users/balances", key="sandbox-readonly-1").status_code == 200
+
+
+def test_fluence_sandbox_users_me_names_the_account_not_the_key(client, db):
+    me = call(client, "GET", "/v1/users/me").json()
+    assert set(me) == {"id", "email", "permissions"}
+    assert str(uuid.UUID(me["id"])) == me["id"]
+    assert "gpu:write" in me["permissions"]
+    assert "alpha" not in json.dumps(me)
+    # Stable per key, and the same user as the balance's.
+    assert call(client, "GET", "/v1/users/me").json() == me
+    assert call(client, "GET", "/v2/users/balances").json()[0]["userId"] == me["id"]
+
+
+def test_fluence_sandbox_keys_are_isolated_accounts(client, instant):
+    mine = create(client)
+    theirs = create(client, VM_BODY, path="/gpu/instances/vms", key="sandbox-fluence-beta")
+    assert [i["id"] for i in call(client, "GET", "/gpu/instances/").json()] == [mine]
+    assert call(client, "GET", "/gpu/instances/", key="sandbox-fluence-beta").json() == []
+    assert call(client, "GET", "/gpu/instances/vms").json() == []
+    assert refused(call(client, "GET", f"/gpu/instances/{mine}", key="sandbox-fluence-beta"), 404)
+    assert refused(call(client, "GET", f"/gpu/instances/vms/{theirs}"), 404) == "Instance not found"
+    assert refused(call(client, "DELETE", f"/gpu/instances/vms/{theirs}"), 404)
+    mine_balance = call(client, "GET", "/v2/users/balances").json()[0]
+    theirs_balance = call(client, "GET", "/v2/users/balances", key="sandbox-fluence-beta").json()[0]
+    assert mine_balance["userId"] != theirs_balance["userId"]
+    assert mine_balance["balance"] == "996.34"  # 1000 - 3 h × 1.22
+    assert theirs_balance["balance"] == "996.79"  # 1000 - 3 h × 1.07
+
+
+# --- catalog ------------------------------------------------------------------------------------------
+
+
+def test_fluence_sandbox_container_plans_are_a_flat_array_in_the_documented_shape(client, db):
+    body = call(client, "GET", "/gpu/plans/").json()
+    assert isinstance(body, list)
+    by_id = {p["plan"]["id"]: p for p in body}
+    assert {SEED_PLAN, "36cdb646-1246-42d8-b2d1-9480ca546536"} <= set(by_id)
+    # The notes' example, field for field.
+    assert by_id["36cdb646-1246-42d8-b2d1-9480ca546536"] == {
+        "plan": {
+            "id": "36cdb646-1246-42d8-b2d1-9480ca546536",
+            "name": "h200-141gi-sxm-1gpu-16cpu-128gi-120gi",
+            "supply": {"vcpu": {"count": 16}, "memory": {"count": 128, "units": "Gi"},
+                       "storage": {"count": 120, "units": "Gi"}, "gpu_count": 1},
+            "gpu_model": {"vendor": "nvidia", "model": "h200", "vram": "141Gi", "interface": "SXM"},
+            "pricing": {"hour": 2.96, "upfront_hours": 3, "currency": "USDC"},
+        },
+        "attributes": {"location": ["US"]},
+    }  # fmt: skip
+    assert "US" in by_id[SEED_PLAN]["attributes"]["location"]  # the seed deploys it with location US
+    for item in body:
+        plan, supply = item["plan"], item["plan"]["supply"]
+        gpu = plan["gpu_model"]
+        slug = (f"{gpu['model']}-{gpu['vram'].lower()}-{gpu['interface'].lower()}-{supply['gpu_count']}gpu-"
+                f"{supply['vcpu']['count']}cpu-{supply['memory']['count']}gi-{supply['storage']['count']}gi")  # fmt: skip
+        assert plan["name"] == slug
+        assert plan["pricing"]["upfront_hours"] == 3
+        assert all(len(code) == 2 and code.isupper() for code in item["attributes"]["location"])
+
+
+@pytest.mark.parametrize(("path", "deployment_type"), [("/gpu/plans/vms", "VM"), ("/gpu/plans/baremetal", "BAREMETAL")])
+def test_fluence_sandbox_machine_plans_are_grouped_by_model_and_count(client, db, path, deployment_type):
+    body = call(client, "GET", path).json()
+    assert set(body) == {"data"}
+    assert body["data"]
+    for group in body["data"]:
+        assert set(group) == {"gpu_model", "minimum_price", "availability_by_number"}
+        assert group["minimum_price"] == min(e["minimum_price"] for e in group["availability_by_number"])
+        for entry in group["availability_by_number"]:
+            options = entry["options"]
+            assert entry["options_available_total"] == len(options)
+            assert entry["minimum_price"] == min(o["pricing"]["hour"] for o in options)
+            assert set(entry["locations"]) == {o["location"] for o in options}
+            assert set(entry["providers"]) == {o["provider"] for o in options}
+            assert entry["providers_available_total"] == len(entry["providers"])
+            assert entry["data_center_available_total"] == len(entry["locations"])
+            for option in options:
+                assert set(option) == {"id", "location", "provider", "vcpu", "memory", "storage", "deployment_type",
+                                       "pricing", "nvlink", "os_options"}  # fmt: skip
+                assert option["deployment_type"] == deployment_type
+                assert option["os_options"]
+
+
+def test_fluence_sandbox_vm_plans_hold_the_seed_and_notes_options(client, db):
+    options = {
+        o["id"]: o
+        for g in call(client, "GET", "/gpu/plans/vms").json()["data"]
+        for e in g["availability_by_number"]
+        for o in e["options"]
+    }
+    assert options[NOTES_VM_PLAN] == {
+        "id": NOTES_VM_PLAN, "location": "us-central-3", "provider": "massed-compute", "vcpu": {"count": 14},
+        "memory": {"count": 93, "units": "Gi"}, "storage": {"count": 582, "units": "Gi"}, "deployment_type": "VM",
+        "pricing": {"hour": 1.07, "upfront_hours": 3, "currency": "USDC"}, "nvlink": False,
+        "os_options": ["Ubuntu Server 22.04"],
+    }  # fmt: skip
+    assert "Ubuntu Server 22.04" in options[SEED_VM_PLAN]["os_options"]
+
+
+def test_fluence_sandbox_default_images_include_the_seeds(client, db):
+    images = call(client, "GET", "/gpu/default-images/").json()
+    for image in images:
+        assert set(image) == {"slug", "name", "description", "image", "expose", "environment", "startup_command",
+                              "requires_ssh"}  # fmt: skip
+        assert all(isinstance(e["port"], str) for e in image["expose"])
+    debian = next(i for i in images if i["slug"] == "debian-ssh-11")
+    assert (debian["name"], debian["image"]) == ("Debian SSH 11", "docker.io/fluencelabs/debian-ssh-root:11")
+    assert debian["requires_ssh"] is True
+
+
+# --- the seed's and the notes' requests, as written --------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [SEED_CONTAINER, SEED_CURL, json.dumps(NOTES_CONTAINER)], ids=["seed", "curl", "notes"])
+def test_fluence_sandbox_accepts_the_documented_container_requests(client, instant, raw):
+    instance_id = create(client, raw)
+    details = get(client, instance_id)
+    sent = json.loads(raw)
+    assert details["name"] == sent["name"]
+    assert details["container_info"]["image"] == sent["container_settings"]["image"]
+    assert details["container_info"]["expose"] == sent["container_settings"]["expose"]
+    assert details["location"] == "US"
+
+
+def test_fluence_sandbox_accepts_the_seeds_private_image_and_never_shows_the_password(client, instant):
+    body = {"plan_id": SEED_PLAN, "name": "private-01", "container_settings": json.loads(SEED_PRIVATE_SETTINGS)}
+    instance_id = create(client, body)
+    details = get(client, instance_id)
+    assert details["container_info"]["image"] == "ghcr.io/myorg/private-model:v1"
+    everything = json.dumps([details, call(client, "GET", "/gpu/instances/").json()])
+    assert "ghp_xxxxxxxxxxxx" not in everything
+    stored = SandboxObject.objects.get(object_id=instance_id)
+    assert "ghp_xxxxxxxxxxxx" not in json.dumps(stored.data)
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [("/gpu/instances/vms", SEED_VM), ("/gpu/instances/vms", json.dumps(NOTES_VM)),
+     ("/gpu/instances/baremetal", json.dumps(BM_BODY))],
+    ids=["seed-vm", "notes-vm", "baremetal"],
+)  # fmt: skip
+def test_fluence_sandbox_accepts_the_documented_vm_and_baremetal_requests(client, instant, path, raw):
+    instance_id = create(client, raw, path=path)
+    details = get(client, instance_id, path.removeprefix("/gpu/instances/") + "/")
+    assert (details["name"], details["os_image"]) == (json.loads(raw)["name"], json.loads(raw)["os_image"])
+    assert details["availability"] == ("vm" if path.endswith("vms") else "baremetal")
+
+
+def test_fluence_sandbox_os_image_error_is_the_documented_message(client, instant):
+    response = call(client, "POST", "/gpu/instances/vms", {**VM_BODY, "os_image": "sss"})
+    assert refused(response) == (
+        "Provided OS image sss is not supported for the selected offer. Available OS images: Ubuntu Server 22.04"
+    )
+
+
+def test_fluence_sandbox_port_error_is_the_seeds_422_entry(client, instant):
+    body = copy.deepcopy(WEB)
+    body["container_settings"]["expose"] = [{"port": "999999999", "protocol": "tcp"}]
+    assert errors(call(client, "POST", "/gpu/instances/", body)) == [
+        {
+            "type": "value_error",
+            "loc": ["body", "container_settings", "expose", 0, "port"],
+            "msg": "Value error, Port must be between 1 and 65535",
+            "input": "999999999",
+            "ctx": {"error": {}},
+        }
+    ]
