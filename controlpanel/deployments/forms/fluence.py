@@ -14,7 +14,8 @@ Choices worth knowing:
   the spec as typed and the rules expand it (their errors name the row it came from).
 - The default-image picker (from the key's metadata, ``GET /gpu/default-images/``) fills
   the image, ports, environment and startup command that are empty or still hold another
-  preset's values, when the form is next checked (no script needed); an image that
+  preset's values, on the server when the form is posted (no script needed: the
+  confirmation step shows them before anything is sent); an image that
   ``requires_ssh`` makes the SSH key required (contract §2.3 [I]).
 - The registry password is never put back into a page from a stored spec: an update keeps
   the current one when the field is left empty, and a clone asks for it again. The one
@@ -95,8 +96,8 @@ class FluenceMainForm(forms.Form):
     )  # fmt: skip
     default_image = forms.ChoiceField(
         label="Start from a default image", required=False, choices=(),
-        help_text="Fluence's ready images. Fills the image, ports, environment and startup command you have not "
-                  "set yourself when the form is next checked.",
+        help_text="Fluence's ready images. Fills in the image, ports, environment and startup command you have "
+                  "not set yourself; you see them when you review the cost.",
     )  # fmt: skip
     image = forms.CharField(
         required=False,
