@@ -9,6 +9,7 @@ import copy
 import datetime as dt
 import json
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -410,3 +411,235 @@ def test_fluence_sandbox_port_error_is_the_seeds_422_entry(client, instant):
             "ctx": {"error": {}},
         }
     ]
+
+
+# --- 422: one test per field rule ---------------------------------------------------------------------
+
+
+def with_settings(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(WEB)
+    for key, value in changes.items():
+        if value is None:
+            body["container_settings"].pop(key, None)
+        else:
+            body["container_settings"][key] = value
+    return body
+
+
+def with_body(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(WEB)
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+PORTS = [{"port": str(p), "protocol": "tcp"} for p in range(8000, 8011)]
+ENV = [{"name": f"VAR_{i}", "value": "x"} for i in range(65)]
+CONTAINER_RULES = [
+    # (id, body, loc after "body", type, msg contains)
+    ("name-too-long", with_body(name="a" * 26), ["name"], "value_error", "1-25 characters"),
+    ("name-upper-case", with_body(name="Web-01"), ["name"], "value_error", "lowercase letters"),
+    ("name-leading-hyphen", with_body(name="-web"), ["name"], "value_error", "cannot start or end with a hyphen"),
+    ("name-trailing-hyphen", with_body(name="web-"), ["name"], "value_error", "cannot start or end with a hyphen"),
+    ("name-underscore", with_body(name="web_01"), ["name"], "value_error", "hyphens"),
+    ("name-empty", with_body(name=""), ["name"], "value_error", "1-25 characters"),
+    ("name-missing", with_body(name=None), ["name"], "missing", "Field required"),
+    ("name-not-a-string", with_body(name=7), ["name"], "string_type", "valid string"),
+    ("plan-missing", with_body(plan_id=None), ["plan_id"], "missing", "Field required"),
+    ("plan-not-a-uuid", with_body(plan_id="h100-plan"), ["plan_id"], "uuid_parsing", "valid UUID"),
+    ("settings-missing", with_body(container_settings=None), ["container_settings"], "missing", "Field required"),
+    ("settings-not-an-object", with_body(container_settings=["x"]), ["container_settings"], "model_attributes_type",
+     "valid dictionary"),
+    ("image-missing", with_settings(image=None), ["container_settings", "image"], "missing", "Field required"),
+    ("image-empty", with_settings(image=""), ["container_settings", "image"], "value_error", "must not be empty"),
+    ("image-upper-case", with_settings(image="docker.io/Library/nginx"), ["container_settings", "image"],
+     "value_error", "Image must be lowercase"),
+    ("image-too-long", with_settings(image="a" * 256), ["container_settings", "image"], "value_error",
+     "at most 255 characters"),
+    ("expose-missing", with_settings(expose=None), ["container_settings", "expose"], "missing", "Field required"),
+    ("expose-empty", with_settings(expose=[]), ["container_settings", "expose"], "value_error", "between 1 and 10"),
+    ("expose-eleven", with_settings(expose=PORTS), ["container_settings", "expose"], "value_error", "between 1 and 10"),
+    ("expose-not-a-list", with_settings(expose="22/tcp"), ["container_settings", "expose"], "list_type",
+     "valid list"),
+    ("port-zero", with_settings(expose=[{"port": "0", "protocol": "tcp"}]), ["container_settings", "expose", 0, "port"],
+     "value_error", "between 1 and 65535"),
+    ("port-word", with_settings(expose=[{"port": "ssh", "protocol": "tcp"}]),
+     ["container_settings", "expose", 0, "port"], "value_error", "between 1 and 65535"),
+    ("port-integer", with_settings(expose=[{"port": 22, "protocol": "tcp"}]),
+     ["container_settings", "expose", 0, "port"], "string_type", "valid string"),
+    ("port-missing", with_settings(expose=[{"protocol": "tcp"}]), ["container_settings", "expose", 0, "port"],
+     "missing", "Field required"),
+    ("protocol-unknown", with_settings(expose=[{"port": "22", "protocol": "sctp"}]),
+     ["container_settings", "expose", 0, "protocol"], "enum", "'tcp', 'udp' or 'http'"),
+    ("http-not-on-80", with_settings(expose=[{"port": "8080", "protocol": "http"}]),
+     ["container_settings", "expose", 0, "protocol"], "value_error", "Only port 80 supports the http protocol"),
+    ("port-twice", with_settings(expose=[{"port": "22", "protocol": "tcp"}, {"port": "22"}]),
+     ["container_settings", "expose", 1, "port"], "value_error", "exposed more than once"),
+    ("env-sixty-five", with_settings(environment=ENV), ["container_settings", "environment"], "value_error",
+     "At most 64"),
+    ("env-lower-case", with_settings(environment=[{"name": "model_path", "value": "x"}]),
+     ["container_settings", "environment", 0, "name"], "value_error", "uppercase letters"),
+    ("env-leading-digit", with_settings(environment=[{"name": "1PATH", "value": "x"}]),
+     ["container_settings", "environment", 0, "name"], "value_error", "start with a letter"),
+    ("env-value-missing", with_settings(environment=[{"name": "PATH"}]),
+     ["container_settings", "environment", 0, "value"], "missing", "Field required"),
+    ("env-twice", with_settings(environment=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]),
+     ["container_settings", "environment", 1, "name"], "value_error", "defined more than once"),
+    ("command-too-long", with_settings(startup_command="x" * 2049), ["container_settings", "startup_command"],
+     "value_error", "at most 2048 characters"),
+    ("registry-host", with_settings(credentials={"host": "quay.io", "username": "u", "password": "p"}),
+     ["container_settings", "credentials", "host"], "value_error", "docker.io, ghcr.io"),
+    ("registry-password-missing", with_settings(credentials={"host": "ghcr.io", "username": "u"}),
+     ["container_settings", "credentials", "password"], "missing", "Field required"),
+    ("location-not-a-country-code", with_body(constraints={"location": "us-east"}), ["constraints", "location"],
+     "value_error", "two-letter country code"),
+    ("ssh-key-not-a-key", with_body(ssh_key="hello"), ["ssh_key"], "value_error", "Invalid SSH public key"),
+    ("ssh-key-two-lines", with_body(ssh_key=f"{SSH_KEY}\n{SSH_KEY}"), ["ssh_key"], "value_error",
+     "Invalid SSH public key"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "loc", "type_", "msg"), [r[1:] for r in CONTAINER_RULES],
+                         ids=[r[0] for r in CONTAINER_RULES])  # fmt: skip
+def test_fluence_sandbox_refuses_each_container_rule_with_422(client, instant, body, loc, type_, msg):
+    (entry,) = errors(call(client, "POST", "/gpu/instances/", body))
+    assert entry["loc"] == ["body", *loc]
+    assert entry["type"] == type_
+    assert msg in entry["msg"]
+    if type_ == "value_error":
+        assert entry["msg"].startswith("Value error, ")
+        assert entry["ctx"] == {"error": {}}
+    assert not SandboxObject.objects.filter(vendor="fluence", kind="container").exists()
+
+
+def test_fluence_sandbox_accepts_the_edges_of_each_rule(client, instant):
+    body = with_settings(
+        expose=[*PORTS[:9], {"port": "80", "protocol": "http"}],
+        environment=ENV[:64],
+        startup_command="x" * 2048,
+        credentials={"host": "docker.io", "username": "u", "password": "p"},
+        image="docker.io/" + "a" * 245,
+    )
+    body["name"] = "a" * 25
+    create(client, body)
+    create(client, with_body(name="a"))
+    create(client, with_settings(expose=[{"port": "65535", "protocol": "udp"}, {"port": "1"}]))
+
+
+def test_fluence_sandbox_reports_every_problem_at_once(client, instant):
+    body = with_body(name="Bad_Name", plan_id=None, ssh_key="nope")
+    body["container_settings"]["expose"] = [{"port": "70000", "protocol": "tcp"}]
+    locs = [e["loc"] for e in errors(call(client, "POST", "/gpu/instances/", body))]
+    assert locs == [["body", "name"], ["body", "plan_id"], ["body", "container_settings", "expose", 0, "port"],
+                    ["body", "ssh_key"]]  # fmt: skip
+
+
+def test_fluence_sandbox_protocol_defaults_to_tcp(client, instant):
+    instance_id = create(client, with_settings(expose=[{"port": "22"}]))
+    assert get(client, instance_id)["container_info"]["expose"] == [{"port": "22", "protocol": "tcp"}]
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "type_", "loc"),
+    [
+        ("[1, 2]", "application/json", "model_attributes_type", ["body"]),
+        ("", "application/json", "missing", ["body"]),
+        ('{"name": ', "application/json", "json_invalid", ["body", 9]),
+        (json.dumps(WEB), "text/plain", "model_attributes_type", ["body"]),
+    ],
+    ids=["array", "empty", "broken-json", "not-json-content"],
+)
+def test_fluence_sandbox_refuses_a_body_that_is_not_a_json_object(client, instant, raw, content_type, type_, loc):
+    (entry,) = errors(call(client, "POST", "/gpu/instances/", raw, content_type=content_type))
+    assert (entry["type"], entry["loc"]) == (type_, loc)
+
+
+MACHINE_RULES = [
+    ("plan-missing", {"plan_id": None}, ["plan_id"], "missing"),
+    ("plan-not-a-uuid", {"plan_id": "a100"}, ["plan_id"], "uuid_parsing"),
+    ("name-bad", {"name": "My VM"}, ["name"], "value_error"),
+    ("ssh-key-missing", {"ssh_key": None}, ["ssh_key"], "missing"),
+    ("ssh-key-bad", {"ssh_key": "AAAA"}, ["ssh_key"], "value_error"),
+    ("os-image-missing", {"os_image": None}, ["os_image"], "missing"),
+    ("os-image-not-a-string", {"os_image": 22.04}, ["os_image"], "string_type"),
+]
+
+
+@pytest.mark.parametrize("path", ["/gpu/instances/vms", "/gpu/instances/baremetal"])
+@pytest.mark.parametrize(("changes", "loc", "type_"), [r[1:] for r in MACHINE_RULES], ids=[r[0] for r in MACHINE_RULES])
+def test_fluence_sandbox_refuses_each_machine_rule_with_422(client, instant, path, changes, loc, type_):
+    body = {**(VM_BODY if path.endswith("vms") else BM_BODY), **changes}
+    body = {k: v for k, v in body.items() if v is not None}
+    (entry,) = errors(call(client, "POST", path, body))
+    assert (entry["loc"], entry["type"]) == (["body", *loc], type_)
+
+
+# --- 400: business rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "plan_id"),
+    [("/gpu/instances/", str(uuid.uuid4())), ("/gpu/instances/", NOTES_VM_PLAN),
+     ("/gpu/instances/vms", str(uuid.uuid4())), ("/gpu/instances/vms", SEED_PLAN), ("/gpu/instances/vms", BM_PLAN),
+     ("/gpu/instances/baremetal", SEED_VM_PLAN)],
+    ids=["unknown-container", "vm-option-as-container", "unknown-vm", "container-plan-as-vm", "bm-option-as-vm",
+         "vm-option-as-bm"],
+)  # fmt: skip
+def test_fluence_sandbox_refuses_a_plan_that_is_not_on_offer(client, instant, path, plan_id):
+    body = {"/gpu/instances/": WEB, "/gpu/instances/vms": VM_BODY, "/gpu/instances/baremetal": BM_BODY}[path]
+    assert refused(call(client, "POST", path, {**body, "plan_id": plan_id})) == (
+        f"Plan {plan_id} is no longer available"
+    )
+
+
+def test_fluence_sandbox_refuses_a_location_the_plan_does_not_have(client, instant):
+    message = refused(call(client, "POST", "/gpu/instances/", with_body(constraints={"location": "DE"})))
+    assert message == "Location DE is not available for the selected plan. Available locations: US, CA"
+
+
+def test_fluence_sandbox_picks_the_plans_first_location_when_none_is_asked(client, instant):
+    assert get(client, create(client))["location"] == "US"
+    assert get(client, create(client, with_body(constraints={"location": "CA"})))["location"] == "CA"
+    assert get(client, create(client, with_body(constraints={})))["location"] == "US"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        with_body(ssh_key=SSH_KEY, container_settings={**WEB["container_settings"],
+                                                       "environment": [{"name": "SSH_PUBKEY", "value": SSH_KEY}]}),
+        with_settings(image="docker.io/fluencelabs/debian-ssh-root:11",
+                      environment=[{"name": "SSH_PUBKEY", "value": SSH_KEY}]),
+    ],
+    ids=["with-ssh-key", "with-a-default-image"],
+)  # fmt: skip
+def test_fluence_sandbox_refuses_ssh_pubkey_where_the_platform_injects_it(client, instant, body):
+    assert "SSH_PUBKEY is reserved" in refused(call(client, "POST", "/gpu/instances/", body))
+
+
+def test_fluence_sandbox_lets_a_custom_image_take_its_key_from_ssh_pubkey(client, instant):
+    body = with_settings(image="ghcr.io/acme/sshd:2", environment=[{"name": "SSH_PUBKEY", "value": SSH_KEY}])
+    instance_id = create(client, body)
+    assert get(client, instance_id)["container_info"]["environment"] == [{"name": "SSH_PUBKEY", "value": SSH_KEY}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "price"),
+    [("/gpu/instances/", WEB, "1.22"), ("/gpu/instances/vms", VM_BODY, "1.07"),
+     ("/gpu/instances/baremetal", BM_BODY, "17.90")],
+    ids=["container", "vm", "baremetal"],
+)  # fmt: skip
+def test_fluence_sandbox_refuses_a_deploy_the_balance_cannot_cover(client, instant, path, body, price):
+    call(client, "GET", "/v2/users/balances")  # opens the account
+    row = SandboxObject.objects.get(vendor="fluence", kind="account")
+    row.data["credit"] = str(Decimal(price) * 3 - Decimal("0.01"))
+    row.save()
+    assert refused(call(client, "POST", path, body)) == "Insufficient balance to deploy instance"
+    assert not SandboxObject.objects.filter(vendor="fluence", kind__in=twin.KINDS).exists()
+    row.data["credit"] = str(Decimal(price) * 3)
+    row.save()
+    create(client, body, path=path)
+    assert call(client, "GET", "/v2/users/balances").json()[0]["balance"] == "0.00"
