@@ -558,12 +558,14 @@ def _preset_value(image: dict[str, Any], key: str) -> Any:
         return image.get("startup_command") or ""
     if key == "expose":
         return [(str(p.get("port", "")), p.get("protocol") or "tcp") for p in image.get("expose") or []]
-    # SSH_PUBKEY is Fluence's to set from the SSH key [V §2.4]: never copied into the rows.
-    return [
-        (e.get("name", ""), e.get("value") or "")
-        for e in image.get("environment") or []
-        if e.get("name") != rules.RESERVED_ENV
-    ]
+    # The key's metadata keeps variable names only (values may be secrets): the rows get
+    # the names to fill in. SSH_PUBKEY is Fluence's to set from the SSH key [V §2.4].
+    rows = []
+    for item in image.get("environment") or []:
+        name, value = (item.get("name", ""), item.get("value") or "") if isinstance(item, dict) else (str(item), "")
+        if name and name != rules.RESERVED_ENV:
+            rows.append((name, value))
+    return rows
 
 
 def _rows(data: Any, prefix: str, columns: tuple[str, str]) -> list[tuple[str, str]]:

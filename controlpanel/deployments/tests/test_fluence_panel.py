@@ -131,7 +131,7 @@ def test_fluence_default_image_fills_the_form_when_it_is_checked(logged_in, flue
     assert "Confirm: this spends money" in content
     assert 'value="docker.io/vllm/vllm-openai:latest"' in content
     assert 'name="ports-1-port" value="80"' in content
-    assert 'name="env-0-value" value="Qwen/Qwen2.5-1.5B-Instruct"' in content
+    assert 'name="env-0-name" value="HF_TOKEN"' in content
 
 
 # --- editing ------------------------------------------------------------------------------------------------

@@ -44,14 +44,15 @@ OFFERS = [
           extra={"os_options": ["Ubuntu Server 22.04"], "provider": "sesterce", "nvlink": True,
                  "location": "dulles-usa-1"}),
 ]  # fmt: skip
+# As ``FluenceProvider.account_metadata()`` keeps them: environment names only, never values.
 DEFAULT_IMAGES = [
-    {"slug": "debian-ssh-11", "name": "Debian SSH 11", "image": "docker.io/fluencelabs/debian-ssh-root:11",
-     "expose": [{"port": "22", "protocol": "tcp"}], "environment": [{"name": "SSH_PUBKEY", "value": ""}],
-     "startup_command": None, "requires_ssh": True},
-    {"slug": "vllm", "name": "vLLM server", "image": "docker.io/vllm/vllm-openai:latest",
+    {"slug": "debian-ssh-11", "name": "Debian SSH 11", "description": "", "image": "docker.io/fluencelabs/debian-ssh-root:11",
+     "expose": [{"port": "22", "protocol": "tcp"}], "environment": ["SSH_PUBKEY"], "startup_command": "",
+     "requires_ssh": True},
+    {"slug": "vllm", "name": "vLLM server", "description": "", "image": "docker.io/vllm/vllm-openai:latest",
      "expose": [{"port": "8000", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
-     "environment": [{"name": "MODEL", "value": "Qwen/Qwen2.5-1.5B-Instruct"}],
-     "startup_command": "vllm serve $MODEL --port 8000", "requires_ssh": False},
+     "environment": ["HF_TOKEN"], "startup_command": "vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000",
+     "requires_ssh": False},
 ]  # fmt: skip
 # The seed's container request, exactly as written.
 SEED_CONTAINER = {
@@ -404,12 +405,13 @@ def test_fluence_default_image_fills_the_empty_fields(fluence_account):
     assert form.spec["container_settings"] == {
         "image": "docker.io/vllm/vllm-openai:latest",
         "expose": [{"port": "8000", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
-        "environment": [{"name": "MODEL", "value": "Qwen/Qwen2.5-1.5B-Instruct"}],
-        "startup_command": "vllm serve $MODEL --port 8000",
+        "environment": [{"name": "HF_TOKEN", "value": ""}],  # the name, for the user to give its value
+        "startup_command": "vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000",
     }
     # The page shows what was filled in, so the user sees what will be sent.
     assert form.main["image"].value() == "docker.io/vllm/vllm-openai:latest"
     assert [f["port"].value() for f in form.sets["ports"].forms] == ["8000", "80"]
+    assert [(f["name"].value(), f["value"].value()) for f in form.sets["env"].forms] == [("HF_TOKEN", "")]
 
 
 def test_fluence_default_image_keeps_what_the_user_typed(fluence_account):
