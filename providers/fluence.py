@@ -38,6 +38,7 @@ Choices where the contract is silent:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -45,16 +46,29 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import httpx
+
 from providers.base import (
+    AccountInfo,
     Action,
+    AuthError,
     Charge,
+    Endpoint,
+    LogLines,
     NotFound,
     Offer,
     Provider,
+    ProviderError,
+    Rejected,
+    Remote,
     RemoteState,
     SpecError,
+    Transient,
+    Unsupported,
+    VendorEvent,
     parse_time,
 )
+from providers.http import json_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +113,10 @@ SSH_KEY_RE = re.compile(
 )
 OS_IMAGE_MAX = 200  # ours: Fluence's names are short ("Ubuntu Server 22.04") [I]
 PLAN_ID_MAX = 200  # ours: plan ids are UUIDs [V], but the check is Fluence's own 400 [I]
+
+# Log lines and events read per fetch [I]: the panel keeps the last 500 lines, 200 events.
+LOG_LAST = 500
+EVENTS_LAST = 200
 
 # Money [V]: on create, upfront_hours (3) of rent move from the account to the instance.
 UPFRONT_HOURS = 3
@@ -536,6 +554,10 @@ def _at(spec: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def _ignore(*_: Any) -> None:
+    """An ``err`` for re-reading a spec that was checked when it was saved."""
+
+
 def fixed_changes(new: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, list[str]]:
     """What an update tries to change that Fluence cannot change after deploy."""
     if not previous:
@@ -548,8 +570,13 @@ def fixed_changes(new: Mapping[str, Any], previous: Mapping[str, Any] | None) ->
     for path in FIXED_AFTER_DEPLOY.get(kind, ()):
         before, after = _at(previous, path), _at(new, path)
         if path == "container_settings.expose":
-            before = [(str(e.get("port")), str(e.get("protocol") or DEFAULT_PROTOCOL).lower()) for e in before or []]
-            after = [(e["port"], e["protocol"]) for e in after or []]
+            # Compared as Fluence holds them: single string ports, lower-case protocols, any order.
+            before, after = (
+                sorted((e["port"], e["protocol"]) for _, e in _expand_expose(v if isinstance(v, list) else [], _ignore))
+                for v in (before, after)
+            )
+        elif path == "constraints.location":
+            before, after = (str(v).upper() if v else None for v in (before, after))
         if (before or None) != (after or None):
             what = "the exposed ports" if path.endswith("expose") else None
             if kind == CONTAINER:
@@ -608,6 +635,310 @@ AUTH_RE = re.compile(
     r"api[ _-]?key|not authenticated|unauthori[sz]ed|authentication|invalid token|access token|forbidden|permission",
     re.IGNORECASE,
 )
+
+
+def _field_for_message(message: str, request_body: Any) -> str:
+    """The spec path a 400's words are about, or ``""``: the ``SSH_PUBKEY`` rule lands on
+    the very environment row that defined it when the request shows which one."""
+    for pattern, path in MESSAGE_FIELDS:
+        if not pattern.search(message):
+            continue
+        if path == "container_settings.environment" and isinstance(request_body, dict):
+            rows = (request_body.get("container_settings") or {}).get("environment") or []
+            for i, row in enumerate(rows):
+                if isinstance(row, dict) and row.get("name") == RESERVED_ENV:
+                    return f"{path}.{i}.name"
+        return path
+    return ""
+
+
+def loc_path(loc: Any) -> str:
+    """``["body", "container_settings", "expose", 0, "port"]`` → ``container_settings.expose.0.port``."""
+    parts = [str(p) for p in loc] if isinstance(loc, (list, tuple)) else ([str(loc)] if loc else [])
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def detail_fields(detail: list[Any]) -> dict[str, list[str]]:
+    """A FastAPI/pydantic ``detail`` array as spec paths and the vendor's messages."""
+    fields: dict[str, list[str]] = {}
+    for item in detail:
+        if not isinstance(item, dict):
+            fields.setdefault("", []).append(str(item))
+            continue
+        message = str(item.get("msg") or item.get("type") or "invalid")
+        message = message.removeprefix(VALUE_ERROR)
+        fields.setdefault(loc_path(item.get("loc")), []).append(message)
+    return fields
+
+
+# --- what Fluence says about an instance, for people -------------------------------------------------
+
+MASK = "******"
+# Environment values whose names say they are secret [I]: the panel keeps ``raw`` in its
+# database and shows it; the injected SSH_PUBKEY is masked as the brief asks.
+SECRET_NAME_RE = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+
+
+def masked(value: Any) -> Any:
+    """A copy of ``value`` with passwords and secret-looking environment values masked."""
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key == "password" and item:
+            out[key] = MASK
+        elif key == "environment" and isinstance(item, list):
+            out[key] = [
+                {**e, "value": MASK}
+                if isinstance(e, dict) and e.get("value") and SECRET_NAME_RE.search(str(e.get("name") or ""))
+                else masked(e)
+                for e in item
+            ]
+        else:
+            out[key] = masked(item)
+    return out
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _http_url(uri: str) -> str:
+    # [?] whether ``network.uri`` carries a scheme is not shown; without one it is http (port 80).
+    return uri if "://" in uri else f"http://{uri}"
+
+
+def connection_details(item: Mapping[str, Any], kind: str) -> tuple[list[Endpoint], dict[str, str]]:
+    """Endpoints and the ready-made commands: containers SSH through the external port
+    forwarded to their port 22 as root (notes §2.7); VMs give their own ``ssh_connection``."""
+    network = item.get("network") if isinstance(item.get("network"), dict) else {}
+    domain = str(network.get("domain") or item.get("domain") or "")
+    endpoints: list[Endpoint] = []
+    connection: dict[str, str] = {}
+    for forwarded in network.get("forwarded_ports") or []:
+        if not isinstance(forwarded, dict):
+            continue
+        port, external = _whole(forwarded.get("port")), _whole(forwarded.get("external_port"))
+        protocol = str(forwarded.get("protocol") or DEFAULT_PROTOCOL).lower()
+        if external is None or not domain:
+            continue
+        endpoints.append(Endpoint(host=domain, port=external, protocol=protocol, label=f"port {port}/{protocol}"))
+        if port == 22 and kind == CONTAINER:
+            connection["SSH"] = f"ssh -p {external} root@{domain}"
+    uri = str(network.get("uri") or "")
+    if uri:
+        endpoints.insert(0, Endpoint(url=_http_url(uri), protocol="http", label=f"HTTP (port {HTTP_PORT})"))
+        connection["HTTP"] = _http_url(uri)
+    ssh = str(item.get("ssh_connection") or "")
+    if ssh and kind != CONTAINER:
+        connection["SSH"] = ssh
+        host = ssh.rsplit("@", 1)[-1].split()[0] if "@" in ssh else ""
+        if host:
+            endpoints.append(Endpoint(host=host, port=22, protocol="tcp", label="SSH"))
+    elif domain and kind != CONTAINER:
+        connection["Address"] = domain
+    return endpoints, connection
+
+
+def _instances(data: Any) -> list[dict[str, Any]]:
+    # A bare array [V]; an object wrapping one is read too, in case the API grows paging.
+    if isinstance(data, dict):
+        data = data.get("data") or data.get("instances") or data.get("items") or []
+    return [i for i in data if isinstance(i, dict) and i.get("id")] if isinstance(data, list) else []
+
+
+# --- the catalog ---------------------------------------------------------------------------------------
+
+_CONSUMER_GPU = re.compile(r"^(?:rtx|geforce)?[\s_-]*(\d{4})(?:[\s_-]*(ti|super))?$", re.IGNORECASE)
+_WORKSTATION_GPU = re.compile(r"^(?:rtx)?[\s_-]*(a\d{4}|\d{4}[\s_-]*ada)$", re.IGNORECASE)
+
+
+def normalise_gpu(model: Any) -> str:
+    """Fluence's model words (``h200``, ``a100``, ``rtx4090``, ``rtx-a6000``) as the panel writes them."""
+    text = str(model or "").strip()
+    consumer = _CONSUMER_GPU.match(text)
+    if consumer:
+        suffix = (
+            f" {consumer.group(2).capitalize() if consumer.group(2).lower() == 'super' else 'Ti'}"
+            if consumer.group(2)
+            else ""
+        )
+        return f"RTX {consumer.group(1)}{suffix}"
+    workstation = _WORKSTATION_GPU.match(text)
+    if workstation:
+        return f"RTX {workstation.group(1).replace('_', ' ').replace('-', ' ').upper().replace('ADA', 'Ada')}"
+    return text.upper()
+
+
+def _gib(value: Any) -> int | None:
+    """``"141Gi"`` → 141 (a GiB and a GB are close enough for choosing a plan)."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)", str(value or ""))
+    return int(float(match.group(1))) if match else None
+
+
+def _amount(block: Any) -> int | None:
+    return _whole((block or {}).get("count")) if isinstance(block, dict) else None
+
+
+def _gpu_label(gpu: Mapping[str, Any], count: int) -> str:
+    memory = _gib(gpu.get("vram"))
+    interface = str(gpu.get("interface") or "")
+    words = [f"{count}× {normalise_gpu(gpu.get('model'))}"]
+    if memory:
+        words.append(f"{memory} GB")
+    if interface:
+        words.append(interface.upper() if interface.lower() == "sxm" else interface.upper().replace("PCIE", "PCIe"))
+    return " ".join(words)
+
+
+def _resources(vcpu: Any, memory: Any, storage: Any) -> dict[str, int | None]:
+    return {"vcpu": _amount(vcpu), "memory_gb": _amount(memory), "storage_gb": _amount(storage)}
+
+
+def container_offer(entry: Mapping[str, Any]) -> Offer | None:
+    """One ``{plan, attributes}`` of ``GET /gpu/plans/`` [V]."""
+    plan = entry.get("plan") if isinstance(entry.get("plan"), dict) else {}
+    if not plan.get("id"):
+        return None
+    supply = plan.get("supply") or {}
+    gpu = plan.get("gpu_model") or {}
+    pricing = plan.get("pricing") or {}
+    count = _whole(supply.get("gpu_count")) or 1
+    locations = [str(x) for x in ((entry.get("attributes") or {}).get("location") or [])]
+    resources = _resources(supply.get("vcpu"), supply.get("memory"), supply.get("storage"))
+    hours = _whole(pricing.get("upfront_hours"))
+    name = f"{_gpu_label(gpu, count)} · {resources['vcpu']} vCPU · {resources['memory_gb']} GiB RAM · {resources['storage_gb']} GiB disk"
+    return Offer(
+        sku=str(plan["id"]),
+        name=name,
+        kind=CONTAINER,
+        gpu_model=normalise_gpu(gpu.get("model")),
+        gpu_count=count,
+        gpu_memory_gb=_gib(gpu.get("vram")),
+        price_per_hour=_decimal(pricing.get("hour")),
+        location=", ".join(locations),
+        extra={
+            "plan_name": str(plan.get("name") or ""),
+            "locations": locations,
+            "upfront_hours": hours if hours and hours > 0 else UPFRONT_HOURS,
+            "currency": str(pricing.get("currency") or CURRENCY),
+            **resources,
+            "interface": str(gpu.get("interface") or "").lower(),  # SXM here, sxm elsewhere [V]
+        },
+        raw=dict(entry),
+    )
+
+
+def machine_offers(data: Any, kind: str) -> list[Offer]:
+    """Every option of ``GET /gpu/plans/vms`` or ``/baremetal`` [V]: GPU model → GPU count → options."""
+    groups = data.get("data") if isinstance(data, dict) else data
+    offers = []
+    for group in groups if isinstance(groups, list) else []:
+        if not isinstance(group, dict):
+            continue
+        gpu = group.get("gpu_model") or {}
+        for by_number in group.get("availability_by_number") or []:
+            count = _whole((by_number or {}).get("gpu_count")) or 1
+            for option in (by_number or {}).get("options") or []:
+                if not isinstance(option, dict) or not option.get("id"):
+                    continue
+                pricing = option.get("pricing") or {}
+                hours = _whole(pricing.get("upfront_hours"))
+                location, provider = str(option.get("location") or ""), str(option.get("provider") or "")
+                resources = _resources(option.get("vcpu"), option.get("memory"), option.get("storage"))
+                offers.append(
+                    Offer(
+                        sku=str(option["id"]),
+                        name=" · ".join(x for x in (_gpu_label(gpu, count), f"{resources['vcpu']} vCPU",
+                                                      f"{resources['memory_gb']} GiB RAM", provider, location) if x),
+                        kind=kind,
+                        gpu_model=normalise_gpu(gpu.get("model")),
+                        gpu_count=count,
+                        gpu_memory_gb=_gib(gpu.get("vram")),
+                        price_per_hour=_decimal(pricing.get("hour")),
+                        location=location,
+                        extra={
+                            "os_options": [str(x) for x in option.get("os_options") or []],
+                            "provider": provider,
+                            "nvlink": bool(option.get("nvlink")),
+                            "location": location,
+                            "upfront_hours": hours if hours and hours > 0 else UPFRONT_HOURS,
+                            "currency": str(pricing.get("currency") or CURRENCY),
+                            **resources,
+                            "interface": str(gpu.get("interface") or "").lower(),
+                            "deployment_type": str(option.get("deployment_type") or "").lower(),
+                        },
+                        raw=option,
+                    )
+                )  # fmt: skip
+    return offers
+
+
+def parse_balance(data: Any) -> tuple[Decimal | None, str]:
+    """The account's spendable balance from ``GET /v2/users/balances``, whose shape is not
+    documented [?]: a number, ``{balance|available|amount: n, currency}``, a list of
+    per-currency entries (USDC, then USD, first), or ``{"USDC": n}``."""
+    if isinstance(data, (int, float, str)) and not isinstance(data, bool):
+        return _decimal(data), CURRENCY
+    if isinstance(data, list):
+        entries = [e for e in data if isinstance(e, dict)]
+        for wanted in (CURRENCY, "USD"):
+            for entry in entries:
+                if str(entry.get("currency") or entry.get("asset") or "").upper() == wanted:
+                    return parse_balance(entry)
+        return parse_balance(entries[0]) if entries else (None, CURRENCY)
+    if not isinstance(data, dict):
+        return None, CURRENCY
+    currency = str(data.get("currency") or data.get("asset") or CURRENCY).upper()
+    for key in ("available", "available_balance", "balance", "amount", "total", "value"):
+        value = data.get(key)
+        if isinstance(value, (dict, list)):
+            return parse_balance(value)
+        number = _decimal(value)
+        if number is not None:
+            return number, currency
+    for key in ("balances", "data", "items"):
+        if key in data:
+            return parse_balance(data[key])
+    for wanted in (CURRENCY, "USD"):
+        if wanted in data or wanted.lower() in data:
+            return _decimal(data.get(wanted, data.get(wanted.lower()))), wanted
+    return None, CURRENCY
+
+
+_EVENT_RE = re.compile(r"^\[(?P<source>[^\]]+)\]:?\s*\[(?P<type>[^\]]+)\]\s*\[(?P<reason>[^\]]+)\]\s*(?P<text>.*)$")
+_STAMP_RE = re.compile(
+    r"^(?P<at>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\s+(?P<rest>.*)$"
+)
+
+
+def parse_event(line: Any) -> VendorEvent:
+    """``"[pod]: [Normal] [Pulled] Container image … already present"`` [V]: the reason
+    becomes the kind (``warning`` for a Warning); a leading timestamp, if any, the time."""
+    text = str(line).rstrip("\n")
+    at = None
+    stamped = _STAMP_RE.match(text)
+    if stamped:
+        at = parse_time(stamped.group("at").replace(" ", "T"))
+        if at is not None:
+            text = stamped.group("rest")
+    match = _EVENT_RE.match(text)
+    kind = ""
+    if match:
+        kind = "warning" if match.group("type").strip().lower() == "warning" else match.group("reason").strip().lower()
+    return VendorEvent(message=text, at=at, kind=kind)
 
 
 # --- the adapter ------------------------------------------------------------------------------------
@@ -693,3 +1024,271 @@ class FluenceProvider(Provider):
         ):
             return "The container is still starting (or a previous update is applying): Fluence refuses a second one until it has."
         return ""
+
+    # --- errors -----------------------------------------------------------------------------
+    def parse_error(self, response: httpx.Response) -> ProviderError | None:
+        """FastAPI's shapes [V]: 422 ``{"detail": [{loc, msg, ...}]}`` onto spec paths;
+        400 ``{"detail": "..."}`` onto the field it names (OS image, plan...), else a
+        refusal; 401/403 (and a 400 about the key) are the key's fault."""
+        body = json_or_none(response)
+        status = response.status_code
+        detail = body.get("detail") if isinstance(body, dict) else body
+        text = detail if isinstance(detail, str) else ""
+        if status in (401, 403):
+            return AuthError(text or "Fluence refused the API key", status_code=status, body=body)
+        if status in (400, 422) and isinstance(detail, list):
+            return SpecError(detail_fields(detail) or {"": ["invalid request"]}, status_code=status, body=body)
+        if status == 422:
+            return SpecError({"": [text or "invalid request"]}, status_code=status, body=body)
+        if status == 400:
+            if not text:
+                return None
+            if AUTH_RE.search(text):
+                return AuthError(text, status_code=status, body=body)
+            if REFUSAL_RE.search(text):
+                return Rejected(text, status_code=status, body=body)
+            field = _field_for_message(text, _sent_json(response))
+            if field:
+                return SpecError({field: [text]}, status_code=status, body=body)
+            return Rejected(text, status_code=status, body=body)
+        if status == 404:
+            return NotFound(text or "Instance not found", status_code=status, body=body)
+        if status in (402, 405, 409):
+            return Rejected(text or f"Fluence refused it (HTTP {status})", status_code=status, body=body)
+        return None  # 429 and 5xx: the shared mapping
+
+    # --- mapping ----------------------------------------------------------------------------
+    def to_remote(
+        self, item: Mapping[str, Any], kind: str, *, detailed: bool = True, now: dt.datetime | None = None
+    ) -> Remote:
+        state, message = remote_state(item, kind, now=now, detailed=detailed)
+        endpoints, connection = connection_details(item, kind)
+        return Remote(
+            external_id=external_id_for(kind, str(item.get("id") or "")),
+            name=str(item.get("name") or ""),
+            state=state,
+            vendor_state=str(item.get("instance_status") or item.get("status") or ""),
+            message=message,
+            endpoints=endpoints,
+            price_per_hour=self._price(item, state),
+            created_at=parse_time(item.get("created_at")),
+            connection=connection,
+            # The vendor's JSON, secrets masked, plus (ours) the kind: the gates read it.
+            raw={**masked(dict(item)), "kind": kind},
+        )
+
+    @staticmethod
+    def _price(item: Mapping[str, Any], state: RemoteState) -> Decimal | None:
+        """What the instance costs per hour now: ``billing.hourly_usage`` [V]; nothing
+        once it failed (refunded) or ended; unknown (``None``) without billing."""
+        if state in (RemoteState.FAILED, RemoteState.DELETED):
+            return Decimal("0")
+        billing = item.get("billing")
+        return _decimal(billing.get("hourly_usage")) if isinstance(billing, dict) else None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def create(self, spec: dict[str, Any]) -> Remote:
+        """POST once: a retried POST could deploy (and charge) twice [I], so a lost answer
+        is the panel's to reconcile through ``find_by_name``."""
+        kind, body = create_body(spec)
+        data = self._http.post(COLLECTIONS[kind], json=body, retry=False).json()  # 2xx, code not stated [?]
+        instance_id = str((data or {}).get("instance_id") or "") if isinstance(data, dict) else ""
+        if not instance_id:
+            # Accepted but unnamed: an instance may exist; the retry reconciles by name.
+            raise Transient("Fluence accepted the deploy but sent no instance id")
+        return Remote(
+            external_id=external_id_for(kind, instance_id),
+            name=body["name"],
+            state=RemoteState.PROVISIONING,
+            vendor_state="",
+            message=f"Submitted to Fluence: {UPFRONT_HOURS} hours of rent moved to the instance while it provisions.",
+            raw={**data, "kind": kind},
+        )
+
+    def get(self, external_id: str) -> Remote:
+        kind, _ = kind_of(external_id)
+        return self.to_remote(self._http.get(instance_path(external_id)).json(), kind)
+
+    def _listed(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every instance of the account: three collections, unpaged [V]."""
+        return [(kind, item) for kind in KINDS for item in _instances(self._http.get(COLLECTIONS[kind]).json())]
+
+    def list(self) -> list[Remote]:
+        now = dt.datetime.now(dt.UTC)
+        out = []
+        for kind, item in self._listed():
+            if _vendor_status(item) != "ACTIVE":
+                out.append(self.to_remote(item, kind, detailed=False, now=now))
+                continue
+            external_id = external_id_for(kind, str(item["id"]))
+            try:
+                detail = self._http.get(instance_path(external_id)).json()
+            except NotFound:  # terminated between the two calls: the list item says enough
+                out.append(self.to_remote(item, kind, detailed=False, now=now))
+                continue
+            out.append(self.to_remote(detail if isinstance(detail, dict) else item, kind, now=now))
+        return out
+
+    def find_by_name(self, name: str) -> Remote | None:
+        """Names are not unique [?]: the newest instance with this name that has not ended."""
+        matches = [
+            (kind, item)
+            for kind, item in self._listed()
+            if item.get("name") == name and _vendor_status(item) != "ENDED"
+        ]
+        if not matches:
+            return None
+        kind, newest = max(matches, key=lambda m: str(m[1].get("created_at") or ""))
+        return self.get(external_id_for(kind, str(newest["id"])))
+
+    def _after_write(self, external_id: str) -> Remote | None:
+        """The instance after a PUT that Fluence took (204); if reading it fails, the next
+        poll will: sending the PUT again would be refused while it applies."""
+        try:
+            return self.get(external_id)
+        except Transient as exc:
+            logger.info("fluence: %s changed, not read back: %s", external_id, exc.message)
+            return None
+
+    def update(self, external_id: str, spec: dict[str, Any], previous: dict[str, Any] | None = None) -> Remote | None:
+        """Containers: a full replacement of name, image, environment, startup command,
+        credentials and SSH key, which redeploys [V]. VMs and bare metal: rename only [V]."""
+        kind, _ = kind_of(external_id)
+        new = check_spec(spec)
+        errors = {} if new["kind"] == kind else {"kind": [f"This instance is a {KIND_LABELS[kind].lower()}."]}
+        errors.update(fixed_changes(new, previous))
+        if errors:
+            raise SpecError(errors)
+        body = container_update_body(new) if kind == CONTAINER else {"name": new["name"]}
+        self._http.put(instance_path(external_id), json=body)  # 204, no body [V]
+        return self._after_write(external_id)
+
+    def restart(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        """Fluence's "Redeploy": PUT the container's current configuration again [I]."""
+        kind, _ = kind_of(external_id)
+        if kind != CONTAINER:
+            raise Unsupported(f"Fluence cannot restart a {KIND_LABELS[kind].lower()} through its API.")
+        self._http.put(instance_path(external_id), json=container_update_body(spec))
+        return self._after_write(external_id)
+
+    def delete(self, external_id: str) -> None:
+        # Terminate: 204 [V]; only ACTIVE instances (a 400 otherwise), the reserve is refunded.
+        self._http.delete(instance_path(external_id))
+
+    def _container_only(self, external_id: str, what: str) -> str:
+        kind, _ = kind_of(external_id)
+        if kind != CONTAINER:
+            raise Unsupported(f"Fluence offers {what} for containers only, not for a {KIND_LABELS[kind].lower()}.")
+        return instance_path(external_id, f"/{what}")
+
+    def logs(self, external_id: str, *, last: int | None = LOG_LAST, **_: Any) -> LogLines:
+        """The container's stdout and stderr, newest ``last`` lines [V]."""
+        path = self._container_only(external_id, "logs")
+        data = self._http.get(path, params={"last": last} if last else None).json()
+        return LogLines(lines=[str(line) for line in data] if isinstance(data, list) else [], source="container")
+
+    def events(self, external_id: str, *, last: int | None = EVENTS_LAST) -> list[VendorEvent]:
+        """Cluster events (scheduling, pulls, starts), oldest first as Fluence sends them [V]."""
+        path = self._container_only(external_id, "events")
+        data = self._http.get(path, params={"last": last} if last else None).json()
+        return [parse_event(line) for line in data] if isinstance(data, list) else []
+
+    # --- account and catalog ----------------------------------------------------------------
+    def balance(self) -> tuple[Decimal | None, str]:
+        return parse_balance(self._http.get(BALANCES_PATH).json())
+
+    def me(self) -> dict[str, Any]:
+        data = self._http.get(ME_PATH).json()
+        return data if isinstance(data, dict) else {}
+
+    def verify(self) -> AccountInfo:
+        """The balance (``/v2/users/balances``) and who the key belongs to (``/v1/users/me``).
+        A key whose scopes do not cover one of them (403 [V]) is still good for GPU
+        Cloud if the instance list answers; a 401 is the key's fault everywhere."""
+        balance, currency, notes = None, CURRENCY, []
+        try:
+            balance, currency = self.balance()
+        except AuthError as exc:
+            if exc.status_code != 403:
+                raise
+            self._http.get(COLLECTIONS[CONTAINER])  # proves the key for GPU Cloud, or raises
+            notes.append("this key may not read the balance")
+        except NotFound:
+            self._http.get(COLLECTIONS[CONTAINER])
+            notes.append("no balance reported")
+        try:
+            me = self.me()
+        except AuthError as exc:
+            if exc.status_code != 403:
+                raise
+            me = {}
+        except ProviderError as exc:  # who the key belongs to is a nicety, not the check
+            logger.info("fluence: account details unavailable: %s", exc.message)
+            me = {}
+        user = me.get("user") if isinstance(me.get("user"), dict) else me
+        who = next((str(user[k]) for k in ("email", "username", "name", "wallet_address", "address", "id")
+                    if user.get(k)), "")  # fmt: skip
+        parts = [f"Key accepted{' for ' + who if who else ''}"]
+        if balance is not None:
+            parts.append(f"balance {balance:.2f} {currency}")
+        permissions = me.get("permissions")
+        if isinstance(permissions, list) and permissions:
+            shown = ", ".join(str(p) for p in permissions[:6])
+            parts.append(f"permissions: {shown}{'…' if len(permissions) > 6 else ''}")
+        parts += notes
+        return AccountInfo(summary="; ".join(parts) + ".", username=who, balance=balance, currency=currency)
+
+    def default_images(self) -> list[dict[str, Any]]:
+        data = self._http.get(DEFAULT_IMAGES_PATH).json()
+        return [i for i in data if isinstance(i, dict) and i.get("image")] if isinstance(data, list) else []
+
+    def account_metadata(self) -> dict[str, Any]:
+        """Fluence's default container images [V], for the form's picker: environment
+        names only, no values (names, never values, in account metadata)."""
+        images = []
+        for item in self.default_images():
+            expose = [
+                {"port": str(e.get("port")), "protocol": str(e.get("protocol") or DEFAULT_PROTOCOL).lower()}
+                for e in item.get("expose") or []
+                if isinstance(e, dict) and e.get("port") not in (None, "")
+            ]
+            environment = [
+                str(e.get("name")) for e in item.get("environment") or [] if isinstance(e, dict) and e.get("name")
+            ]
+            images.append(
+                {
+                    "slug": str(item.get("slug") or ""),
+                    "name": str(item.get("name") or item.get("slug") or item["image"]),
+                    "description": str(item.get("description") or ""),
+                    "image": str(item["image"]),
+                    "expose": expose,
+                    "environment": environment,
+                    "startup_command": str(item.get("startup_command") or ""),
+                    "requires_ssh": bool(item.get("requires_ssh")),
+                }
+            )
+        return {"default_images": images}
+
+    def catalog(self) -> list[Offer]:
+        """Container plans (one offer per plan, its locations in ``extra``), then every VM
+        and bare-metal option (one offer each: an option is what ``plan_id`` names) [V]."""
+        plans = self._http.get(PLAN_PATHS[CONTAINER]).json()
+        offers = (
+            [o for o in (container_offer(p) for p in plans if isinstance(p, dict)) if o is not None]
+            if isinstance(plans, list)
+            else []
+        )
+        for kind in (VM, BAREMETAL):
+            offers += machine_offers(self._http.get(PLAN_PATHS[kind]).json(), kind)
+        return offers
+
+
+def _sent_json(response: httpx.Response) -> Any:
+    try:
+        request = response.request
+    except RuntimeError:  # a response built without a request
+        return None
+    try:
+        return json.loads(request.content or b"null")
+    except ValueError:
+        return None
