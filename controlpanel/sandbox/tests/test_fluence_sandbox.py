@@ -643,3 +643,270 @@ def test_fluence_sandbox_refuses_a_deploy_the_balance_cannot_cover(client, insta
     row.save()
     create(client, body, path=path)
     assert call(client, "GET", "/v2/users/balances").json()[0]["balance"] == "0.00"
+
+
+# --- containers: state progression ---------------------------------------------------------------------
+
+LIST_KEYS = {"id", "name", "instance_status", "resources", "domain", "location", "created_at", "updated_at"}
+
+
+def test_fluence_sandbox_container_provisions_then_starts(client, clock):
+    instance_id = create(client, SEED_CONTAINER)
+    created_at = "2026-02-07T14:10:00.000000Z"
+
+    first = get(client, instance_id)
+    assert (first["instance_status"], first["container_status"]) == ("INITIALIZED", "NOT_STARTED")
+    assert (first["network"], first["domain"]) == (None, None)
+    assert first["created_at"] == first["updated_at"] == created_at
+    assert first["resources"] == {
+        "supply": {"vcpu": {"count": 16}, "memory": {"count": 120, "units": "Gi"},
+                   "storage": {"count": 200, "units": "Gi"}, "gpu_count": 1},
+        "gpu_model": {"vendor": "nvidia", "model": "a100", "vram": "80Gi", "interface": "sxm"},  # lower case here
+    }  # fmt: skip
+    # The platform injects the key through SSH_PUBKEY and shows it back [V].
+    assert first["container_info"] == {
+        "image": "docker.io/fluencelabs/debian-ssh-root:11",
+        "expose": [{"port": "22", "protocol": "tcp"}, {"port": "80", "protocol": "http"},
+                   {"port": "443", "protocol": "tcp"}, {"port": "8000", "protocol": "tcp"}],
+        "environment": [{"name": "MODEL_PATH", "value": "/models/llama"}, {"name": "SSH_PUBKEY", "value": SSH_KEY}],
+        "startup_command": "python3 serve.py --port 8000",
+    }  # fmt: skip
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/logs").json() == []
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/events").json() == []
+
+    clock.advance(seconds=PROVISION)
+    up = get(client, instance_id)
+    assert (up["instance_status"], up["container_status"]) == ("ACTIVE", "NOT_STARTED")
+    assert up["network"] == {"domain": None, "forwarded_ports": [], "uri": None}
+    assert up["updated_at"] == "2026-02-07T14:10:40.000000Z"
+    events = call(client, "GET", f"/gpu/instances/{instance_id}/events").json()
+    assert [e.split("] ")[1] for e in events] == ["[Scheduled", "[Pulling"]
+
+    clock.advance(seconds=PROVISION / 4)
+    started = get(client, instance_id)
+    assert (started["instance_status"], started["container_status"]) == ("ACTIVE", "STARTED")
+    assert started["domain"] == started["network"]["domain"] == "provider.a100.pub"
+    forwarded = started["network"]["forwarded_ports"]
+    assert [(f["port"], f["protocol"]) for f in forwarded] == [("22", "tcp"), ("443", "tcp"), ("8000", "tcp")]
+    assert all(30000 <= int(f["external_port"]) < 32768 and isinstance(f["external_port"], str) for f in forwarded)
+    assert started["network"]["uri"] == f"https://{instance_id[:8]}.provider.a100.pub"  # port 80 is http
+    assert started["updated_at"] == "2026-02-07T14:10:50.000000Z"
+    # Same ports on every read.
+    assert get(client, instance_id)["network"]["forwarded_ports"] == forwarded
+    events = call(client, "GET", f"/gpu/instances/{instance_id}/events").json()
+    assert events[-3:] == [
+        '[pod]: [Normal] [Pulled] Successfully pulled image "docker.io/fluencelabs/debian-ssh-root:11"',
+        "[pod]: [Normal] [Created] Created container service-1",
+        "[pod]: [Normal] [Started] Started container service-1",
+    ]
+    logs = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()
+    pod = logs[0].split("]")[0] + "]"
+    assert pod.startswith("[service-1-")
+    assert f"{pod} Server listening on 0.0.0.0 port 22." in logs
+    assert f"{pod} + python3 serve.py --port 8000" in logs
+
+
+def test_fluence_sandbox_list_items_have_the_list_shape(client, clock):
+    first, second = create(client), create(client, NOTES_CONTAINER)
+    items = call(client, "GET", "/gpu/instances/").json()
+    assert [i["id"] for i in items] == [first, second]
+    assert all(set(i) == LIST_KEYS for i in items)
+    assert items[0]["instance_status"] == "INITIALIZED"
+    active(clock)
+    items = call(client, "GET", "/gpu/instances/").json()
+    assert [(i["instance_status"], i["domain"]) for i in items] == [("ACTIVE", "provider.a100.pub")] * 2
+
+
+def test_fluence_sandbox_names_need_not_be_unique(client, instant):
+    create(client)
+    create(client)
+    assert [i["name"] for i in call(client, "GET", "/gpu/instances/").json()] == ["web-01", "web-01"]
+
+
+def test_fluence_sandbox_logs_grow_with_age_and_last_takes_the_tail(client, clock):
+    instance_id = create(client, SEED_CONTAINER)
+    active(clock)
+    before = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()
+    clock.advance(seconds=35)
+    after = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()
+    assert after[: len(before)] == before
+    assert len(after) == len(before) + 3
+    assert after[-1].endswith("2026-02-07T14:11:20.000000Z health check ok")
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/logs?last=2").json() == after[-2:]
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/events?last=1").json() == [
+        "[pod]: [Normal] [Started] Started container service-1"
+    ]
+
+
+@pytest.mark.parametrize(("value", "type_"), [("abc", "int_parsing"), ("0", "greater_than_equal")])
+@pytest.mark.parametrize("what", ["logs", "events"])
+def test_fluence_sandbox_refuses_a_bad_last(client, instant, value, type_, what):
+    instance_id = create(client)
+    (entry,) = errors(call(client, "GET", f"/gpu/instances/{instance_id}/{what}?last={value}"))
+    assert (entry["type"], entry["loc"], entry["input"]) == (type_, ["query", "last"], value)
+
+
+@pytest.mark.parametrize("what", ["", "/logs", "/events"])
+@pytest.mark.parametrize("ref", [str(uuid.uuid4()), "not-a-uuid"])
+def test_fluence_sandbox_unknown_instance_is_404(client, db, what, ref):
+    assert refused(call(client, "GET", f"/gpu/instances/{ref}{what}"), 404) == "Instance not found"
+
+
+# --- terminate ------------------------------------------------------------------------------------------
+
+
+def test_fluence_sandbox_terminates_only_active_instances_and_keeps_them_listed(client, clock):
+    instance_id = create(client)
+    assert refused(call(client, "DELETE", f"/gpu/instances/{instance_id}")) == (
+        "Only ACTIVE instances can be terminated; this instance is INITIALIZED"
+    )
+    active(clock)
+    response = call(client, "DELETE", f"/gpu/instances/{instance_id}")
+    assert (response.status_code, response.content) == (204, b"")
+    ended = get(client, instance_id)
+    assert (ended["instance_status"], ended["network"], ended["domain"]) == ("ENDED", None, None)
+    assert ended["updated_at"] == "2026-02-07T14:10:50.000000Z"
+    assert [i["instance_status"] for i in call(client, "GET", "/gpu/instances/").json()] == ["ENDED"]
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/events").json()[-1] == (
+        "[pod]: [Normal] [Killing] Stopping container service-1"
+    )
+    assert refused(call(client, "DELETE", f"/gpu/instances/{instance_id}")).endswith("this instance is ENDED")
+    # Logs stop where the container stopped.
+    logs = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()
+    clock.advance(minutes=5)
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/logs").json() == logs
+
+
+# --- money ----------------------------------------------------------------------------------------------
+
+
+def balance(client, key: str = KEY) -> dict[str, Any]:
+    (entry,) = call(client, "GET", "/v2/users/balances", key=key).json()
+    return entry
+
+
+def test_fluence_sandbox_balance_starts_full_in_the_entitlement_shape(client, db):
+    entry = balance(client)
+    assert entry == {
+        "balance": "1000.00", "usage": "0.00", "estimatedUsage": "0.00", "overage": "0.00",
+        "totalDepositedAmount": "1000.00", "userId": entry["userId"], "featureKey": "gpu_cloud",
+        "usageDaysLeft": None,
+    }  # fmt: skip
+    assert call(client, "GET", "/v2/users/balances?entitlementKey=gpu_cloud").json() == [entry]
+    assert call(client, "GET", "/v2/users/balances?entitlementKey=storage").json() == []
+
+
+def test_fluence_sandbox_moves_three_hours_on_deploy_charges_hourly_and_refunds_the_reserve(client, clock):
+    instance_id = create(client)  # 1.22 an hour
+    assert get(client, instance_id)["billing"] == {
+        "hourly_usage": 1.22, "total_spendings": 1.22, "reserved_amount": 2.44,
+        "next_billing_period": "2026-02-07T15:00:00Z",
+    }  # fmt: skip
+    assert (balance(client)["balance"], balance(client)["usage"]) == ("996.34", "1.22")
+    assert balance(client)["estimatedUsage"] == "29.28"  # a day at 1.22
+    assert balance(client)["usageDaysLeft"] == 34
+
+    clock.advance(minutes=55)  # 15:05: the 15:00 period is charged, the reserve topped up
+    assert get(client, instance_id)["billing"] == {
+        "hourly_usage": 1.22, "total_spendings": 2.44, "reserved_amount": 2.44,
+        "next_billing_period": "2026-02-07T16:00:00Z",
+    }  # fmt: skip
+    assert (balance(client)["balance"], balance(client)["usage"]) == ("995.12", "2.44")
+
+    assert call(client, "DELETE", f"/gpu/instances/{instance_id}").status_code == 204
+    assert get(client, instance_id)["billing"] == {
+        "hourly_usage": 0.0, "total_spendings": 2.44, "reserved_amount": 0.0, "next_billing_period": None,
+    }  # fmt: skip
+    clock.advance(hours=3)
+    assert (balance(client)["balance"], balance(client)["usage"]) == ("997.56", "2.44")  # reserve back, no more charges
+
+
+# --- update (PUT) ---------------------------------------------------------------------------------------
+
+
+def put_body(**changes: Any) -> dict[str, Any]:
+    body = {"name": "web-02", "container_settings": {"image": "docker.io/library/nginx:1.27",
+            "environment": [{"name": "MODE", "value": "blue"}], "startup_command": "nginx -g 'daemon off;'"}}  # fmt: skip
+    body.update(changes)
+    return body
+
+
+def test_fluence_sandbox_put_replaces_the_settings_and_redeploys(client, clock):
+    instance_id = create(client, with_body(ssh_key=SSH_KEY))
+    active(clock)
+    before = get(client, instance_id)
+    pod_before = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()[0].split("]")[0]
+    # expose is sent too, and ignored: the original ports stay [V].
+    body = put_body()
+    body["container_settings"]["expose"] = [{"port": "9999", "protocol": "tcp"}]
+    response = call(client, "PUT", f"/gpu/instances/{instance_id}", body)
+    assert (response.status_code, response.content) == (204, b"")
+
+    applying = get(client, instance_id)
+    assert (applying["instance_status"], applying["container_status"]) == ("ACTIVE", "NOT_STARTED")
+    assert applying["name"] == "web-02"
+    assert applying["container_info"] == {
+        "image": "docker.io/library/nginx:1.27",
+        "expose": before["container_info"]["expose"],
+        # No ssh_key in the PUT: a full replacement drops it, and with it the injected SSH_PUBKEY.
+        "environment": [{"name": "MODE", "value": "blue"}],
+        "startup_command": "nginx -g 'daemon off;'",
+    }
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/logs").json() == []  # the new pod has not started
+    assert refused(call(client, "PUT", f"/gpu/instances/{instance_id}", put_body())) == (
+        "Instance update is already in progress; wait until it is applied"
+    )
+
+    clock.advance(seconds=PROVISION / 2)
+    after = get(client, instance_id)
+    assert after["container_status"] == "STARTED"
+    assert after["network"]["forwarded_ports"] == before["network"]["forwarded_ports"]
+    logs = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()
+    assert logs[0].split("]")[0] != pod_before
+    assert "+ nginx -g 'daemon off;'" in logs[1]
+    events = call(client, "GET", f"/gpu/instances/{instance_id}/events").json()
+    assert "[pod]: [Normal] [Killing] Stopping container service-1" in events
+    assert (
+        events[-3]
+        == '[pod]: [Normal] [Pulled] Container image "docker.io/library/nginx:1.27" already present on machine'
+    )
+    assert [i["name"] for i in call(client, "GET", "/gpu/instances/").json()] == ["web-02"]
+
+
+def test_fluence_sandbox_put_needs_an_active_started_container(client, clock):
+    instance_id = create(client)
+    assert refused(call(client, "PUT", f"/gpu/instances/{instance_id}", put_body())) == (
+        "Only ACTIVE instances can be updated; this instance is INITIALIZED"
+    )
+    clock.advance(seconds=PROVISION)  # ACTIVE, the first start still applying
+    assert "already in progress" in refused(call(client, "PUT", f"/gpu/instances/{instance_id}", put_body()))
+    clock.advance(seconds=PROVISION / 4)
+    assert call(client, "PUT", f"/gpu/instances/{instance_id}", put_body()).status_code == 204
+    assert refused(call(client, "PUT", f"/gpu/instances/{uuid.uuid4()}", put_body()), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [(put_body(name="Web"), ["name"]), ({"container_settings": {"image": "x"}}, ["name"]),
+     (put_body(container_settings={"environment": []}), ["container_settings", "image"]),
+     (put_body(container_settings={"image": "x", "environment": [{"name": "a", "value": "1"}]}),
+      ["container_settings", "environment", 0, "name"]),
+     (put_body(ssh_key="nope"), ["ssh_key"])],
+    ids=["name", "name-missing", "image-missing", "env-name", "ssh-key"],
+)  # fmt: skip
+def test_fluence_sandbox_put_checks_the_body_like_a_deploy(client, instant, body, loc):
+    instance_id = create(client)
+    (entry,) = errors(call(client, "PUT", f"/gpu/instances/{instance_id}", body))
+    assert entry["loc"] == ["body", *loc]
+
+
+def test_fluence_sandbox_put_echoing_the_injected_key_fails_like_a_deploy(client, instant):
+    """The notes' gotcha: GET shows SSH_PUBKEY; sending it back with ssh_key is refused."""
+    instance_id = create(client, with_body(ssh_key=SSH_KEY))
+    shown = get(client, instance_id)["container_info"]
+    body = {"name": "web-01", "ssh_key": SSH_KEY,
+            "container_settings": {"image": shown["image"], "environment": shown["environment"]}}  # fmt: skip
+    assert "SSH_PUBKEY is reserved" in refused(call(client, "PUT", f"/gpu/instances/{instance_id}", body))
+    body["container_settings"]["environment"] = [e for e in shown["environment"] if e["name"] != "SSH_PUBKEY"]
+    assert call(client, "PUT", f"/gpu/instances/{instance_id}", body).status_code == 204
+    assert get(client, instance_id)["container_info"]["environment"] == shown["environment"]
