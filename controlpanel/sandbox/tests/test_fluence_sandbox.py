@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from controlpanel.sandbox import fluence as twin
-from controlpanel.sandbox.models import SandboxObject
+from controlpanel.sandbox.models import SandboxFault, SandboxObject
 
 ROOT = "/sandbox/fluence"
 KEY = "sandbox-fluence-alpha"
@@ -910,3 +910,172 @@ def test_fluence_sandbox_put_echoing_the_injected_key_fails_like_a_deploy(client
     body["container_settings"]["environment"] = [e for e in shown["environment"] if e["name"] != "SSH_PUBKEY"]
     assert call(client, "PUT", f"/gpu/instances/{instance_id}", body).status_code == 204
     assert get(client, instance_id)["container_info"]["environment"] == shown["environment"]
+
+
+# --- VMs and bare metal ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("family", "body", "availability", "user"),
+    [("vms", VM_BODY, "vm", "ubuntu"), ("baremetal", BM_BODY, "baremetal", "debian")],
+)
+def test_fluence_sandbox_machine_provisions_then_offers_ssh(client, clock, family, body, availability, user):
+    instance_id = create(client, body, path=f"/gpu/instances/{family}")
+    first = get(client, instance_id, f"{family}/")
+    assert "instance_status" not in first  # VMs say "status" [V]
+    assert first["status"] == "INITIALIZED"
+    assert (first["ssh_connection"], first["network"], first["domain"]) == (None, None, None)
+    assert (first["availability"], first["os_image"], first["ssh_key"]) == (availability, body["os_image"], SSH_KEY)
+
+    clock.advance(seconds=PROVISION)
+    up = get(client, instance_id, f"{family}/")
+    ip = up["domain"]
+    assert up["status"] == "ACTIVE"
+    assert ip.startswith("216.81.")
+    assert up["ssh_connection"] == f"ssh {user}@{ip}"
+    assert up["network"] == {"domain": ip, "forwarded_ports": [], "uri": None}
+    assert up["billing"]["reserved_amount"] == round(2 * up["billing"]["hourly_usage"], 2)
+    (item,) = call(client, "GET", f"/gpu/instances/{family}").json()
+    assert set(item) == {"id", "name", "status", "resources", "domain", "location", "created_at", "updated_at"}
+    assert (item["status"], item["domain"], item["location"]) == ("ACTIVE", ip, up["location"])
+    assert item["resources"]["supply"]["gpu_count"] == (1 if family == "vms" else 8)
+
+
+@pytest.mark.parametrize(("family", "body"), [("vms", VM_BODY), ("baremetal", BM_BODY)])
+def test_fluence_sandbox_machine_rename_is_the_only_update(client, clock, family, body):
+    instance_id = create(client, body, path=f"/gpu/instances/{family}")
+    rename = {"name": "renamed-01", "os_image": "Ubuntu Server 24.04", "ssh_key": "ssh-rsa AAAAB3 other"}
+    response = call(client, "PUT", f"/gpu/instances/{family}/{instance_id}", rename)
+    assert (response.status_code, response.content) == (204, b"")
+    details = get(client, instance_id, f"{family}/")
+    assert (details["name"], details["os_image"], details["ssh_key"]) == ("renamed-01", body["os_image"], SSH_KEY)
+    (entry,) = errors(call(client, "PUT", f"/gpu/instances/{family}/{instance_id}", {"name": "Renamed"}))
+    assert entry["loc"] == ["body", "name"]
+    (entry,) = errors(call(client, "PUT", f"/gpu/instances/{family}/{instance_id}", {}))
+    assert (entry["loc"], entry["type"]) == (["body", "name"], "missing")
+    assert refused(call(client, "DELETE", f"/gpu/instances/{family}/{instance_id}")).endswith("INITIALIZED")
+    clock.advance(seconds=PROVISION)
+    assert call(client, "DELETE", f"/gpu/instances/{family}/{instance_id}").status_code == 204
+    assert get(client, instance_id, f"{family}/")["status"] == "ENDED"
+    assert refused(call(client, "PUT", f"/gpu/instances/{family}/{instance_id}", {"name": "again"})) == (
+        "Instance cannot be renamed; it is ENDED"
+    )
+
+
+def test_fluence_sandbox_families_do_not_share_ids(client, instant):
+    vm = create(client, VM_BODY, path="/gpu/instances/vms")
+    container = create(client)
+    assert refused(call(client, "GET", f"/gpu/instances/{vm}"), 404) == "Instance not found"
+    assert refused(call(client, "GET", f"/gpu/instances/baremetal/{vm}"), 404) == "Instance not found"
+    assert refused(call(client, "GET", f"/gpu/instances/vms/{container}"), 404) == "Instance not found"
+    # Logs and events are for containers only.
+    assert refused(call(client, "GET", f"/gpu/instances/vms/{vm}/logs"), 404) == "Not Found"
+    assert refused(call(client, "GET", f"/gpu/instances/{vm}/events"), 404) == "Instance not found"
+
+
+# --- faults and simulated failures ---------------------------------------------------------------------
+
+
+def test_fluence_sandbox_no_capacity_fails_the_deploy_and_refunds_it(client, clock):
+    SandboxFault.objects.create(vendor="fluence", no_capacity=True)
+    container = create(client)
+    vm = create(client, VM_BODY, path="/gpu/instances/vms")
+    assert balance(client)["balance"] == "993.13"  # 3 h of each taken while provisioning
+    assert call(client, "GET", "/gpu/plans/").json()  # the plans still list
+    clock.advance(seconds=PROVISION * 2)
+    failed = get(client, container)
+    assert (failed["instance_status"], failed["container_status"], failed["network"]) == ("FAILED", "NOT_STARTED", None)
+    assert failed["billing"] == {"hourly_usage": 0.0, "total_spendings": 0.0, "reserved_amount": 0.0,
+                                 "next_billing_period": None}  # fmt: skip
+    assert failed["updated_at"] == "2026-02-07T14:10:40.000000Z"
+    assert get(client, vm, "vms/")["status"] == "FAILED"
+    assert balance(client)["balance"] == "1000.00"
+    assert call(client, "GET", f"/gpu/instances/{container}/events").json() == [
+        "[pod]: [Warning] [FailedScheduling] 0/4 nodes are available: 4 Insufficient nvidia.com/gpu."
+    ]
+    assert refused(call(client, "DELETE", f"/gpu/instances/{container}")).endswith("this instance is FAILED")
+    assert refused(call(client, "PUT", f"/gpu/instances/vms/{vm}", {"name": "x"})).endswith("FAILED")
+
+
+def test_fluence_sandbox_crashing_image_stays_not_started_until_fixed(client, clock):
+    instance_id = create(client, with_settings(image="docker.io/acme/crashloop:1"))
+    active(clock)
+    clock.advance(seconds=25)
+    details = get(client, instance_id)
+    assert (details["instance_status"], details["container_status"]) == ("ACTIVE", "NOT_STARTED")
+    assert details["network"] == {"domain": None, "forwarded_ports": [], "uri": None}
+    events = call(client, "GET", f"/gpu/instances/{instance_id}/events").json()
+    assert events[-1].startswith("[pod]: [Warning] [BackOff] Back-off restarting failed container service-1")
+    assert len([e for e in events if "[BackOff]" in e]) == 2
+    logs = call(client, "GET", f"/gpu/instances/{instance_id}/logs").json()
+    assert len(logs) == 3
+    assert logs[0].endswith("exec /usr/local/bin/entrypoint.sh: exec format error")
+    # A PUT with a working image fixes it.
+    assert call(client, "PUT", f"/gpu/instances/{instance_id}", put_body()).status_code == 204
+    clock.advance(seconds=PROVISION / 2)
+    assert get(client, instance_id)["container_status"] == "STARTED"
+    # The back-offs stop with the old pod.
+    assert len([e for e in call(client, "GET", f"/gpu/instances/{instance_id}/events").json() if "[BackOff]" in e]) == 2
+
+
+def test_fluence_sandbox_missing_image_never_pulls(client, clock):
+    instance_id = create(client, with_settings(image="docker.io/acme/does-not-exist:1"))
+    active(clock)
+    assert get(client, instance_id)["container_status"] == "NOT_STARTED"
+    events = call(client, "GET", f"/gpu/instances/{instance_id}/events").json()
+    assert events[-2:] == [
+        '[pod]: [Warning] [Failed] Failed to pull image "docker.io/acme/does-not-exist:1": manifest unknown',
+        "[pod]: [Warning] [Failed] Error: ErrImagePull",
+    ]
+    assert call(client, "GET", f"/gpu/instances/{instance_id}/logs").json() == []
+
+
+def test_fluence_sandbox_rate_limit_and_outage_in_fluences_words(client, db):
+    SandboxFault.objects.create(vendor="fluence", rate_limit_rate=1.0, retry_after_seconds=17)
+    response = call(client, "GET", "/gpu/instances/")
+    assert (response.status_code, response["Retry-After"]) == (429, "17")
+    assert response.json() == {"detail": "Rate limit exceeded. Try again in 17 seconds."}
+    account = call(client, "GET", "/v2/users/balances")
+    assert (account.status_code, account["Retry-After"]) == (429, "17")
+    assert account.json() == {"code": "too_many_requests", "error": "Too many requests"}
+    SandboxFault.objects.filter(vendor="fluence").update(rate_limit_rate=0.0, error_rate=1.0)
+    assert refused(call(client, "GET", "/gpu/plans/"), 503) == "Service Unavailable"
+    assert call(client, "GET", "/v1/users/me").json() == {"code": "service_unavailable",
+                                                          "error": "Service temporarily unavailable"}  # fmt: skip
+
+
+# --- routing: methods, slashes, unknown paths -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("DELETE", "/gpu/plans/", "GET"), ("POST", "/gpu/plans/vms", "GET"), ("PUT", "/gpu/default-images/", "GET"),
+     ("PUT", "/gpu/instances/", "GET, POST"), ("DELETE", "/gpu/instances/vms", "GET, POST"),
+     ("POST", f"/gpu/instances/{uuid.uuid4()}", "GET, PUT, DELETE"),
+     ("PATCH", f"/gpu/instances/baremetal/{uuid.uuid4()}", "GET, PUT, DELETE"),
+     ("POST", f"/gpu/instances/{uuid.uuid4()}/logs", "GET")],
+)  # fmt: skip
+def test_fluence_sandbox_wrong_method_is_405(client, db, method, path, allow):
+    response = call(client, method, path)
+    assert refused(response, 405) == "Method Not Allowed"
+    assert response["Allow"] == allow
+
+
+@pytest.mark.parametrize(
+    ("path", "documented"),
+    [("/gpu/plans", "/gpu/plans/"), ("/gpu/default-images", "/gpu/default-images/"),
+     ("/gpu/instances", "/gpu/instances/"), ("/gpu/plans/vms/", "/gpu/plans/vms"),
+     ("/gpu/instances/vms/", "/gpu/instances/vms"), ("/v2/users/balances/", "/v2/users/balances")],
+)  # fmt: skip
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_fluence_sandbox_wrong_trailing_slash_is_a_307_to_the_documented_path(client, db, path, documented, method):
+    response = call(client, method, f"{path}?last=5", {} if method == "POST" else None)
+    assert response.status_code == 307
+    assert response["Location"] == f"http://testserver{ROOT}{documented}?last=5"
+    assert not SandboxObject.objects.filter(vendor="fluence", kind__in=twin.KINDS).exists()
+    assert client.get(f"{ROOT}{path}").status_code == 401  # the key is checked first
+
+
+@pytest.mark.parametrize("path", ["/gpu/nothing", "/gpu/instances/a/b/c", "/v3/users/me", "/gpu/plans/containers"])
+def test_fluence_sandbox_unknown_route_is_fastapis_404(client, db, path):
+    assert refused(call(client, "GET", path), 404) == "Not Found"
