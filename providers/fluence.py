@@ -343,7 +343,8 @@ def _check_environment(value: Any, err: Any) -> list[dict[str, str]]:
         elif name == RESERVED_ENV:
             err(
                 f"{path}.name",
-                f"{RESERVED_ENV} is reserved: Fluence injects the SSH key through it. Put the key in the SSH key field.",
+                f"{RESERVED_ENV} is reserved: Fluence injects the SSH key through it. "
+                "Put the key in the SSH key field.",
             )
         elif not ENV_NAME_RE.match(name):
             err(f"{path}.name", "Upper-case letters, digits and underscores, starting with a letter.")
@@ -537,9 +538,8 @@ def container_update_body(spec: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": checked["name"],
         "container_settings": {
-            "image": settings["image"],
+            **{k: settings[k] for k in CONTAINER_UPDATE_SETTINGS if k in settings},
             "environment": settings.get("environment", []),
-            **{k: settings[k] for k in ("startup_command", "credentials") if k in settings},
         },
     }
     if checked.get("ssh_key"):
@@ -819,7 +819,10 @@ def container_offer(entry: Mapping[str, Any]) -> Offer | None:
     locations = [str(x) for x in ((entry.get("attributes") or {}).get("location") or [])]
     resources = _resources(supply.get("vcpu"), supply.get("memory"), supply.get("storage"))
     hours = _whole(pricing.get("upfront_hours"))
-    name = f"{_gpu_label(gpu, count)} · {resources['vcpu']} vCPU · {resources['memory_gb']} GiB RAM · {resources['storage_gb']} GiB disk"
+    name = (
+        f"{_gpu_label(gpu, count)} · {resources['vcpu']} vCPU · {resources['memory_gb']} GiB RAM"
+        f" · {resources['storage_gb']} GiB disk"
+    )
     return Offer(
         sku=str(plan["id"]),
         name=name,
@@ -858,11 +861,11 @@ def machine_offers(data: Any, kind: str) -> list[Offer]:
                 hours = _whole(pricing.get("upfront_hours"))
                 location, provider = str(option.get("location") or ""), str(option.get("provider") or "")
                 resources = _resources(option.get("vcpu"), option.get("memory"), option.get("storage"))
+                label = [_gpu_label(gpu, count), f"{resources['vcpu']} vCPU", f"{resources['memory_gb']} GiB RAM"]
                 offers.append(
                     Offer(
                         sku=str(option["id"]),
-                        name=" · ".join(x for x in (_gpu_label(gpu, count), f"{resources['vcpu']} vCPU",
-                                                      f"{resources['memory_gb']} GiB RAM", provider, location) if x),
+                        name=" · ".join(x for x in (*label, provider, location) if x),
                         kind=kind,
                         gpu_model=normalise_gpu(gpu.get("model")),
                         gpu_count=count,
@@ -882,18 +885,21 @@ def machine_offers(data: Any, kind: str) -> list[Offer]:
                         },
                         raw=option,
                     )
-                )  # fmt: skip
+                )
     return offers
 
 
 def parse_balance(data: Any) -> tuple[Decimal | None, str]:
     """The account's spendable balance from ``GET /v2/users/balances``, whose shape is not
     documented [?]: a number, ``{balance|available|amount: n, currency}``, a list of
-    per-currency entries (USDC, then USD, first), or ``{"USDC": n}``."""
+    per-currency entries (USDC, then USD, first) or of entitlements (``featureKey``: GPU
+    Cloud's first), or ``{"USDC": n}``."""
     if isinstance(data, (int, float, str)) and not isinstance(data, bool):
         return _decimal(data), CURRENCY
     if isinstance(data, list):
         entries = [e for e in data if isinstance(e, dict)]
+        # A list of entitlements ``{balance, featureKey, ...}``: GPU Cloud's first [I].
+        entries.sort(key=lambda e: "gpu" not in str(e.get("featureKey") or e.get("feature") or "").lower())
         for wanted in (CURRENCY, "USD"):
             for entry in entries:
                 if str(entry.get("currency") or entry.get("asset") or "").upper() == wanted:
@@ -1016,13 +1022,19 @@ class FluenceProvider(Provider):
             verb = {Action.DELETE: "terminates", Action.UPDATE: "changes", Action.RESTART: "redeploys"}.get(
                 action, "acts on"
             )
-            return f"Fluence {verb} only ACTIVE instances; this one is {status} (being provisioned). Wait until it is active."
+            return (
+                f"Fluence {verb} only ACTIVE instances; this one is {status} (being provisioned). "
+                "Wait until it is active."
+            )
         if (
             kind == CONTAINER
             and action in (Action.UPDATE, Action.RESTART)
             and normalise_status(raw.get("container_status")) == "NOT_STARTED"
         ):
-            return "The container is still starting (or a previous update is applying): Fluence refuses a second one until it has."
+            return (
+                "The container is still starting (or a previous update is applying): "
+                "Fluence refuses a second one until it has."
+            )
         return ""
 
     # --- errors -----------------------------------------------------------------------------
@@ -1034,6 +1046,9 @@ class FluenceProvider(Provider):
         status = response.status_code
         detail = body.get("detail") if isinstance(body, dict) else body
         text = detail if isinstance(detail, str) else ""
+        if not text and isinstance(body, dict):
+            # The account routes (/v1, /v2) answer ``{"code", "error"}`` rather than FastAPI's shape [I].
+            text = next((body[k] for k in ("error", "message") if isinstance(body.get(k), str)), "")
         if status in (401, 403):
             return AuthError(text or "Fluence refused the API key", status_code=status, body=body)
         if status in (400, 422) and isinstance(detail, list):

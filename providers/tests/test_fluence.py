@@ -990,6 +990,13 @@ def test_verify_does_not_fail_when_only_the_account_details_do(respx_mock, fluen
         ([{"currency": "ETH", "amount": 1}, {"currency": "USDC", "amount": 40}], (Decimal("40"), "USDC")),
         ({"balances": [{"asset": "USDC", "balance": {"available": "8.5"}}]}, (Decimal("8.5"), "USDC")),
         ({"USDC": "99.99"}, (Decimal("99.99"), "USDC")),
+        (
+            [
+                {"balance": "1.00", "usage": "0.00", "featureKey": "storage"},
+                {"balance": "987.50", "usage": "12.50", "featureKey": "gpu_cloud", "usageDaysLeft": 13},
+            ],
+            (Decimal("987.50"), "USDC"),
+        ),
         ({"data": {"amount": 5}}, (Decimal("5"), "USDC")),
         ({"something": "else"}, (None, "USDC")),
         ([], (None, "USDC")),
@@ -1171,6 +1178,13 @@ def test_key_problems_are_auth_errors(respx_mock, fluence, status, name):
     with pytest.raises(AuthError) as caught:
         fluence.list()
     assert caught.value.message == fixture(name)["detail"]
+
+
+def test_account_route_errors_keep_their_words(respx_mock, fluence):
+    # /v1 and /v2 answer {"code", "error"}, not FastAPI's {"detail"}.
+    respx_mock.get(f"{BASE}/v2/users/balances").respond(401, json={"code": "unauthorized", "error": "Invalid API key"})
+    with pytest.raises(AuthError, match="Invalid API key"):
+        fluence.verify()
 
 
 def test_404_is_not_found(respx_mock, fluence):
