@@ -628,8 +628,9 @@ MESSAGE_FIELDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bname\b", re.IGNORECASE), "name"),
 )
 # Refusals of the moment (money, state), not of a field, even when they name one.
-REFUSAL_RE = re.compile(r"balance|insufficient|fund|already|in progress|being (?:updated|applied)|only active|status",
-                        re.IGNORECASE)  # fmt: skip
+REFUSAL_RE = re.compile(
+    r"balance|insufficient|fund|already|in progress|being (?:updated|applied)|only active|status", re.IGNORECASE
+)
 # A 400 that is about the key (notes §1: some endpoints answer a missing key with 400).
 AUTH_RE = re.compile(
     r"api[ _-]?key|not authenticated|unauthori[sz]ed|authentication|invalid token|access token|forbidden|permission",
@@ -676,8 +677,8 @@ def detail_fields(detail: list[Any]) -> dict[str, list[str]]:
 # --- what Fluence says about an instance, for people -------------------------------------------------
 
 MASK = "******"
-# Environment values whose names say they are secret [I]: the panel keeps ``raw`` in its
-# database and shows it; the injected SSH_PUBKEY is masked as the brief asks.
+# Environment values whose names say they are secret [I] (the injected SSH_PUBKEY among
+# them): the panel keeps ``raw`` in its database and shows it.
 SECRET_NAME_RE = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
 
 
@@ -762,7 +763,7 @@ def _instances(data: Any) -> list[dict[str, Any]]:
 # --- the catalog ---------------------------------------------------------------------------------------
 
 _CONSUMER_GPU = re.compile(r"^(?:rtx|geforce)?[\s_-]*(\d{4})(?:[\s_-]*(ti|super))?$", re.IGNORECASE)
-_WORKSTATION_GPU = re.compile(r"^(?:rtx)?[\s_-]*(a\d{4}|\d{4}[\s_-]*ada)$", re.IGNORECASE)
+_WORKSTATION_GPU = re.compile(r"^(?:rtx)?[\s_-]*(?:(a\d{4})|(\d{4})[\s_-]*ada)$", re.IGNORECASE)
 
 
 def normalise_gpu(model: Any) -> str:
@@ -770,15 +771,11 @@ def normalise_gpu(model: Any) -> str:
     text = str(model or "").strip()
     consumer = _CONSUMER_GPU.match(text)
     if consumer:
-        suffix = (
-            f" {consumer.group(2).capitalize() if consumer.group(2).lower() == 'super' else 'Ti'}"
-            if consumer.group(2)
-            else ""
-        )
+        suffix = {"ti": " Ti", "super": " Super"}.get((consumer.group(2) or "").lower(), "")
         return f"RTX {consumer.group(1)}{suffix}"
     workstation = _WORKSTATION_GPU.match(text)
     if workstation:
-        return f"RTX {workstation.group(1).replace('_', ' ').replace('-', ' ').upper().replace('ADA', 'Ada')}"
+        return f"RTX {workstation.group(1).upper()}" if workstation.group(1) else f"RTX {workstation.group(2)} Ada"
     return text.upper()
 
 

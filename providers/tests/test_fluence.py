@@ -1112,7 +1112,15 @@ def test_catalog_has_one_offer_per_vm_and_bare_metal_option(respx_mock, fluence)
 
 @pytest.mark.parametrize(
     ("model", "expected"),
-    [("h200", "H200"), ("a100", "A100"), ("rtx4090", "RTX 4090"), ("rtx-a6000", "RTX A6000"), ("l40s", "L40S")],
+    [
+        ("h200", "H200"),
+        ("a100", "A100"),
+        ("rtx4090", "RTX 4090"),
+        ("rtx_4080_super", "RTX 4080 Super"),
+        ("rtx-a6000", "RTX A6000"),
+        ("rtx6000ada", "RTX 6000 Ada"),
+        ("l40s", "L40S"),
+    ],
 )
 def test_normalise_gpu(model, expected):
     assert normalise_gpu(model) == expected
