@@ -609,6 +609,13 @@ def _plan_offer(spec: Mapping[str, Any], offers: Iterable[Any]) -> Any | None:
     )
 
 
+def _price_text(value: Decimal) -> str:
+    """``Decimal("1.2200")`` (as a database keeps it) → ``"1.22"``; finer prices stay whole."""
+    value = Decimal(value)
+    cents = value.quantize(Decimal("0.01"))
+    return str(cents) if cents == value else format(value.normalize(), "f")
+
+
 def upfront_hours(offer: Any | None) -> int:
     hours = (getattr(offer, "extra", None) or {}).get("upfront_hours")
     return hours if isinstance(hours, int) and not isinstance(hours, bool) and hours > 0 else UPFRONT_HOURS
@@ -987,7 +994,7 @@ class FluenceProvider(Provider):
             Charge(
                 amount=Decimal(offer.price_per_hour) * hours,
                 description=(
-                    f"{hours} hours of rent at {offer.price_per_hour} {currency}/hour move to the instance: "
+                    f"{hours} hours of rent at {_price_text(offer.price_per_hour)} {currency}/hour move to the instance: "
                     f"1 h charged now{held}. A failed deploy is refunded in full."
                 ),
                 currency=currency,

@@ -506,6 +506,15 @@ def test_upfront_charges_follow_the_plans_upfront_hours():
     assert "4 h held as reserve" in charge.description
 
 
+def test_upfront_charges_write_a_stored_price_plainly():
+    plan = next(o for o in offers() if o.sku == SEED_VM["plan_id"])
+    stored = Offer(**{**plan.__dict__, "price_per_hour": Decimal("1.2500")})  # a DecimalField's 4 places
+    [charge] = FluenceProvider.upfront_charges(SEED_VM, [stored])
+    assert charge.description.startswith("3 hours of rent at 1.25 USDC/hour")
+    finer = Offer(**{**plan.__dict__, "price_per_hour": Decimal("1.2375")})
+    assert "at 1.2375 USDC/hour" in FluenceProvider.upfront_charges(SEED_VM, [finer])[0].description
+
+
 def test_upfront_charges_are_unknown_without_the_plan():
     assert FluenceProvider.upfront_charges(SEED_CONTAINER, []) == []
 
