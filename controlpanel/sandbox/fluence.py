@@ -908,9 +908,10 @@ def _create_container(request: HttpRequest, account: str, faults: Faults) -> Htt
     plan, locations = found["plan"], found["attributes"]["location"]
     location = spec["location"] or locations[0]  # omitted: the platform picks one [V]
     if location not in locations:
+        # [I] worded like the documented OS-image refusal ("the selected offer").
         return detail(
             400,
-            f"Location {location} is not available for the selected plan. Available locations: {', '.join(locations)}",
+            f"Location {location} is not available for the selected offer. Available locations: {', '.join(locations)}",
         )
     refused = _reserved_env(spec)
     if refused:

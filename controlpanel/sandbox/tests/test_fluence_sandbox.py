@@ -9,13 +9,17 @@ import copy
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from controlpanel.sandbox import fluence as twin
+from controlpanel.sandbox.core import account_for_key as twin_account
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
+from providers.base import AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient, Unsupported
+from providers.fluence import FluenceProvider
 
 ROOT = "/sandbox/fluence"
 KEY = "sandbox-fluence-alpha"
@@ -597,7 +601,7 @@ def test_fluence_sandbox_refuses_a_plan_that_is_not_on_offer(client, instant, pa
 
 def test_fluence_sandbox_refuses_a_location_the_plan_does_not_have(client, instant):
     message = refused(call(client, "POST", "/gpu/instances/", with_body(constraints={"location": "DE"})))
-    assert message == "Location DE is not available for the selected plan. Available locations: US, CA"
+    assert message == "Location DE is not available for the selected offer. Available locations: US, CA"
 
 
 def test_fluence_sandbox_picks_the_plans_first_location_when_none_is_asked(client, instant):
@@ -1079,3 +1083,179 @@ def test_fluence_sandbox_wrong_trailing_slash_is_a_307_to_the_documented_path(cl
 @pytest.mark.parametrize("path", ["/gpu/nothing", "/gpu/instances/a/b/c", "/v3/users/me", "/gpu/plans/containers"])
 def test_fluence_sandbox_unknown_route_is_fastapis_404(client, db, path):
     assert refused(call(client, "GET", path), 404) == "Not Found"
+
+
+# --- the real adapter over HTTP ------------------------------------------------------------------------------
+
+ADAPTER_KEY = "sandbox-live-adapter"
+
+
+@pytest.fixture
+def adapter(live_server, clock) -> Iterator[FluenceProvider]:
+    provider = FluenceProvider(api_key=ADAPTER_KEY, base_url=f"{live_server.url}{ROOT}", timeout=10)
+    yield provider
+    provider.close()
+
+
+def test_fluence_adapter_runs_a_containers_whole_life_against_the_sandbox(adapter, clock):
+    spec = {"kind": "container", **NOTES_CONTAINER}
+    created = adapter.create(copy.deepcopy(spec))
+    external_id = created.external_id
+    assert str(uuid.UUID(external_id)) == external_id  # a container's id is the bare instance id
+    assert (created.state, created.name) == (RemoteState.PROVISIONING, "llama-serve-01")
+
+    provisioning = adapter.get(external_id)
+    assert (provisioning.state, provisioning.vendor_state) == (RemoteState.PROVISIONING, "INITIALIZED")
+    assert provisioning.price_per_hour == Decimal("1.22")
+    assert [(r.external_id, r.state) for r in adapter.list()] == [(external_id, RemoteState.PROVISIONING)]
+
+    clock.advance(seconds=PROVISION)
+    assert adapter.get(external_id).state == RemoteState.UPDATING  # ACTIVE, the container starting
+    clock.advance(seconds=PROVISION / 4)
+    running = adapter.get(external_id)
+    assert (running.state, running.vendor_state) == (RemoteState.RUNNING, "ACTIVE")
+    ssh_port = next(f["external_port"] for f in running.raw["network"]["forwarded_ports"] if f["port"] == "22")
+    assert running.connection == {
+        "HTTP": f"https://{external_id[:8]}.provider.a100.pub",
+        "SSH": f"ssh -p {ssh_port} root@provider.a100.pub",
+    }
+    assert running.primary_url == f"https://{external_id[:8]}.provider.a100.pub"
+    assert NOTES_CONTAINER["ssh_key"] not in json.dumps(running.raw)  # the injected SSH_PUBKEY is masked
+    assert [r.state for r in adapter.list()] == [RemoteState.RUNNING]
+    found = adapter.find_by_name("llama-serve-01")
+    assert found is not None
+    assert found.external_id == external_id
+    assert adapter.find_by_name("nobody") is None
+
+    logs = adapter.logs(external_id)
+    assert any(line.endswith("Server listening on 0.0.0.0 port 22.") for line in logs.lines)
+    events = adapter.events(external_id)
+    assert [e.kind for e in events] == ["scheduled", "pulling", "pulled", "created", "started"]
+
+    changed = copy.deepcopy(spec)
+    changed["container_settings"]["environment"] = [{"name": "MODEL_PATH", "value": "/models/mistral"}]
+    updated = adapter.update(external_id, changed, previous=spec)
+    assert updated is not None
+    assert updated.state == RemoteState.UPDATING  # redeploying
+    assert updated.raw["container_info"]["environment"][0] == {"name": "MODEL_PATH", "value": "/models/mistral"}
+    with pytest.raises(Rejected) as busy:
+        adapter.restart(external_id, changed)
+    assert busy.value.message == "Instance update is already in progress; wait until it is applied"
+    clock.advance(seconds=PROVISION / 2)
+    assert adapter.get(external_id).state == RemoteState.RUNNING
+    restarted = adapter.restart(external_id, changed)
+    assert restarted is not None
+    assert restarted.state == RemoteState.UPDATING
+    assert [e.kind for e in adapter.events(external_id)[-2:]] == ["killing", "scheduled"]  # the old pod, the new
+    clock.advance(seconds=PROVISION / 2)
+
+    adapter.delete(external_id)
+    ended = adapter.get(external_id)
+    assert (ended.state, ended.vendor_state, ended.price_per_hour) == (RemoteState.DELETED, "ENDED", 0)
+    assert [r.state for r in adapter.list()] == [RemoteState.DELETED]  # ENDED stays listed
+    assert adapter.find_by_name("llama-serve-01") is None
+    balance, currency = adapter.balance()
+    assert (balance, currency) == (Decimal("998.78"), "USDC")  # one hour paid, the reserve refunded
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "ssh"),
+    [("vm", json.loads(SEED_VM), "ssh ubuntu@"), ("baremetal", BM_BODY, "ssh debian@")],
+)
+def test_fluence_adapter_runs_a_machines_whole_life_against_the_sandbox(adapter, clock, kind, body, ssh):
+    spec = {"kind": kind, **body}
+    created = adapter.create(dict(spec))
+    family = "vms" if kind == "vm" else "baremetal"
+    assert created.external_id.startswith(f"{family}/")
+    assert adapter.get(created.external_id).state == RemoteState.PROVISIONING
+    clock.advance(seconds=PROVISION)
+    running = adapter.get(created.external_id)
+    assert running.state == RemoteState.RUNNING
+    assert running.connection["SSH"].startswith(ssh)
+    renamed = adapter.update(created.external_id, {**spec, "name": "renamed-01"}, previous=spec)
+    assert renamed is not None
+    assert renamed.name == "renamed-01"
+    with pytest.raises(Unsupported):
+        adapter.logs(created.external_id)
+    with pytest.raises(Unsupported):
+        adapter.restart(created.external_id, spec)
+    adapter.delete(created.external_id)
+    assert adapter.get(created.external_id).state == RemoteState.DELETED
+    assert [(r.external_id, r.state) for r in adapter.list()] == [(created.external_id, RemoteState.DELETED)]
+
+
+def test_fluence_adapter_reads_the_account_and_the_catalog(adapter):
+    info = adapter.verify()
+    assert info.balance == Decimal("1000.00")
+    assert info.currency == "USDC"
+    assert info.username.endswith("@users.sandbox.fluence.dev")
+    assert "gpu:write" in info.summary
+    offers = adapter.catalog()
+    by_sku = {o.sku: o for o in offers}
+    assert (by_sku[SEED_PLAN].kind, by_sku[SEED_PLAN].price_per_hour) == ("container", Decimal("1.22"))
+    assert by_sku[SEED_VM_PLAN].kind == "vm"
+    assert by_sku[BM_PLAN].kind == "baremetal"
+    assert len(offers) == len(twin.CONTAINER_PLANS) + len(twin.MACHINE_OPTIONS)
+    images = adapter.account_metadata()["default_images"]
+    debian = next(i for i in images if i["slug"] == "debian-ssh-11")
+    assert (debian["image"], debian["requires_ssh"]) == ("docker.io/fluencelabs/debian-ssh-root:11", True)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [({"kind": "container", **with_body(plan_id="h100-plan")}, "plan_id"),
+     ({"kind": "container", **with_body(plan_id=str(uuid.uuid4()))}, "plan_id"),
+     ({"kind": "container", **with_body(constraints={"location": "DE"})}, "constraints.location"),
+     ({"kind": "vm", **VM_BODY, "os_image": "Windows 11"}, "os_image")],
+    ids=["plan-not-a-uuid", "plan-gone", "location", "os-image"],
+)  # fmt: skip
+def test_fluence_adapter_sandbox_refusal_lands_on_the_field(adapter, spec, field):
+    with pytest.raises(SpecError) as caught:
+        adapter.create(spec)
+    assert field in caught.value.fields
+
+
+def test_fluence_adapter_refusals_and_faults_map_to_their_error_classes(adapter, live_server, clock):
+    created = adapter.create({"kind": "container", **WEB})
+    with pytest.raises(Rejected, match="Only ACTIVE instances can be terminated"):
+        adapter.delete(created.external_id)
+    with pytest.raises(NotFound):
+        adapter.get(str(uuid.uuid4()))
+    row = SandboxObject.objects.get(vendor="fluence", kind="account", account=twin_account(ADAPTER_KEY))
+    row.data["credit"] = "1.00"
+    row.save()
+    with pytest.raises(Rejected, match="Insufficient balance to deploy instance"):
+        adapter.create({"kind": "container", **WEB})
+    with FluenceProvider(api_key="flu_not_a_sandbox_key", base_url=f"{live_server.url}{ROOT}") as stranger:
+        with pytest.raises(AuthError) as caught:
+            stranger.verify()
+        assert caught.value.status_code == 401
+    SandboxFault.objects.create(vendor="fluence", rate_limit_rate=1.0, retry_after_seconds=9)
+    with pytest.raises(RateLimited) as limited:
+        adapter.get(created.external_id)
+    assert limited.value.retry_after == 9
+    SandboxFault.objects.filter(vendor="fluence").update(rate_limit_rate=0.0, error_rate=1.0)
+    with pytest.raises(Transient):
+        adapter.get(created.external_id)
+
+
+def test_fluence_adapter_sees_a_deploy_fail_for_want_of_capacity(adapter, clock):
+    SandboxFault.objects.create(vendor="fluence", no_capacity=True)
+    created = adapter.create({"kind": "container", **WEB})
+    clock.advance(seconds=PROVISION)
+    failed = adapter.get(created.external_id)
+    assert (failed.state, failed.vendor_state, failed.price_per_hour) == (RemoteState.FAILED, "FAILED", 0)
+    assert "FailedScheduling" in adapter.events(created.external_id)[0].message
+
+
+def test_fluence_adapter_two_keys_are_two_accounts(live_server, clock):
+    base = f"{live_server.url}{ROOT}"
+    with (
+        FluenceProvider(api_key="sandbox-one", base_url=base) as one,
+        FluenceProvider(api_key="sandbox-two", base_url=base) as two,
+    ):
+        mine = one.create({"kind": "container", **WEB})
+        assert [r.external_id for r in one.list()] == [mine.external_id]
+        assert two.list() == []
+        with pytest.raises(NotFound):
+            two.get(mine.external_id)
