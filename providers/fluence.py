@@ -626,11 +626,12 @@ def upfront_hours(offer: Any | None) -> int:
 VALUE_ERROR = "Value error, "  # pydantic's prefix on a validator's message: not the vendor's words
 # A 400's ``detail`` that is about one field [V: the documented messages; the patterns are ours].
 MESSAGE_FIELDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # The most specific first: "Location X is not available for the selected plan" is the location's.
     (re.compile(r"\bOS image\b", re.IGNORECASE), "os_image"),
-    (re.compile(r"\bplan\b", re.IGNORECASE), "plan_id"),
     (re.compile(r"\blocation\b", re.IGNORECASE), "constraints.location"),
     (re.compile(r"\bSSH_PUBKEY\b"), "container_settings.environment"),
     (re.compile(r"\bssh[ _-]?key\b", re.IGNORECASE), "ssh_key"),
+    (re.compile(r"\bplan\b", re.IGNORECASE), "plan_id"),
     (re.compile(r"\bimage\b", re.IGNORECASE), "container_settings.image"),
     (re.compile(r"\bname\b", re.IGNORECASE), "name"),
 )
@@ -1020,6 +1021,8 @@ class FluenceProvider(Provider):
         status = _vendor_status(raw or {})
         if not status:
             return ""  # not read yet: let Fluence decide
+        if status == "FAILED" and action is Action.DELETE:
+            return ""  # nothing to terminate: ``delete`` says so and the panel lets it go
         if status in ("FAILED", "ENDED"):
             return f"The instance is {status} at Fluence: nothing runs or bills, and nothing can change it any more."
         if status != "ACTIVE":
@@ -1191,8 +1194,21 @@ class FluenceProvider(Provider):
         return self._after_write(external_id)
 
     def delete(self, external_id: str) -> None:
-        # Terminate: 204 [V]; only ACTIVE instances (a 400 otherwise), the reserve is refunded.
-        self._http.delete(instance_path(external_id))
+        """Terminate: 204, the unused reserve refunded [V]. Only ACTIVE instances can be
+        terminated (a 400 otherwise [V]); a FAILED or ENDED one, which Fluence keeps
+        listing, runs and bills nothing: it is reported gone (``NotFound``), so the panel
+        lets it go rather than keep a deployment it can never delete."""
+        path = instance_path(external_id)
+        try:
+            self._http.delete(path)
+        except Rejected:
+            item = self._http.get(path).json()
+            status = _vendor_status(item if isinstance(item, dict) else {})
+            if status in ("FAILED", "ENDED"):
+                raise NotFound(
+                    f"Nothing to terminate: the instance is {status} at Fluence and runs or bills nothing."
+                ) from None
+            raise
 
     def _container_only(self, external_id: str, what: str) -> str:
         kind, _ = kind_of(external_id)

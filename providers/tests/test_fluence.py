@@ -584,7 +584,8 @@ def blocked(action: Action, raw: dict[str, Any], kind: str = "container") -> str
 def test_action_blocked_terminate_only_when_active():
     assert blocked(Action.DELETE, {"instance_status": "ACTIVE", "container_status": "STARTED"}) == ""
     assert "only ACTIVE" in blocked(Action.DELETE, {"instance_status": "INITIALIZED"})
-    assert "FAILED" in blocked(Action.DELETE, {"instance_status": "FAILED"})
+    assert blocked(Action.DELETE, {"instance_status": "FAILED"}) == ""  # delete() lets it go
+    assert "FAILED" in blocked(Action.UPDATE, {"instance_status": "FAILED"})
     assert "ENDED" in blocked(Action.DELETE, {"status": "ENDED"}, "vm")
 
 
@@ -910,8 +911,21 @@ def test_delete_terminates_at_the_kinds_path(respx_mock, fluence, external_id, u
 
 def test_delete_of_an_instance_that_is_not_active_is_refused(respx_mock, fluence):
     respx_mock.delete(f"{CONTAINERS}{CONTAINER_ID}").respond(400, json=fixture("error_terminate_not_active"))
+    provisioning = {**fixture("container_not_started"), "instance_status": "INITIALIZED"}
+    respx_mock.get(f"{CONTAINERS}{CONTAINER_ID}").respond(200, json=provisioning)
     with pytest.raises(Rejected, match="Only ACTIVE instances"):
         fluence.delete(CONTAINER_ID)
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ENDED"])
+def test_delete_of_a_failed_or_ended_instance_reports_it_gone(respx_mock, fluence, status):
+    url = f"{CONTAINERS}{CONTAINER_ID}"
+    detail = {"detail": f"Only ACTIVE instances can be terminated; this instance is {status}"}
+    delete = respx_mock.delete(url).respond(400, json=detail)
+    get = respx_mock.get(url).respond(200, json={**fixture("container_active"), "instance_status": status})
+    with pytest.raises(NotFound, match=f"Nothing to terminate: the instance is {status}"):
+        fluence.delete(CONTAINER_ID)
+    assert (delete.call_count, get.call_count) == (1, 1)
 
 
 def test_logs_reads_the_last_lines(respx_mock, fluence):
@@ -1179,6 +1193,13 @@ def test_400_ssh_pubkey_lands_on_the_row_that_defined_it(fluence):
     error = fluence.parse_error(response)
     assert isinstance(error, SpecError)
     assert list(error.fields) == ["container_settings.environment.1.name"]
+
+
+def test_400_location_lands_on_the_location(fluence):
+    message = "Location FI is not available for the selected plan. Available locations: US, DE"
+    error = fluence.parse_error(httpx.Response(400, json={"detail": message}))
+    assert isinstance(error, SpecError)
+    assert error.fields == {"constraints.location": [message]}
 
 
 def test_400_without_a_field_is_a_refusal(fluence):
