@@ -28,6 +28,9 @@ Choices where the contract is silent:
 - ``list()`` reads the three collections, plus one detail call per ACTIVE instance:
   only the details carry ``container_status``, the forwarded SSH port and billing.
   Ended and failed instances (which Fluence keeps listing for ever) cost nothing.
+- Terminate works on ACTIVE instances only [V]; ``action_blocked`` says so while one
+  provisions. A FAILED instance (refunded, kept in Fluence's lists) has nothing to
+  terminate: ``delete`` reports it gone, so the panel can let it go.
 - Creates are never retried here (no idempotency key, a second 3-hour charge [I]);
   ``find_by_name`` finds the newest live instance with the name for the panel's
   reconciliation.
