@@ -1021,7 +1021,7 @@ def _ticks(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
 def _log_lines(data: dict[str, Any], now: dt.datetime) -> list[str]:
     """The current pod's stdout/stderr, as ``[pod] line`` [V format], up to now (or the end)."""
     until = min(now, _time(data["_ended_at"])) if data.get("_ended_at") else now
-    if _status(data, until) not in ("ACTIVE", "ENDED") or until < _time(data["_active_at"]):
+    if _status(data, until) not in ("ACTIVE", "ENDED"):  # nothing ran while provisioning, or ever once FAILED
         return []
     rollout = _rollout(data)
     ready = _time(rollout["ready_at"])
