@@ -146,7 +146,7 @@ class FluenceMainForm(forms.Form):
 class PortRowForm(RowForm):
     port = forms.CharField(
         required=False, label="Port",
-        widget=forms.TextInput(attrs={"placeholder": "8000 or 5000-5005", "inputmode": "numeric",
+        widget=forms.TextInput(attrs={"placeholder": "22 or 5000-5005", "inputmode": "numeric",
                                       "spellcheck": "false"}),
     )  # fmt: skip
     protocol = forms.ChoiceField(
@@ -327,11 +327,11 @@ class FluenceDeploymentForm(VendorDeploymentForm):
             rules.KIND_LABELS.get(offer.kind, offer.kind),
             f"{offer.gpu_count}× {gpu}" if gpu else offer.name,
             "NVLink" if extra.get("nvlink") else "",
+            _money(offer.price_per_hour),  # early: a long label is cut off in the closed select
             f"{extra['vcpu']} vCPU" if extra.get("vcpu") else "",
             f"{_gib(extra.get('memory_gb'))} RAM" if extra.get("memory_gb") else "",
             f"{_gib(extra.get('storage_gb'))} disk" if extra.get("storage_gb") else "",
             " in ".join(p for p in (extra.get("provider"), extra.get("location") or offer.location) if p),
-            _money(offer.price_per_hour),
         ]
         return " · ".join(p for p in parts if p)
 

@@ -359,9 +359,9 @@ def test_fluence_machine_offers_show_for_their_kind_and_os_images_for_their_offe
     form = bound(machine(fluence_account))
     labels = dict(form.main.fields["machine_plan_id"].choices)
     assert labels[VM_A100] == (
-        "Virtual machine · 1× A100 80 GB · 14 vCPU · 93 GiB RAM · 582 GiB disk · massed-compute in us-central-3 · $1.07/h"
+        "Virtual machine · 1× A100 80 GB · $1.07/h · 14 vCPU · 93 GiB RAM · 582 GiB disk · massed-compute in us-central-3"
     )
-    assert labels[BM_H100] == "Bare metal · 8× H100 80 GB · NVLink · sesterce in dulles-usa-1 · $19.60/h"
+    assert labels[BM_H100] == "Bare metal · 8× H100 80 GB · NVLink · $19.60/h · sesterce in dulles-usa-1"
     offers_html = str(form.main["machine_plan_id"])
     assert f'<option value="{BM_H100}" data-show-when="kind=baremetal">' in offers_html
     assert f'<option value="{VM_A100}" data-show-when="kind=vm" selected>' in offers_html
