@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from controlpanel.catalog.services import catalog_sync
@@ -41,6 +42,10 @@ def test_fluence_container_through_the_form_and_see_it_running(page, live_server
     page.get_by_role("link", name="New deployment", exact=True).click()
     page.get_by_role("link", name=re.compile("Fluence")).click()
 
+    # No serious accessibility problem on the form (axe-core, as the accessibility suite checks).
+    serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+
     # A VM shows its own sections; an offer shows only the OS images it has.
     kind = page.get_by_label("What to rent", exact=True)
     kind.select_option("vm")
@@ -49,6 +54,7 @@ def test_fluence_container_through_the_form_and_see_it_running(page, live_server
     page.get_by_label("Offer", exact=True).select_option(VM_ONE_OS)
     os_image = page.get_by_label("Operating system", exact=True)
     expect(os_image.locator("option:not([hidden])")).to_have_count(2)  # the prompt and Ubuntu Server 22.04
+    expect(page.locator("#price-estimate")).to_contain_text("$1.07")  # the offer's price, before submit
     shot(page, "fluence-form-vm")
 
     # Back to a container: its plan, a country the plan runs in, and a default image.
