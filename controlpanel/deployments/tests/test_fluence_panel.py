@@ -404,3 +404,10 @@ def test_fluence_logs_and_events_of_a_container(logged_in, fluence_account, api)
     assert "already present" in snapshot.events[0]["message"]
     content = logged_in.get(reverse("deployments:logs", args=[deployment.pk])).content.decode()
     assert "Server listening on 0.0.0.0 port 22." in content
+
+
+def test_fluence_vm_has_no_logs_and_says_so_without_asking(fluence_account, api):
+    deployment = fluence_deployment(fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}", raw=instance("vm"))
+    services.deployment_fetch_logs(deployment_id=deployment.pk)
+    assert not api.calls  # Fluence has no VM logs route: nothing is sent
+    assert LogSnapshot.objects.get(deployment=deployment).error == "Fluence offers no logs for this deployment."
