@@ -244,6 +244,8 @@ TOO_MANY = [(str(p), "tcp") for p in range(8000, 8011)]
          "Required with the other registry credentials."),
         ({"registry_username": "me", "registry_password": "pw"}, "registry_host",
          "Required with the other registry credentials."),
+        ({"registry_host": "ghcr.io", "registry_password": "pw"}, "registry_username",
+         "Required with the other registry credentials."),
         ({"location": "DE"}, "location", "This plan runs in: US."),
         ({"location": "usa"}, "location", "A two-letter country code, e.g. US."),
         ({"ssh_key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "ssh_key",
