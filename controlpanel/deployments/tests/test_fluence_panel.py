@@ -86,8 +86,7 @@ def test_fluence_create_confirms_the_three_hour_charge_then_queues_the_spec(logg
     assert "Confirm: this spends money" in first
     assert "about <strong>$1.22/hour</strong>" in first
     assert "<strong>$3.66</strong>" in first
-    assert "3 hours of rent at 1.22" in first
-    assert "USDC/hour move to the instance: 1 h charged now, 2 h held as reserve" in first
+    assert "3 hours of rent at 1.22 USDC/hour move to the instance: 1 h charged now, 2 h held as reserve" in first
     assert not Deployment.objects.exists()
     response = post_confirmed(logged_in, url, data(fluence_account))
     assert response.status_code == 302
