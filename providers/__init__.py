@@ -14,6 +14,7 @@ PROVIDERS: dict[str, str] = {
     "nosana": "providers.nosana.NosanaProvider",
     "together": "providers.together.TogetherProvider",
     "replicate": "providers.replicate.ReplicateProvider",
+    "novita": "providers.novita.NovitaProvider",
 }
 
 

@@ -1,0 +1,805 @@
+"""Novita AI GPU instances (API v1): one container on 1–8 GPUs of a product, with
+start, stop, restart, edit (ports, disk) and upgrade (image, env, command, volumes).
+
+Contract: ``shared/vendor-apis/novita.md`` and the seed
+``shared/seeds/004_fec64cfa50edafd2.txt``. The spec this adapter takes *is* the create
+body of contract §2.3, camelCase as Novita spells it (``productId``, ``gpuNum``, ``ports``
+as the string ``"8000/http, 22/tcp"``, ``networkStorages[{Id, mountPoint}]``...);
+``validate_spec`` returns it normalised, optional keys left out when empty (``None``,
+``""``, ``[]``). [V] = vendor page, [C] = public client code, [I] = inferred; where the
+notes leave a fact open the safest reading is taken and named in a comment.
+
+Choices where the contract is silent:
+- Money: product prices are strings in 1/100 000 USD per GPU-hour [C], balances in
+  1/10 000 USD [V]. ``Offer.price_per_hour`` is the on-demand USD price of *one* GPU
+  (``gpu_count`` 1); ``Offer.extra`` carries ``spotPrice`` and ``monthlyPrice`` already in
+  USD (strings, per GPU), the vendor's own numbers stay in ``Offer.raw``.
+- A monthly subscription's hourly figure is its price spread over 720 hours a month [I]
+  (the panel's forms use 720 too); its whole price is an upfront charge.
+- The list answer has no connection details (§6), so ``list()`` reads ``get`` for each
+  *running* instance, like Nosana's jobs call per RUNNING deployment.
+- Passwords in answers (SSH, web terminal) become ``"******"`` before they reach
+  ``Remote.raw``; the log-stream URLs are capability URLs and are masked there too —
+  ``logs()`` reads them fresh and fetches them without the Authorization header.
+- No POST is retried, and a POST whose answer was lost is checked by a GET (start, stop,
+  restart, delete answer CONFLICT when repeated: the reached state counts as done).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from providers.base import (
+    Action,
+    Charge,
+    Offer,
+    Provider,
+    RemoteState,
+    SpecError,
+)
+
+logger = logging.getLogger(__name__)
+
+# --- the vendor's rules (the form reads these too) -----------------------------------------
+GPU_API = "/gpu-instance/openapi/v1"  # under https://api.novita.ai [V]
+BALANCE_PATH = "/openapi/v1/billing/balance/detail"  # outside the GPU API [V]
+
+KINDS: tuple[str, ...] = ("gpu", "cpu")  # [V]
+BILLING_MODES: tuple[str, ...] = ("onDemand", "monthly", "spot")  # [V]
+BILLING_LABELS = {
+    "onDemand": "On demand: billed per second from image pull, settled hourly",
+    "monthly": "Monthly: prepaid subscription, charged at creation",
+    "spot": "Spot: cheaper, but Novita can reclaim it",
+}
+PORT_TYPES: tuple[str, ...] = ("tcp", "http")  # no udp [V]
+TOOL_NAMES: tuple[str, ...] = ("Jupyter",)  # [V]
+RESERVED_PORTS = frozenset({2222, 2223, 2224})  # internal use [V]
+PORT_RANGE = (1, 65535)
+MAX_PORTS_AND_TOOLS = 15  # ports + tools [V]
+GPU_NUM = (1, 8)  # [V]
+ROOTFS = (10, 6144)  # GB; the product's minRootFS/maxRootFS narrow it [V]
+NAME_MAX = 255
+NAME_RE = re.compile(r"^[A-Za-z0-9-]+$")  # [C] the official MCP tool: letters, digits, hyphens
+PRODUCT_ID_MAX = 255
+IMAGE_URL_MAX = 500
+IMAGE_AUTH_MAX = 10239
+ENVS_MAX = 100
+ENV_KEY_MAX = 511
+ENV_VALUE_MAX = 4095
+COMMAND_MAX = 2047  # command and entrypoint each [V]
+NETWORK_STORAGES_MAX = 30
+MOUNT_POINT_MAX = 4095
+DEFAULT_MOUNT_POINT = "/network"  # [V]
+DEFAULT_LOCAL_MOUNT_POINT = "/workspace"  # CPU instances [V]
+AUTO_RENEW_MONTHS = (1, 12)  # [V]
+CUDA_RE = re.compile(r"^\d+\.\d+$")  # "11.8", "12.4" [V format]
+CUDA_MAX = 255
+PORT_ENTRY_RE = re.compile(r"^\s*(\d{1,5})\s*/\s*([A-Za-z]+)\s*$")
+
+# The create body, in the vendor page's order [V]; CPU instances add localStorageMountPoint.
+CREATE_FIELDS: tuple[str, ...] = (
+    "name", "productId", "gpuNum", "rootfsSize", "imageUrl", "imageAuth", "imageAuthId", "ports", "envs",
+    "tools", "command", "entrypoint", "clusterId", "networkStorages", "networkId", "kind", "month",
+    "billingMode", "autoRenew", "autoRenewMonth", "minCudaVersion", "localStorageMountPoint",
+)  # fmt: skip
+GPU_ONLY_FIELDS = ("gpuNum", "rootfsSize", "month", "billingMode", "autoRenew", "autoRenewMonth")
+# What an existing instance can change, and through which call [V: §2.7].
+EDIT_FIELDS = ("ports", "rootfsSize")  # POST /gpu/instance/edit
+UPGRADE_FIELDS = ("imageUrl", "imageAuthId", "envs", "command", "entrypoint", "networkStorages")  # /upgrade
+# Everything else is fixed once created (no rename in v1 [V]; migrate/renew are separate).
+FIXED_FIELDS = tuple(f for f in CREATE_FIELDS if f not in EDIT_FIELDS + UPGRADE_FIELDS)
+
+# --- money ------------------------------------------------------------------------------------
+PRICE_UNIT = Decimal(100_000)  # product prices: 1/100 000 USD [C]
+BALANCE_UNIT = Decimal(10_000)  # balances: 1/10 000 USD [V]
+HOURS_PER_MONTH = 720  # [I] a 30-day month, as the panel's estimates use
+USD_PLACES = Decimal("0.00001")
+
+# --- status: one table, one test per row (contract §3) ---------------------------------------
+STATUS_TABLE: dict[str, RemoteState] = {
+    "toCreate": RemoteState.PROVISIONING,
+    "creating": RemoteState.PROVISIONING,
+    "pending": RemoteState.PROVISIONING,  # undocumented, seen in practice [C]
+    "pulling": RemoteState.PROVISIONING,  # billing has started [V]
+    "running": RemoteState.RUNNING,
+    "toStart": RemoteState.PROVISIONING,
+    "starting": RemoteState.PROVISIONING,
+    "toStop": RemoteState.STOPPING,
+    "stopping": RemoteState.STOPPING,
+    "exited": RemoteState.STOPPED,
+    # A restart interrupts a running instance: "updating", because the panel's state
+    # machine has no running -> provisioning move (and it comes back to running).
+    "toRestart": RemoteState.UPDATING,
+    "restarting": RemoteState.UPDATING,
+    "toReset": RemoteState.UPDATING,  # upgrade in progress [V]
+    "resetting": RemoteState.UPDATING,
+    "migrating": RemoteState.UPDATING,
+    # [?] "freezing" is not explained; safest: not running, needs a look (perhaps balance).
+    "freezing": RemoteState.FAILED,
+    "toRemove": RemoteState.DELETING,
+    "removing": RemoteState.DELETING,
+    "removed": RemoteState.DELETED,
+}
+STATUS_MESSAGES: dict[str, str] = {
+    "toCreate": "Queued for creation.",
+    "creating": "Creating the instance.",
+    "pending": "Waiting for resources.",
+    "pulling": "Pulling the image (billing has started).",
+    "running": "Running.",
+    "toStart": "Queued to start.",
+    "starting": "Starting.",
+    "toStop": "Queued to stop.",
+    "stopping": "Stopping.",
+    "exited": "Stopped: the GPU is not billed; the disk is kept.",
+    "toRestart": "Queued to restart.",
+    "restarting": "Restarting.",
+    "toReset": "Queued for the upgrade (new image, environment or command).",
+    "resetting": "Upgrading: recreating the container.",
+    "migrating": "Migrating to other hardware.",
+    "freezing": "Novita reports “freezing” (not documented; often a low balance). Check the account.",
+    "toRemove": "Queued for release.",
+    "removing": "Releasing the instance.",
+    "removed": "Released.",
+}
+# Overlay for spot instances (spotStatus [V enum, I mapping]); "" and "running" change nothing.
+SPOT_STATUS: dict[str, str] = {
+    "running": "",
+    "notified": "Novita has announced it will reclaim this spot instance.",
+    "reclaiming": "Novita is reclaiming this spot instance.",
+    "terminated": "Novita reclaimed this spot instance.",
+}
+# Statuses in which the GPU is billed [V: from pulling on; not while stopped] — the
+# transitions of a live container are billed too [I].
+BILLED_STATUSES = frozenset(
+    {"pulling", "running", "toStop", "stopping", "toStart", "starting", "toRestart", "restarting", "toReset",
+     "resetting", "migrating"}
+)  # fmt: skip
+# Where an existing instance accepts edit/upgrade [I: wrong states answer CONFLICT].
+SETTLED_STATUSES = frozenset({"running", "exited"})
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _int(value: Any) -> int | None:
+    """An integer from an int, an integral float or a digit string (Novita sends
+    ``"1"`` for gpuNum in answers); ``None`` otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def usd_from_price(value: Any) -> Decimal | None:
+    """A product price (1/100 000 USD, string or number) in USD."""
+    number = _decimal(value)
+    return None if number is None else (number / PRICE_UNIT).quantize(USD_PLACES, rounding=ROUND_HALF_UP)
+
+
+def usd_from_balance(value: Any) -> Decimal | None:
+    """A balance figure (1/10 000 USD) in USD."""
+    number = _decimal(value)
+    return None if number is None else number / BALANCE_UNIT
+
+
+def parse_ports(value: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """``"8000/http, 22/tcp"`` -> ``[{port: 8000, type: "http"}, ...]`` and the problems,
+    one message per bad entry."""
+    if value is None or value == "":
+        return [], []
+    if not isinstance(value, str):
+        return [], ['Ports are text like "8000/http, 22/tcp".']
+    rows, problems = [], []
+    for entry in value.split(","):
+        if not entry.strip():
+            problems.append("An empty entry: separate ports with single commas.")
+            continue
+        match = PORT_ENTRY_RE.match(entry)
+        if not match:
+            problems.append(f"“{entry.strip()}” is not port/type, e.g. 8000/http.")
+            continue
+        port, kind = int(match.group(1)), match.group(2).lower()
+        problem = port_problem(port)
+        if problem:
+            problems.append(f"{port}: {problem}")
+        if kind not in PORT_TYPES:
+            problems.append(f"{port}/{match.group(2)}: the type is tcp or http (no udp).")
+        rows.append({"port": port, "type": kind})
+    return rows, problems
+
+
+def format_ports(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The create body's string from port rows: ``"8000/http, 22/tcp"``."""
+    return ", ".join(f"{row['port']}/{row['type']}" for row in rows)
+
+
+def port_problem(port: Any) -> str:
+    """Why ``port`` cannot be exposed, or ``""``."""
+    number = _int(port)
+    if number is None:
+        return "A port is a whole number."
+    if not PORT_RANGE[0] <= number <= PORT_RANGE[1]:
+        return f"Ports run from {PORT_RANGE[0]} to {PORT_RANGE[1]}."
+    if number in RESERVED_PORTS:
+        return "2222, 2223 and 2224 are reserved by Novita."
+    return ""
+
+
+def billing_mode(spec: Mapping[str, Any]) -> str:
+    """The mode Novita will bill: ``billingMode``, else monthly when ``month`` > 0 [V]."""
+    mode = spec.get("billingMode")
+    if mode:
+        return str(mode)
+    return "monthly" if (_int(spec.get("month")) or 0) > 0 else "onDemand"
+
+
+def cluster_in_regions(cluster_id: str, regions: Iterable[str], clusters: Iterable[Mapping[str, Any]] = ()) -> bool:
+    """Whether a cluster is among a product's regions. Regions are cluster *names* like
+    ``"US-CA-06 (California)"`` [C] while create takes a cluster id: the id is matched
+    through ``/clusters`` (``{id, name}``) on the name before any parenthesis [I]. An
+    empty region list means every cluster [V]; an id that cannot be named is let through
+    (Novita decides)."""
+    regions = [str(r) for r in regions if r]
+    if not regions or not cluster_id:
+        return True
+    names = {cluster_id}
+    known = False
+    for cluster in clusters:
+        if str(cluster.get("id")) == cluster_id:
+            known = True
+            if cluster.get("name"):
+                names.add(str(cluster["name"]))
+    stems = {n.split(" (")[0].strip().lower() for n in names}
+    if any(r.split(" (")[0].strip().lower() in stems for r in regions):
+        return True
+    return not known
+
+
+def _offer_for(spec: Mapping[str, Any], offers: Iterable[Offer]) -> Offer | None:
+    product = spec.get("productId")
+    return next((o for o in offers if o.sku == product), None) if product else None
+
+
+def check_product(
+    spec: Mapping[str, Any],
+    offer: Offer,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    existing: bool = False,
+) -> dict[str, list[str]]:
+    """The rules that depend on the chosen product (contract §5): capacity (new instances
+    only), the rootfs window, the billing modes it is sold in, its regions. ``metadata``
+    is ``account_metadata()``: its clusters name the regions, its network storages give
+    each volume's cluster."""
+    errors: dict[str, list[str]] = {}
+    extra = offer.extra or {}
+    if not existing and not offer.available:
+        errors.setdefault("productId", []).append(f"{offer.name} has no capacity now: choose another product.")
+    rootfs = _int(spec.get("rootfsSize"))
+    low = max(ROOTFS[0], _int(extra.get("minRootFS")) or 0)
+    high = min(ROOTFS[1], _int(extra.get("maxRootFS")) or ROOTFS[1])
+    if rootfs is not None and spec.get("kind", "gpu") == "gpu" and not low <= rootfs <= high:
+        errors.setdefault("rootfsSize", []).append(f"{offer.name} takes a root disk of {low}–{high} GB.")
+    methods = [str(m) for m in extra.get("billingMethods") or []]
+    mode = billing_mode(spec)
+    if methods and spec.get("kind", "gpu") == "gpu" and mode not in methods:
+        sold = ", ".join(BILLING_LABELS.get(m, m).split(":")[0].lower() for m in methods)
+        errors.setdefault("billingMode", []).append(f"{offer.name} is sold {sold} only.")
+    clusters = list((metadata or {}).get("clusters") or [])
+    cluster = _text(spec.get("clusterId")) if not isinstance(spec.get("clusterId"), int) else str(spec["clusterId"])
+    if cluster and not cluster_in_regions(cluster, extra.get("regions") or [], clusters):
+        errors.setdefault("clusterId", []).append(
+            f"{offer.name} is not sold in this cluster; it is in: {', '.join(extra.get('regions') or [])}."
+        )
+    storages = {str(s.get("id")): s for s in (metadata or {}).get("network_storages") or [] if s.get("id")}
+    for i, volume in enumerate(spec.get("networkStorages") or []):
+        known = storages.get(str(volume.get("Id"))) if isinstance(volume, Mapping) else None
+        if known and cluster and known.get("cluster_id") not in (None, "") and str(known["cluster_id"]) != cluster:
+            errors.setdefault(f"networkStorages.{i}.Id", []).append(
+                f"The volume {known.get('name') or volume.get('Id')} is in another cluster "
+                f"({known.get('cluster_name') or known['cluster_id']}): Novita mounts volumes of the instance's cluster only."
+            )
+    return errors
+
+
+def check_spec(
+    spec: Mapping[str, Any],
+    *,
+    offers: Iterable[Offer] = (),
+    metadata: Mapping[str, Any] | None = None,
+    existing: bool = False,
+) -> dict[str, Any]:
+    """Check a create body and return it normalised. Raises :class:`SpecError` keyed by
+    spec path (``gpuNum``, ``ports``, ``envs.0.key``, ``tools.0.port``,
+    ``networkStorages.0.mountPoint``...). With ``offers`` (and ``metadata``) the chosen
+    product's rules apply too (:func:`check_product`)."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+
+    def err(path: str, message: str) -> None:
+        errors.setdefault(path, []).append(message)
+
+    if not isinstance(spec, Mapping):
+        raise SpecError({"": ["A Novita spec is a JSON object (the create request)."]})
+    for key in spec:
+        if key not in CREATE_FIELDS:
+            err(key, f"Novita's create request has no field “{key}”.")
+
+    def string(key: str, *, limit: int, required: bool = False, label: str = "") -> str:
+        value = spec.get(key)
+        if value is None or value == "":
+            if required:
+                err(key, "This field is required.")
+            return ""
+        if isinstance(value, int) and not isinstance(value, bool) and key in ("clusterId", "imageAuthId"):
+            value = str(value)  # ids sent as numbers by hand-written specs
+        if not isinstance(value, str):
+            err(key, "Must be text.")
+            return ""
+        if len(value) > limit:
+            err(key, f"At most {limit} characters{label}.")
+        return value
+
+    kind = spec.get("kind") or "gpu"  # required [V]; the panel's forms build GPU instances
+    if kind not in KINDS:
+        err("kind", "Choose gpu or cpu.")
+
+    name = string("name", limit=NAME_MAX)
+    if name and not NAME_RE.match(name):
+        err("name", "Use letters, digits and hyphens only.")  # [C] safest reading
+    product = string("productId", limit=PRODUCT_ID_MAX, required=True).strip()
+    image = string("imageUrl", limit=IMAGE_URL_MAX, required=True).strip()
+    if image and any(c.isspace() for c in image):
+        err("imageUrl", "An image reference has no spaces.")
+    image_auth = string("imageAuth", limit=IMAGE_AUTH_MAX)
+    image_auth_id = string("imageAuthId", limit=255).strip()
+    if image_auth:
+        user, sep, password = image_auth.partition(":")
+        if not sep or not user or not password:
+            err("imageAuth", "Registry credentials are username:password.")
+        if image_auth_id:
+            err("imageAuth", "Give a saved registry credential or username:password, not both.")
+    command = string("command", limit=COMMAND_MAX)
+    entrypoint = string("entrypoint", limit=COMMAND_MAX)
+    cluster = string("clusterId", limit=255).strip()
+    network = string("networkId", limit=255).strip()
+    cuda = string("minCudaVersion", limit=CUDA_MAX).strip()
+    if cuda and not CUDA_RE.match(cuda):
+        err("minCudaVersion", "A CUDA version like 12.4.")
+
+    # Ports (a string on create [V]) and tools share the 15-port budget and the port rules.
+    port_rows, problems = parse_ports(spec.get("ports"))
+    for problem in problems:
+        err("ports", problem)
+    seen_ports: dict[int, str] = {}
+    for row in port_rows:
+        if row["port"] in seen_ports:
+            err("ports", f"{row['port']} is listed twice.")  # [I]
+        seen_ports[row["port"]] = "ports"
+    tools_out: list[dict[str, str]] = []
+    tools = spec.get("tools")
+    if not _empty(tools) and not isinstance(tools, list):
+        err("tools", "A list of {name, port, type}.")
+        tools = []
+    for i, tool in enumerate(tools or []):
+        if not isinstance(tool, Mapping):
+            err(f"tools.{i}", "A tool is {name, port, type}.")
+            continue
+        tool_name = tool.get("name")
+        if tool_name not in TOOL_NAMES:
+            err(f"tools.{i}.name", f"Novita's tools: {', '.join(TOOL_NAMES)}.")
+        port = _int(tool.get("port"))
+        problem = port_problem(tool.get("port")) if tool.get("port") not in (None, "") else "This field is required."
+        if problem:
+            err(f"tools.{i}.port", problem)
+        elif port in seen_ports:
+            err(f"tools.{i}.port", f"{port} is already exposed as a port.")
+        else:
+            seen_ports[port] = "tools"
+        tool_type = tool.get("type")
+        if tool_type not in PORT_TYPES:
+            err(f"tools.{i}.type", "tcp or http.")
+        tools_out.append({"name": str(tool_name or ""), "port": str(port if port is not None else ""),
+                          "type": str(tool_type or "")})  # fmt: skip
+    if len(port_rows) + len(tools_out) > MAX_PORTS_AND_TOOLS:
+        err("ports", f"At most {MAX_PORTS_AND_TOOLS} ports, Jupyter included.")
+
+    envs_out: list[dict[str, str]] = []
+    envs = spec.get("envs")
+    if not _empty(envs) and not isinstance(envs, list):
+        err("envs", "A list of {key, value}.")
+        envs = []
+    if len(envs or []) > ENVS_MAX:
+        err("envs", f"At most {ENVS_MAX} environment variables.")
+    keys: set[str] = set()
+    for i, env in enumerate(envs or []):
+        if not isinstance(env, Mapping):
+            err(f"envs.{i}", "A variable is {key, value}.")
+            continue
+        key, value = env.get("key"), env.get("value", "")
+        if value is None:
+            value = ""
+        if not isinstance(key, str) or not key.strip():
+            err(f"envs.{i}.key", "A variable needs a name.")  # [I] the page allows 0 characters
+        elif len(key) > ENV_KEY_MAX:
+            err(f"envs.{i}.key", f"At most {ENV_KEY_MAX} characters.")
+        elif "=" in key or any(c.isspace() for c in key):
+            err(f"envs.{i}.key", "A name has no spaces and no “=”.")  # [I] what a container can take
+        elif key in keys:
+            err(f"envs.{i}.key", f"{key} is set twice.")  # [I]
+        else:
+            keys.add(key)
+        if not isinstance(value, str):
+            err(f"envs.{i}.value", "Must be text.")
+        elif len(value) > ENV_VALUE_MAX:
+            err(f"envs.{i}.value", f"At most {ENV_VALUE_MAX} characters.")
+        envs_out.append({"key": key if isinstance(key, str) else "", "value": value if isinstance(value, str) else ""})
+
+    storages_out: list[dict[str, str]] = []
+    storages = spec.get("networkStorages")
+    if not _empty(storages) and not isinstance(storages, list):
+        err("networkStorages", "A list of {Id, mountPoint}.")
+        storages = []
+    if len(storages or []) > NETWORK_STORAGES_MAX:
+        err("networkStorages", f"At most {NETWORK_STORAGES_MAX} network volumes.")
+    ids: set[str] = set()
+    mounts: set[str] = set()
+    for i, volume in enumerate(storages or []):
+        if not isinstance(volume, Mapping):
+            err(f"networkStorages.{i}", "A volume is {Id, mountPoint}.")
+            continue
+        volume_id = _text(volume.get("Id"))  # capital I [V]
+        mount = volume.get("mountPoint")
+        mount = DEFAULT_MOUNT_POINT if mount in (None, "") else mount
+        if not volume_id:
+            err(f"networkStorages.{i}.Id", "Choose a network volume.")
+        elif volume_id in ids:
+            err(f"networkStorages.{i}.Id", "This volume is mounted twice.")  # [I]
+        ids.add(volume_id)
+        if not isinstance(mount, str) or not mount.startswith("/"):
+            err(f"networkStorages.{i}.mountPoint", "An absolute path, e.g. /network.")  # [I]
+        elif len(mount) > MOUNT_POINT_MAX:
+            err(f"networkStorages.{i}.mountPoint", f"At most {MOUNT_POINT_MAX} characters.")
+        elif mount in mounts:
+            err(f"networkStorages.{i}.mountPoint", "Another volume is mounted here.")  # [I]
+        else:
+            mounts.add(mount)
+        storages_out.append({"Id": volume_id, "mountPoint": mount if isinstance(mount, str) else ""})
+    # With no clusterId Novita picks a cluster at random, perhaps not the volumes' one; the
+    # notes' own example does exactly that, so it is left to Novita to refuse [C].
+
+    gpu_num = rootfs = month = auto_renew_month = None
+    auto_renew = spec.get("autoRenew")
+    mode = spec.get("billingMode")
+    if kind == "gpu":
+        gpu_num = _int(spec.get("gpuNum"))
+        if spec.get("gpuNum") in (None, ""):
+            err("gpuNum", "This field is required.")
+        elif gpu_num is None or not GPU_NUM[0] <= gpu_num <= GPU_NUM[1]:
+            err("gpuNum", f"{GPU_NUM[0]} to {GPU_NUM[1]} GPUs.")
+        rootfs = _int(spec.get("rootfsSize"))
+        if spec.get("rootfsSize") in (None, ""):
+            err("rootfsSize", "This field is required.")
+        elif rootfs is None or not ROOTFS[0] <= rootfs <= ROOTFS[1]:
+            # Novita raises less than 10 to 10 [V]; said here rather than changed silently.
+            err("rootfsSize", f"{ROOTFS[0]} to {ROOTFS[1]} GB.")
+        if mode not in (None, "") and mode not in BILLING_MODES:
+            err("billingMode", "onDemand, monthly or spot.")
+            mode = None
+        if spec.get("month") not in (None, ""):
+            month = _int(spec.get("month"))
+            if month is None or month < 0:
+                err("month", "Whole months, 0 or more.")
+                month = None
+        effective = billing_mode({"billingMode": mode, "month": month})
+        if effective == "monthly" and not month:
+            err("month", "Monthly billing needs at least 1 month.")  # [I] month 0 means pay-as-you-go
+        elif month and mode in ("onDemand", "spot"):
+            # Novita would switch to monthly [V]; said here rather than done behind the user's back.
+            err("month", "Months apply to monthly billing only: set 0, or choose monthly.")
+        if auto_renew not in (None, ""):
+            if not isinstance(auto_renew, bool):
+                err("autoRenew", "Yes or no.")
+            elif auto_renew and effective != "monthly":
+                err("autoRenew", "Auto-renew applies to monthly billing only.")
+        if spec.get("autoRenewMonth") not in (None, ""):
+            auto_renew_month = _int(spec.get("autoRenewMonth"))
+            if auto_renew is not True:
+                err("autoRenewMonth", "Only with auto-renew.")
+            elif auto_renew_month is None or not AUTO_RENEW_MONTHS[0] <= auto_renew_month <= AUTO_RENEW_MONTHS[1]:
+                err("autoRenewMonth", f"{AUTO_RENEW_MONTHS[0]} to {AUTO_RENEW_MONTHS[1]} months.")
+        elif auto_renew is True and effective == "monthly":
+            # [I] the page gives no default; renewing for an unstated term is not safe.
+            err("autoRenewMonth", "Say for how many months it renews (1 to 12).")
+        local_mount = None
+        if spec.get("localStorageMountPoint") not in (None, ""):
+            err("localStorageMountPoint", "Only CPU instances have a local storage mount point.")
+    else:
+        for key in GPU_ONLY_FIELDS:
+            if not _empty(spec.get(key)):
+                err(key, "CPU instances have no such setting.")
+        local_mount = spec.get("localStorageMountPoint")
+        if local_mount not in (None, "") and (
+            not isinstance(local_mount, str) or not local_mount.startswith("/") or len(local_mount) > MOUNT_POINT_MAX
+        ):
+            err("localStorageMountPoint", "An absolute path of at most 4095 characters, e.g. /workspace.")
+
+    if not errors:
+        offer = _offer_for({"productId": product}, offers)
+        if offer is not None:
+            candidate = {**spec, "kind": kind, "clusterId": cluster, "networkStorages": storages_out}
+            errors.update(check_product(candidate, offer, metadata=metadata, existing=existing))
+    if errors:
+        raise SpecError(errors)
+
+    values: dict[str, Any] = {
+        "name": name.strip(),
+        "productId": product,
+        "gpuNum": gpu_num,
+        "rootfsSize": rootfs,
+        "imageUrl": image,
+        "imageAuth": image_auth,
+        "imageAuthId": image_auth_id,
+        "ports": format_ports(port_rows),
+        "envs": envs_out,
+        "tools": tools_out,
+        "command": command,
+        "entrypoint": entrypoint,
+        "clusterId": cluster,
+        "networkStorages": storages_out,
+        "networkId": network,
+        "kind": kind,
+        "month": month,
+        "billingMode": mode or None,
+        "autoRenew": auto_renew if isinstance(auto_renew, bool) else None,
+        "autoRenewMonth": auto_renew_month,
+        "minCudaVersion": cuda,
+        "localStorageMountPoint": local_mount,
+    }
+    for key in CREATE_FIELDS:
+        if not _empty(values.get(key)):
+            out[key] = values[key]
+    return out
+
+
+# --- prices -------------------------------------------------------------------------------------
+
+
+def monthly_price(offer: Offer, month: int) -> tuple[Decimal, bool] | None:
+    """USD per GPU for ``month`` months and whether Novita lists that term itself: the
+    product's ``monthlyPrice`` entry for the term, else its 1-month price × months [I]."""
+    terms = {}
+    for entry in (offer.extra or {}).get("monthlyPrice") or []:
+        term, price = _int(entry.get("month")), _decimal(entry.get("price"))
+        if term and price is not None:
+            terms[term] = price
+    if month in terms:
+        return terms[month], True
+    if 1 in terms and month > 0:
+        return terms[1] * month, False
+    return None
+
+
+def unit_price(offer: Offer, mode: str, month: int = 0) -> Decimal | None:
+    """USD per GPU-hour of ``offer`` billed ``mode``; a subscription spread over its hours."""
+    if mode == "spot":
+        return _decimal((offer.extra or {}).get("spotPrice"))
+    if mode == "monthly":
+        term = max(month, 1)
+        total = monthly_price(offer, term)
+        return None if total is None else total[0] / (term * HOURS_PER_MONTH)
+    return offer.price_per_hour
+
+
+def gpu_count(spec: Mapping[str, Any]) -> int:
+    number = _int(spec.get("gpuNum"))
+    return number if number and number > 0 else 1
+
+
+def estimate(spec: Mapping[str, Any], offers: Iterable[Offer]) -> Decimal | None:
+    offer = _offer_for(spec, offers)
+    if offer is None:
+        return None
+    price = unit_price(offer, billing_mode(spec), _int(spec.get("month")) or 0)
+    return None if price is None else price * gpu_count(spec)
+
+
+def charges(spec: Mapping[str, Any], offers: Iterable[Offer]) -> list[Charge]:
+    """What creating ``spec`` takes at once: a subscription's whole term × GPUs.
+    On demand takes nothing upfront; spot neither, but says it can be reclaimed."""
+    mode = billing_mode(spec)
+    offer = _offer_for(spec, offers)
+    gpus = gpu_count(spec)
+    if mode == "spot":
+        return [
+            Charge(
+                amount=Decimal("0"),
+                description=(
+                    "Nothing at creation: billed per second at the spot price from the image pull on. "
+                    "Novita can reclaim a spot instance at short notice."
+                ),
+            )
+        ]
+    if mode != "monthly" or offer is None:
+        return []
+    month = _int(spec.get("month")) or 0
+    total = monthly_price(offer, month)
+    if total is None:
+        return []
+    price, listed = total
+    months = f"{month} month{'s' if month != 1 else ''}"
+    description = f"Charged at creation: {months} of {offer.name} × {gpus} GPU{'s' if gpus != 1 else ''}, prepaid"
+    if not listed:
+        description += " (estimated from the 1-month price: Novita lists no price for this term)"
+    if spec.get("autoRenew"):
+        again = _int(spec.get("autoRenewMonth")) or 0
+        description += f"; it renews automatically for {again} month{'s' if again != 1 else ''} at expiry"
+    return [
+        Charge(amount=(price * gpus).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), description=description + ".")
+    ]
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def _none_if_empty(value: Any) -> str:
+    return "" if value in (None, "", "null") else str(value)
+
+
+def remote_state(item: Mapping[str, Any]) -> tuple[RemoteState, str]:
+    """The table, then the overlays: ``statusError`` (an error whatever the status,
+    unless it is being released) and ``spotStatus`` (reclaim notices; reclaimed =
+    failed) [V fields, I rules]. Unknown statuses are logged and ``unknown``."""
+    status = _none_if_empty(item.get("status"))
+    state = STATUS_TABLE.get(status)
+    if state is None:
+        logger.warning("novita: unknown instance status %r for %s", status, item.get("id"))
+        return RemoteState.UNKNOWN, f"Novita reports an unknown status {status!r}."
+    message = STATUS_MESSAGES[status]
+    if state in (RemoteState.DELETING, RemoteState.DELETED):
+        return state, message
+    error = item.get("statusError") if isinstance(item.get("statusError"), Mapping) else {}
+    error_state, error_message = _none_if_empty(error.get("state")), _none_if_empty(error.get("message"))
+    if error_state or error_message:
+        words = error_message or error_state
+        return RemoteState.FAILED, f"Novita reports an error ({error_state or status}): {words}"
+    spot = _none_if_empty(item.get("spotStatus"))
+    if spot and billing_mode_of(item) == "spot":
+        note = SPOT_STATUS.get(spot)
+        if note is None:
+            logger.warning("novita: unknown spotStatus %r for %s", spot, item.get("id"))
+            return state, f"{message} Spot status {spot!r} is unknown."
+        if spot == "terminated":
+            return RemoteState.FAILED, note
+        if note:
+            when = _epoch(item.get("spotReclaimTime"))
+            at = f" Reclaim at {when:%Y-%m-%d %H:%M} UTC." if when else ""
+            return state, f"{message} {note}{at}"
+    return state, message
+
+
+def billing_mode_of(item: Mapping[str, Any]) -> str:
+    """An instance's billing mode; ``""`` comes back for on demand [C]."""
+    return _none_if_empty(item.get("billingMode")) or "onDemand"
+
+
+def _epoch(value: Any) -> dt.datetime | None:
+    """Unix seconds (Novita sends them as strings [C]); ``None`` for 0, -1 or junk."""
+    number = _int(value)
+    if number is None:
+        parsed = _decimal(value)
+        number = int(parsed) if parsed is not None else None
+    if number is None or number <= 0:
+        return None
+    if number > 10**11:  # milliseconds
+        number //= 1000
+    return dt.datetime.fromtimestamp(number, tz=dt.UTC)
+
+
+def end_time(item: Mapping[str, Any]) -> dt.datetime | None:
+    """When a subscription ends: ``endTime`` as Unix seconds or ISO 8601 [I]; -1 = none [V]."""
+    value = item.get("endTime")
+    moment = _epoch(value)
+    if moment is None and isinstance(value, str) and not re.fullmatch(r"\s*-?\d+\s*", value):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+def blocked(action: Action, *, raw: Mapping[str, Any], now: dt.datetime | None = None) -> str:
+    """Novita's preconditions for ``action`` on the instance ``raw``, in plain words."""
+    status = _none_if_empty((raw or {}).get("status"))
+    if not status:
+        return ""
+    if status in ("removed", "toRemove", "removing"):
+        return "Novita is releasing this instance: nothing can change it any more."
+    if action is Action.START and status != "exited":
+        return f"Novita starts an instance only when it is stopped (exited); it is {status}."
+    if action in (Action.STOP, Action.RESTART) and status != "running":
+        verb = "stops" if action is Action.STOP else "restarts"
+        return f"Novita {verb} an instance only while it is running; it is {status}."
+    if action is Action.UPDATE and status not in SETTLED_STATUSES:
+        return f"Novita changes an instance only when it is running or stopped; it is {status}."
+    if action is Action.DELETE and billing_mode_of(raw) == "monthly":
+        ends = end_time(raw)
+        now = now or dt.datetime.now(dt.UTC)
+        if ends is None or ends > now:
+            when = f" on {ends:%Y-%m-%d %H:%M} UTC" if ends else ""
+            return (
+                "Novita does not release a monthly (prepaid) instance before its subscription ends"
+                f"{when}: it can be deleted from then on."
+            )
+    return ""
+
+
+# --- the adapter ------------------------------------------------------------------------------------
+
+
+class NovitaProvider(Provider):
+    name: ClassVar[str] = "novita"
+    display_name: ClassVar[str] = "Novita"
+    default_base_url: ClassVar[str] = "https://api.novita.ai"
+    sandbox_path: ClassVar[str] = "/novita"
+    actions: ClassVar[frozenset[Action]] = frozenset(
+        {Action.START, Action.STOP, Action.RESTART, Action.UPDATE, Action.DELETE, Action.LOGS}
+    )
+    # Names are free text, not unique [I]: never dedupe by name alone (notes §4).
+    unique_names: ClassVar[bool] = False
+
+    # --- rules, prices and gates: class methods, so forms use them without a key ----------
+    @classmethod
+    def validate_spec(
+        cls,
+        spec: dict[str, Any],
+        *,
+        offers: Iterable[Offer] = (),
+        metadata: Mapping[str, Any] | None = None,
+        existing: bool = False,
+    ) -> dict[str, Any]:
+        """The create body normalised, or :class:`SpecError`. ``offers`` (the account's
+        catalog) and ``metadata`` (``account_metadata()``) add the product's rules;
+        ``existing`` skips the capacity check when editing an instance that exists."""
+        return check_spec(spec, offers=list(offers), metadata=metadata, existing=existing)
+
+    @classmethod
+    def estimate_price(cls, spec: dict[str, Any], offers: Iterable[Offer] = ()) -> Decimal | None:
+        """USD per hour: the product's per-GPU price for the billing mode × ``gpuNum``."""
+        return estimate(spec, list(offers))
+
+    @classmethod
+    def upfront_charges(cls, spec: dict[str, Any], offers: Iterable[Offer] = ()) -> list[Charge]:
+        return charges(spec, list(offers))
+
+    @classmethod
+    def action_blocked(
+        cls, action: Action, *, spec: dict[str, Any], raw: dict[str, Any], since: dt.datetime | None
+    ) -> str:
+        return blocked(action, raw=raw)
