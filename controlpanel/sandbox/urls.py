@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from controlpanel.sandbox import nosana, replicate, together
+from controlpanel.sandbox import nosana, novita, replicate, together
 
 app_name = "sandbox"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("nosana/", include(nosana.urlpatterns)),
     path("together/", include(together.urlpatterns)),
     path("replicate/", include(replicate.urlpatterns)),
+    path("novita/", include(novita.urlpatterns)),
 ]
