@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from controlpanel.deployments.forms.base import VendorDeploymentForm
 from controlpanel.deployments.forms.nosana import NosanaDeploymentForm
+from controlpanel.deployments.forms.novita import NovitaDeploymentForm
 from controlpanel.deployments.forms.replicate import ReplicateDeploymentForm
 from controlpanel.deployments.forms.together import TogetherDeploymentForm
 
@@ -11,6 +12,7 @@ FORMS: dict[str, type[VendorDeploymentForm]] = {
     "nosana": NosanaDeploymentForm,
     "together": TogetherDeploymentForm,
     "replicate": ReplicateDeploymentForm,
+    "novita": NovitaDeploymentForm,
 }
 
 
