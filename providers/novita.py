@@ -30,18 +30,34 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
 
 from providers.base import (
+    AccountInfo,
     Action,
+    AuthError,
     Charge,
+    Endpoint,
+    LogLines,
+    NotFound,
     Offer,
     Provider,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    Remote,
     RemoteState,
     SpecError,
+    Transient,
 )
+from providers.http import MAX_MESSAGE, json_or_none, parse_retry_after, response_text
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +109,16 @@ EDIT_FIELDS = ("ports", "rootfsSize")  # POST /gpu/instance/edit
 UPGRADE_FIELDS = ("imageUrl", "imageAuthId", "envs", "command", "entrypoint", "networkStorages")  # /upgrade
 # Everything else is fixed once created (no rename in v1 [V]; migrate/renew are separate).
 FIXED_FIELDS = tuple(f for f in CREATE_FIELDS if f not in EDIT_FIELDS + UPGRADE_FIELDS)
+
+# --- paging, logs ---------------------------------------------------------------------------
+PAGE_SIZE = 100  # [I] pageSize has no documented maximum
+MAX_PAGES = 200  # a loop guard: 20,000 instances is far past any real account
+LOG_LINES = 1000  # kept per source (the panel keeps its own last N)
+LOG_LINE_MAX = 4000
+LOG_MAX_BYTES = 4_000_000
+LOG_READ_SECONDS = 10.0
+LOG_IDLE_SECONDS = 3.0
+MASK = "******"
 
 # --- money ------------------------------------------------------------------------------------
 PRICE_UNIT = Decimal(100_000)  # product prices: 1/100 000 USD [C]
@@ -493,7 +519,7 @@ def check_spec(
     # With no clusterId Novita picks a cluster at random, perhaps not the volumes' one; the
     # notes' own example does exactly that, so it is left to Novita to refuse [C].
 
-    gpu_num = rootfs = month = auto_renew_month = None
+    gpu_num = rootfs = month = auto_renew_month = local_mount = None
     auto_renew = spec.get("autoRenew")
     mode = spec.get("billingMode")
     if kind == "gpu":
@@ -536,10 +562,9 @@ def check_spec(
         elif auto_renew is True and effective == "monthly":
             # [I] the page gives no default; renewing for an unstated term is not safe.
             err("autoRenewMonth", "Say for how many months it renews (1 to 12).")
-        local_mount = None
         if spec.get("localStorageMountPoint") not in (None, ""):
             err("localStorageMountPoint", "Only CPU instances have a local storage mount point.")
-    else:
+    elif kind == "cpu":
         for key in GPU_ONLY_FIELDS:
             if not _empty(spec.get(key)):
                 err(key, "CPU instances have no such setting.")
@@ -803,3 +828,827 @@ class NovitaProvider(Provider):
         cls, action: Action, *, spec: dict[str, Any], raw: dict[str, Any], since: dt.datetime | None
     ) -> str:
         return blocked(action, raw=raw)
+
+    # --- set-up and errors ------------------------------------------------------------
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(api_key, base_url=base_url, client=client, timeout=timeout)
+        # Log streams go through the same transport, but never with the key (see logs()).
+        self._client = client
+        self._timeout = timeout
+        self._products: dict[str, dict[str, dict[str, Any]]] = {}  # billing method -> id -> product
+
+    def parse_error(self, response: httpx.Response) -> ProviderError | None:
+        """``{code, reason, message, metadata}`` [I: Novita's other APIs], read
+        defensively (notes §4): the error name from ``reason`` (or a string ``code``),
+        the text from ``message``, else the raw text."""
+        body = json_or_none(response)
+        status = response.status_code
+        name = error_name(body)
+        message = error_message(body) or ("" if isinstance(body, dict) else response_text(response))
+        if not name and not message:
+            return None
+        text = message or name
+        if name and name not in text:
+            text = f"{text} ({name})"
+        text = text[:MAX_MESSAGE]
+        kind = ERRORS.get(name)
+        if kind is None:
+            kind = _BY_STATUS.get(status) or ("transient" if status >= 500 or status == 408 else "rejected")
+        if kind == "auth":
+            return AuthError(text, status_code=status, body=body)
+        if kind == "rate":
+            return RateLimited(
+                text, retry_after=parse_retry_after(response.headers.get("Retry-After")), status_code=status, body=body
+            )
+        if kind == "transient":
+            if status >= 500:
+                return None  # the shared mapping: Transient, with Retry-After if any
+            return Transient(text, status_code=status, body=body)  # UNKNOWN on a 4xx: still worth a retry
+        if kind == "not_found":
+            return NotFound(text, status_code=status, body=body)
+        if kind == "spec":
+            return SpecError(
+                {field_named_in(message, ERROR_FIELDS.get(name, "")): [text]}, status_code=status, body=body
+            )
+        return Rejected(text, status_code=status, body=body)
+
+    # --- paths ------------------------------------------------------------------------
+    @staticmethod
+    def _gpu(path: str) -> str:
+        return f"{GPU_API}{path}"
+
+    def _item(self, external_id: str) -> dict[str, Any]:
+        """``GET /gpu/instance?instanceId=`` as Novita sent it (passwords included)."""
+        if not external_id:
+            raise NotFound("no Novita instance id")
+        data = self._http.get(self._gpu("/gpu/instance"), params={"instanceId": external_id}).json()
+        if isinstance(data, dict) and isinstance(data.get("instance"), dict):
+            data = data["instance"]  # [I] tolerate a wrapped answer
+        if not isinstance(data, dict) or not data.get("id"):
+            raise NotFound(f"Novita has no instance {external_id}", body=data)
+        return data
+
+    # --- mapping --------------------------------------------------------------------------
+    def to_remote(self, item: dict[str, Any]) -> Remote:
+        state, message = remote_state(item)
+        return Remote(
+            external_id=str(item.get("id") or ""),
+            name=str(item.get("name") or ""),
+            state=state,
+            vendor_state=_none_if_empty(item.get("status")),
+            message=message,
+            endpoints=endpoints_of(item),
+            price_per_hour=self._instance_price(item),
+            created_at=_epoch(item.get("createdAt")),
+            connection=connection_of(item),
+            raw=masked(item),
+        )
+
+    def _instance_price(self, item: Mapping[str, Any]) -> Decimal | None:
+        """USD per hour now: the GPU price for the instance's billing mode × its GPUs while
+        the GPU is billed (from ``pulling``; not while stopped) [V]; a subscription's hourly
+        share for as long as it exists. ``None`` when not known (keep what the panel had)."""
+        status = _none_if_empty(item.get("status"))
+        if status not in STATUS_TABLE or status == "freezing":
+            return None  # [?] not known whether a frozen instance bills
+        if status == "removed":
+            return Decimal("0")
+        mode = billing_mode_of(item)
+        if mode != "monthly" and status not in BILLED_STATUSES:
+            return Decimal("0")
+        if _none_if_empty(item.get("kind")) == "cpu":
+            return None  # CPU products are priced on another list, not read here
+        product = self._product(str(item.get("productId") or ""), mode)
+        if product is None:
+            return None
+        # The term of a running subscription is not in the answer: its 1-month rate [I].
+        unit = unit_price(product_offer(product), mode, 1)
+        gpus = _int(item.get("gpuNum")) or 1
+        return None if unit is None else (unit * gpus).quantize(USD_PLACES, rounding=ROUND_HALF_UP)
+
+    # --- products ---------------------------------------------------------------------------
+    def _product_index(self, method: str) -> dict[str, dict[str, Any]]:
+        """``GET /products?billingMethod=`` once per adapter (one task) and method: the
+        list is filtered by billing method, on demand by default [V]."""
+        if method not in self._products:
+            try:
+                data = self._http.get(self._gpu("/products"), params={"billingMethod": method}).json()
+            except AuthError:
+                raise
+            except ProviderError as exc:  # no prices this time, not no instances
+                logger.info("novita: no %s product prices this time: %s", method, exc.message)
+                data = {}
+            items = data.get("data") if isinstance(data, dict) else data
+            self._products[method] = {
+                str(p["id"]): p for p in items or [] if isinstance(p, dict) and p.get("id") not in (None, "")
+            }
+        return self._products[method]
+
+    def _product(self, product_id: str, mode: str) -> dict[str, Any] | None:
+        for method in (mode, *(m for m in BILLING_MODES if m != mode)):
+            found = self._product_index(method).get(product_id)
+            if found is not None:
+                return found
+        return None
+
+    def products(self) -> list[dict[str, Any]]:
+        """Every GPU product, sold in any billing mode (three filtered lists, merged)."""
+        merged: dict[str, dict[str, Any]] = {}
+        for method in BILLING_MODES:
+            for product_id, product in self._product_index(method).items():
+                merged.setdefault(product_id, product)
+        return list(merged.values())
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def create(self, spec: dict[str, Any]) -> Remote:
+        """``POST /gpu/instance/create`` → ``{"id"}`` [V], then one GET for the rest. The
+        POST is never retried (no idempotency [V]); a failed GET after it is not an error."""
+        body = check_spec(spec)
+        data = self._http.post(self._gpu("/gpu/instance/create"), json=body).json()
+        external_id = str((data or {}).get("id") or "") if isinstance(data, dict) else ""
+        if not external_id:
+            raise Rejected("Novita accepted the request but answered no instance id.", body=data)
+        return self._after(external_id) or Remote(
+            external_id=external_id,
+            name=body.get("name", ""),
+            state=RemoteState.PROVISIONING,
+            vendor_state="",
+            message="Created; Novita has not reported its status yet.",
+            raw={"id": external_id, "name": body.get("name", "")},
+        )
+
+    def _after(self, external_id: str) -> Remote | None:
+        """The instance after a POST that went through; ``None`` if the GET fails, so a
+        retry cannot repeat the POST (the next poll reads it)."""
+        try:
+            return self.get(external_id)
+        except ProviderError as exc:
+            logger.info("novita: %s changed, but reading it back failed: %s", external_id, exc.message)
+            return None
+
+    def get(self, external_id: str) -> Remote:
+        return self.to_remote(self._item(external_id))
+
+    def _pages(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every instance: ``pageNum`` from 1 [I: the MCP server's default], until as many
+        distinct ids as ``total`` or an empty page; a page that brings nothing new ends it
+        (a server that ignores ``pageNum`` would repeat page 1 for ever)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for page in range(1, MAX_PAGES + 1):
+            params = {"pageSize": PAGE_SIZE, "pageNum": page, **filters}
+            data = self._http.get(self._gpu("/gpu/instances"), params=params).json()
+            items = [i for i in (data.get("instances") or []) if isinstance(i, dict)] if isinstance(data, dict) else []
+            total = _int(data.get("total")) if isinstance(data, dict) else None
+            fresh = 0
+            for item in items:
+                key = str(item.get("id") or "")
+                if key and key not in seen:
+                    seen[key] = item
+                    fresh += 1
+            if not items or not fresh or (total is not None and len(seen) >= total):
+                break
+        else:
+            logger.warning("novita: stopped paging instances after %s pages", MAX_PAGES)
+        return list(seen.values())
+
+    def _detailed(self, item: dict[str, Any]) -> Remote:
+        """A listed instance; a running one is read again for its connection details
+        (the list has none [V]), keeping the listed answer if that read fails."""
+        if item.get("status") == "running":
+            try:
+                item = self._item(str(item["id"]))
+            except AuthError:
+                raise
+            except ProviderError as exc:
+                logger.info("novita: no details for %s this time: %s", item.get("id"), exc.message)
+        return self.to_remote(item)
+
+    def list(self) -> list[Remote]:
+        return [self._detailed(item) for item in self._pages()]
+
+    def find_by_name(self, name: str) -> Remote | None:
+        """Names are not unique and the ``name`` filter is fuzzy [V/I]: exact matches only,
+        the newest live one (notes §4: list by name and recent createdAt)."""
+        if not name:
+            return None
+        live = [
+            item
+            for item in self._pages(name=name)
+            if item.get("name") == name
+            and _none_if_empty(item.get("status")) not in ("removed", "toRemove", "removing")
+        ]
+        if not live:
+            return None
+        newest = max(live, key=lambda item: _int(item.get("createdAt")) or 0)
+        return self._detailed(newest)
+
+    def _action(self, external_id: str, verb: str, reached: tuple[str, ...]) -> dict[str, Any] | None:
+        """POST ``{instanceId}`` [V]. A CONFLICT (wrong state) whose target is already
+        reached — a repeat after a lost answer — counts as done; the instance is returned."""
+        if not external_id:
+            raise NotFound("no Novita instance id")
+        try:
+            self._http.post(self._gpu(f"/gpu/instance/{verb}"), json={"instanceId": external_id})
+        except Rejected as exc:
+            if error_name(exc.body) != "CONFLICT":
+                raise
+            current = self._item(external_id)
+            if _none_if_empty(current.get("status")) in reached:
+                return current
+            raise
+        return None
+
+    def start(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        done = self._action(external_id, "start", ("toStart", "starting", "running"))
+        return self.to_remote(done) if done else self._after(external_id)
+
+    def stop(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        done = self._action(external_id, "stop", ("toStop", "stopping", "exited"))
+        return self.to_remote(done) if done else self._after(external_id)
+
+    def restart(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        done = self._action(external_id, "restart", ("toRestart", "restarting"))
+        return self.to_remote(done) if done else self._after(external_id)
+
+    def delete(self, external_id: str) -> None:
+        """Release [V]; refused for a subscription before ``endTime``
+        (PREPAID_INSTANCE_NOT_SUPPORT_RELEASE → Rejected); an unknown id → NotFound."""
+        self._action(external_id, "delete", ("toRemove", "removing", "removed"))
+
+    def update(self, external_id: str, spec: dict[str, Any], previous: dict[str, Any] | None = None) -> Remote | None:
+        """Take the instance from ``previous`` to ``spec`` with the calls that changed:
+        ``/edit`` for ports and root-disk growth (``expandRootDisk`` = new − old; it cannot
+        shrink), ``/upgrade`` (a full replacement) for the image, its credential, env,
+        command, entrypoint or volumes [V]. Everything else is fixed once created."""
+        new = check_spec(spec, existing=True)
+        old = _lenient(previous) if previous is not None else spec_from_instance(self._item(external_id))
+        errors: dict[str, list[str]] = {}
+        for key in FIXED_FIELDS:
+            if not _same(key, new, old):
+                if key == "imageAuth":
+                    errors.setdefault(key, []).append(
+                        "Novita's upgrade takes a saved registry credential (imageAuthId), not username:password."
+                    )
+                else:
+                    errors.setdefault(key, []).append(
+                        "Novita cannot change this on an existing instance: create a new one instead."
+                    )
+        edit = not _same("ports", new, old) or not _same("rootfsSize", new, old)
+        grow = (_int(new.get("rootfsSize")) or 0) - (_int(old.get("rootfsSize")) or 0)
+        if grow < 0:
+            errors.setdefault("rootfsSize", []).append(
+                f"Novita can only grow the root disk: it has {old.get('rootfsSize')} GB now."
+            )
+        upgrade = any(not _same(key, new, old) for key in UPGRADE_FIELDS)
+        if upgrade and new.get("imageAuth"):
+            # [I] the upgrade recreates the container from the image, with no way to pass user:pass.
+            errors.setdefault("imageAuth", []).append(
+                "Novita's upgrade takes a saved registry credential (imageAuthId), not username:password: "
+                "save it under Registry credentials in Novita's console and choose it."
+            )
+        if errors:
+            raise SpecError(errors)
+        if not edit and not upgrade:
+            return self.get(external_id)
+        if edit:
+            self._http.post(self._gpu("/gpu/instance/edit"), json=edit_body(external_id, new, grow))
+        if upgrade:
+            self._http.post(self._gpu("/gpu/instance/upgrade"), json=upgrade_body(external_id, new))
+        return self._after(external_id)
+
+    # --- logs -----------------------------------------------------------------------------
+    def logs(self, external_id: str, *, which: str = "both", **_: Any) -> LogLines:
+        """The system log (scheduling, image pull) then the container's own log, from the
+        stream URLs in ``connectComponentLog`` [V]. Those URLs belong to whatever host
+        Novita names, so they are fetched with no Authorization header: the key is never
+        sent to a host the vendor's answer chose."""
+        item = self._item(external_id)
+        block = item.get("connectComponentLog") if isinstance(item.get("connectComponentLog"), dict) else {}
+        sources = [
+            (label, _text(block.get(key)))
+            for label, key in (("system", "systemLogAddress"), ("instance", "instanceLogAddress"))
+            if which in ("both", label)
+        ]
+        sources = [(label, url) for label, url in sources if url]
+        if not sources:
+            status = _none_if_empty(item.get("status")) or "unknown"
+            return LogLines(lines=[f"Novita offers no log stream for this instance now (it is {status})."], source="")
+        lines: list[str] = []
+        failures: list[ProviderError] = []
+        for label, url in sources:
+            try:
+                got = self._read_log(url)
+            except ProviderError as exc:
+                failures.append(exc)
+                lines.append(f"── {label} log unavailable: {exc.message} ──")
+                continue
+            if len(sources) > 1:
+                lines.append(f"── {label} log ──")
+            lines.extend(got or [f"(the {label} log is empty)"])
+        if len(failures) == len(sources):
+            raise failures[-1]
+        return LogLines(lines=lines[-LOG_LINES:], source=" and ".join(f"{label} log" for label, _ in sources))
+
+    def _read_log(self, url: str) -> list[str]:
+        """The last ``LOG_LINES`` lines of a text stream. A stream that stays open (it
+        follows the log [I]) is read until it falls quiet or the time budget is spent."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Rejected("Novita named a log address that is not an http(s) URL.")
+        timeout = httpx.Timeout(self._timeout, connect=5.0, read=LOG_IDLE_SECONDS)
+        client = self._client or httpx.Client(timeout=timeout)
+        request = client.build_request("GET", url, headers={"Accept": "text/plain"}, timeout=timeout)
+        request.headers.pop("Authorization", None)  # even if a shared client carried one
+        lines: deque[str] = deque(maxlen=LOG_LINES)
+        deadline = time.monotonic() + LOG_READ_SECONDS
+        try:
+            response = client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise Transient("the log stream did not answer in time") from None
+        except httpx.TransportError as exc:
+            raise Transient(f"could not reach the log stream ({type(exc).__name__})") from None
+        try:
+            if not response.is_success:
+                status = response.status_code
+                kind = Transient if status >= 500 or status == 429 else Rejected
+                raise kind(f"the log stream answered HTTP {status}", status_code=status)
+            read = 0
+            try:
+                for line in response.iter_lines():
+                    lines.append(line[:LOG_LINE_MAX])
+                    read += len(line)
+                    if read > LOG_MAX_BYTES or time.monotonic() > deadline:
+                        break
+            except httpx.ReadTimeout:
+                pass  # a following stream with nothing new: what came so far is the log
+            except httpx.TransportError as exc:
+                if not lines:
+                    raise Transient(f"the log stream broke off ({type(exc).__name__})") from None
+        finally:
+            response.close()
+            if self._client is None:
+                client.close()
+        return list(lines)
+
+    # --- account and catalog ------------------------------------------------------------
+    def balance(self) -> dict[str, Decimal | None]:
+        """``GET /openapi/v1/billing/balance/detail``, in USD [V: 1/10 000 USD strings]."""
+        data = self._http.get(BALANCE_PATH).json()
+        if isinstance(data, dict) and isinstance(data.get("data"), dict):
+            data = data["data"]  # [I] tolerate a wrapped answer
+        data = data if isinstance(data, dict) else {}
+        keys = ("availableBalance", "cashBalance", "creditLimit", "pendingCharges", "outstandingInvoices")
+        return {key: usd_from_balance(data.get(key)) for key in keys}
+
+    def verify(self) -> AccountInfo:
+        figures = self.balance()
+        available = figures["availableBalance"]
+        labels = (("cashBalance", "cash"), ("creditLimit", "credit limit"), ("pendingCharges", "pending charges"),
+                  ("outstandingInvoices", "outstanding invoices"))  # fmt: skip
+        details = ", ".join(f"{label} ${figures[key]:.2f}" for key, label in labels if figures[key] is not None)
+        head = f"${available:.2f} available" if available is not None else "balance not reported"
+        return AccountInfo(
+            summary=f"Key accepted: {head}{f' ({details})' if details else ''}.",
+            balance=available,
+        )
+
+    def catalog(self) -> list[Offer]:
+        """One offer per GPU product: the on-demand price of one GPU, the product's
+        windows, regions and other prices in ``extra`` (USD)."""
+        return [product_offer(p) for p in self.products()]
+
+    def _optional(self, what: str, read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        try:
+            return read()
+        except AuthError:
+            raise
+        except ProviderError as exc:  # one list missing should not cost the others
+            logger.info("novita: %s unavailable: %s", what, exc.message)
+            return []
+
+    def clusters(self) -> list[dict[str, Any]]:
+        data = self._http.get(self._gpu("/clusters")).json()
+        items = data.get("data") if isinstance(data, dict) else data
+        return [
+            {
+                "id": str(c.get("id")),
+                "name": str(c.get("name") or c.get("id")),
+                "gpu_types": [str(g) for g in c.get("availableGpuType") or []],
+                "network_storage": bool(c.get("supportNetworkStorage")),
+                "instance_network": bool(c.get("supportInstanceNetwork")),
+            }
+            for c in items or []
+            if isinstance(c, dict) and c.get("id") not in (None, "")
+        ]
+
+    def registry_auths(self) -> list[dict[str, Any]]:
+        """Saved registry credentials: ids and names only, never usernames' passwords."""
+        data = self._http.get(self._gpu("/repository/auths")).json()
+        items = data.get("data") if isinstance(data, dict) else data
+        return [
+            {"id": str(a.get("id")), "name": str(a.get("name") or a.get("id"))}
+            for a in items or []
+            if isinstance(a, dict) and a.get("id") not in (None, "")
+        ]
+
+    def network_storages(self) -> list[dict[str, Any]]:
+        """Every network volume (``pageNo`` from 1 [I]), with its cluster."""
+        seen: dict[str, dict[str, Any]] = {}
+        for page in range(1, MAX_PAGES + 1):
+            data = self._http.get(
+                self._gpu("/networkstorages/list"), params={"pageNo": page, "pageSize": PAGE_SIZE}
+            ).json()
+            items = [s for s in (data.get("data") or []) if isinstance(s, dict)] if isinstance(data, dict) else []
+            total = _int(data.get("total")) if isinstance(data, dict) else None
+            fresh = 0
+            for s in items:
+                key = str(s.get("storageId") or "")
+                if key and key not in seen:
+                    seen[key] = {
+                        "id": key,
+                        "name": str(s.get("storageName") or key),
+                        "cluster_id": str(s.get("clusterId") or ""),
+                        "cluster_name": str(s.get("clusterName") or ""),
+                        "size_gb": _int(s.get("storageSize")),
+                    }
+                    fresh += 1
+            if not items or not fresh or (total is not None and len(seen) >= total):
+                break
+        return list(seen.values())
+
+    def templates(self) -> list[dict[str, Any]]:
+        """The account's own templates and Novita's official ones: ids and names."""
+        out: list[dict[str, Any]] = []
+        for channel in ("private", "official"):
+            data = self._http.get(self._gpu("/templates"), params={"channel": channel, "isMyCommunity": "false"}).json()
+            items = (data.get("template") or data.get("data") or []) if isinstance(data, dict) else []
+            out += [
+                {"id": str(t.get("id")), "name": str(t.get("name") or t.get("id")), "channel": channel}
+                for t in items
+                if isinstance(t, dict) and t.get("id") not in (None, "")
+            ]
+        return out
+
+    def account_metadata(self) -> dict[str, Any]:
+        """What the form offers: clusters, saved registry credentials (id, name), network
+        volumes (id, name, cluster) and template names. Never a password."""
+        return {
+            "clusters": self._optional("clusters", self.clusters),
+            "registry_auths": self._optional("registry credentials", self.registry_auths),
+            "network_storages": self._optional("network storages", self.network_storages),
+            "templates": self._optional("templates", self.templates),
+        }
+
+
+# --- module helpers the adapter and its tests use ----------------------------------------------------
+
+
+# Error names of contract §4 → how the panel acts on them; the field for spec errors.
+ERRORS: dict[str, str] = {
+    "UNAUTHORIZED": "auth",
+    "FORBIDDEN": "auth",
+    "RATE_LIMIT_EXCEEDED": "rate",
+    "UNKNOWN": "transient",
+    "VALIDATOR_PARAM": "spec",
+    "REQUEST": "spec",
+    "INVALID_COMMAND_PARAM": "spec",
+    "UNSUPPORTED_BILLING_MODE": "spec",
+    "IMAGE_NOT_FOUND": "spec",
+    "NETWORK_STORAGE_NOT_FOUND": "spec",
+    "NETWORK_STORAGE_UNAVAILABLE": "spec",
+    "CUR_CLUSTER_NETWORK_STORAGE_NOT_SUPPORT": "spec",
+    "NETWORK_NOT_FOUND": "spec",
+    "RESOURCE_NOT_FOUND": "not_found",  # a 400, not a 404 [V]
+    "CONFLICT": "rejected",
+    "OPERATION_LIMIT": "rejected",
+    "INSUFFICIENT_RESOURCE": "rejected",
+    "CLUSTER_STATUS": "rejected",
+    "NODE_STATUS": "rejected",
+    "DEPENDENT_RESOURCE_STATE": "rejected",
+    "PREPAID_INSTANCE_NOT_SUPPORT_RELEASE": "rejected",
+    "CREATING_INSTANCE_NOT_SUPPORT_RENEWAL": "rejected",
+    "GPU_SPEC_USED": "rejected",
+    "MIGRATE_INSUFFICIENT_RESOURCE": "rejected",
+    "BALANCE_NOT_ENOUGH": "rejected",
+    "EXPIRED_OR_BALANCE_NOT_ENOUGH": "rejected",
+    "CREATE_INSTANCE_LIMIT": "rejected",
+    "NETWORK_STORAGE_TOO_LARGE": "rejected",
+    "NETWORK_STORAGE_IN_USE": "rejected",
+    "IMAGE_AUTH_IN_USE": "rejected",
+    "NETWORK_IN_USE": "rejected",
+    "NETWORK_MAX_LIMIT": "rejected",
+    "JOB_NOT_FOUND": "rejected",
+    "TEMPLATE_NOT_FOUND": "rejected",
+    "TEMPLATE_IS_PRIVATE": "rejected",
+}
+ERROR_FIELDS: dict[str, str] = {
+    "INVALID_COMMAND_PARAM": "command",
+    "UNSUPPORTED_BILLING_MODE": "billingMode",
+    "IMAGE_NOT_FOUND": "imageUrl",
+    "NETWORK_STORAGE_NOT_FOUND": "networkStorages",
+    "NETWORK_STORAGE_UNAVAILABLE": "networkStorages",
+    "CUR_CLUSTER_NETWORK_STORAGE_NOT_SUPPORT": "clusterId",
+    "NETWORK_NOT_FOUND": "networkId",
+}
+_BY_STATUS: dict[int, str] = {401: "auth", 403: "auth", 404: "not_found", 400: "spec", 422: "spec", 429: "rate"}
+_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")
+
+
+def error_name(body: Any) -> str:
+    """``reason``, or ``code`` when it is a name rather than a number [I]."""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("reason", "code", "error"):
+        value = body.get(key)
+        if isinstance(value, str) and _NAME_RE.match(value.strip()):
+            return value.strip()
+    return ""
+
+
+def error_message(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "msg", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip() and not _NAME_RE.match(value.strip()):
+                return value.strip()[:MAX_MESSAGE]
+    if isinstance(body, str):
+        return body.strip()[:MAX_MESSAGE]
+    return ""
+
+
+# Fields a message may name, with the edit/upgrade spellings read as the spec's.
+_FIELD_ALIASES = {
+    "expandRootDisk": "rootfsSize",
+    "networkVolume": "networkStorages",
+    "volumeMounts": "networkStorages",
+    "mountPath": "networkStorages",
+}
+_INDEXED_RE = re.compile(r"\b(envs|tools|networkStorages)\s*(?:\[\s*(\d+)\s*\]|\.(\d+))\s*\.?\s*(\w+)?")
+_FIELD_RE = re.compile(
+    r"\b("
+    + "|".join(sorted({*CREATE_FIELDS, *_FIELD_ALIASES, "port", "mountPoint"} - {"name"}, key=len, reverse=True))
+    + r")\b"
+)
+_NAME_FIELD_RE = re.compile(r"\bname\b")
+
+
+def field_named_in(message: str, default: str = "") -> str:
+    """The spec path a VALIDATOR_PARAM message is about: ``envs[0].key`` → ``envs.0.key``,
+    a top-level field name, else ``default``. ``name`` only when nothing else is named
+    (it is also a word in "tool name")."""
+    message = message or ""
+    indexed = _INDEXED_RE.search(message)
+    if indexed:
+        index = indexed.group(2) or indexed.group(3)
+        leaf = indexed.group(4) or ""
+        return f"{indexed.group(1)}.{index}" + (f".{leaf}" if leaf else "")
+    found = _FIELD_RE.search(message)
+    if found:
+        word = found.group(1)
+        if word == "port":
+            return "ports"
+        if word == "mountPoint":
+            return "networkStorages"
+        return _FIELD_ALIASES.get(word, word)
+    if _NAME_FIELD_RE.search(message):
+        return "name"
+    return default
+
+
+def masked(item: Any) -> Any:
+    """A copy of an answer fit to keep: every password (SSH, web terminal, any
+    ``*password`` key) and the log-stream capability URLs become ``"******"``."""
+    if isinstance(item, dict):
+        out = {}
+        for key, value in item.items():
+            secret = str(key).lower().endswith("password") or key in ("systemLogAddress", "instanceLogAddress")
+            out[key] = MASK if secret and value not in (None, "") else masked(value)
+        return out
+    if isinstance(item, list):
+        return [masked(v) for v in item]
+    return item
+
+
+def endpoints_of(item: Mapping[str, Any]) -> list[Endpoint]:
+    """``portMappings[{port, endpoint?, type}]`` [V]: an http(s) endpoint is a URL, a
+    ``host:port`` one an address (its format is not documented [?]); without an
+    endpoint (the list) only the exposed port."""
+    out = []
+    for mapping in item.get("portMappings") or []:
+        if not isinstance(mapping, dict):
+            continue
+        port, kind = _int(mapping.get("port")), _text(mapping.get("type")).lower()
+        label = f"{port}/{kind}" if kind else str(port)
+        target = _text(mapping.get("endpoint"))
+        if target.startswith(("http://", "https://")):
+            out.append(Endpoint(url=target, port=port, protocol=kind, label=label))
+            continue
+        host, sep, outer = target.rpartition(":")
+        if sep and host and outer.isdigit():
+            out.append(Endpoint(host=host, port=int(outer), protocol=kind, label=label))
+        elif target:
+            out.append(Endpoint(host=target, port=port, protocol=kind, label=label))
+        else:
+            out.append(Endpoint(port=port, protocol=kind, label=label))
+    return out
+
+
+def connection_of(item: Mapping[str, Any]) -> dict[str, str]:
+    """How people reach it (get answers only [V]): SSH command, web terminal, Jupyter.
+    Passwords are left out; Novita's console shows them."""
+
+    def block(key: str) -> Mapping[str, Any]:
+        value = item.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    out: dict[str, str] = {}
+    ssh, terminal, jupyter = (
+        block("connectComponentSSH"),
+        block("connectComponentWebTerminal"),
+        block("connectComponentJupyter"),
+    )
+    if _text(ssh.get("sshCommand")):
+        out["SSH"] = _text(ssh.get("sshCommand"))
+    if _text(terminal.get("address")):
+        user = _text(terminal.get("username"))
+        out["Web terminal"] = _text(terminal.get("address")) + (f" (user {user})" if user else "")
+    if _text(jupyter.get("address")):
+        out["Jupyter"] = _text(jupyter.get("address"))
+    network = block("network")
+    if _text(network.get("ip")):
+        out["VPC address"] = _text(network.get("ip"))
+    return out
+
+
+_GPU_RE = re.compile(
+    r"\b(B200|H200|H100|H20|GH200|A100|A800|A40|A30|A10G?|A6000|L40S?|L20|L4|V100|T4)\b", re.IGNORECASE
+)
+
+
+def gpu_model_of(name: str) -> str:
+    """``"RTX 4090 24GB"`` → ``"RTX 4090"``; ``"A100 SXM 80GB"`` → ``"A100"`` [I]."""
+    text = re.sub(r"\b(NVIDIA|GeForce)\b", "", name or "", flags=re.IGNORECASE)
+    text = re.sub(r"\b\d+\s*GB\b", "", text, flags=re.IGNORECASE).strip()
+    consumer = re.search(r"\bRTX\s*(\d{4})(\s*Ti)?\b", text, re.IGNORECASE)
+    if consumer:
+        return f"RTX {consumer.group(1)}{' Ti' if consumer.group(2) else ''}"
+    workstation = re.search(r"\bRTX\s*A(\d{4})\b", text, re.IGNORECASE)
+    if workstation:
+        return f"RTX A{workstation.group(1)}"
+    found = _GPU_RE.search(text)
+    if found:
+        return found.group(1).upper()
+    return " ".join(text.split())
+
+
+def product_offer(product: Mapping[str, Any]) -> Offer:
+    """A product as an :class:`Offer` of one GPU: on-demand USD per GPU-hour as the price
+    (per GPU [C/?]), ``available`` = capacity now and stock not ``none`` [V]."""
+    name = str(product.get("name") or product.get("id") or "")
+    memory = re.search(r"(\d+)\s*GB\b", name, re.IGNORECASE)
+    monthly = [
+        {"month": _int(entry.get("month")), "price": str(usd_from_price(entry.get("price")))}
+        for entry in product.get("monthlyPrice") or []
+        if isinstance(entry, Mapping) and _int(entry.get("month")) and usd_from_price(entry.get("price")) is not None
+    ]
+    spot = usd_from_price(product.get("spotPrice"))
+    inventory = _none_if_empty(product.get("inventoryState"))
+    return Offer(
+        sku=str(product.get("id") or ""),
+        name=name,
+        kind="gpu",
+        gpu_model=gpu_model_of(name),
+        gpu_count=1,
+        gpu_memory_gb=int(memory.group(1)) if memory else None,
+        price_per_hour=usd_from_price(product.get("price")),
+        available=bool(product.get("availableDeploy")) and inventory != "none",
+        extra={
+            "regions": [str(r) for r in product.get("regions") or []],
+            "minRootFS": _int(product.get("minRootFS")),
+            "maxRootFS": _int(product.get("maxRootFS")),
+            "billingMethods": [str(m) for m in product.get("billingMethods") or []],
+            "spotPrice": str(spot) if spot is not None else None,
+            "monthlyPrice": monthly,
+            "inventoryState": inventory,
+            "cpuPerGpu": _int(product.get("cpuPerGpu")),
+            "memoryPerGpu": _int(product.get("memoryPerGpu")),
+            "diskPerGpu": _int(product.get("diskPerGpu")),
+        },
+        raw=dict(product),
+    )
+
+
+def spec_from_instance(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What an instance has now, as a spec (for an update that came without the previous
+    spec): the fields get answers [V]."""
+    ports = [
+        {"port": _int(m.get("port")), "type": _text(m.get("type")).lower()}
+        for m in item.get("portMappings") or []
+        if isinstance(m, Mapping) and _int(m.get("port")) is not None
+    ]
+    volumes = [
+        {"Id": str(v.get("id")), "mountPoint": str(v.get("mountPath") or DEFAULT_MOUNT_POINT)}
+        for v in item.get("volumeMounts") or []
+        if isinstance(v, Mapping) and v.get("type") == "network" and v.get("id")
+    ]
+    spec = {
+        "name": item.get("name"),
+        "productId": item.get("productId"),
+        "gpuNum": _int(item.get("gpuNum")),
+        "rootfsSize": _int(item.get("rootfsSize")),
+        "imageUrl": item.get("imageUrl"),
+        "imageAuthId": item.get("imageAuthId"),
+        "ports": format_ports(ports),
+        "envs": [
+            {"key": str(e.get("key") or ""), "value": str(e.get("value") or "")}
+            for e in item.get("envs") or []
+            if isinstance(e, Mapping)
+        ],
+        "command": item.get("command"),
+        "entrypoint": item.get("entrypoint"),
+        "clusterId": _none_if_empty(item.get("clusterId")),
+        "networkStorages": volumes,
+        "networkId": _none_if_empty((item.get("network") or {}).get("id"))
+        if isinstance(item.get("network"), Mapping)
+        else "",
+        "kind": _none_if_empty(item.get("kind")) or "gpu",
+        "billingMode": billing_mode_of(item),
+    }
+    return {k: v for k, v in spec.items() if not _empty(v)}
+
+
+def _lenient(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The previous spec normalised if it still passes today's rules, else as stored."""
+    try:
+        return check_spec(spec, existing=True)
+    except SpecError:
+        return dict(spec)
+
+
+def _same(key: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether ``key`` is unchanged, reading defaults as Novita does (no month = 0, no
+    billing mode = on demand, no autoRenew = false) and ports as a set."""
+    if key == "billingMode":
+        return billing_mode(new) == billing_mode(old)
+    if key in ("month", "autoRenewMonth"):
+        return (_int(new.get(key)) or 0) == (_int(old.get(key)) or 0)
+    if key == "autoRenew":
+        return bool(new.get(key)) == bool(old.get(key))
+    if key == "kind":
+        return (new.get(key) or "gpu") == (old.get(key) or "gpu")
+    if key == "ports":
+        return _port_set(new.get(key)) == _port_set(old.get(key))
+    if key in ("gpuNum", "rootfsSize"):
+        return _int(new.get(key)) == _int(old.get(key))
+    a, b = new.get(key), old.get(key)
+    if _empty(a) and _empty(b):
+        return True
+    if key in ("clusterId", "imageAuthId") and a is not None and b is not None:
+        return str(a) == str(b)
+    return a == b
+
+
+def _port_set(value: Any) -> frozenset[tuple[int, str]]:
+    rows, _ = parse_ports(value)
+    return frozenset((row["port"], row["type"]) for row in rows)
+
+
+def edit_body(external_id: str, spec: Mapping[str, Any], grow: int) -> dict[str, Any]:
+    """``/gpu/instance/edit``: ports as objects here (a string on create) [V]. The
+    tools' ports are sent too, so the edit cannot close Jupyter [I: the list may
+    replace every exposed port]."""
+    rows, _ = parse_ports(spec.get("ports"))
+    taken = {row["port"] for row in rows}
+    for tool in spec.get("tools") or []:
+        port = _int(tool.get("port"))
+        if port is not None and port not in taken:
+            rows.append({"port": port, "type": tool.get("type") or "http"})
+            taken.add(port)
+    return {"instanceId": external_id, "ports": rows, "expandRootDisk": max(grow, 0)}
+
+
+def upgrade_body(external_id: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``/gpu/instance/upgrade``: every field, a full replacement [V]; ``save`` keeps the
+    instance's data [I: the safe choice; the panel has no "discard data" option]."""
+    return {
+        "instanceId": external_id,
+        "imageUrl": spec.get("imageUrl", ""),
+        "imageAuthId": spec.get("imageAuthId", ""),
+        "envs": [dict(e) for e in spec.get("envs") or []],
+        "command": spec.get("command", ""),
+        "entrypoint": spec.get("entrypoint", ""),
+        "save": True,
+        "networkVolume": {
+            "volumeMounts": [
+                {"type": "network", "id": v["Id"], "mountPath": v.get("mountPoint") or DEFAULT_MOUNT_POINT}
+                for v in spec.get("networkStorages") or []
+            ]
+        },
+    }
