@@ -32,7 +32,8 @@ Choices where the notes leave things open (the strict reading each time, marked 
   product's ``monthlyPrice`` does not list costs ``month`` × the one-month price;
   a month is 30 days;
 - edit: a missing ``ports`` means no ports (a protobuf list cannot tell missing from
-  empty), ``expandRootDisk`` grows the disk at once, without a restart; upgrade needs
+  empty), a tool's own port may be listed again (same type) and stays the tool's,
+  ``expandRootDisk`` grows the disk at once, without a restart; upgrade needs
   every documented field (full replacement) and ends ``running`` (from running or
   exited); migrate keeps the state it started from and moves to a new node;
 - start/stop/restart/edit/upgrade/migrate/renew/convert in the wrong state → CONFLICT;
@@ -755,11 +756,7 @@ def _pick_cluster(body: dict[str, Any], candidates: list[dict[str, Any]],
                 f"the product is not sold in cluster {CLUSTER_BY_ID[wanted]['name']}, where the storage is",
             )
         cluster_id = wanted
-    cluster = CLUSTER_BY_ID[cluster_id] if cluster_id else candidates[0]
-    if mounts and not cluster["supportNetworkStorage"]:
-        raise Refused("CUR_CLUSTER_NETWORK_STORAGE_NOT_SUPPORT",
-                      f"cluster {cluster['name']} does not support network storage")  # fmt: skip
-    return cluster
+    return CLUSTER_BY_ID[cluster_id] if cluster_id else candidates[0]
 
 
 def _check_billing(body: dict[str, Any], product: dict[str, Any]) -> tuple[str, int, bool, int]:
@@ -1113,8 +1110,15 @@ def edit(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
             _check_port(port, f"ports.{i}.port")
             if item.get("type") not in ("tcp", "http"):
                 raise invalid(f"ports.{i}.type", "must be tcp or http")
-            if any(p["port"] == port for p in ports) or any(t["port"] == str(port) for t in data["tools"]):
+            if any(p["port"] == port for p in ports):
                 raise invalid(f"ports.{i}.port", f"port {port} is listed twice")
+            tool = next((t for t in data["tools"] if t["port"] == str(port)), None)
+            if tool is not None:
+                # A tool's own port may be listed again [I: whether the edit list covers
+                # the tools' ports is not documented]; it stays the tool's.
+                if tool["type"] != item["type"]:
+                    raise invalid(f"ports.{i}.type", f"port {port} is {tool['name']}'s, which is {tool['type']}")
+                continue
             ports.append({"port": port, "type": item["type"]})
         if len(ports) + len(data["tools"]) > MAX_PORTS:
             raise invalid("ports", f"ports and tools together may use at most {MAX_PORTS} ports")
@@ -1164,9 +1168,6 @@ def upgrade(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
                 f"network storage {elsewhere[0].object_id} is in cluster "
                 f"{elsewhere[0].data['clusterName']}, not the instance's",
             )
-        if mounts and not CLUSTER_BY_ID[data["clusterId"]]["supportNetworkStorage"]:
-            raise Refused("CUR_CLUSTER_NETWORK_STORAGE_NOT_SUPPORT",
-                          f"cluster {data['clusterName']} does not support network storage")  # fmt: skip
         if NOT_FOUND_IMAGE in image:
             raise Refused("IMAGE_NOT_FOUND", f"image {image} not found or not accessible")
         _settled_states(obj, now, "upgrade")
