@@ -699,7 +699,8 @@ def _none_if_empty(value: Any) -> str:
 def remote_state(item: Mapping[str, Any]) -> tuple[RemoteState, str]:
     """The table, then the overlays: ``statusError`` (an error whatever the status,
     unless it is being released) and ``spotStatus`` (reclaim notices; reclaimed =
-    failed) [V fields, I rules]. Unknown statuses are logged and ``unknown``."""
+    stopped if exited, else failed) [V fields, I rules]. Unknown statuses are logged
+    and ``unknown``."""
     status = _none_if_empty(item.get("status"))
     state = STATUS_TABLE.get(status)
     if state is None:
@@ -720,6 +721,10 @@ def remote_state(item: Mapping[str, Any]) -> tuple[RemoteState, str]:
             logger.warning("novita: unknown spotStatus %r for %s", spot, item.get("id"))
             return state, f"{message} Spot status {spot!r} is unknown."
         if spot == "terminated":
+            # Reclaimed: stopped when Novita says exited (it can be started again [I]), and
+            # failed while the status still claims anything else.
+            if state == RemoteState.STOPPED:
+                return state, f"{note} It can be started again."
             return RemoteState.FAILED, note
         if note:
             when = _epoch(item.get("spotReclaimTime"))

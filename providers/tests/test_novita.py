@@ -662,6 +662,11 @@ def test_novita_spot_status_overlay(spot, state, note):
         assert message == STATUS_MESSAGES["running"]
 
 
+def test_novita_spot_reclaimed_and_exited_is_stopped():
+    item = {**fixture("instance_running"), "status": "exited", "billingMode": "spot", "spotStatus": "terminated"}
+    assert remote_state(item) == (RemoteState.STOPPED, "Novita reclaimed this spot instance. It can be started again.")
+
+
 def test_novita_spot_notice_says_when():
     item = {
         **fixture("instance_running"),
