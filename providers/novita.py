@@ -124,7 +124,9 @@ MASK = "******"
 PRICE_UNIT = Decimal(100_000)  # product prices: 1/100 000 USD [C]
 BALANCE_UNIT = Decimal(10_000)  # balances: 1/10 000 USD [V]
 HOURS_PER_MONTH = 720  # [I] a 30-day month, as the panel's estimates use
-USD_PLACES = Decimal("0.00001")
+USD_PLACES = Decimal("0.00001")  # the vendor's own precision
+# The panel keeps prices to 4 places: a figure with more would look changed on every poll.
+PANEL_PLACES = Decimal("0.0001")
 
 # --- status: one table, one test per row (contract §3) ---------------------------------------
 STATUS_TABLE: dict[str, RemoteState] = {
@@ -936,7 +938,7 @@ class NovitaProvider(Provider):
         # The term of a running subscription is not in the answer: its 1-month rate [I].
         unit = unit_price(product_offer(product), mode, 1)
         gpus = _int(item.get("gpuNum")) or 1
-        return None if unit is None else (unit * gpus).quantize(USD_PLACES, rounding=ROUND_HALF_UP)
+        return None if unit is None else (unit * gpus).quantize(PANEL_PLACES, rounding=ROUND_HALF_UP)
 
     # --- products ---------------------------------------------------------------------------
     def _product_index(self, method: str) -> dict[str, dict[str, Any]]:
