@@ -378,7 +378,7 @@ def check_spec(
         if key not in CREATE_FIELDS:
             err(key, f"Novita's create request has no field “{key}”.")
 
-    def string(key: str, *, limit: int, required: bool = False, label: str = "") -> str:
+    def string(key: str, *, limit: int, required: bool = False) -> str:
         value = spec.get(key)
         if value is None or value == "":
             if required:
@@ -390,7 +390,7 @@ def check_spec(
             err(key, "Must be text.")
             return ""
         if len(value) > limit:
-            err(key, f"At most {limit} characters{label}.")
+            err(key, f"At most {limit} characters.")
         return value
 
     kind = spec.get("kind") or "gpu"  # required [V]; the panel's forms build GPU instances
