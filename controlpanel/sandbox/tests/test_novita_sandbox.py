@@ -1,13 +1,16 @@
-"""The Novita twin through Django's test client: its routes, rules, error names and
-bodies, paging, simulated progress and money. Time moves only by patching the twin's
-clock (``_now``), set to a fixed moment so that hour boundaries are known: nothing here
-sleeps."""
+"""The Novita twin driven two ways: through Django's test client (its routes, rules,
+error names and bodies, paging, simulated progress and money) and through the real
+adapter over HTTP against ``live_server`` (what the panel's workers do). Time moves only
+by patching the twin's clock (``_now``), set to a fixed moment so that hour boundaries
+are known: nothing here sleeps."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +18,8 @@ import pytest
 from controlpanel.sandbox import novita as twin
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
+from providers.base import Action, AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
+from providers.novita import NovitaProvider
 
 ROOT = "/sandbox/novita/gpu-instance/openapi/v1"
 BALANCE = "/sandbox/novita/openapi/v1/billing/balance/detail"
@@ -1093,3 +1098,201 @@ def test_novita_sandbox_rate_limit_is_a_429_with_retry_after(client, db):
 def test_novita_sandbox_outage_is_a_503(client, db):
     SandboxFault.objects.create(vendor="novita", error_rate=1.0)
     refused(call(client, "GET", "/gpu/instances"), "UNKNOWN", 503)
+
+
+# --- the real adapter over HTTP ------------------------------------------------------------------------------
+
+LIVE_KEY = "sandbox-novita-live"
+
+
+def provider(live_server, key: str = LIVE_KEY) -> NovitaProvider:
+    return NovitaProvider(api_key=key, base_url=f"{live_server.url}/sandbox/novita", timeout=10)
+
+
+@pytest.fixture
+def adapter(live_server, instant) -> Iterator[NovitaProvider]:
+    with provider(live_server) as made:
+        yield made
+
+
+def test_novita_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter, live_server):
+    spec = dict(NOTES_CREATE)
+    created = adapter.create(spec)
+    instance_id = created.external_id
+    assert (created.state, created.vendor_state, created.name) == (RemoteState.RUNNING, "running", "llama-serve-01")
+    assert created.price_per_hour == Decimal("1.6")
+    # The twin sends the real password, as Novita does; the adapter keeps none of it.
+    password = SandboxObject.objects.get(vendor="novita", object_id=instance_id).data["password"]
+    assert created.raw["connectComponentSSH"]["password"] == created.raw["connectComponentWebTerminal"]["password"]
+    assert created.raw["connectComponentSSH"]["password"] == "******"
+    assert password not in json.dumps(created.raw) + json.dumps(created.connection)
+    assert created.connection["SSH"].startswith("ssh root@203.0.113.")
+    http, tcp = created.endpoints
+    assert http.url == f"{live_server.url}/sandbox/novita/proxy/{instance_id}-8000/"
+    assert (tcp.host.startswith("203.0.113."), tcp.protocol) == (True, "tcp")
+
+    assert adapter.get(instance_id).state == RemoteState.RUNNING
+    assert [r.external_id for r in adapter.list()] == [instance_id]
+    found = adapter.find_by_name("llama-serve-01")
+    assert found is not None
+    assert found.external_id == instance_id
+    assert adapter.find_by_name("nobody") is None
+
+    stopped = adapter.stop(instance_id, spec)
+    assert (stopped.state, stopped.vendor_state, stopped.price_per_hour) == (RemoteState.STOPPED, "exited", 0)
+    assert adapter.stop(instance_id, spec).state == RemoteState.STOPPED  # a repeat: CONFLICT, already there
+    assert NovitaProvider.action_blocked(Action.START, spec=spec, raw=stopped.raw, since=None) == ""
+    with pytest.raises(Rejected) as wrong:
+        adapter.restart(instance_id, spec)
+    assert "CONFLICT" in wrong.value.message
+    assert adapter.start(instance_id, spec).state == RemoteState.RUNNING
+    assert adapter.restart(instance_id, spec).state == RemoteState.RUNNING
+
+    newer = {**spec, "ports": "8000/http, 22/tcp, 9090/tcp", "rootfsSize": 150, "command": "--model x",
+             "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", "envs": [{"key": "HF_TOKEN", "value": "hf_new"}]}  # fmt: skip
+    updated = adapter.update(instance_id, newer, previous=spec)
+    assert updated.state == RemoteState.RUNNING
+    raw = updated.raw
+    assert (raw["imageUrl"], raw["command"], raw["rootfsSize"]) == (newer["imageUrl"], "--model x", 150)
+    assert [m["port"] for m in raw["portMappings"]] == [8000, 22, 9090]
+    assert raw["connectComponentJupyter"]["port"] == 8888
+    assert raw["volumeMounts"][0]["id"] == STORAGE  # the upgrade sent the volumes again
+
+    logs = adapter.logs(instance_id)  # fetched without the key, or the twin would refuse them
+    text = "\n".join(logs.lines)
+    assert "container started" in text
+    assert "recreating container with image docker.io/vllm/vllm-openai:v0.6.0" in text
+    assert "starting docker.io/vllm/vllm-openai:v0.6.0: --model x" in text
+    assert "hf_new" not in text
+
+    adapter.delete(instance_id)
+    with pytest.raises(NotFound):
+        adapter.get(instance_id)
+    assert adapter.list() == []
+
+
+def test_novita_adapter_subscription_is_charged_up_front_and_kept(adapter):
+    assert adapter.verify().balance == Decimal(500)
+    spec = {**PLAIN, "billingMode": "monthly", "month": 1}
+    created = adapter.create(spec)
+    info = adapter.verify()
+    assert info.balance == Decimal(500 - 189)
+    assert info.summary.startswith("Key accepted: $311.00 available")
+    blocked = NovitaProvider.action_blocked(Action.DELETE, spec=spec, raw=created.raw, since=None)
+    assert "subscription ends" in blocked
+    with pytest.raises(Rejected) as refused_:
+        adapter.delete(created.external_id)
+    assert "PREPAID_INSTANCE_NOT_SUPPORT_RELEASE" in refused_.value.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"clusterId": "1", "networkStorages": []}, "clusterId"),
+        ({"productId": "B200.32c256g"}, "productId"),
+        ({"networkStorages": [{"Id": "0b8f9a52-0000-4000-8000-000000000000", "mountPoint": "/network"}]},
+         "networkStorages.0.Id"),
+        ({"imageUrl": "docker.io/acme/does-not-exist:1"}, "imageUrl"),
+        ({"productId": "L40S.12c94g", "clusterId": "3", "networkStorages": [], "billingMode": "monthly", "month": 1},
+         "billingMode"),
+    ],
+)  # fmt: skip
+def test_novita_adapter_sandbox_refusal_lands_on_the_field(adapter, changes, field):
+    # Rules only the twin knows (the catalog, the account's volumes): its 400 on the field.
+    with pytest.raises(SpecError) as caught:
+        adapter.create({**NOTES_CREATE, **changes})
+    assert list(caught.value.fields) == [field]
+    assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"productId": "H200-141GB.24c240g"}, "INSUFFICIENT_RESOURCE"),
+        ({"billingMode": "monthly", "month": 1}, "BALANCE_NOT_ENOUGH"),
+    ],
+)
+def test_novita_adapter_sandbox_refusal_is_rejected_in_novitas_words(adapter, changes, reason):
+    with pytest.raises(Rejected) as caught:
+        adapter.create({**NOTES_CREATE, **changes})
+    assert reason in caught.value.message
+    assert caught.value.status_code == 400
+
+
+def test_novita_adapter_unknown_instance_is_not_found(adapter):
+    with pytest.raises(NotFound) as caught:
+        adapter.get("0123456789abcdef")
+    assert caught.value.status_code == 400  # RESOURCE_NOT_FOUND is a 400 [V]
+
+
+def test_novita_adapter_bad_key_is_an_auth_error(live_server, db):
+    with provider(live_server, key="sk_not_a_sandbox_key") as made, pytest.raises(AuthError) as caught:
+        made.verify()
+    assert caught.value.status_code == 401
+
+
+def test_novita_adapter_rate_limit_is_raised_with_its_wait(adapter):
+    SandboxFault.objects.create(vendor="novita", rate_limit_rate=1.0, retry_after_seconds=60)
+    with pytest.raises(RateLimited) as caught:
+        adapter.list()
+    assert caught.value.retry_after == 60.0
+
+
+def test_novita_adapter_server_error_is_transient(adapter):
+    SandboxFault.objects.create(vendor="novita", error_rate=1.0)
+    with pytest.raises(Transient) as caught:
+        adapter.create(dict(NOTES_CREATE))
+    assert caught.value.status_code == 503
+
+
+def test_novita_adapter_two_keys_are_two_accounts(live_server, instant):
+    with provider(live_server, "sandbox-novita-one") as one, provider(live_server, "sandbox-novita-two") as two:
+        made = one.create(dict(NOTES_CREATE))
+        assert [r.external_id for r in one.list()] == [made.external_id]
+        assert two.list() == []
+        with pytest.raises(NotFound):
+            two.get(made.external_id)
+        assert two.find_by_name("llama-serve-01") is None
+        instant.advance(hours=1)
+        assert (one.verify().balance, two.verify().balance) == (Decimal("498.4"), Decimal(500))
+
+
+def test_novita_adapter_lists_every_page(adapter, monkeypatch):
+    monkeypatch.setattr(twin, "PAGE_MAX", 2)  # the adapter asks for 100 a page; the twin gives 2
+    for i in range(5):
+        adapter.create({**PLAIN, "name": f"page-{i}"})
+    assert sorted(r.name for r in adapter.list()) == [f"page-{i}" for i in range(5)]
+
+
+def test_novita_adapter_reads_the_catalog_and_account(adapter):
+    offers = {o.sku: o for o in adapter.catalog()}
+    assert set(offers) == set(twin.PRODUCT_BY_ID)
+    a100 = offers["A100-80GB.14c240g"]
+    assert (a100.price_per_hour, a100.available, Decimal(a100.extra["spotPrice"])) == (Decimal("1.6"), True,
+                                                                                     Decimal("0.8"))  # fmt: skip
+    assert a100.extra["regions"] == ["US-CA-06 (California)"]
+    assert offers["H200-141GB.24c240g"].available is False
+    metadata = adapter.account_metadata()
+    assert [c["id"] for c in metadata["clusters"]] == ["1", "3", "5", "8"]
+    assert metadata["registry_auths"] == [{"id": "1001", "name": "ghcr.io"}]  # never the password
+    storages = {s["id"]: s for s in metadata["network_storages"]}
+    assert (storages[STORAGE]["name"], storages[STORAGE]["cluster_id"]) == ("llama-weights", "5")
+
+
+def test_novita_adapter_reads_a_status_error_as_failed(adapter):
+    created = adapter.create({**PLAIN, "imageUrl": "docker.io/acme/crashloop:1"})
+    assert created.state == RemoteState.FAILED
+    assert "back-off restarting failed container" in created.message
+
+
+def test_novita_adapter_follows_a_spot_reclaim(live_server, clock):
+    with provider(live_server) as made:
+        created = made.create({**PLAIN, "name": "reclaim-me", "billingMode": "spot"})
+        clock.advance(seconds=20)
+        noticed = made.get(created.external_id)
+        assert noticed.state == RemoteState.RUNNING
+        assert "announced it will reclaim" in noticed.message
+        clock.advance(seconds=10)
+        reclaimed = made.get(created.external_id)
+        assert (reclaimed.state, reclaimed.vendor_state) == (RemoteState.STOPPED, "exited")
+        assert "reclaimed" in reclaimed.message
