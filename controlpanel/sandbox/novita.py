@@ -1022,8 +1022,12 @@ def instance(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespo
 # --- lifecycle actions -----------------------------------------------------------------------------------
 
 
-def _action(request: HttpRequest, account: str, act: Callable[[SandboxObject, SandboxObject, list, dt.datetime], None]
-            ) -> HttpResponse:  # fmt: skip
+Act = Callable[[SandboxObject, SandboxObject, list[SandboxObject], dt.datetime, dict[str, Any]], None]
+
+
+def _action(request: HttpRequest, account: str, act: Act) -> HttpResponse:
+    """An instance action: ``act(instance, account record, live instances, now, body)``
+    checks and changes the instance, raising :class:`Refused` to answer an error."""
     body = _body(request)
     with transaction.atomic():
         now = _now()

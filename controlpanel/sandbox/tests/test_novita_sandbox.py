@@ -1028,12 +1028,19 @@ def test_novita_sandbox_keeps_registry_credentials(client, instant):
     assert ok(call(client, "POST", "/repository/auth/save", body)) == {}
     saved = ok(call(client, "GET", "/repository/auths"))["data"][1]
     assert saved == {"id": "1002", **body}
-    invalid_field(call(client, "POST", "/repository/auth/save", {**body, "password": ""}), "password")
     instance_id = create(client, PLAIN, imageAuthId="1002")
     assert instance_id in refused(call(client, "POST", "/repository/auth/delete", {"id": "1002"}), "IMAGE_AUTH_IN_USE")
     ok(act(client, "delete", instance_id))
     assert ok(call(client, "POST", "/repository/auth/delete", {"id": "1002"})) == {}
     refused(call(client, "POST", "/repository/auth/delete", {"id": "1002"}), "RESOURCE_NOT_FOUND")
+
+
+@pytest.mark.parametrize("key", ["name", "username", "password"])
+@pytest.mark.parametrize("value", ["", "x" * 501], ids=["empty", "too-long"])
+def test_novita_sandbox_registry_credential_rule_names_the_field(client, db, key, value):
+    body = {"name": "registry.example.com", "username": "robot", "password": "s3cret", key: value}
+    invalid_field(call(client, "POST", "/repository/auth/save", body), key)
+    invalid_field(call(client, "POST", "/repository/auth/delete", {}), "id")
 
 
 # --- logs and ports --------------------------------------------------------------------------------------------
