@@ -1296,11 +1296,12 @@ class NovitaProvider(Provider):
         for channel in ("private", "official"):
             data = self._http.get(self._gpu("/templates"), params={"channel": channel, "isMyCommunity": "false"}).json()
             items = (data.get("template") or data.get("data") or []) if isinstance(data, dict) else []
-            out += [
-                {"id": str(t.get("id")), "name": str(t.get("name") or t.get("id")), "channel": channel}
-                for t in items
-                if isinstance(t, dict) and t.get("id") not in (None, "")
-            ]
+            for t in items:
+                # The template object spells its id "Id" (list/get-template pages); "id" is
+                # read too, in case a later revision normalises it [I].
+                ident = (t.get("Id") or t.get("id")) if isinstance(t, dict) else None
+                if ident not in (None, ""):
+                    out.append({"id": str(ident), "name": str(t.get("name") or ident), "channel": channel})
         return out
 
     def account_metadata(self) -> dict[str, Any]:

@@ -1284,6 +1284,8 @@ def test_novita_adapter_reads_the_catalog_and_account(adapter):
     assert metadata["registry_auths"] == [{"id": "1001", "name": "ghcr.io"}]  # never the password
     storages = {s["id"]: s for s in metadata["network_storages"]}
     assert (storages[STORAGE]["name"], storages[STORAGE]["cluster_id"]) == ("llama-weights", "5")
+    official = [t for t in metadata["templates"] if t["channel"] == "official"]
+    assert [t["id"] for t in official] == [t["Id"] for t in twin.TEMPLATES if t["channel"] == "official"]
 
 
 def test_novita_adapter_reads_a_status_error_as_failed(adapter):
