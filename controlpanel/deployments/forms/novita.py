@@ -305,7 +305,7 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         current = str(initial.get("imageAuthId") or "")
         if current and current not in {aid for aid, _ in auths}:
             auths.append((current, f"{current} (not in the key's credential list)"))
-        self.main.fields["imageAuthId"].choices = [("", "None: a public image, or username:password below"), *auths]
+        self.main.fields["imageAuthId"].choices = [("", "None (public image)"), *auths]
 
     @staticmethod
     def product_label(offer: OfferData) -> str:
