@@ -155,13 +155,16 @@ class EnvRowForm(RowForm):
 
 class VolumeRowForm(RowForm):
     """One network volume. ``choices`` is set per form instance (a subclass made in
-    ``NovitaDeploymentForm.__init__``): the volumes the team's Novita keys listed."""
+    ``NovitaDeploymentForm.__init__``): the volumes the team's Novita keys listed.
+
+    The mount path starts as Novita's default and a row counts only with both a volume
+    and a path: removing a row clears its text inputs but leaves a select as it was."""
 
     choices: ClassVar[list[tuple[str, str]]] = []
 
     Id = forms.ChoiceField(label="Network volume", required=False, choices=())  # capital I, as Novita spells it
     mountPoint = forms.CharField(  # noqa: N815
-        label="Mount path", required=False, help_text="Default /network.",
+        label="Mount path", required=False, initial=rules.DEFAULT_MOUNT_POINT,
         widget=forms.TextInput(attrs={"placeholder": rules.DEFAULT_MOUNT_POINT, "spellcheck": "false"}),
     )  # fmt: skip
 
@@ -170,7 +173,8 @@ class VolumeRowForm(RowForm):
         self.fields["Id"].choices = [("", "Choose a volume…"), *self.choices]
 
     def is_blank(self) -> bool:
-        return not (getattr(self, "cleaned_data", {}) or {}).get("Id")
+        data = getattr(self, "cleaned_data", {}) or {}
+        return not (data.get("Id") and (data.get("mountPoint") or "").strip())
 
 
 class NovitaDeploymentForm(VendorDeploymentForm):
@@ -353,10 +357,7 @@ class NovitaDeploymentForm(VendorDeploymentForm):
             port = data.get("jupyter_port")
             spec["tools"] = [{"name": "Jupyter", "port": "" if port is None else str(port),
                               "type": data.get("jupyter_type") or "http"}]  # fmt: skip
-        volumes = [
-            {"Id": r.get("Id") or "", "mountPoint": (r.get("mountPoint") or "").strip() or rules.DEFAULT_MOUNT_POINT}
-            for r in rows.get("volumes", [])
-        ]
+        volumes = [{"Id": r.get("Id") or "", "mountPoint": r.get("mountPoint") or ""} for r in rows.get("volumes", [])]
         if volumes:
             spec["networkStorages"] = volumes
         mode = data.get("billingMode") or "onDemand"

@@ -115,14 +115,14 @@ def test_novita_form_sends_every_optional_field_when_filled(novita_account):
         imageAuthId="1001", command="--model x", entrypoint="/bin/serve", jupyter=None,
         billingMode="monthly", month="3", autoRenew="on", autoRenewMonth="6",
         **rows("env", [{"key": "A", "value": "1"}, {"key": "B", "value": ""}]),
-        **rows("volumes", [{"Id": VOLUME, "mountPoint": ""}]),
+        **rows("volumes", [{"Id": VOLUME, "mountPoint": "/models"}]),
     )  # fmt: skip
     assert form.is_valid(), form.main.errors
     assert form.spec == {
         "name": "full-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 2, "rootfsSize": 200,
         "imageUrl": "docker.io/vllm/vllm-openai:latest", "imageAuthId": "1001", "ports": "8000/http, 22/tcp",
         "envs": [{"key": "A", "value": "1"}, {"key": "B", "value": ""}], "command": "--model x",
-        "entrypoint": "/bin/serve", "clusterId": "5", "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}],
+        "entrypoint": "/bin/serve", "clusterId": "5", "networkStorages": [{"Id": VOLUME, "mountPoint": "/models"}],
         "networkId": "vpc-1", "billingMode": "monthly", "month": 3, "autoRenew": True, "autoRenewMonth": 6,
         "minCudaVersion": "12.4",
     }  # fmt: skip
@@ -148,6 +148,17 @@ def test_novita_form_blank_rows_are_ignored(novita_account):
     )
     assert form.is_valid(), form.main.errors
     assert (form.spec["ports"], "envs" in form.spec, "networkStorages" in form.spec) == ("8000/http", False, False)
+
+
+def test_novita_form_removed_volume_row_is_not_sent(novita_account):
+    # The page's remove button clears a row's text inputs and leaves its select as it was.
+    form = bound(novita_account, **rows("volumes", [{"Id": VOLUME, "mountPoint": ""}]))
+    assert form.is_valid(), form.main.errors
+    assert "networkStorages" not in form.spec
+
+
+def test_novita_form_new_volume_rows_start_at_novitas_mount_path(novita_account):
+    assert str(bound(novita_account).sets["volumes"].empty_form["mountPoint"]).count('value="/network"') == 1
 
 
 def test_novita_form_registry_username_password(novita_account):
@@ -274,6 +285,16 @@ def test_novita_form_at_most_a_hundred_variables(novita_account):
 def test_novita_form_volume_rule_lands_on_its_row(novita_account, volumes, where, message):
     errors = invalid(bound(novita_account, clusterId="", **rows("volumes", volumes)))
     assert errors.get(where) == [message], errors
+
+
+def test_novita_form_at_most_thirty_volumes(team):
+    many = [{"id": f"vol-{i:02d}", "name": f"v{i}", "cluster_id": "5"} for i in range(31)]
+    account = AccountFactory(team=team, vendor="novita", metadata={**METADATA, "network_storages": many})
+    volumes = [{"Id": v["id"], "mountPoint": f"/mnt/{i}"} for i, v in enumerate(many)]
+    form = bound(account, **rows("volumes", volumes))
+    assert not form.is_valid()
+    assert "networkStorages: At most 30 network volumes." in form.non_field_errors
+    assert bound(account, **rows("volumes", volumes[:30])).is_valid()
 
 
 def test_novita_form_volume_of_another_cluster_is_refused(novita_account):
