@@ -297,8 +297,8 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         else:
             field.choices = [("", "No products yet: the catalog syncs when a Novita key is verified")]
 
-        clusters = [(str(c["id"]), str(c.get("name") or c["id"]) + self._owner(a))
-                    for a, c in self.metadata_items("clusters")]  # fmt: skip
+        # Clusters are Novita's, the same for every key: no key named beside them.
+        clusters = [(str(c["id"]), str(c.get("name") or c["id"])) for _a, c in self.metadata_items("clusters")]
         current = str(initial.get("clusterId") or "")
         if current and current not in {cid for cid, _ in clusters}:
             clusters.append((current, f"{current} (not in the key's cluster list)"))
@@ -415,7 +415,9 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         return valid
 
     def check_edit(self, spec: dict[str, Any]) -> None:
-        """An existing instance's disk grows only: edit takes ``expandRootDisk`` ≥ 0 [V]."""
+        """An existing instance's disk grows only: edit takes ``expandRootDisk`` ≥ 0 [V].
+        ``NovitaProvider.update`` refuses a shrink too, but only once the update is queued;
+        the adapter has no class-level check for changes, so the form says it first."""
         if not self.fixed:
             return
         before = self.main.initial.get("rootfsSize")

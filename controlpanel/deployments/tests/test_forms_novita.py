@@ -411,6 +411,7 @@ def test_novita_with_two_keys_each_choice_names_its_key_and_must_be_the_payers(n
     )  # fmt: skip
     form = bound(novita_account, imageAuthId="2002")
     assert ("2002", "docker hub — Novita prod") in form.main.fields["imageAuthId"].choices
+    assert ("5", "US-CA-06 (California)") in form.main.fields["clusterId"].choices  # Novita's, not a key's
     assert invalid(form) == {"imageAuthId": ["This credential belongs to another key, not “Novita sandbox”."]}
     errors = invalid(bound(other, **rows("volumes", [{"Id": VOLUME, "mountPoint": "/network"}])))
     assert errors == {"volumes-0-Id": ["This volume belongs to another key, not “Novita prod”."]}
