@@ -15,6 +15,7 @@ PROVIDERS: dict[str, str] = {
     "together": "providers.together.TogetherProvider",
     "replicate": "providers.replicate.ReplicateProvider",
     "fluence": "providers.fluence.FluenceProvider",
+    "novita": "providers.novita.NovitaProvider",
 }
 
 

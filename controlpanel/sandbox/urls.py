@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from controlpanel.sandbox import fluence, nosana, replicate, together
+from controlpanel.sandbox import fluence, nosana, novita, replicate, together
 
 app_name = "sandbox"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("together/", include(together.urlpatterns)),
     path("replicate/", include(replicate.urlpatterns)),
     path("fluence/", include(fluence.urlpatterns)),
+    path("novita/", include(novita.urlpatterns)),
 ]

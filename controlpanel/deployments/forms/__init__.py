@@ -5,6 +5,7 @@ from __future__ import annotations
 from controlpanel.deployments.forms.base import VendorDeploymentForm
 from controlpanel.deployments.forms.fluence import FluenceDeploymentForm
 from controlpanel.deployments.forms.nosana import NosanaDeploymentForm
+from controlpanel.deployments.forms.novita import NovitaDeploymentForm
 from controlpanel.deployments.forms.replicate import ReplicateDeploymentForm
 from controlpanel.deployments.forms.together import TogetherDeploymentForm
 
@@ -13,6 +14,7 @@ FORMS: dict[str, type[VendorDeploymentForm]] = {
     "together": TogetherDeploymentForm,
     "replicate": ReplicateDeploymentForm,
     "fluence": FluenceDeploymentForm,
+    "novita": NovitaDeploymentForm,
 }
 
 

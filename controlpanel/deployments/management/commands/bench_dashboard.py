@@ -33,7 +33,7 @@ from controlpanel.teams.models import Membership, Team
 from controlpanel.teams.permissions import Role
 
 STATES = [State.RUNNING] * 6 + [State.STOPPED, State.FAILED, State.PROVISIONING, State.UPDATING]
-VENDORS = ["together", "nosana", "replicate", "fluence"]
+VENDORS = ["together", "nosana", "replicate", "fluence", "novita"]
 
 
 class Command(BaseCommand):
