@@ -244,6 +244,10 @@ class Provider:
     scale_fields: ClassVar[tuple[str, ...]] = ("min_replicas", "max_replicas")
     scale_keys: ClassVar[tuple[str, ...]] = ("min_replicas", "max_replicas")
     scale_unit: ClassVar[str] = "replicas"
+    # Whether the vendor can roll a deployment out anew with the spec it already has (the
+    # page's Redeploy): Together's PATCH and Novita's upgrade can; where an unchanged spec
+    # changes nothing (Nosana, Replicate) the page does not offer it.
+    redeploys: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -351,6 +355,13 @@ class Provider:
         adapter whose vendor changes things through several calls can send only the
         ones that changed (Nosana's update-timeout, Novita's edit vs upgrade...)."""
         raise Unsupported(f"{self.display_name} cannot update deployments")
+
+    def redeploy(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        """Roll the deployment out anew with ``spec`` (its current one). By default the
+        vendor's update with nothing changed, which is a rollout where ``redeploys`` is set."""
+        if not self.redeploys:
+            raise Unsupported(f"{self.display_name} has no redeploy")
+        return self.update(external_id, spec, spec)
 
     def delete(self, external_id: str) -> None:
         raise Unsupported(f"{self.display_name} cannot delete deployments")

@@ -109,6 +109,10 @@ EDIT_FIELDS = ("ports", "rootfsSize")  # POST /gpu/instance/edit
 UPGRADE_FIELDS = ("imageUrl", "imageAuthId", "envs", "command", "entrypoint", "networkStorages")  # /upgrade
 # Everything else is fixed once created (no rename in v1 [V]; migrate/renew are separate).
 FIXED_FIELDS = tuple(f for f in CREATE_FIELDS if f not in EDIT_FIELDS + UPGRADE_FIELDS)
+UPGRADE_NEEDS_SAVED_AUTH = (
+    "Novita's upgrade takes a saved registry credential (imageAuthId), not username:password: "
+    "save it under Registry credentials in Novita's console and choose it."
+)
 
 # --- paging, logs ---------------------------------------------------------------------------
 PAGE_SIZE = 100  # [I] pageSize has no documented maximum
@@ -805,6 +809,7 @@ class NovitaProvider(Provider):
     )
     # Names are free text, not unique [I]: never dedupe by name alone (notes §4).
     unique_names: ClassVar[bool] = False
+    redeploys: ClassVar[bool] = True  # /upgrade with the same fields recreates the container
 
     # --- rules, prices and gates: class methods, so forms use them without a key ----------
     @classmethod
@@ -1096,38 +1101,23 @@ class NovitaProvider(Provider):
         command, entrypoint or volumes [V]. Everything else is fixed once created."""
         new = check_spec(spec, existing=True)
         old = _lenient(previous) if previous is not None else spec_from_instance(self._item(external_id))
-        errors: dict[str, list[str]] = {}
-        for key in FIXED_FIELDS:
-            if not _same(key, new, old):
-                if key == "imageAuth":
-                    errors.setdefault(key, []).append(
-                        "Novita's upgrade takes a saved registry credential (imageAuthId), not username:password."
-                    )
-                else:
-                    errors.setdefault(key, []).append(
-                        "Novita cannot change this on an existing instance: create a new one instead."
-                    )
-        edit = not _same("ports", new, old) or not _same("rootfsSize", new, old)
-        grow = (_int(new.get("rootfsSize")) or 0) - (_int(old.get("rootfsSize")) or 0)
-        if grow < 0:
-            errors.setdefault("rootfsSize", []).append(
-                f"Novita can only grow the root disk: it has {old.get('rootfsSize')} GB now."
-            )
-        upgrade = any(not _same(key, new, old) for key in UPGRADE_FIELDS)
-        if upgrade and new.get("imageAuth"):
-            # [I] the upgrade recreates the container from the image, with no way to pass user:pass.
-            errors.setdefault("imageAuth", []).append(
-                "Novita's upgrade takes a saved registry credential (imageAuthId), not username:password: "
-                "save it under Registry credentials in Novita's console and choose it."
-            )
-        if errors:
-            raise SpecError(errors)
+        edit, upgrade, grow = plan_update(old, new)
         if not edit and not upgrade:
             return self.get(external_id)
         if edit:
             self._http.post(self._gpu("/gpu/instance/edit"), json=edit_body(external_id, new, grow))
         if upgrade:
             self._http.post(self._gpu("/gpu/instance/upgrade"), json=upgrade_body(external_id, new))
+        return self._after(external_id)
+
+    def redeploy(self, external_id: str, spec: dict[str, Any]) -> Remote | None:
+        """An upgrade with the fields the instance has: Novita recreates the container from
+        its image (pulling a newer one behind the same tag), keeping its data (``save``)."""
+        new = check_spec(spec, existing=True)
+        if new.get("imageAuth"):
+            # [I] as for an update: /upgrade recreates the container with no way to pass user:pass.
+            raise SpecError({"imageAuth": [UPGRADE_NEEDS_SAVED_AUTH]})
+        self._http.post(self._gpu("/gpu/instance/upgrade"), json=upgrade_body(external_id, new))
         return self._after(external_id)
 
     # --- logs -----------------------------------------------------------------------------
@@ -1590,6 +1580,37 @@ def spec_from_instance(item: Mapping[str, Any]) -> dict[str, Any]:
         "billingMode": billing_mode_of(item),
     }
     return {k: v for k, v in spec.items() if not _empty(v)}
+
+
+def plan_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[bool, bool, int]:
+    """Which calls take an instance from ``old`` to ``new`` (both normalised specs):
+    ``(edit, upgrade, grow)`` where ``grow`` is the root-disk growth in GB, or
+    :class:`SpecError` on the fields Novita cannot change that way. The form calls it
+    too, so a refusal shows on the field before anything is queued."""
+    errors: dict[str, list[str]] = {}
+    for key in FIXED_FIELDS:
+        if not _same(key, new, old):
+            if key == "imageAuth":
+                errors.setdefault(key, []).append(
+                    "Novita's upgrade takes a saved registry credential (imageAuthId), not username:password."
+                )
+            else:
+                errors.setdefault(key, []).append(
+                    "Novita cannot change this on an existing instance: create a new one instead."
+                )
+    edit = not _same("ports", new, old) or not _same("rootfsSize", new, old)
+    grow = (_int(new.get("rootfsSize")) or 0) - (_int(old.get("rootfsSize")) or 0)
+    if grow < 0:
+        errors.setdefault("rootfsSize", []).append(
+            f"Novita can only grow the root disk: it has {old.get('rootfsSize')} GB now."
+        )
+    upgrade = any(not _same(key, new, old) for key in UPGRADE_FIELDS)
+    if upgrade and new.get("imageAuth"):
+        # [I] the upgrade recreates the container from the image, with no way to pass user:pass.
+        errors.setdefault("imageAuth", []).append(UPGRADE_NEEDS_SAVED_AUTH)
+    if errors:
+        raise SpecError(errors)
+    return edit, upgrade, grow
 
 
 def _lenient(spec: Mapping[str, Any]) -> dict[str, Any]:

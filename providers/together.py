@@ -357,6 +357,7 @@ class TogetherProvider(Provider):
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.LOGS}
     )
     unique_names: ClassVar[bool] = True  # name is "the unique identifier" and works in paths [V]
+    redeploys: ClassVar[bool] = True  # a PATCH of the same spec rolls the replicas anew
 
     def parse_error(self, response: httpx.Response) -> ProviderError | None:
         """``ErrorData`` is ``{"error": {message, type, param, code}}``; deployment routes

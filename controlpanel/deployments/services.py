@@ -669,7 +669,10 @@ def deployment_run_action(*, deployment_id: int) -> None:
                 new_spec.update(params)
             elif action is Action.UPDATE:
                 new_spec = params["spec"]
-                remote = provider.update(deployment.external_id, new_spec, deployment.spec)
+                if params.get("redeploy"):
+                    remote = provider.redeploy(deployment.external_id, new_spec)
+                else:
+                    remote = provider.update(deployment.external_id, new_spec, deployment.spec)
             elif action is Action.DELETE:
                 provider.delete(deployment.external_id)
                 remote = None

@@ -340,7 +340,8 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "deployment": deployment,
         "events": selectors.deployment_events(deployment=deployment),
         "actions": actions,
-        "supported": {a.value for a in supported},
+        "supported": {a.value for a in supported}
+        | ({"redeploy"} if provider_class and provider_class.redeploys else set()),
         "scale": scale,
         "resubmit": deployment.state == State.FAILED and not deployment.external_id,
         "version": f"{deployment.updated_at.timestamp():.6f}",
@@ -391,7 +392,7 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in ACTION_NAMES:
         raise Http404("No such action")
     act = ACTION_NAMES[name]
-    params = {"spec": deployment.spec} if name == "redeploy" else None
+    params = {"spec": deployment.spec, "redeploy": True} if name == "redeploy" else None
     try:
         services.deployment_request_action(deployment=deployment, actor=request.user, action=act, params=params)
     except ValidationError as exc:

@@ -1172,6 +1172,24 @@ def test_novita_update_refuses_what_cannot_change(respx_mock, novita):
     assert route.call_count == 0
 
 
+def test_novita_redeploy_is_an_upgrade_with_the_same_fields(respx_mock, novita, read_back):
+    edit = respx_mock.post(EDIT).respond(200, json={})
+    upgrade = respx_mock.post(UPGRADE).respond(200, json={})
+    remote = novita.redeploy(ID, NOTES_BODY)
+    assert sent_json(upgrade)["imageUrl"] == NOTES_BODY["imageUrl"]
+    assert sent_json(upgrade)["save"] is True  # the instance's data is kept
+    assert edit.call_count == 0
+    assert remote is not None
+
+
+def test_novita_redeploy_cannot_carry_username_password(respx_mock, novita):
+    route = respx_mock.post(UPGRADE).respond(200, json={})
+    with pytest.raises(SpecError) as caught:
+        novita.redeploy(ID, {**NOTES_BODY, "imageAuth": "bot:pw"})
+    assert set(caught.value.fields) == {"imageAuth"}
+    assert route.call_count == 0
+
+
 def test_novita_update_cannot_carry_username_password(respx_mock, novita):
     route = respx_mock.post(UPGRADE).respond(200, json={})
     old = {**NOTES_BODY, "imageAuth": "bot:pw"}

@@ -415,15 +415,18 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         return valid
 
     def check_edit(self, spec: dict[str, Any]) -> None:
-        """An existing instance's disk grows only: edit takes ``expandRootDisk`` ≥ 0 [V].
-        ``NovitaProvider.update`` refuses a shrink too, but only once the update is queued;
-        the adapter has no class-level check for changes, so the form says it first."""
+        """What the update will refuse, said on the field before it is queued: the adapter's
+        own ``plan_update`` from the spec the instance has (rebuilt from the form's initial
+        values) to the new one (a disk that shrinks, user:pass through an upgrade...)."""
         if not self.fixed:
             return
-        before = self.main.initial.get("rootfsSize")
-        after = spec.get("rootfsSize")
-        if isinstance(before, int) and isinstance(after, int) and after < before:
-            raise SpecError({"rootfsSize": [f"Novita can only grow the root disk: at least {before} GB."]})
+        rows = {prefix: list(formset.initial or []) for prefix, formset in self.sets.items()}
+        try:
+            old = rules.check_spec(self.build_spec(dict(self.main.initial), rows), existing=True)
+            new = rules.check_spec(spec, existing=True)
+        except (SpecError, KeyError, TypeError, ValueError):
+            return  # the create rules speak for the new spec; an old one that fails today's rules is the vendor's
+        rules.plan_update(old, new)
 
     def check_owners(self, account: ProviderAccount | None) -> bool:
         """The credential and volumes chosen must be the paying key's own."""

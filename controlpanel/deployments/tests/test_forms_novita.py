@@ -523,7 +523,16 @@ def test_novita_update_cannot_shrink_the_root_disk(novita_account):
     post = {"rootfsSize": "80", "imageUrl": SEED_SPEC["imageUrl"], **rows("ports", []), **rows("env", []),
             **rows("volumes", [])}  # fmt: skip
     form = editing_form(SEED_SPEC, post)
-    assert invalid(form) == {"rootfsSize": ["Novita can only grow the root disk: at least 100 GB."]}
+    assert invalid(form) == {"rootfsSize": ["Novita can only grow the root disk: it has 100 GB now."]}
+
+
+def test_novita_update_of_an_image_pulled_with_username_password_asks_for_a_saved_credential(novita_account):
+    spec = {**SEED_SPEC, "imageAuth": "bot:pw", "networkStorages": []}
+    spec.pop("imageAuthId", None)
+    post = {"rootfsSize": "100", "imageUrl": "ghcr.io/acme/app:2", **rows("ports", []), **rows("env", []),
+            **rows("volumes", [])}  # fmt: skip
+    form = editing_form(spec, post)
+    assert invalid(form) == {"imageAuth": [rules.UPGRADE_NEEDS_SAVED_AUTH]}
 
 
 def test_novita_update_of_a_sold_out_product_is_not_refused_for_capacity(novita_account):

@@ -209,7 +209,9 @@ def test_novita_edit_refuses_to_shrink_the_disk(logged_in, novita_account):
     post = {"rootfsSize": "50", "imageUrl": SPEC["imageUrl"], **rows("ports", []), **rows("env", []),
             **rows("volumes", [])}  # fmt: skip
     content = logged_in.post(reverse("deployments:edit", args=[deployment.pk]), post).content.decode()
-    assert content.index("Novita can only grow the root disk: at least 100 GB.") > content.index('id="err-rootfsSize"')
+    assert content.index("Novita can only grow the root disk: it has 100 GB now.") > content.index(
+        'id="err-rootfsSize"'
+    )
     assert Deployment.objects.get(pk=deployment.pk).pending_action == ""
 
 
@@ -365,6 +367,23 @@ def test_novita_update_edits_ports_and_disk_then_upgrades_the_image(owner, novit
     assert body["networkVolume"] == {"volumeMounts": [{"type": "network", "id": VOLUME, "mountPath": "/network"}]}
     deployment.refresh_from_db()
     assert (deployment.spec, deployment.state, deployment.vendor_state) == (new, State.UPDATING, "toReset")
+
+
+def test_novita_redeploy_from_the_page_is_an_upgrade_with_the_same_spec(logged_in, owner, novita_account, api):
+    deployment = novita_deployment(novita_account)
+    content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    assert 'data-dialog="dlg-redeploy"' in content
+    logged_in.post(reverse("deployments:action", args=[deployment.pk, "redeploy"]))
+    edit = api.post(f"{GPU}/gpu/instance/edit").respond(200, json={})
+    upgrade = api.post(f"{GPU}/gpu/instance/upgrade").respond(200, json={})
+    api.get(f"{GPU}/gpu/instance", params={"instanceId": INSTANCE_ID}).respond(200, json=instance(status="toReset"))
+    api.get(f"{GPU}/products").respond(200, json=load_fixture("novita", "products"))
+    services.deployment_run_action(deployment_id=deployment.pk)
+    body = json.loads(upgrade.calls.last.request.content)
+    assert (body["instanceId"], body["imageUrl"], body["save"]) == (INSTANCE_ID, SPEC["imageUrl"], True)
+    assert edit.call_count == 0
+    deployment.refresh_from_db()
+    assert (deployment.spec, deployment.state, deployment.vendor_state) == (SPEC, State.UPDATING, "toReset")
 
 
 def test_novita_delete_of_a_subscription_is_refused_in_novitas_words(owner, novita_account, api):

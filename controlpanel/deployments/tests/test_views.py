@@ -246,7 +246,17 @@ def test_redeploy_sends_the_same_spec_as_an_update(logged_in, account):
     assert "Redeploy sent" in response["HX-Trigger"]
     deployment.refresh_from_db()
     assert deployment.pending_action == "update"
-    assert deployment.pending_params == {"spec": deployment.spec}
+    assert deployment.pending_params == {"spec": deployment.spec, "redeploy": True}
+
+
+@pytest.mark.parametrize(("vendor", "offered"), [("together", True), ("nosana", False), ("replicate", False)])
+def test_redeploy_is_offered_only_where_the_vendor_rolls_out_an_unchanged_spec(logged_in, team, vendor, offered):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(team=team, vendor=vendor, label=vendor)
+    deployment = DeploymentFactory(account=account, vendor=vendor, state=State.RUNNING, external_id="dep_o")
+    content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    assert ('data-dialog="dlg-redeploy"' in content) is offered
 
 
 def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, account):
