@@ -25,6 +25,10 @@ def world(live_server, settings):
     MembershipFactory(team=team, user=UserFactory(username="ada"), role=Role.OWNER)
     account = AccountFactory(team=team, label="Together sandbox", api_key="sandbox-a11y-0001")
     catalog_sync(account_id=account.pk)
+    # Every vendor's form, filled from its synced catalog as a team would see it.
+    for vendor in ("nosana", "replicate", "fluence", "novita"):
+        other = AccountFactory(team=team, vendor=vendor, label=f"{vendor} sandbox", api_key=f"sandbox-a11y-{vendor}")
+        catalog_sync(account_id=other.pk)
     deployment = DeploymentFactory(account=account, name="a11y-echo", state=State.PROVISIONING, external_id="dep_x")
     deployment_transition(deployment=deployment, to=State.RUNNING, message="Together AI says Ready")
     return {"team": team, "account": account, "deployment": deployment}
@@ -34,6 +38,10 @@ PAGES = [
     ("dashboard", "/"),
     ("new deployment", "/deployments/new/"),
     ("together form", "/deployments/new/together/"),
+    ("nosana form", "/deployments/new/nosana/"),
+    ("replicate form", "/deployments/new/replicate/"),
+    ("fluence form", "/deployments/new/fluence/"),
+    ("novita form", "/deployments/new/novita/"),
     ("deployment page", "/deployments/{deployment}/"),
     ("keys", "/keys/"),
     ("add key", "/keys/add/"),
