@@ -180,13 +180,23 @@ class VendorDeploymentForm:
         # field the user has typed in gets its message now, not after the others are fixed.
         rows = {p: [f.cleaned_data for f in fs.non_blank_forms()] for p, fs in self.sets.items()}
         try:
-            spec = self.provider_class.validate_spec(self.build_spec(self.main.cleaned_data, rows))
+            spec = self.vendor_rules(self.build_spec(self.main.cleaned_data, rows))
         except SpecError as exc:
             self.add_spec_errors(exc.fields, only_clean=not valid)
             return False
+        valid = valid and self.accept(spec)
         if valid:
             self.spec = spec
         return valid
+
+    def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The vendor's rules for ``spec``: normalised, or :class:`SpecError`. Vendors whose
+        rules need the catalog or the key's metadata (Fluence, Novita) pass them here."""
+        return self.provider_class.validate_spec(spec)
+
+    def accept(self, spec: dict[str, Any]) -> bool:
+        """Last checks on a spec that passed every rule; they add their own errors."""
+        return True
 
     def has_errors(self) -> bool:
         return bool(self.main.errors) or any(fs.total_error_count() for fs in self.sets.values())

@@ -34,7 +34,6 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm, normalise_path
 from providers import fluence as rules
 from providers.base import Offer as OfferData
-from providers.base import SpecError
 
 CONTAINER, VM, BAREMETAL = rules.CONTAINER, rules.VM, rules.BAREMETAL
 MACHINES = (VM, BAREMETAL)
@@ -474,32 +473,16 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         return initial, rows
 
     # --- validation ---------------------------------------------------------------------------
-    def is_valid(self) -> bool:
-        """The base's flow, with the rules that need the catalog (plan still offered,
-        location among the plan's, OS image among the option's) and the key's default
-        images (``requires_ssh``): ``providers.fluence.check_spec`` takes both."""
-        if self._validated:
-            return not self.has_errors()
-        self._validated = True
-        if not self.main.is_bound:
-            return False
-        valid = self.main.is_valid()
-        for formset in self.sets.values():
-            valid = formset.is_valid() and valid
-        rows = {p: [f.cleaned_data for f in fs.non_blank_forms()] for p, fs in self.sets.items()}
-        try:
-            spec = rules.check_spec(
-                self.build_spec(self.main.cleaned_data, rows), offers=self.offers, images=self.default_images
-            )
-        except SpecError as exc:
-            self.add_spec_errors(exc.fields, only_clean=not valid)
-            return False
-        if valid:
-            self.spec = spec
-            if not self.editing:
-                # The confirmation step posts every field again, the password too.
-                self.main.fields["registry_password"].widget.render_value = True
-        return valid
+    def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """With the rules that need the catalog (plan still offered, location among the
+        plan's, OS image among the option's) and the key's default images (``requires_ssh``)."""
+        return rules.check_spec(spec, offers=self.offers, images=self.default_images)
+
+    def accept(self, spec: dict[str, Any]) -> bool:
+        if not self.editing:
+            # The confirmation step posts every field again, the password too.
+            self.main.fields["registry_password"].widget.render_value = True
+        return True
 
     def _field_for_path(self, path: str) -> tuple[forms.Form, str | None]:
         path = normalise_path(path)

@@ -386,33 +386,16 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         return initial, rows
 
     # --- validation --------------------------------------------------------------------------
-    def is_valid(self) -> bool:
-        """The base flow, with the vendor's rules given the catalog (the product's window,
-        billing methods, regions) and the key's metadata (clusters, volumes' clusters)."""
-        if self._validated:
-            return not self.has_errors()
-        self._validated = True
-        if not self.main.is_bound:
-            return False
-        valid = self.main.is_valid()
-        for formset in self.sets.values():
-            valid = formset.is_valid() and valid
-        rows = {p: [f.cleaned_data for f in fs.non_blank_forms()] for p, fs in self.sets.items()}
-        account = self.account
-        try:
-            spec = self.build_spec(self.main.cleaned_data, rows)
-            self.check_edit(spec)
-            spec = self.provider_class.validate_spec(
-                spec, offers=self.offers, metadata=self.metadata_for(account), existing=self.fixed
-            )
-        except SpecError as exc:
-            self.add_spec_errors(exc.fields, only_clean=not valid)
-            return False
-        if valid and not self.check_owners(account):
-            return False
-        if valid:
-            self.spec = spec
-        return valid
+    def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Given the catalog (the product's window, billing methods, regions) and the key's
+        metadata (clusters, volumes' clusters); when editing, what the update would refuse."""
+        self.check_edit(spec)
+        return self.provider_class.validate_spec(
+            spec, offers=self.offers, metadata=self.metadata_for(self.account), existing=self.fixed
+        )
+
+    def accept(self, spec: dict[str, Any]) -> bool:
+        return self.check_owners(self.account)
 
     def check_edit(self, spec: dict[str, Any]) -> None:
         """What the update will refuse, said on the field before it is queued: the adapter's
