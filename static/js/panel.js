@@ -101,7 +101,12 @@
     }
   });
 
-  // Fields shown only for some choices: data-show-when="<select name>=<v1>,<v2>".
+  // Fields shown only for some choices: data-show-when="<select name>=<v1>,<v2>"; a
+  // checkbox reads as "on" when ticked and "" when not.
+  function controlValue(control) {
+    if (control && control.type === "checkbox") return control.checked ? "on" : "";
+    return control ? control.value : null;
+  }
   function syncShowWhen(scope) {
     (scope || document).querySelectorAll("[data-show-when]").forEach(function (el) {
       var parts = el.dataset.showWhen.split("=");
@@ -114,11 +119,11 @@
         return;
       }
       var control = form.querySelector("[name='" + name + "']");
-      el.hidden = !control || parts[1].split(",").indexOf(control.value) === -1;
+      el.hidden = !control || parts[1].split(",").indexOf(controlValue(control)) === -1;
     });
   }
   document.body.addEventListener("change", function (e) {
-    if (e.target.matches("select")) syncShowWhen(e.target.closest("form"));
+    if (e.target.matches("select, input[type=checkbox]")) syncShowWhen(e.target.closest("form"));
   });
   document.body.addEventListener("htmx:afterSettle", function (e) { syncShowWhen(e.target); });
   syncShowWhen(document);

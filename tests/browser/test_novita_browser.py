@@ -71,6 +71,12 @@ def test_novita_deploy_through_the_form_and_see_it_running(page, live_server, pa
     expect(page.get_by_label("Months", exact=True)).to_be_visible()
     billing.select_option("onDemand")
     expect(page.get_by_label("Months", exact=True)).to_be_hidden()
+    # Jupyter's port only once the tool is ticked.
+    expect(page.get_by_label("Jupyter port", exact=True)).to_be_hidden()
+    page.get_by_label("Jupyter", exact=True).check()
+    expect(page.get_by_label("Jupyter port", exact=True)).to_be_visible()
+    page.get_by_label("Jupyter", exact=True).uncheck()
+    expect(page.get_by_label("Jupyter port", exact=True)).to_be_hidden()
 
     estimate = page.locator("#price-estimate")
     expect(estimate).to_contain_text("$1.60")

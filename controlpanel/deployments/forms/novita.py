@@ -221,6 +221,8 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         "month": "billingMode=monthly",
         "autoRenew": "billingMode=monthly",
         "autoRenewMonth": "billingMode=monthly",
+        "jupyter_port": "jupyter=on",
+        "jupyter_type": "jupyter=on",
     }
     # Novita has no rename, and edit/upgrade change only ports, disk, image, credential id,
     # env, command, entrypoint and volumes [V: §2.7]. The Jupyter tool is not in either
