@@ -44,6 +44,9 @@ FLEET = [  # vendor, name, state, $/h, replicas, endpoint
     ("together", "embeddings-eu", State.STOPPED, None, (0, 0), ""),
     ("nosana", "whisper-large", State.PROVISIONING, None, (0, 1), ""),
     ("replicate", "flux-schnell-api", State.FAILED, None, None, ""),
+    ("fluence", "h200-finetune", State.RUNNING, "2.96", None, "https://b54672e2.provider.h200.pub"),
+    ("novita", "comfyui-4090", State.RUNNING, "0.35", None, "https://5c0ffee0001-8188.proxy.novita.example"),
+    ("novita", "eval-a100-spot", State.STOPPED, None, None, ""),
 ]
 
 
@@ -75,6 +78,8 @@ def test_readme_screenshots(browser, live_server, panel_worker, settings):
         "replicate": AccountFactory(
             team=team, vendor="replicate", label="Replicate sandbox", api_key="sandbox-shots-rp01"
         ),
+        "fluence": AccountFactory(team=team, vendor="fluence", label="Fluence sandbox", api_key="sandbox-shots-fl01"),
+        "novita": AccountFactory(team=team, vendor="novita", label="Novita sandbox", api_key="sandbox-shots-nv01"),
     }
     for account in accounts.values():
         catalog_sync(account_id=account.pk)
