@@ -78,7 +78,9 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -328,6 +330,22 @@ def _allow(request: HttpRequest, *methods: str) -> HttpResponse | None:
     if method in methods:
         return None
     return detail(405, "Method Not Allowed", headers={"Allow": ", ".join(methods)})
+
+
+def gpu_route(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A GPU Cloud view: the key checked by ``gpu_api``, read-only scopes refused, and any
+    method but ``methods`` answered 405, before the view runs."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if _read_only(request):
+                return _forbidden()
+            return _allow(request, *methods) or view(request, *args, **kwargs)
+
+        return gpu_api(guarded)
+
+    return decorator
 
 
 # --- request validation: pydantic's 422 entries --------------------------------------------------------
@@ -858,40 +876,26 @@ def _new_instance(
 # --- views: catalog -----------------------------------------------------------------------------------
 
 
-@gpu_api
+@gpu_route("GET")
 def plans(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET")
-    return refused if refused else json_response(list(CONTAINER_PLANS))
+    return json_response(list(CONTAINER_PLANS))
 
 
-@gpu_api
+@gpu_route("GET")
 def machine_plans(request: HttpRequest, kind: str, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET")
-    return refused if refused else json_response({"data": _machine_plans(kind)})
+    return json_response({"data": _machine_plans(kind)})
 
 
-@gpu_api
+@gpu_route("GET")
 def default_images(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET")
-    return refused if refused else json_response(list(DEFAULT_IMAGES))
+    return json_response(list(DEFAULT_IMAGES))
 
 
 # --- views: containers ----------------------------------------------------------------------------------
 
 
-@gpu_api
+@gpu_route("GET", "POST")
 def containers(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET", "POST")
-    if refused:
-        return refused
     if request.method == "POST":
         return _create_container(request, account, faults)
     now = _now()
@@ -943,13 +947,8 @@ def _registry(credentials: dict[str, str] | None) -> dict[str, str] | None:
     return {"host": credentials["host"], "username": credentials["username"]} if credentials else None
 
 
-@gpu_api
+@gpu_route("GET", "PUT", "DELETE")
 def container(request: HttpRequest, instance_id: str, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET", "PUT", "DELETE")
-    if refused:
-        return refused
     obj = _find(account, CONTAINER, instance_id)
     if obj is None:
         return _instance_not_found()
@@ -1090,11 +1089,6 @@ def _event_lines(data: dict[str, Any], now: dt.datetime) -> list[str]:
 
 
 def _lines_view(request: HttpRequest, account: str, instance_id: str, lines) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET")
-    if refused:
-        return refused
     last, problem = _last(request)
     if problem:
         return problem
@@ -1105,12 +1099,12 @@ def _lines_view(request: HttpRequest, account: str, instance_id: str, lines) -> 
     return json_response(out[-last:] if last else out)
 
 
-@gpu_api
+@gpu_route("GET")
 def container_logs(request: HttpRequest, instance_id: str, *, account: str, faults: Faults) -> HttpResponse:
     return _lines_view(request, account, instance_id, _log_lines)
 
 
-@gpu_api
+@gpu_route("GET")
 def container_events(request: HttpRequest, instance_id: str, *, account: str, faults: Faults) -> HttpResponse:
     return _lines_view(request, account, instance_id, _event_lines)
 
@@ -1118,13 +1112,8 @@ def container_events(request: HttpRequest, instance_id: str, *, account: str, fa
 # --- views: VMs and bare metal ---------------------------------------------------------------------------
 
 
-@gpu_api
+@gpu_route("GET", "POST")
 def machines(request: HttpRequest, kind: str, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET", "POST")
-    if refused:
-        return refused
     if request.method == "GET":
         now = _now()
         return json_response([_machine_json(o.data, now, full=False) for o in _objects(account, kind)])
@@ -1157,13 +1146,8 @@ def machines(request: HttpRequest, kind: str, *, account: str, faults: Faults) -
     )  # fmt: skip
 
 
-@gpu_api
+@gpu_route("GET", "PUT", "DELETE")
 def machine(request: HttpRequest, kind: str, instance_id: str, *, account: str, faults: Faults) -> HttpResponse:
-    if _read_only(request):
-        return _forbidden()
-    refused = _allow(request, "GET", "PUT", "DELETE")
-    if refused:
-        return refused
     obj = _find(account, kind, instance_id)
     if obj is None:
         return _instance_not_found()
