@@ -376,7 +376,8 @@ class Problems:
     def missing(self, loc: Loc, parent: Any) -> None:
         self.add("missing", loc, "Field required", parent)
 
-    def string(self, obj: dict[str, Any], key: str, loc: Loc, *, required: bool) -> str | None:
+    def _typed(self, obj: dict[str, Any], key: str, loc: Loc, *, required: bool, expected: type) -> Any:
+        """``obj[key]`` if it is an ``expected``; else pydantic's entry for what is wrong."""
         if key not in obj:
             if required:
                 self.missing(loc, obj)
@@ -384,36 +385,24 @@ class Problems:
         value = obj[key]
         if value is None and not required:
             return None
-        if not isinstance(value, str):
+        if isinstance(value, expected):
+            return value
+        if expected is dict:
+            self.not_an_object(loc, value)
+        elif expected is list:
+            self.add("list_type", loc, "Input should be a valid list", value)
+        else:
             self.add("string_type", loc, "Input should be a valid string", value)
-            return None
-        return value
+        return None
+
+    def string(self, obj: dict[str, Any], key: str, loc: Loc, *, required: bool) -> str | None:
+        return self._typed(obj, key, loc, required=required, expected=str)
 
     def mapping(self, obj: dict[str, Any], key: str, loc: Loc, *, required: bool) -> dict[str, Any] | None:
-        if key not in obj:
-            if required:
-                self.missing(loc, obj)
-            return None
-        value = obj[key]
-        if value is None and not required:
-            return None
-        if not isinstance(value, dict):
-            self.not_an_object(loc, value)
-            return None
-        return value
+        return self._typed(obj, key, loc, required=required, expected=dict)
 
     def listing(self, obj: dict[str, Any], key: str, loc: Loc, *, required: bool) -> list[Any] | None:
-        if key not in obj:
-            if required:
-                self.missing(loc, obj)
-            return None
-        value = obj[key]
-        if value is None and not required:
-            return None
-        if not isinstance(value, list):
-            self.add("list_type", loc, "Input should be a valid list", value)
-            return None
-        return value
+        return self._typed(obj, key, loc, required=required, expected=list)
 
     def not_an_object(self, loc: Loc, value: Any) -> None:
         self.add("model_attributes_type", loc, "Input should be a valid dictionary or object to extract fields from",
