@@ -23,6 +23,9 @@ Choices where the contract is silent:
   ``logs()`` reads them fresh and fetches them without the Authorization header.
 - No POST is retried, and a POST whose answer was lost is checked by a GET (start, stop,
   restart, delete answer CONFLICT when repeated: the reached state counts as done).
+- The account metadata's templates (private and official, one page of ``PAGE_SIZE`` each)
+  keep what the form's template picker fills in: image, ports, start command, root disk,
+  tools and the *names* of the env variables. Never their values, never ``imageAuth``.
 """
 
 from __future__ import annotations
@@ -1281,22 +1284,26 @@ class NovitaProvider(Provider):
         return list(seen.values())
 
     def templates(self) -> list[dict[str, Any]]:
-        """The account's own templates and Novita's official ones: ids and names."""
+        """The account's own templates and Novita's official ones, as the form's template
+        picker needs them (:func:`template_entry`): never an env value, never ``imageAuth``."""
         out: list[dict[str, Any]] = []
         for channel in ("private", "official"):
-            data = self._http.get(self._gpu("/templates"), params={"channel": channel, "isMyCommunity": "false"}).json()
+            # One page of PAGE_SIZE: the page index's base is not documented (the list
+            # page's example answers pageNum 0), so no second page is guessed at [I].
+            params = {"channel": channel, "isMyCommunity": "false", "pageSize": PAGE_SIZE}
+            data = self._http.get(self._gpu("/templates"), params=params).json()
             items = (data.get("template") or data.get("data") or []) if isinstance(data, dict) else []
-            for t in items:
-                # The template object spells its id "Id" (list/get-template pages); "id" is
-                # read too, in case a later revision normalises it [I].
-                ident = (t.get("Id") or t.get("id")) if isinstance(t, dict) else None
-                if ident not in (None, ""):
-                    out.append({"id": str(ident), "name": str(t.get("name") or ident), "channel": channel})
+            entries = [e for e in (template_entry(t, channel) for t in items) if e is not None]
+            total = _int(data.get("total")) if isinstance(data, dict) else None
+            if total is not None and total > len(items):
+                logger.info("novita: %s of %s %s templates listed", len(items), total, channel)
+            out += entries
         return out
 
     def account_metadata(self) -> dict[str, Any]:
         """What the form offers: clusters, saved registry credentials (id, name), network
-        volumes (id, name, cluster) and template names. Never a password."""
+        volumes (id, name, cluster) and templates (image, ports, env names, start command,
+        root disk, tools). Never a password, never an env value."""
         return {
             "clusters": self._optional("clusters", self.clusters),
             "registry_auths": self._optional("registry credentials", self.registry_auths),
@@ -1541,6 +1548,52 @@ def product_offer(product: Mapping[str, Any]) -> Offer:
         },
         raw=dict(product),
     )
+
+
+def template_entry(template: Any, channel: str) -> dict[str, Any] | None:
+    """A template of the list/get-template answers [V] as the account metadata keeps it:
+    ``{id, name, channel, image, ports: [{port, type}], env_keys, start_command, rootfs_gb,
+    tools}``. Env *names* only (a template's values may be secrets) and never ``imageAuth``.
+    ``None`` for an entry without an id (spelt ``Id`` [V]; ``id`` read too [I])."""
+    if not isinstance(template, Mapping):
+        return None
+    ident = template.get("Id") or template.get("id")
+    if ident in (None, ""):
+        return None
+    ports: list[dict[str, Any]] = []
+    for group in template.get("ports") or []:
+        if not isinstance(group, Mapping):
+            continue
+        numbers = group.get("ports")
+        if isinstance(numbers, str):
+            numbers = numbers.split(",")  # [I] the schema leaves the list's type open
+        elif not isinstance(numbers, list):
+            numbers = [numbers]
+        for number in numbers:
+            port = _int(number)
+            if port is not None and PORT_RANGE[0] <= port <= PORT_RANGE[1] and all(p["port"] != port for p in ports):
+                ports.append({"port": port, "type": _text(group.get("type")).lower()})
+    env_keys: list[str] = []
+    for env in template.get("envs") or []:
+        key = _text(env.get("key")) if isinstance(env, Mapping) else ""
+        if key and key not in env_keys:
+            env_keys.append(key)
+    tools = []
+    for tool in template.get("tools") or []:  # names [V]; an object's name [I]
+        name = _text(tool.get("name") if isinstance(tool, Mapping) else tool)
+        if name:
+            tools.append(name)
+    return {
+        "id": str(ident),
+        "name": str(template.get("name") or ident),
+        "channel": channel,
+        "image": _text(template.get("image")),
+        "ports": ports,
+        "env_keys": env_keys,
+        "start_command": _text(template.get("startCommand")),
+        "rootfs_gb": _int(template.get("rootfsSize")),
+        "tools": tools,
+    }
 
 
 def spec_from_instance(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from providers.novita import (
     product_offer,
     remote_state,
     spec_from_instance,
+    template_entry,
 )
 from providers.tests.conftest import load_fixture
 
@@ -1380,16 +1381,46 @@ def test_novita_account_metadata_names_but_never_passwords(respx_mock, novita):
          "cluster_name": "EU-DE-01", "size_gb": 200},
     ]  # fmt: skip
     assert dict(storages.calls.last.request.url.params) == {"pageNo": "1", "pageSize": "100"}
+    # What the form's template picker fills in; a port listed twice once, a port that is no
+    # number left out, the entry without an id skipped.
     assert meta["templates"] == [
-        {"id": "tpl-77", "name": "vllm-llama3", "channel": "private"},
-        {"id": "tpl-1", "name": "PyTorch 2.4 CUDA 12.4", "channel": "official"},
-        {"id": "tpl-2", "name": "Jupyter Lab", "channel": "official"},
+        {"id": "tpl-77", "name": "vllm-llama3", "channel": "private", "image": "docker.io/vllm/vllm-openai:latest",
+         "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": ["HF_TOKEN", "MODEL"],
+         "start_command": "--model meta-llama/Llama-3.1-8B-Instruct", "rootfs_gb": 100, "tools": []},
+        {"id": "tpl-1", "name": "PyTorch 2.4 CUDA 12.4", "channel": "official",
+         "image": "docker.io/pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime",
+         "ports": [{"port": 8888, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": [], "start_command": "",
+         "rootfs_gb": 60, "tools": ["Jupyter"]},
+        {"id": "tpl-2", "name": "Jupyter Lab", "channel": "official", "image": "docker.io/jupyter/base-notebook:latest",
+         "ports": [{"port": 8888, "type": "http"}], "env_keys": ["JUPYTER_TOKEN"], "start_command": "start-notebook.sh",
+         "rootfs_gb": 20, "tools": ["Jupyter"]},
+    ]  # fmt: skip
+    assert [dict(c.request.url.params) for c in templates.calls] == [
+        {"channel": channel, "isMyCommunity": "false", "pageSize": "100"} for channel in ("private", "official")
     ]
-    assert {c.request.url.params["isMyCommunity"] for c in templates.calls} == {"false"}
     text = json.dumps(meta)
     assert "ghp_s3cr3tT0ken" not in text
     assert "dckr_pat_abc" not in text
     assert "acme-bot" not in text
+    # A template's env values and registry credential stay at Novita.
+    for secret in ("hf_tplS3cr3tValue", "m0del-v4lue", "official-default-token", "ghp_tplS3cr3t", "imageAuth"):
+        assert secret not in text
+
+
+def test_novita_template_entry_reads_what_the_schema_leaves_open():
+    entry = template_entry(
+        {"id": 9, "ports": [{"type": "http", "ports": "8080, 8090"}, {"type": "tcp", "ports": 0}, "22/tcp"],
+         "envs": [{"key": "A", "value": "secret"}, {"key": ""}, "B=1"], "tools": [{"name": "Jupyter", "port": 8888}],
+         "rootfsSize": "40"},
+        "private",
+    )  # fmt: skip
+    assert entry == {
+        "id": "9", "name": "9", "channel": "private", "image": "", "start_command": "", "rootfs_gb": 40,
+        "ports": [{"port": 8080, "type": "http"}, {"port": 8090, "type": "http"}], "env_keys": ["A"],
+        "tools": ["Jupyter"],
+    }  # fmt: skip
+    assert template_entry({"name": "no id"}, "official") is None
+    assert template_entry("tpl-1", "official") is None
 
 
 def test_novita_account_metadata_survives_one_missing_list(respx_mock, novita):

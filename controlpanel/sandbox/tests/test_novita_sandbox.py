@@ -1286,6 +1286,19 @@ def test_novita_adapter_reads_the_catalog_and_account(adapter):
     assert (storages[STORAGE]["name"], storages[STORAGE]["cluster_id"]) == ("llama-weights", "5")
     official = [t for t in metadata["templates"] if t["channel"] == "official"]
     assert [t["id"] for t in official] == [t["Id"] for t in twin.TEMPLATES if t["channel"] == "official"]
+    # What the form's template picker fills in: the image and ports as the twin lists them,
+    # env names without values.
+    vllm = next(t for t in official if t["id"] == "2")
+    assert (vllm["image"], vllm["ports"]) == (
+        twin.TEMPLATE_BY_ID["2"]["image"],
+        [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}],
+    )
+    assert (vllm["env_keys"], vllm["start_command"], vllm["rootfs_gb"]) == (
+        ["HF_TOKEN"],
+        "--model meta-llama/Llama-3.1-8B-Instruct",
+        100,
+    )
+    assert next(t for t in official if t["id"] == "1")["tools"] == ["Jupyter"]
 
 
 def test_novita_adapter_reads_a_status_error_as_failed(adapter):
