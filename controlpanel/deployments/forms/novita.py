@@ -16,6 +16,20 @@ Choices the contract leaves open:
   port it names, else on the ports section.
 - When editing, what Novita cannot change (``providers.novita.FIXED_FIELDS``) is shown
   but locked, and the root disk can only grow (edit takes ``expandRootDisk`` ≥ 0 [V]).
+- The template picker (the chosen key's private and Novita's official templates, from its
+  metadata) works like Fluence's default images: on the server when the form is posted
+  (no script; the confirmation step shows the result before anything is sent), it fills
+  the image, port rows, env rows (names only: values are the user's to give), command
+  (the template's start command), root disk and the Jupyter tool wherever they are empty
+  or still hold another template's values (the root disk also when it is the form's
+  default). The template's id is not sent: the create body (contract §2.3) has none.
+- A template's root disk below the product's window is raised to its floor (more disk,
+  and the template still fits); one above it is filled as the template says and the rule
+  reports it on the field: shrinking it quietly could leave the image without room, so
+  the user chooses (a smaller disk or a product with a larger window).
+- A template that lists Jupyter ticks the tool, on the form's Jupyter port (8888 unless
+  set), and that port is not repeated as a port row (Novita refuses a port exposed
+  twice). The picker only ever ticks it: another template leaves it as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from django import forms
+from django.http import QueryDict
 
 from controlpanel.core.templatetags.panel import money
 from controlpanel.credentials.models import ProviderAccount
@@ -77,6 +92,11 @@ class NovitaMainForm(forms.Form):
     networkId = forms.CharField(  # noqa: N815
         label="VPC network id", required=False, help_text="Leave empty unless the instance joins a VPC network.",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
+    )  # fmt: skip
+    template = forms.ChoiceField(
+        label="Start from a template", required=False, choices=(),
+        help_text="Novita's official templates and your own. Fills in the image, ports, variable names, command, "
+                  "root disk and Jupyter you have not set yourself; you see them when you review the cost.",
     )  # fmt: skip
     imageUrl = forms.CharField(  # noqa: N815
         label="Image",
@@ -195,7 +215,7 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         (
             "Container",
             "What runs. Private images need a registry credential.",
-            ["imageUrl", "imageAuthId", "imageAuth", "command", "entrypoint"],
+            ["template", "imageUrl", "imageAuthId", "imageAuth", "command", "entrypoint"],
         ),
         (
             "Ports",
@@ -216,7 +236,7 @@ class NovitaDeploymentForm(VendorDeploymentForm):
             ["billingMode", "month", "autoRenew", "autoRenewMonth"],
         ),
     ]
-    wide_fields = frozenset({"productId", "imageUrl", "command", "entrypoint", "billingMode"})
+    wide_fields = frozenset({"productId", "template", "imageUrl", "command", "entrypoint", "billingMode"})
     show_when = {
         "month": "billingMode=monthly",
         "autoRenew": "billingMode=monthly",
@@ -240,7 +260,14 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         # A row form per instance: its volume choices are this team's, not a global.
         self.formsets = {**self.formsets, "volumes": (type("VolumeRowForm", (VolumeRowForm,), {"choices": volumes}),
                                                       "networkStorages")}  # fmt: skip
+        self.templates = self.template_items(data, kwargs.get("initial"))
+        if data is not None and not kwargs.get("editing"):
+            data = self.apply_template(data, kwargs.get("offers") or [])
         super().__init__(data, accounts=accounts, **kwargs)
+        if self.editing:
+            del self.main.fields["template"]  # a template only starts a new instance
+        else:
+            self.main.fields["template"].choices = self.template_choices()
         # A registry password from a stored spec is never written back into a page: a copy
         # or a resubmission asks for it again; an update keeps it (the field is locked).
         if self.fixed:
@@ -284,6 +311,75 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         for key in ("clusters", "network_storages", "registry_auths"):
             merged[key] = [item for _account, item in self.metadata_items(key)]
         return merged
+
+    # --- the template picker ------------------------------------------------------------------
+    def template_items(self, data: Any, initial: dict[str, Any] | None) -> list[tuple[ProviderAccount, dict[str, Any]]]:
+        """Templates from the chosen key's metadata (every Novita key's until one is chosen),
+        once per id, with the key they came from; only those with an image to start from."""
+        chosen = (data.get("account") if data is not None else None) or (initial or {}).get("account")
+        chosen = str(getattr(chosen, "pk", chosen) or "")
+        accounts = [a for a in self.novita_accounts if str(a.pk) == chosen] or self.novita_accounts
+        seen: set[str] = set()
+        items = []
+        for account in accounts:
+            for item in (account.metadata or {}).get("templates") or []:
+                ident = str(item.get("id") or "") if isinstance(item, dict) else ""
+                if ident and item.get("image") and ident not in seen:
+                    seen.add(ident)
+                    items.append((account, item))
+        return items
+
+    def template_choices(self) -> list[tuple[str, Any]]:
+        mine = [(str(t["id"]), self.template_label(t) + self._owner(a))
+                for a, t in self.templates if t.get("channel") == "private"]  # fmt: skip
+        official = [(str(t["id"]), self.template_label(t)) for _a, t in self.templates if t.get("channel") != "private"]
+        empty = "None: my own settings" if self.templates else "None yet: templates are listed when a key is verified"
+        return [("", empty)] + [(group, items) for group, items in (("Your templates", mine),
+                                                                     ("Novita's templates", official)) if items]  # fmt: skip
+
+    @staticmethod
+    def template_label(template: dict[str, Any]) -> str:
+        ports = ", ".join(f"{p.get('port')}/{p.get('type') or 'http'}" for p in template.get("ports") or [])
+        parts = [str(template.get("name") or template["id"]), str(template.get("image") or ""),
+                 f"ports {ports}" if ports else "", " + ".join(template.get("tools") or []),
+                 f"{template['rootfs_gb']} GB disk" if template.get("rootfs_gb") else ""]  # fmt: skip
+        return " · ".join(p for p in parts if p)
+
+    def apply_template(self, data: Any, offers: list[OfferData]) -> Any:
+        """Fill what the chosen template defines into the fields still empty or still
+        holding another template's values; leave what the user typed alone."""
+        chosen = next((t for _a, t in self.templates if str(t["id"]) == str(data.get("template") or "")), None)
+        if chosen is None:
+            return data
+        others = [t for _a, t in self.templates if t is not chosen]
+        filled = data.copy() if isinstance(data, QueryDict) else dict(data)
+        product = next((o for o in offers if o.sku == _value(filled, "productId")), None)
+        low = str((product.extra or {}).get("minRootFS") or "") if product else ""
+        floor = max(rules.ROOTFS[0], int(low) if low.isdigit() else 0)
+        jupyter_port = _value(filled, "jupyter_port") or str(JUPYTER_PORT)
+
+        def preset(template: dict[str, Any], key: str) -> Any:
+            return _preset_value(template, key, floor=floor, jupyter_port=jupyter_port)
+
+        def untouched(value: Any, key: str, *defaults: str) -> bool:
+            return value in (None, "", [], *defaults) or any(value == preset(t, key) for t in others)
+
+        for field, key in (("imageUrl", "image"), ("command", "start_command")):
+            if untouched(_value(filled, field), key):
+                filled[field] = preset(chosen, key)
+        if chosen.get("rootfs_gb") and untouched(_value(filled, "rootfsSize"), "rootfs", str(ROOTFS_DEFAULT)):
+            filled["rootfsSize"] = preset(chosen, "rootfs")
+        for prefix in ("ports", "env"):
+            if untouched(_rows(filled, prefix), prefix):
+                _set_rows(filled, prefix, preset(chosen, prefix))
+        # Jupyter on, unless a port row of the user's already exposes its port.
+        exposed = {port for port, _type in _rows(filled, "ports")}
+        if _lists_jupyter(chosen) and not filled.get("jupyter") and jupyter_port not in exposed:
+            filled["jupyter"] = "on"
+            filled["jupyter_port"] = jupyter_port
+            kind = {str(p.get("port")): p.get("type") for p in chosen.get("ports") or []}.get(jupyter_port)
+            filled["jupyter_type"] = kind if kind in rules.PORT_TYPES else "http"
+        return filled
 
     # --- choices --------------------------------------------------------------------------
     def setup_offers(self) -> None:
@@ -488,3 +584,67 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         mode = rules.billing_mode(spec)
         head = f"{gpus} × {offer.name}, {rules.BILLING_LABELS.get(mode, mode).split(':')[0].lower()}."
         return head + (" Compare: " + "; ".join(options) + "." if options else "")
+
+
+JUPYTER_PORT = NovitaMainForm.base_fields["jupyter_port"].initial
+ROOTFS_DEFAULT = NovitaMainForm.base_fields["rootfsSize"].initial
+ROW_COLUMNS = {"ports": ("port", "type"), "env": ("key", "value")}
+
+
+def _value(data: Any, key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _lists_jupyter(template: dict[str, Any]) -> bool:
+    return any(str(tool).lower() == "jupyter" for tool in template.get("tools") or [])
+
+
+def _preset_value(template: dict[str, Any], key: str, *, floor: int, jupyter_port: str) -> Any:
+    """A template's value for a form field, in the shape the form holds it."""
+    if key == "image":
+        return str(template.get("image") or "")
+    if key == "start_command":
+        return str(template.get("start_command") or "")
+    if key == "rootfs":
+        size = template.get("rootfs_gb")
+        return str(max(floor, int(size))) if isinstance(size, int) and size > 0 else ""
+    if key == "ports":
+        # A template that lists Jupyter exposes its port through the tool, not a row.
+        skip = jupyter_port if _lists_jupyter(template) else None
+        return [(str(p.get("port")), p.get("type") or "http") for p in template.get("ports") or []
+                if str(p.get("port")) != skip]  # fmt: skip
+    # The metadata keeps variable names only (values may be secrets): rows to fill in.
+    return [(str(name), "") for name in template.get("env_keys") or [] if name]
+
+
+def _rows(data: Any, prefix: str) -> list[tuple[str, str]]:
+    """A formset's rows as posted, without the blank ones (a port row needs its port; an
+    env row counts with a name or a value)."""
+    first, second = ROW_COLUMNS[prefix]
+    try:
+        total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+    except (TypeError, ValueError):
+        return []
+    rows = []
+    for i in range(min(total, 1000)):
+        a, b = (_value(data, f"{prefix}-{i}-{c}") for c in (first, second))
+        if a or (prefix == "env" and b):
+            rows.append((a, b or ("http" if prefix == "ports" else "")))
+    return rows
+
+
+def _set_rows(data: Any, prefix: str, rows: list[tuple[str, str]]) -> None:
+    columns = ROW_COLUMNS[prefix]
+    try:
+        old = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+    except (TypeError, ValueError):
+        old = 0
+    for i in range(min(old, 1000)):
+        for column in columns:
+            data.pop(f"{prefix}-{i}-{column}", None)
+    for i, values in enumerate(rows):
+        for column, value in zip(columns, values, strict=True):
+            data[f"{prefix}-{i}-{column}"] = value
+    data[f"{prefix}-TOTAL_FORMS"] = str(max(len(rows), 1))
+    data.setdefault(f"{prefix}-INITIAL_FORMS", "0")

@@ -1,6 +1,7 @@
 """The Novita form: the create body it builds (the notes' example request exactly), one
 test per rule with its message on its field or row, vendor errors on fields, products
-as priced choices, the key's clusters, credentials and volumes, money, and editing."""
+as priced choices, the key's clusters, credentials, volumes and templates (the picker
+filling what is empty), money, and editing."""
 
 from __future__ import annotations
 
@@ -34,6 +35,24 @@ PRODUCTS = [
      "spotPrice": "0", "monthlyPrice": [], "billingMethods": ["onDemand"], "inventoryState": "none"},
 ]  # fmt: skip
 OFFERS = [rules.product_offer(p) for p in PRODUCTS]
+# Templates as the adapter keeps them in the key's metadata (``rules.template_entry``).
+VLLM = "docker.io/vllm/vllm-openai:latest"
+PYTORCH = "docker.io/pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime"
+UBUNTU = "docker.io/library/ubuntu:22.04"
+TEMPLATES = [
+    {"id": "tpl-77", "name": "vllm-llama3", "channel": "private", "image": VLLM,
+     "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": ["HF_TOKEN"],
+     "start_command": "--model meta-llama/Llama-3.1-8B-Instruct", "rootfs_gb": 100, "tools": []},
+    {"id": "1", "name": "PyTorch 2.4 (CUDA 12.4)", "channel": "official", "image": PYTORCH,
+     "ports": [{"port": 8888, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": [], "start_command": "",
+     "rootfs_gb": 60, "tools": ["Jupyter"]},
+    {"id": "3", "name": "Ubuntu 22.04", "channel": "official", "image": UBUNTU,
+     "ports": [{"port": 22, "type": "tcp"}], "env_keys": [], "start_command": "sleep infinity", "rootfs_gb": 10,
+     "tools": []},
+    {"id": "9", "name": "Llama 405B", "channel": "official", "image": "docker.io/acme/llama-405b:1",
+     "ports": [{"port": 8000, "type": "http"}], "env_keys": [], "start_command": "", "rootfs_gb": 2000, "tools": []},
+    {"id": "old", "name": "listed before templates kept their image", "channel": "official"},
+]  # fmt: skip
 METADATA = {
     "clusters": [{"id": "5", "name": "US-CA-06 (California)"}, {"id": "3", "name": "EU-DE-01 (Frankfurt)"}],
     "registry_auths": [{"id": "1001", "name": "ghcr.io"}],
@@ -43,7 +62,7 @@ METADATA = {
         {"id": FRANKFURT_VOLUME, "name": "eu-data", "cluster_id": "3", "cluster_name": "EU-DE-01 (Frankfurt)",
          "size_gb": 50},
     ],
-    "templates": [],
+    "templates": TEMPLATES,
 }  # fmt: skip
 # The notes' example create request (contract §2.3), without its empty strings and
 # "month": 0, which the form leaves out as the vendor's defaults.
@@ -415,6 +434,154 @@ def test_novita_with_two_keys_each_choice_names_its_key_and_must_be_the_payers(n
     assert invalid(form) == {"imageAuthId": ["This credential belongs to another key, not “Novita sandbox”."]}
     errors = invalid(bound(other, **rows("volumes", [{"Id": VOLUME, "mountPoint": "/network"}])))
     assert errors == {"volumes-0-Id": ["This volume belongs to another key, not “Novita prod”."]}
+
+
+# --- the template picker --------------------------------------------------------------------------------------
+
+
+def blank(account, **fields: Any) -> dict[str, Any]:
+    """A new form as the browser posts it untouched: the product chosen, the image, command
+    and rows empty, the root disk and Jupyter port at the form's defaults, Jupyter off."""
+    values = data(
+        account, imageUrl="", minCudaVersion="", rootfsSize="60", jupyter=None,
+        **rows("ports", [{"port": "", "type": "http"}]), **rows("env", [{"key": "", "value": ""}]),
+        **rows("volumes", []),
+    )  # fmt: skip
+    values.update(fields)
+    return values
+
+
+def posted(values: dict[str, Any]) -> NovitaDeploymentForm:
+    return NovitaDeploymentForm(values, accounts=ProviderAccount.objects.all(), offers=OFFERS)
+
+
+def test_novita_templates_are_choices_from_the_keys_metadata(novita_account):
+    form = NovitaDeploymentForm(accounts=ProviderAccount.objects.all(), offers=OFFERS)
+    # The entry without an image (from a sync before templates kept it) has nothing to start from.
+    assert form.main.fields["template"].choices == [
+        ("", "None: my own settings"),
+        ("Your templates", [("tpl-77", f"vllm-llama3 · {VLLM} · ports 8000/http, 22/tcp · 100 GB disk")]),
+        ("Novita's templates", [
+            ("1", f"PyTorch 2.4 (CUDA 12.4) · {PYTORCH} · ports 8888/http, 22/tcp · Jupyter · 60 GB disk"),
+            ("3", f"Ubuntu 22.04 · {UBUNTU} · ports 22/tcp · 10 GB disk"),
+            ("9", "Llama 405B · docker.io/acme/llama-405b:1 · ports 8000/http · 2000 GB disk"),
+        ]),
+    ]  # fmt: skip
+    assert "template" in {name for section in form.sections for name in section[2]}
+
+
+def test_novita_without_templates_the_picker_says_when_they_come(team):
+    AccountFactory(team=team, vendor="novita", metadata={**METADATA, "templates": []})
+    form = NovitaDeploymentForm(accounts=ProviderAccount.objects.all(), offers=OFFERS)
+    assert form.main.fields["template"].choices == [("", "None yet: templates are listed when a key is verified")]
+
+
+def test_novita_template_fills_the_empty_fields(novita_account):
+    form = posted(blank(novita_account, template="tpl-77"))
+    assert form.is_valid(), (form.main.errors, [f.errors for fs in form.sets.values() for f in fs.forms])
+    assert form.spec == {
+        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
+        "imageUrl": VLLM, "ports": "8000/http, 22/tcp", "envs": [{"key": "HF_TOKEN", "value": ""}],
+        "command": "--model meta-llama/Llama-3.1-8B-Instruct", "billingMode": "onDemand",
+    }  # fmt: skip
+    # The page shows what was filled in, so the user sees what will be sent (and gives
+    # HF_TOKEN its value there).
+    assert (form.main["imageUrl"].value(), form.main["rootfsSize"].value()) == (VLLM, "100")
+    ports = [(f["port"].value(), f["type"].value()) for f in form.sets["ports"].forms]
+    assert ports == [("8000", "http"), ("22", "tcp")]
+    assert [(f["key"].value(), f["value"].value()) for f in form.sets["env"].forms] == [("HF_TOKEN", "")]
+
+
+def test_novita_template_keeps_what_the_user_typed(novita_account):
+    form = bound(novita_account, template="tpl-77", command="--model Qwen/Qwen2.5-7B-Instruct",
+                 **rows("env", [{"key": "HF_TOKEN", "value": "hf_mine"}, {"key": "MODEL", "value": "qwen"}]))  # fmt: skip
+    assert form.is_valid(), form.main.errors
+    assert form.spec == {
+        **SEED_SPEC, "command": "--model Qwen/Qwen2.5-7B-Instruct",
+        "envs": [{"key": "HF_TOKEN", "value": "hf_mine"}, {"key": "MODEL", "value": "qwen"}],
+    }  # fmt: skip
+    # Everything typed stays; the template adds only its Jupyter, not ticked here.
+    typed = {"imageUrl": "docker.io/acme/serve:2", "command": "--port 9000", "rootfsSize": "200", "jupyter": None}
+    form = bound(novita_account, template="1", **typed, **rows("ports", [{"port": 9000, "type": "http"}]))
+    assert form.is_valid(), form.main.errors
+    assert form.spec == {
+        **SEED_SPEC, "imageUrl": "docker.io/acme/serve:2", "command": "--port 9000", "rootfsSize": 200,
+        "ports": "9000/http",
+    }  # fmt: skip
+
+
+def test_novita_template_env_values_are_never_copied(novita_account):
+    # Even a template that (from some older sync) still carries values gives names only.
+    leaky = {**TEMPLATES[0], "id": "tpl-88", "envs": [{"key": "HF_TOKEN", "value": "hf_t3mplate_s3cret"}]}
+    novita_account.metadata = {**METADATA, "templates": [leaky]}
+    novita_account.save()
+    form = posted(blank(novita_account, template="tpl-88"))
+    assert form.is_valid(), form.main.errors
+    assert form.spec["envs"] == [{"key": "HF_TOKEN", "value": ""}]
+    assert "hf_t3mplate_s3cret" not in repr(dict(form.main.data)) + str(form.sets["env"].forms[0])
+
+
+def test_novita_template_with_jupyter_ticks_the_tool_and_leaves_its_port_to_it(novita_account):
+    form = posted(blank(novita_account, template="1"))
+    assert form.is_valid(), form.main.errors
+    assert form.spec == {
+        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 60,
+        "imageUrl": PYTORCH, "ports": "22/tcp", "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
+        "billingMode": "onDemand",
+    }  # fmt: skip
+    assert form.main["jupyter"].value() is True
+    # A port row of the user's already on Jupyter's port: the tool is left unticked.
+    form = posted(blank(novita_account, template="1", **rows("ports", [{"port": 8888, "type": "http"}])))
+    assert form.is_valid(), form.main.errors
+    assert (form.spec["ports"], "tools" in form.spec) == ("8888/http", False)
+
+
+def test_novita_switching_templates_replaces_the_previous_ones_values(novita_account):
+    filled = posted(blank(novita_account, template="tpl-77")).main.data
+    form = posted({**filled, "template": "3"})
+    assert form.is_valid(), form.main.errors
+    assert form.spec == {
+        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 10,
+        "imageUrl": UBUNTU, "ports": "22/tcp", "command": "sleep infinity", "billingMode": "onDemand",
+    }  # fmt: skip
+    # A value given on the review page is the user's: switching keeps that row.
+    given = {**filled, "env-0-value": "hf_given", "template": "3"}
+    assert posted(given).main.data["env-0-value"] == "hf_given"
+
+
+def test_novita_template_disk_below_the_products_window_is_raised_to_its_floor(novita_account):
+    # The RTX 4090 takes 20–400 GB; Ubuntu's template says 10.
+    form = posted(blank(novita_account, template="3", productId="4090.16c62g"))
+    assert form.is_valid(), form.main.errors
+    assert (form.spec["rootfsSize"], form.main["rootfsSize"].value()) == (20, "20")
+
+
+def test_novita_template_disk_above_the_products_window_is_reported_on_the_field(novita_account):
+    # Not shrunk quietly: the image may need it. The user picks a smaller disk or another product.
+    form = posted(blank(novita_account, template="9"))
+    assert invalid(form) == {"rootfsSize": ["A100 SXM 80GB takes a root disk of 10–1024 GB."]}
+    assert form.main["rootfsSize"].value() == "2000"
+    assert form.main["imageUrl"].value() == "docker.io/acme/llama-405b:1"
+
+
+def test_novita_templates_are_the_chosen_keys(novita_account, team):
+    mine = {**TEMPLATES[0], "id": "tpl-prod", "name": "prod-only"}
+    other = AccountFactory(team=team, vendor="novita", label="Novita prod", metadata={**METADATA, "templates": [mine]})
+    unchosen = NovitaDeploymentForm(accounts=ProviderAccount.objects.all(), offers=OFFERS)
+    assert ("tpl-prod", f"prod-only · {VLLM} · ports 8000/http, 22/tcp · 100 GB disk — Novita prod") in dict(
+        unchosen.main.fields["template"].choices
+    )["Your templates"]
+    form = posted(blank(novita_account, template="tpl-prod"))
+    assert invalid(form)["template"] == ["Select a valid choice. tpl-prod is not one of the available choices."]
+    assert posted(blank(other, template="tpl-prod")).is_valid()
+
+
+def test_novita_editing_has_no_template_picker(novita_account):
+    post = {"rootfsSize": "100", "imageUrl": "", "template": "3", **rows("ports", []), **rows("env", []),
+            **rows("volumes", [])}  # fmt: skip
+    form = editing_form(SEED_SPEC, post)
+    assert "template" not in form.main.fields
+    assert invalid(form)["imageUrl"] == ["This field is required."]
 
 
 # --- money ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Novita in the panel: the create page (priced products, the key's volumes), its
-confirmation naming what monthly billing charges at once, field checks as you type, the
-edit page (what Novita cannot change locked, the disk only growing), the deployment page
+"""Novita in the panel: the create page (priced products, the key's volumes and
+templates), its confirmation naming what monthly billing charges at once and showing
+what a template filled in, field checks as you type, the edit page (what Novita cannot
+change locked, the disk only growing), the deployment page
 (connection details without passwords, Novita's own action gates) and the services
 driving the adapter, with respx standing in for Novita."""
 
@@ -113,7 +114,7 @@ def api(novita_account):
 def test_novita_create_page_renders_every_field(logged_in, novita_account):
     content = logged_in.get(reverse("deployments:create", args=["novita"])).content.decode()
     for name in ("account", "name", "productId", "gpuNum", "clusterId", "rootfsSize", "minCudaVersion", "networkId",
-                 "imageUrl", "imageAuthId", "imageAuth", "command", "entrypoint", "jupyter", "jupyter_port",
+                 "template", "imageUrl", "imageAuthId", "imageAuth", "command", "entrypoint", "jupyter", "jupyter_port",
                  "jupyter_type", "billingMode", "month", "autoRenew", "autoRenewMonth", "ports-0-port", "ports-0-type",
                  "env-0-key", "env-0-value", "volumes-0-Id", "volumes-0-mountPoint"):  # fmt: skip
         assert f'name="{name}"' in content, name
@@ -137,6 +138,33 @@ def test_novita_create_confirms_the_amount_then_queues_the_spec(logged_in, novit
     deployment = Deployment.objects.get(team=novita_account.team)
     assert (deployment.vendor, deployment.state, deployment.spec) == ("novita", State.QUEUED, {**SPEC, "gpuNum": 2})
     assert deployment.estimated_price_per_hour == Decimal("3.2")
+
+
+def test_novita_template_fills_the_form_and_the_confirmation_shows_it(logged_in, novita_account):
+    vllm = {"id": "2", "name": "vLLM OpenAI server", "channel": "official", "image": "docker.io/vllm/vllm-openai:latest",
+            "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": ["HF_TOKEN"],
+            "start_command": "--model meta-llama/Llama-3.1-8B-Instruct", "rootfs_gb": 100, "tools": []}  # fmt: skip
+    novita_account.metadata = {**METADATA, "templates": [vllm]}
+    novita_account.save()
+    url = reverse("deployments:create", args=["novita"])
+    assert "vLLM OpenAI server · docker.io/vllm/vllm-openai:latest" in logged_in.get(url).content.decode()
+    values = form_post(novita_account, template="2", imageUrl="", rootfsSize="60", minCudaVersion="", jupyter=None,
+                       **rows("ports", [{"port": "", "type": "http"}]), **rows("env", [{"key": "", "value": ""}]),
+                       **rows("volumes", []))  # fmt: skip
+    content = logged_in.post(url, values, **HX).content.decode()
+    assert "Confirm: this spends money" in content
+    assert 'value="docker.io/vllm/vllm-openai:latest"' in content
+    assert 'name="rootfsSize" value="100"' in content
+    assert 'name="ports-1-port" value="22"' in content
+    assert 'name="env-0-key" value="HF_TOKEN"' in content
+    # Confirming posts the same form: the template fills it the same way, the digest holds.
+    post_confirmed(logged_in, url, values)
+    assert Deployment.objects.get(team=novita_account.team).spec == {
+        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
+        "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp",
+        "envs": [{"key": "HF_TOKEN", "value": ""}], "command": "--model meta-llama/Llama-3.1-8B-Instruct",
+        "billingMode": "onDemand",
+    }  # fmt: skip
 
 
 def test_novita_monthly_confirmation_names_what_is_charged_at_creation(logged_in, novita_account):
