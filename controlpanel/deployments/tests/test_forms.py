@@ -122,3 +122,32 @@ def test_estimate_follows_gpu_and_replicas(account):
     estimate = bound(account, gpu_type="h100-80gb", gpu_count="2", min_replicas="1", max_replicas="3").estimate()
     assert str(estimate["unit"]) == "6.72"
     assert str(estimate["high"]) == "20.16"
+
+
+# --- clone to another vendor: every pair of forms -----------------------------------------------------
+
+
+def _clone_pairs():
+    from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
+    from controlpanel.deployments.forms import FORMS
+
+    return [(src, dst) for src in sorted(DEMO_DEPLOYMENTS) for dst in sorted(FORMS) if src != dst]
+
+
+@pytest.mark.parametrize(("source", "target"), _clone_pairs())
+def test_clone_carries_name_image_and_env_values_between_every_pair_of_vendors(source, target):
+    from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
+    from controlpanel.deployments.forms import FORMS
+
+    common = FORMS[source].common_from_spec(DEMO_DEPLOYMENTS[source])
+    initial, rows = FORMS[target].initial_from_common(common)
+    assert initial["name"] == DEMO_DEPLOYMENTS[source]["name"]
+    image_field = next((f for f in FORMS[target].IMAGE_FIELDS if f in FORMS[target].main_form.base_fields), None)
+    if image_field and common["image"]:
+        assert initial[image_field] == common["image"]
+    if "env" in FORMS[target].formsets and common["env"]:
+        key = "name" if "name" in FORMS[target].formsets["env"][0].base_fields else "key"
+        assert [(row[key], row["value"]) for row in rows["env"]] == common["env"]
+    # The target form takes what it was given: one it renders without errors.
+    form = FORMS[target](initial=initial, row_initial=rows)
+    assert form.main["name"].value() == initial["name"]
