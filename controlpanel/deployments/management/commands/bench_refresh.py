@@ -1,36 +1,82 @@
-"""How much one poll of an account costs, measured end to end.
+"""How much one poll of an account costs, measured end to end, vendor by vendor.
 
-Seeds a throwaway team whose sandbox account has N running Together deployments,
-serves the sandbox on a local port in this process, and times ``account_refresh``
-(one ``list()`` over HTTP, then reconciling every row). Prints wall time and database
-queries per refresh, in steady state (nothing changed) and with every row changing.
+For each vendor and fleet size, seeds a throwaway team whose sandbox account has N
+running deployments, serves the sandbox on a local port in this process, and times
+``account_refresh`` (the adapter's ``list()`` over HTTP, then reconciling every row).
+Prints wall time, the panel's database queries and the HTTP requests the adapter sent
+per refresh, in steady state (nothing changed) and with every row changing. Some
+adapters read one detail per running deployment on every poll (Nosana its jobs, Fluence
+and Novita the instance): that shows in ``http``. ``twin ms`` is how long the sandbox
+took to answer those requests; it runs in this process, so that time is inside the
+wall time, where a real vendor's would be its network and servers instead.
 
-    manage.py bench_refresh --deployments 100 1000 --rounds 5
+Together's twin is seeded with rows written directly in its stored shape, as this
+benchmark always has, so its numbers stay comparable. The other four are seeded
+through the adapter's ``create()`` and the twin's own create route, with the demo
+team's documented example (``bootstrap_demo``) under N names, so each object is stored
+exactly as that twin stores one. The twin's clock is set back while it creates them,
+so they have finished provisioning when polled, and an untimed ``list()`` first checks
+that the adapter reads every one as running.
+
+    manage.py bench_refresh --vendor fluence novita --deployments 100 1000 --rounds 5
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+import queue
 import statistics
 import threading
 import time
 import uuid
-from typing import Any
+from collections import Counter, deque
+from collections.abc import Callable
+from contextlib import ExitStack
+from decimal import Decimal
+from typing import Any, NamedTuple
+from unittest import mock
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management.base import BaseCommand
-from django.db import connection
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
 from controlpanel.credentials import crypto
 from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
+from controlpanel.credentials.services import provider_for
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.services import account_refresh
 from controlpanel.deployments.states import State
 from controlpanel.sandbox.core import account_for_key
-from controlpanel.sandbox.models import SandboxObject
+from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.teams.models import Team
+from providers.base import RemoteState
+
+VENDORS = ("together", "nosana", "replicate", "fluence", "novita")
+# How far each twin's clock is set back while it creates the fleet: well past every
+# provisioning step it simulates (a few SANDBOX_PROVISION_SECONDS at most).
+BACKDATE = dt.timedelta(minutes=10)
+PLENTY = 10**9  # USD
+# The demo's Nosana deployment is INFINITE with a 60-minute timeout, which the twin runs
+# at SANDBOX_NOSANA_SECONDS_PER_MINUTE (a minute a second): its jobs would rotate every
+# few seconds of the benchmark. A week-long timeout keeps the fleet still while it runs.
+SPEC_CHANGES: dict[str, dict[str, Any]] = {"nosana": {"timeout": 7 * 24 * 60}}
+# The twins' per-account limits would refuse most of a fleet of 1,000, so they are lifted
+# while it is created, by patching the module globals they are read from, in this process
+# only. The balances go into the throwaway account's record, which the twin makes on its
+# first request; Novita's instance cap is read at every create.
+LIFTED: dict[str, dict[str, Any]] = {
+    # 100 USD of credits, and every job listed reserves price × timeout / 60 of them.
+    "nosana": {"SANDBOX_CREDITS": float(PLENTY)},
+    # 1,000 USDC, and every deploy moves 3 hours of rent out of it.
+    "fluence": {"START_CREDIT": Decimal(PLENTY)},
+    # 50 instances per account, and 500 USD that must cover each new one's first hour.
+    "novita": {"INSTANCE_LIMIT": 10**9, "START_BALANCE_USD": PLENTY},
+}
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -38,17 +84,77 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class _ThreadingServer(WSGIServer):
-    daemon_threads = True
+class _PooledServer(WSGIServer):
+    """Answers on a few long-lived threads, so each keeps its database connection as a
+    real server's workers do, instead of opening one per request (Nosana, Fluence and
+    Novita polls send hundreds)."""
+
+    workers = 4
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._requests: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(self.workers)]
+        for thread in self._threads:
+            thread.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        threading.Thread(target=self._handle, args=(request, client_address), daemon=True).start()
+        self._requests.put((request, client_address))
 
-    def _handle(self, request: Any, client_address: Any) -> None:
+    def _work(self) -> None:
         try:
-            self.finish_request(request, client_address)
+            while (item := self._requests.get()) is not None:
+                request, client_address = item
+                try:
+                    self.finish_request(request, client_address)
+                except Exception:
+                    self.handle_error(request, client_address)
+                finally:
+                    self.shutdown_request(request)
         finally:
-            self.shutdown_request(request)
+            connections.close_all()
+
+    def server_close(self) -> None:
+        for _ in self._threads:
+            self._requests.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        super().server_close()
+
+
+class _Counted:
+    """The sandbox, counting the requests it answers and the time it spends on them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.seconds = 0.0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self.requests += 1
+                self.seconds += time.perf_counter() - started
+
+
+class _Sample(NamedTuple):
+    ms: float
+    queries: int
+    requests: int
+    twin_ms: float
+
+
+def _backdated(vendor: str) -> Callable[[], Any]:
+    """A twin's ``_now`` set back by ``BACKDATE``. The twins work out state from the
+    moments they stored (created, provisioned, pulled, started), so a fleet created in
+    the past is running now. Nosana's clock is epoch seconds, the others' datetimes."""
+    if vendor == "nosana":
+        return lambda: time.time() - BACKDATE.total_seconds()
+    return lambda: timezone.now() - BACKDATE
 
 
 def _item(name: str, ready: bool) -> dict[str, Any]:
@@ -62,77 +168,133 @@ def _item(name: str, ready: bool) -> dict[str, Any]:
 
 
 class Command(BaseCommand):
-    help = "Time one account poll (list + reconcile) against the sandbox at several fleet sizes."
+    help = "Time one account poll (list + reconcile) against the sandbox, per vendor, at several fleet sizes."
 
     def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--vendor", dest="vendors", nargs="+", choices=VENDORS, default=list(VENDORS))
         parser.add_argument("--deployments", type=int, nargs="+", default=[100, 1000])
         parser.add_argument("--rounds", type=int, default=5)
 
-    def handle(self, *args: Any, deployments: list[int], rounds: int, **options: Any) -> None:
-        server = make_server("127.0.0.1", 0, WSGIHandler(), server_class=_ThreadingServer, handler_class=_QuietHandler)
+    def handle(self, *args: Any, vendors: list[str], deployments: list[int], rounds: int, **options: Any) -> None:
+        # CaptureQueriesContext reads this thread's query log, which DEBUG bounds at 9,000
+        # entries: once full, new queries go uncounted (an all-change poll of 1,000 rows
+        # makes 5,000). A longer log, emptied before each poll, counts every one.
+        connection.queries_log = deque(maxlen=1_000_000)
+        self.twin = _Counted(WSGIHandler())
+        server = make_server("127.0.0.1", 0, self.twin, server_class=_PooledServer, handler_class=_QuietHandler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_port}/sandbox"
         self.stdout.write(f"database: {connection.vendor}; sandbox served in-process at {url}")
-        self.stdout.write(f"{'rows':>6} {'case':<12} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
+        if SandboxFault.objects.exists():
+            self.stdout.write("warning: sandbox faults are switched on (sandbox_faults); the numbers include them")
+        self.stdout.write(
+            f"{'vendor':<10} {'rows':>6} {'case':<11} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'http':>6} "
+            f"{'twin ms':>8}"
+        )
         try:
             with override_settings(PANEL_SANDBOX_URL=url, ALLOWED_HOSTS=["*"]):
-                for count in deployments:
-                    self._bench(count, rounds)
+                for vendor in vendors:
+                    for count in deployments:
+                        self._bench(vendor, count, rounds)
         finally:
             server.shutdown()
+            server.server_close()
 
-    def _bench(self, count: int, rounds: int) -> None:
+    def _bench(self, vendor: str, count: int, rounds: int) -> None:
         key = f"sandbox-bench-{uuid.uuid4().hex[:10]}"
-        team = Team.objects.create(name=f"bench {count}")
+        team = Team.objects.create(name=f"bench {vendor} {count}")
         account = ProviderAccount.objects.create(
-            team=team, vendor="together", label="bench", endpoint=EndpointKind.SANDBOX, status=KeyStatus.OK,
+            team=team, vendor=vendor, label="bench", endpoint=EndpointKind.SANDBOX, status=KeyStatus.OK,
             encrypted_key=crypto.encrypt(key), key_last4=key[-4:],
         )  # fmt: skip
         sandbox_account = account_for_key(key)
         names = [f"bench-{i:05d}" for i in range(count)]
         try:
-            SandboxObject.objects.bulk_create(
-                SandboxObject(
-                    vendor="together",
-                    account=sandbox_account,
-                    kind="deployment",
-                    object_id=f"dep_{n}",
-                    name=n,
-                    data=_item(n, ready=True),
-                )  # fmt: skip
-                for n in names
-            )
+            if vendor == "together":
+                seeded = self._seed_together(sandbox_account, names)
+            else:
+                seeded = self._seed_through_twin(account, names)
+            self._check_running(account, count)
             Deployment.objects.bulk_create(
                 Deployment(
                     team=team,
                     account=account,
-                    vendor="together",
-                    name=n,
-                    spec={"name": n},
+                    vendor=vendor,
+                    name=name,
+                    spec=spec,
                     state=State.PROVISIONING,
-                    external_id=f"dep_{n}",
+                    external_id=external_id,
                 )  # fmt: skip
-                for n in names
+                for name, external_id, spec in seeded
             )
             # The first poll moves every row provisioning -> running (each one a change);
             # later polls find nothing new: the steady state a fleet spends its life in.
-            self._report(count, "all change", [self._one(account.pk)])
-            self._report(count, "steady", [self._one(account.pk) for _ in range(rounds)])
+            self._report(vendor, count, "all change", [self._one(account.pk)])
+            self._report(vendor, count, "steady", [self._one(account.pk) for _ in range(rounds)])
         finally:
             Deployment.objects.filter(team=team).delete()
-            SandboxObject.objects.filter(vendor="together", account=sandbox_account).delete()
+            SandboxObject.objects.filter(vendor=vendor, account=sandbox_account).delete()
             account.delete()
             team.delete()
 
-    def _one(self, account_id: int) -> tuple[float, int]:
+    def _seed_together(self, sandbox_account: str, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        SandboxObject.objects.bulk_create(
+            SandboxObject(
+                vendor="together",
+                account=sandbox_account,
+                kind="deployment",
+                object_id=f"dep_{n}",
+                name=n,
+                data=_item(n, ready=True),
+            )  # fmt: skip
+            for n in names
+        )
+        return [(n, f"dep_{n}", {"name": n}) for n in names]
+
+    def _seed_through_twin(self, account: ProviderAccount, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        vendor = account.vendor
+        twin = importlib.import_module(f"controlpanel.sandbox.{vendor}")
+        seeded = []
+        # Module globals, so the server threads answering these creates see them too.
+        with ExitStack() as patches:
+            patches.enter_context(mock.patch.object(twin, "_now", _backdated(vendor)))
+            for name, value in LIFTED.get(vendor, {}).items():
+                patches.enter_context(mock.patch.object(twin, name, value))
+            with provider_for(account) as provider:
+                for name in names:
+                    spec = account.provider_class.validate_spec(
+                        {**DEMO_DEPLOYMENTS[vendor], **SPEC_CHANGES.get(vendor, {}), "name": name}
+                    )
+                    seeded.append((name, provider.create(spec).external_id, spec))
+        return seeded
+
+    def _check_running(self, account: ProviderAccount, count: int) -> None:
+        """One untimed poll of the twin: every seeded deployment must read as running
+        (the twins that compute state on read also catch up here, not in the timed polls)."""
+        with provider_for(account) as provider:
+            states = Counter(remote.state.value for remote in provider.list())
+        if states != {RemoteState.RUNNING.value: count}:
+            raise CommandError(f"{account.vendor}: the {count} seeded deployments read as {dict(states)}")
+
+    def _one(self, account_id: int) -> _Sample:
+        requests, seconds = self.twin.requests, self.twin.seconds
+        connection.queries_log.clear()  # a full log would hide this poll's queries (see handle)
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             account_refresh(account_id=account_id)
             elapsed = (time.perf_counter() - started) * 1000
-        return elapsed, len(queries)
+        error = ProviderAccount.objects.values_list("last_refresh_error", flat=True).get(pk=account_id)
+        if error:
+            raise CommandError(f"the poll failed: {error}")
+        return _Sample(elapsed, len(queries), self.twin.requests - requests, (self.twin.seconds - seconds) * 1000)
 
-    def _report(self, count: int, case: str, samples: list[tuple[float, int]]) -> None:
-        times = sorted(t for t, _ in samples)
+    def _report(self, vendor: str, count: int, case: str, samples: list[_Sample]) -> None:
+        times = sorted(s.ms for s in samples)
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-        queries = max(q for _, q in samples)
-        self.stdout.write(f"{count:>6} {case:<12} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8}")
+        queries = max(s.queries for s in samples)
+        requests = max(s.requests for s in samples)
+        twin = statistics.median(s.twin_ms for s in samples)
+        self.stdout.write(
+            f"{vendor:<10} {count:>6} {case:<11} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8} "
+            f"{requests:>6} {twin:>8.1f}"
+        )
