@@ -31,6 +31,40 @@ def normalise_path(path: str) -> str:
     return path.removeprefix("body.")
 
 
+MAX_POSTED_ROWS = 1000  # Django's formset cap: never trust TOTAL_FORMS beyond it
+
+
+def posted_rows(data: Any, prefix: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Formset ``prefix``'s rows as posted, blank ones included: each ``column``'s text
+    ("" when absent). For presets that fill rows before the formsets read them."""
+    try:
+        total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+    except (TypeError, ValueError):
+        return []
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        return "" if value is None else str(value)
+
+    return [tuple(text(f"{prefix}-{i}-{column}") for column in columns) for i in range(min(total, MAX_POSTED_ROWS))]
+
+
+def replace_posted_rows(data: Any, prefix: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Put ``rows`` in place of formset ``prefix``'s posted rows (a mutable copy of POST)."""
+    try:
+        old = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+    except (TypeError, ValueError):
+        old = 0
+    for i in range(min(old, MAX_POSTED_ROWS)):
+        for column in columns:
+            data.pop(f"{prefix}-{i}-{column}", None)
+    for i, values in enumerate(rows):
+        for column, value in zip(columns, values, strict=True):
+            data[f"{prefix}-{i}-{column}"] = value
+    data[f"{prefix}-TOTAL_FORMS"] = str(max(len(rows), 1))
+    data.setdefault(f"{prefix}-INITIAL_FORMS", "0")
+
+
 class RowForm(forms.Form):
     """A row in a repeated section; blank rows are ignored."""
 

@@ -31,7 +31,13 @@ from django import forms
 from django.http import QueryDict
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm, normalise_path
+from controlpanel.deployments.forms.base import (
+    RowForm,
+    VendorDeploymentForm,
+    normalise_path,
+    posted_rows,
+    replace_posted_rows,
+)
 from providers import fluence as rules
 from providers.base import Offer as OfferData
 
@@ -380,7 +386,7 @@ class FluenceDeploymentForm(VendorDeploymentForm):
                                                                                    ("name", "value"))):  # fmt: skip
             rows = _rows(filled, prefix, columns)
             if untouched(rows, key):
-                _set_rows(filled, prefix, columns, _preset_value(chosen, key))
+                replace_posted_rows(filled, prefix, columns, _preset_value(chosen, key))
         return filled
 
     # --- building ---------------------------------------------------------------------------
@@ -552,28 +558,9 @@ def _preset_value(image: dict[str, Any], key: str) -> Any:
 
 
 def _rows(data: Any, prefix: str, columns: tuple[str, str]) -> list[tuple[str, str]]:
-    try:
-        total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
-    except ValueError:
-        return []
-    rows = []
-    for i in range(min(total, 1000)):
-        first, second = (data.get(f"{prefix}-{i}-{c}") or "" for c in columns)
-        if first.strip():
-            rows.append((first.strip(), second or ("tcp" if prefix == "ports" else "")))
-    return rows
-
-
-def _set_rows(data: Any, prefix: str, columns: tuple[str, str], rows: list[tuple[str, str]]) -> None:
-    try:
-        old = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
-    except ValueError:
-        old = 0
-    for i in range(min(old, 1000)):
-        for column in columns:
-            data.pop(f"{prefix}-{i}-{column}", None)
-    for i, values in enumerate(rows):
-        for column, value in zip(columns, values, strict=True):
-            data[f"{prefix}-{i}-{column}"] = value
-    data[f"{prefix}-TOTAL_FORMS"] = str(max(len(rows), 1))
-    data.setdefault(f"{prefix}-INITIAL_FORMS", "0")
+    """The posted rows that name something (a port, a variable), protocol tcp by default."""
+    return [
+        (first.strip(), second or ("tcp" if prefix == "ports" else ""))
+        for first, second in posted_rows(data, prefix, columns)
+        if first.strip()
+    ]

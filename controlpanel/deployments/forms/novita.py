@@ -43,7 +43,13 @@ from django.http import QueryDict
 
 from controlpanel.core.templatetags.panel import money
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm, normalise_path
+from controlpanel.deployments.forms.base import (
+    RowForm,
+    VendorDeploymentForm,
+    normalise_path,
+    posted_rows,
+    replace_posted_rows,
+)
 from providers import novita as rules
 from providers.base import Offer as OfferData
 from providers.base import SpecError
@@ -371,7 +377,7 @@ class NovitaDeploymentForm(VendorDeploymentForm):
             filled["rootfsSize"] = preset(chosen, "rootfs")
         for prefix in ("ports", "env"):
             if untouched(_rows(filled, prefix), prefix):
-                _set_rows(filled, prefix, preset(chosen, prefix))
+                replace_posted_rows(filled, prefix, ROW_COLUMNS[prefix], preset(chosen, prefix))
         # Jupyter on, unless a port row of the user's already exposes its port.
         exposed = {port for port, _type in _rows(filled, "ports")}
         if _lists_jupyter(chosen) and not filled.get("jupyter") and jupyter_port not in exposed:
@@ -621,30 +627,9 @@ def _preset_value(template: dict[str, Any], key: str, *, floor: int, jupyter_por
 def _rows(data: Any, prefix: str) -> list[tuple[str, str]]:
     """A formset's rows as posted, without the blank ones (a port row needs its port; an
     env row counts with a name or a value)."""
-    first, second = ROW_COLUMNS[prefix]
-    try:
-        total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
-    except (TypeError, ValueError):
-        return []
     rows = []
-    for i in range(min(total, 1000)):
-        a, b = (_value(data, f"{prefix}-{i}-{c}") for c in (first, second))
-        if a or (prefix == "env" and b):
-            rows.append((a, b or ("http" if prefix == "ports" else "")))
+    for first, second in posted_rows(data, prefix, ROW_COLUMNS[prefix]):
+        first, second = first.strip(), second.strip()
+        if first or (prefix == "env" and second):
+            rows.append((first, second or ("http" if prefix == "ports" else "")))
     return rows
-
-
-def _set_rows(data: Any, prefix: str, rows: list[tuple[str, str]]) -> None:
-    columns = ROW_COLUMNS[prefix]
-    try:
-        old = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
-    except (TypeError, ValueError):
-        old = 0
-    for i in range(min(old, 1000)):
-        for column in columns:
-            data.pop(f"{prefix}-{i}-{column}", None)
-    for i, values in enumerate(rows):
-        for column, value in zip(columns, values, strict=True):
-            data[f"{prefix}-{i}-{column}"] = value
-    data[f"{prefix}-TOTAL_FORMS"] = str(max(len(rows), 1))
-    data.setdefault(f"{prefix}-INITIAL_FORMS", "0")
