@@ -392,6 +392,9 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in ACTION_NAMES:
         raise Http404("No such action")
     act = ACTION_NAMES[name]
+    if name == "redeploy" and not (deployment.account and deployment.account.provider_class.redeploys):
+        # The button is not drawn for such vendors; the endpoint refuses anyway.
+        return _after_action(request, deployment, f"{deployment.get_vendor_display()} has no redeploy.", "error")
     params = {"spec": deployment.spec, "redeploy": True} if name == "redeploy" else None
     try:
         services.deployment_request_action(deployment=deployment, actor=request.user, action=act, params=params)

@@ -259,6 +259,17 @@ def test_redeploy_is_offered_only_where_the_vendor_rolls_out_an_unchanged_spec(l
     assert ('data-dialog="dlg-redeploy"' in content) is offered
 
 
+def test_redeploy_is_refused_where_the_vendor_has_none(logged_in, team):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(team=team, vendor="nosana", label="nosana")
+    deployment = DeploymentFactory(account=account, vendor="nosana", state=State.RUNNING, external_id="dep_n")
+    response = logged_in.post(reverse("deployments:action", args=[deployment.pk, "redeploy"]), **HX)
+    assert "Nosana has no redeploy." in response["HX-Trigger"]
+    deployment.refresh_from_db()
+    assert deployment.pending_action == ""
+
+
 def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, account):
     from tests.factories import AccountFactory
 
