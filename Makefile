@@ -8,12 +8,13 @@ CHROMIUM ?= /usr/bin/chromium
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format screenshots bench chromium clean
+.PHONY: help run test test-fast lint format typecheck screenshots bench chromium clean
 
 help:
 	@echo "make run    start web, worker and beat on http://127.0.0.1:$(PORT)/ (SQLite + file broker under var/)"
 	@echo "make test   install everything and run the whole suite"
-	@echo "make lint   ruff check + format check"
+	@echo "make test-fast     the unit layer (no real worker, browser or subprocess), in parallel: the edit-test loop"
+	@echo "make lint   ruff check + format check + mypy"
 	@echo "make screenshots   regenerate docs/screenshots/ (README images)"
 	@echo "make bench         print dashboard and polling timings"
 
@@ -45,10 +46,12 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
 	  else echo "The browser tests need Chromium at $(CHROMIUM) (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; fi; }
 
-test: $(VENV)/.installed-dev chromium
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint chromium
 	$(PY) -m pytest
+
+# Everything but the real-worker integration, browser and subprocess tests, on every core.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -n auto -m "not integration and not browser"
 
 # The README's screenshots, taken by the browser suite from a realistic sandbox fleet.
 screenshots: $(VENV)/.installed-dev chromium
@@ -63,6 +66,7 @@ bench: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

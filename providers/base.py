@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from providers.registry import BY_SLUG
+
 
 class RemoteState(enum.StrEnum):
     """What a vendor can tell us about a resource, in the panel's words.
@@ -107,6 +109,21 @@ class RateLimited(Transient):
     """429."""
 
 
+@dataclass(frozen=True)
+class ErrorDetail:
+    """What a vendor's error body says, read by the adapter's ``error_detail`` hook;
+    ``providers.http`` types it by HTTP status, the one place that mapping lives.
+
+    ``fields`` (spec path → messages) makes any 4xx a :class:`SpecError` on those fields.
+    ``error`` is the rare override where a vendor's status means something else
+    (Novita's ``RESOURCE_NOT_FOUND`` is a 400 that means :class:`NotFound`; Nosana
+    answers some refusals with a 500 that no retry will change)."""
+
+    message: str = ""
+    fields: Mapping[str, list[str]] | None = None
+    error: type[ProviderError] | None = None
+
+
 # --- data ---------------------------------------------------------------------------------
 
 
@@ -188,6 +205,20 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class ValidationContext:
+    """What a vendor's rules may need beyond the spec itself. ``offers`` is the account's
+    synced catalog (a product's disk window, a plan's locations), ``metadata`` what
+    ``account_metadata()`` returned (clusters, volumes, registries), and ``existing`` says
+    the spec updates a deployment that exists (capacity no longer matters; what the
+    vendor cannot change does), whose current spec is ``previous``."""
+
+    offers: tuple[Offer, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    existing: bool = False
+    previous: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class LogLines:
     lines: list[str]
     source: str = ""
@@ -229,8 +260,11 @@ class Provider:
     """One vendor. Subclasses set the class attributes and implement what the vendor offers;
     what it does not offer raises :class:`Unsupported` and is absent from ``actions``."""
 
+    # Templates read class attributes (``provider_class.redeploy_effect``); a class is
+    # callable, and Django's templates would otherwise try to instantiate it.
+    do_not_call_in_templates: ClassVar[bool] = True
     name: ClassVar[str]
-    display_name: ClassVar[str]
+    display_name: ClassVar[str]  # from the registry's row for ``name``; never set twice
     default_base_url: ClassVar[str]
     # Path under the panel's sandbox root that stands in for ``default_base_url``.
     sandbox_path: ClassVar[str]
@@ -248,6 +282,14 @@ class Provider:
     # page's Redeploy): Together's PATCH and Novita's upgrade can; where an unchanged spec
     # changes nothing (Nosana, Replicate) the page does not offer it.
     redeploys: ClassVar[bool] = False
+    # What the Redeploy dialog says happens, after "<vendor> rolls it out anew:".
+    redeploy_effect: ClassVar[str] = "replicas restart one after another and pick up a newer image behind the same tag"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        row = BY_SLUG.get(cls.__dict__.get("name", ""))
+        if row is not None and "display_name" not in cls.__dict__:
+            cls.display_name = row.display_name
 
     def __init__(
         self,
@@ -263,6 +305,7 @@ class Provider:
             base_url=(base_url or self.default_base_url).rstrip("/"),
             headers=self.auth_headers(api_key),
             error_parser=self.parse_error,
+            error_detail=self.error_detail,
             client=client,
             timeout=timeout,
         )
@@ -279,18 +322,30 @@ class Provider:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # Subclasses override these two.
+    # Subclasses override these.
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
 
+    def error_detail(self, response: httpx.Response) -> ErrorDetail | None:
+        """What the vendor's error body says (its message, the fields it names, the rare
+        override); ``None`` leaves the message to ``providers.http``'s generic reading."""
+        return None
+
     def parse_error(self, response: httpx.Response) -> ProviderError | None:
-        """Turn a vendor's 4xx body into a typed error; ``None`` leaves it to the defaults."""
+        """Deprecated: the whole typed error. Adapters move to ``error_detail``."""
         return None
 
     # --- rules and prices: class methods, so forms can use them without a key ----------
     @classmethod
+    def validate(cls, spec: dict[str, Any], context: ValidationContext | None = None) -> dict[str, Any]:
+        """Check ``spec`` against the vendor's rules; return it normalised or raise
+        :class:`SpecError`. ``context`` carries what some rules need beyond the spec:
+        the account's catalog and metadata, and whether this is an update."""
+        return cls.validate_spec(spec)
+
+    @classmethod
     def validate_spec(cls, spec: dict[str, Any]) -> dict[str, Any]:
-        """Check ``spec`` against the vendor's rules; return it normalised or raise SpecError."""
+        """Deprecated: adapters move to ``validate(spec, context)``."""
         return spec
 
     @classmethod
@@ -318,20 +373,17 @@ class Provider:
         return ""
 
     # --- lifecycle ------------------------------------------------------------------
-    def validate(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.validate_spec(spec)
-
     def create(self, spec: dict[str, Any]) -> Remote:
         raise Unsupported(f"{self.display_name} cannot create deployments")
 
     def get(self, external_id: str) -> Remote:
         raise Unsupported(f"{self.display_name} cannot look up deployments")
 
-    def list(self) -> Iterable[Remote]:
+    def list_remotes(self) -> Iterable[Remote]:
         raise Unsupported(f"{self.display_name} cannot list deployments")
 
     def find_by_name(self, name: str) -> Remote | None:
-        return next((r for r in self.list() if r.name == name and r.state != RemoteState.DELETED), None)
+        return next((r for r in self.list_remotes() if r.name == name and r.state != RemoteState.DELETED), None)
 
     def adopt(self, remote: Remote, spec: dict[str, Any]) -> Remote:
         """Finish what an earlier, interrupted submission started, for a resource found by

@@ -960,7 +960,6 @@ def parse_event(line: Any) -> VendorEvent:
 
 class FluenceProvider(Provider):
     name: ClassVar[str] = "fluence"
-    display_name: ClassVar[str] = "Fluence"
     # Every GPU path starts with /gpu, the account paths with /v1 or /v2 [V].
     default_base_url: ClassVar[str] = "https://api.fluence.dev"
     sandbox_path: ClassVar[str] = "/fluence"
@@ -1138,7 +1137,7 @@ class FluenceProvider(Provider):
         """Every instance of the account: three collections, unpaged [V]."""
         return [(kind, item) for kind in KINDS for item in _instances(self._http.get(COLLECTIONS[kind]).json())]
 
-    def list(self) -> list[Remote]:
+    def list_remotes(self) -> list[Remote]:
         now = dt.datetime.now(dt.UTC)
         out = []
         for kind, item in self._listed():

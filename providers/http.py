@@ -19,7 +19,16 @@ from typing import Any
 
 import httpx
 
-from providers.base import AuthError, NotFound, ProviderError, RateLimited, Rejected, SpecError, Transient
+from providers.base import (
+    AuthError,
+    ErrorDetail,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    SpecError,
+    Transient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +102,8 @@ class VendorHTTP:
         *,
         base_url: str,
         headers: dict[str, str],
-        error_parser: Callable[[httpx.Response], ProviderError | None],
+        error_parser: Callable[[httpx.Response], ProviderError | None] | None = None,
+        error_detail: Callable[[httpx.Response], ErrorDetail | None] | None = None,
         client: httpx.Client | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
@@ -103,6 +113,7 @@ class VendorHTTP:
         self._headers = {"Accept": "application/json", **headers}
         self._secrets = _secrets_in(headers)
         self._parse_error = error_parser
+        self._error_detail = error_detail
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
         self.max_retries = max_retries
@@ -171,38 +182,25 @@ class VendorHTTP:
         return exc
 
     def error_for(self, response: httpx.Response) -> ProviderError:
-        """Map a non-2xx response onto the error types; vendors refine 4xx bodies."""
+        """Map a non-2xx response onto the error types. This is the one place HTTP
+        statuses become error types; the adapter's ``error_detail`` hook says what the
+        body means (its message, the fields it names, the rare override)."""
+        legacy = self._parse_error(response) if self._parse_error and response.status_code != 429 else None
+        if legacy is not None and (response.status_code < 500 or not legacy.retryable):
+            return legacy
         status = response.status_code
         body = json_or_none(response)
-        if status == 429:
-            return RateLimited(
-                _message(response, body) or "rate limited",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status_code=status,
-                body=body,
-            )
-        if status >= 500 or status in (408,):
-            vendor_error = self._parse_error(response)
-            # Some vendors (Nosana) answer refusals with 500; the adapter says so.
-            if vendor_error is not None and not vendor_error.retryable:
-                return vendor_error
-            return Transient(
-                f"vendor error {status}: {_message(response, body)}"[:MAX_MESSAGE],
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status_code=status,
-                body=body,
-            )
-        vendor_error = self._parse_error(response)
-        if vendor_error is not None:
-            return vendor_error
-        message = _message(response, body) or f"HTTP {status}"
-        if status in (401, 403):
-            return AuthError(message, status_code=status, body=body)
-        if status == 404:
-            return NotFound(message, status_code=status, body=body)
-        if status in (400, 422):
-            return SpecError({"": [message]}, status_code=status, body=body)
-        return Rejected(message, status_code=status, body=body)
+        detail = (self._error_detail(response) if self._error_detail else None) or ErrorDetail()
+        message = (detail.message or _message(response, body) or f"HTTP {status}")[:MAX_MESSAGE]
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        kind = detail.error or error_type_for(status, names_fields=bool(detail.fields))
+        if kind is SpecError:
+            return SpecError(detail.fields or {"": [message]}, status_code=status, body=body)
+        if issubclass(kind, Transient):
+            if kind is Transient and status >= 500:
+                message = f"vendor error {status}: {message}"[:MAX_MESSAGE]
+            return kind(message, retry_after=retry_after, status_code=status, body=body)
+        return kind(message, status_code=status, body=body)
 
     # Shorthands.
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -219,6 +217,22 @@ class VendorHTTP:
 
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", path, **kwargs)
+
+
+def error_type_for(status: int, *, names_fields: bool = False) -> type[ProviderError]:
+    """The error type an HTTP status means, for every vendor. A 4xx body that names
+    fields is a SpecError whatever its status (short of auth, absence and rate limits)."""
+    if status == 429:
+        return RateLimited
+    if status >= 500 or status == 408:
+        return Transient
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFound
+    if status in (400, 422) or names_fields:
+        return SpecError
+    return Rejected
 
 
 def _message(response: httpx.Response, body: Any) -> str:

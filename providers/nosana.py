@@ -586,7 +586,6 @@ def _epoch(value: Any) -> dt.datetime | None:
 
 class NosanaProvider(Provider):
     name: ClassVar[str] = "nosana"
-    display_name: ClassVar[str] = "Nosana"
     default_base_url: ClassVar[str] = "https://dashboard.k8s.prd.nos.ci"
     sandbox_path: ClassVar[str] = "/nosana"
     actions: ClassVar[frozenset[Action]] = frozenset(
@@ -795,7 +794,7 @@ class NosanaProvider(Provider):
             seen.add(cursor)
         logger.warning("nosana: stopped paging deployments after %s pages", MAX_PAGES)
 
-    def list(self) -> Iterable[Remote]:
+    def list_remotes(self) -> Iterable[Remote]:
         # Paged calls for the account, plus one jobs call per RUNNING deployment (and
         # the public market list once, for prices): RUNNING alone is not "containers up".
         return [self._with_jobs(item) for item in self._pages()]

@@ -804,7 +804,6 @@ def blocked(action: Action, *, raw: Mapping[str, Any], now: dt.datetime | None =
 
 class NovitaProvider(Provider):
     name: ClassVar[str] = "novita"
-    display_name: ClassVar[str] = "Novita"
     default_base_url: ClassVar[str] = "https://api.novita.ai"
     sandbox_path: ClassVar[str] = "/novita"
     actions: ClassVar[frozenset[Action]] = frozenset(
@@ -813,6 +812,9 @@ class NovitaProvider(Provider):
     # Names are free text, not unique [I]: never dedupe by name alone (notes §4).
     unique_names: ClassVar[bool] = False
     redeploys: ClassVar[bool] = True  # /upgrade with the same fields recreates the container
+    redeploy_effect: ClassVar[str] = (
+        "the container is recreated from its image (a newer one behind the same tag is pulled) and the instance's data is kept"
+    )
 
     # --- rules, prices and gates: class methods, so forms use them without a key ----------
     @classmethod
@@ -1045,7 +1047,7 @@ class NovitaProvider(Provider):
                 logger.info("novita: no details for %s this time: %s", item.get("id"), exc.message)
         return self.to_remote(item)
 
-    def list(self) -> list[Remote]:
+    def list_remotes(self) -> list[Remote]:
         return [self._detailed(item) for item in self._pages()]
 
     def find_by_name(self, name: str) -> Remote | None:

@@ -409,7 +409,6 @@ def field_named_in(detail: str) -> str:
 
 class ReplicateProvider(Provider):
     name: ClassVar[str] = "replicate"
-    display_name: ClassVar[str] = "Replicate"
     default_base_url: ClassVar[str] = "https://api.replicate.com/v1"
     sandbox_path: ClassVar[str] = "/replicate/v1"
     # No start/stop/restart/logs routes [V]: stop and start are PATCHes of min_instances,
@@ -625,7 +624,7 @@ class ReplicateProvider(Provider):
     def get(self, external_id: str) -> Remote:
         return self._with_health(self._http.get(self._path(external_id)).json())
 
-    def list(self) -> list[Remote]:
+    def list_remotes(self) -> list[Remote]:
         items = self._pages("/deployments")
         now = dt.datetime.now(dt.UTC)
         refs = [f"{i.get('owner')}/{i.get('name')}" for i in items]

@@ -349,7 +349,6 @@ def hourly_rate(gpu_type: str | None, gpu_count: int | None, rates: dict[str, De
 
 class TogetherProvider(Provider):
     name: ClassVar[str] = "together"
-    display_name: ClassVar[str] = "Together AI"
     default_base_url: ClassVar[str] = "https://api.together.ai/v1"
     sandbox_path: ClassVar[str] = "/together/v1"
     # No start/stop routes: both are PATCHes of the replica bounds [V].
@@ -430,7 +429,7 @@ class TogetherProvider(Provider):
     def get(self, external_id: str) -> Remote:
         return self.to_remote(self._http.get(f"/deployments/{quote(external_id, safe='')}").json())
 
-    def list(self) -> Iterable[Remote]:
+    def list_remotes(self) -> Iterable[Remote]:
         # One call for the whole project: the route has no pagination [V].
         data = self._http.get("/deployments").json()
         return [self.to_remote(item) for item in (data.get("data") or [])]
@@ -482,7 +481,7 @@ class TogetherProvider(Provider):
 
     # --- account and catalog ------------------------------------------------------------
     def verify(self) -> AccountInfo:
-        count = len(self.list())
+        count = len(self.list_remotes())
         noun = "deployment" if count == 1 else "deployments"
         return AccountInfo(summary=f"Key accepted: {count} container {noun} in this project.")
 

@@ -45,6 +45,7 @@ SKIPPED_PREFIXES = {
 
 PUBLIC = {
     "healthz": "probed by load balancers and compose without a login; shows no settings",
+    "vendor-css": "the vendors' colours, a stylesheet the log-in page loads too; public like static files",
     "login": "the log-in page itself",
     "logout": "ends a session; nothing to protect without one",
     "password_reset": "the reset flow is for people who cannot log in",

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from django.db import models
 
-from controlpanel.credentials.models import Vendor
 from providers.base import Offer as OfferData
+from providers.registry import vendor_choices
 
 
 class Offer(models.Model):
@@ -16,7 +16,7 @@ class Offer(models.Model):
     """
 
     account = models.ForeignKey("credentials.ProviderAccount", on_delete=models.CASCADE, related_name="offers")
-    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    vendor = models.CharField(max_length=20, choices=vendor_choices)
     kind = models.CharField(max_length=30, blank=True)
     sku = models.CharField(max_length=200)
     name = models.CharField(max_length=200)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from controlpanel.core.models import Heartbeat
+from providers.registry import VENDORS
 
 
 def _database() -> str:
@@ -57,3 +58,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(value == "ok" for value in checks.values())
     body = {"status": "ok" if healthy else "degraded", "checks": checks, "time": timezone.now().isoformat()}
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@require_GET
+@cache_control(max_age=3600, public=True)
+def vendor_css(request: HttpRequest) -> HttpResponse:
+    """Each vendor's colour, from the registry: the dashboard's dots and badges. A
+    stylesheet of its own rather than inline styles, which a Content-Security-Policy
+    would refuse."""
+    rules = "".join(f".vendor-dot.v-{v.slug} {{ background: {v.colour}; }}\n" for v in VENDORS)
+    return HttpResponse(rules, content_type="text/css; charset=utf-8")

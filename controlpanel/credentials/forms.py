@@ -4,7 +4,8 @@ from typing import Any
 
 from django import forms
 
-from controlpanel.credentials.models import EndpointKind, ProviderAccount, Vendor
+from controlpanel.credentials.models import EndpointKind, ProviderAccount
+from providers.registry import vendor_choices
 
 
 class KeyField(forms.CharField):
@@ -22,7 +23,7 @@ class KeyField(forms.CharField):
 
 
 class AccountForm(forms.Form):
-    vendor = forms.ChoiceField(choices=Vendor.choices)
+    vendor = forms.ChoiceField(choices=vendor_choices)
     label = forms.CharField(
         max_length=80, help_text="How the team will recognise it, e.g. “Production” or “Alice's trial”."
     )

@@ -3,15 +3,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from providers import get_provider_class
+from providers.registry import VENDORS, get_provider_class, vendor_choices
 
-
-class Vendor(models.TextChoices):
-    NOSANA = "nosana", "Nosana"
-    TOGETHER = "together", "Together AI"
-    REPLICATE = "replicate", "Replicate"
-    FLUENCE = "fluence", "Fluence"
-    NOVITA = "novita", "Novita AI"
+# ``Vendor.NOVITA`` and friends, derived from the registry (providers/registry.py): the
+# one table of vendors. Fields take ``choices=vendor_choices`` (a callable), so adding a
+# vendor needs no migration.
+Vendor = models.TextChoices("Vendor", [(v.slug.upper(), (v.slug, v.display_name)) for v in VENDORS])
 
 
 class EndpointKind(models.TextChoices):
@@ -36,7 +33,7 @@ class ProviderAccount(models.Model):
     """
 
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="accounts")
-    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    vendor = models.CharField(max_length=20, choices=vendor_choices)
     label = models.CharField(max_length=80)
     encrypted_key = models.TextField(editable=False)
     key_last4 = models.CharField(max_length=4, editable=False)

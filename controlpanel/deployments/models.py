@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from controlpanel.credentials.models import Vendor
 from controlpanel.deployments.states import BILLING, IN_MOTION, State
+from providers.registry import vendor_choices
 
 
 def month_start_of(moment: dt.datetime) -> dt.datetime:
@@ -29,7 +29,7 @@ class Deployment(models.Model):
     account = models.ForeignKey(
         "credentials.ProviderAccount", null=True, on_delete=models.SET_NULL, related_name="deployments"
     )
-    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    vendor = models.CharField(max_length=20, choices=vendor_choices)
     name = models.CharField(max_length=200)
     spec = models.JSONField(default=dict)
 

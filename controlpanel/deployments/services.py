@@ -447,7 +447,7 @@ def account_refresh(*, account_id: int) -> None:
     try:
         if rows:
             with provider_for(account) as provider:
-                remotes = {remote.external_id: remote for remote in provider.list()}
+                remotes = {remote.external_id: remote for remote in provider.list_remotes()}
                 unchanged: list[int] = []
                 for deployment in rows:
                     remote = remotes.get(deployment.external_id)

@@ -20,13 +20,14 @@ from controlpanel.catalog.selectors import team_offers
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
-from controlpanel.deployments.forms import FORMS, form_class_for
+from controlpanel.deployments.forms import form_class_for
 from controlpanel.deployments.forms.dashboard import PAGE_SIZE, DashboardFilterForm
 from controlpanel.deployments.states import IN_MOTION, State
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.selectors import team_members
 from providers.base import Action
+from providers.registry import SLUGS
 
 POLL_FAST, POLL_SLOW = 2, 8
 
@@ -158,7 +159,7 @@ def new(request: HttpRequest) -> HttpResponse:
         {
             "value": v.value,
             "label": v.label,
-            "available": v.value in FORMS,
+            "available": v.value in SLUGS,
             "accounts": [a for a in accounts if a.vendor == v.value],
         }
         for v in Vendor
@@ -190,7 +191,7 @@ def _build_form(request: HttpRequest, vendor: str, data: Any = None, **kwargs: A
 @require_http_methods(["GET", "POST"])
 @team_required(Perm.DEPLOY)
 def create(request: HttpRequest, vendor: str) -> HttpResponse:
-    if vendor not in FORMS:
+    if vendor not in SLUGS:
         raise Http404("No such vendor")
     form_class = form_class_for(vendor)
     if request.method == "POST":
@@ -224,7 +225,7 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             initial, rows = form_class.initial_from_spec(source.spec)
             if source.account_id:
                 initial["account"] = source.account_id
-        elif source.vendor in FORMS:
+        elif source.vendor in SLUGS:
             # Another vendor: carry over what their forms share (name, image, env values).
             initial, rows = form_class.initial_from_common(form_class_for(source.vendor).common_from_spec(source.spec))
         if "name" in initial:
@@ -238,7 +239,7 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
 @team_required(Perm.DEPLOY)
 def validate(request: HttpRequest, vendor: str) -> HttpResponse:
     """One field's errors as the user types, plus the price panel (out of band)."""
-    if vendor not in FORMS:
+    if vendor not in SLUGS:
         raise Http404("No such vendor")
     form = _build_form(request, vendor, request.POST)
     field = request.POST.get("_field", "")
@@ -255,7 +256,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a deployment's spec: an update at the vendor, or (if the vendor refused it
     on submit) a corrected resubmission. Vendor errors from last time sit on their fields."""
     deployment = selectors.team_deployment(team=request.team, pk=pk)
-    if deployment.vendor not in FORMS or deployment.is_deleted:
+    if deployment.vendor not in SLUGS or deployment.is_deleted:
         raise Http404("Not editable")
     form_class = form_class_for(deployment.vendor)
     resubmit = deployment.state == State.FAILED and not deployment.external_id
@@ -346,8 +347,8 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "resubmit": deployment.state == State.FAILED and not deployment.external_id,
         "version": f"{deployment.updated_at.timestamp():.6f}",
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
-        "editable": deployment.vendor in FORMS,
-        "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in FORMS],
+        "editable": deployment.vendor in SLUGS,
+        "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
     }
 
 

@@ -16,7 +16,7 @@ import pytest
 from providers.together import TogetherProvider
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "controlpanel" / "sandbox" / "schemas" / "together-openapi.json"
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "together" / "openapi.json"
 TOGETHER_BASE = "https://api.together.ai/v1"
 TOGETHER_KEY = "tg-unit-test-key-0001"
 

@@ -173,7 +173,7 @@ def test_fluence_repr_and_errors_never_show_the_key(respx_mock, fluence):
     respx_mock.get(CONTAINERS).respond(401, json={"detail": f"Invalid API key {KEY}"})
     assert KEY not in repr(fluence)
     with pytest.raises(AuthError) as caught:
-        fluence.list()
+        fluence.list_remotes()
     assert KEY not in caught.value.message
     assert KEY not in json.dumps(caught.value.body)
 
@@ -719,7 +719,7 @@ def test_list_merges_the_three_families_and_reads_details_of_active_ones(respx_m
     ]
     container = respx_mock.get(f"{CONTAINERS}{CONTAINER_ID}").respond(200, json=fixture("container_active"))
     vm = respx_mock.get(f"{VMS}/{VM_ID}").respond(200, json=fixture("vm_active"))
-    remotes = {r.external_id: r for r in fluence.list()}
+    remotes = {r.external_id: r for r in fluence.list_remotes()}
     assert all(route.call_count == 1 for route in [*lists, container, vm])
     assert len(respx_mock.calls) == 5  # no detail call for INITIALIZED, ENDED or FAILED ones
     assert {k: r.state for k, r in remotes.items()} == {
@@ -740,7 +740,7 @@ def test_list_keeps_an_instance_that_ended_between_the_two_calls(respx_mock, flu
     respx_mock.get(VMS).respond(200, json=[])
     respx_mock.get(BAREMETAL).respond(200, json=[])
     respx_mock.get(f"{CONTAINERS}{CONTAINER_ID}").respond(404, json=fixture("error_not_found"))
-    [remote] = fluence.list()
+    [remote] = fluence.list_remotes()
     assert (remote.external_id, remote.state) == (CONTAINER_ID, RemoteState.RUNNING)
 
 
@@ -749,7 +749,7 @@ def test_list_fails_whole_when_a_family_fails(respx_mock, fluence):
     respx_mock.get(CONTAINERS).respond(200, json=[])
     respx_mock.get(VMS).respond(403, json=fixture("error_forbidden"))
     with pytest.raises(AuthError):
-        fluence.list()
+        fluence.list_remotes()
 
 
 def test_find_by_name_takes_the_newest_instance_that_has_not_ended(respx_mock, fluence):
@@ -1214,7 +1214,7 @@ def test_400_without_a_field_is_a_refusal(fluence):
 def test_key_problems_are_auth_errors(respx_mock, fluence, status, name):
     respx_mock.get(CONTAINERS).respond(status, json=fixture(name))
     with pytest.raises(AuthError) as caught:
-        fluence.list()
+        fluence.list_remotes()
     assert caught.value.message == fixture(name)["detail"]
 
 
@@ -1240,7 +1240,7 @@ def test_409_is_a_refusal(respx_mock, fluence):
 def test_429_is_rate_limited_with_retry_after(respx_mock, fluence, sleeps):
     respx_mock.get(CONTAINERS).respond(429, json={"detail": "Too many requests"}, headers={"Retry-After": "30"})
     with pytest.raises(RateLimited) as caught:
-        fluence.list()
+        fluence.list_remotes()
     assert caught.value.retry_after == 30
     assert sleeps == []  # longer than an inline wait: the task reschedules
 
@@ -1248,7 +1248,7 @@ def test_429_is_rate_limited_with_retry_after(respx_mock, fluence, sleeps):
 def test_5xx_is_transient_after_the_get_is_retried(respx_mock, fluence, sleeps):
     route = respx_mock.get(CONTAINERS).respond(502, json=fixture("error_server"))
     with pytest.raises(Transient):
-        fluence.list()
+        fluence.list_remotes()
     assert route.call_count == 3
     assert len(sleeps) == 2
 
@@ -1256,4 +1256,4 @@ def test_5xx_is_transient_after_the_get_is_retried(respx_mock, fluence, sleeps):
 def test_a_timeout_is_transient(respx_mock, fluence):
     respx_mock.get(CONTAINERS).mock(side_effect=httpx.ConnectTimeout("no answer"))
     with pytest.raises(Transient, match="did not answer in time"):
-        fluence.list()
+        fluence.list_remotes()

@@ -270,7 +270,7 @@ def test_vendor_http_auth_error_never_contains_the_key(respx_mock, body):
     provider = TogetherProvider(api_key=SECRET_KEY)
     respx_mock.get("https://api.together.ai/v1/deployments").respond(401, json=body)
     with pytest.raises(AuthError) as caught:
-        provider.list()
+        provider.list_remotes()
     exc = caught.value
     assert "SECRET" not in str(exc)
     assert "SECRET" not in repr(exc)

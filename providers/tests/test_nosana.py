@@ -213,7 +213,7 @@ def test_nosana_list_follows_every_page_and_asks_jobs_only_for_running(respx_moc
     )
     jobs = respx_mock.get(url__regex=rf"{DEPLOYMENTS}/\w+/jobs").respond(200, json=fixture("jobs_running"))
     mock_markets(respx_mock)
-    remotes = list(nosana.list())
+    remotes = list(nosana.list_remotes())
     assert pages.call_count == 2
     assert [dict(c.request.url.params) for c in pages.calls] == [{"limit": "100"}, {"limit": "100", "cursor": second}]
     assert all(c.request.headers["Authorization"] == f"Bearer {KEY}" for c in pages.calls)
@@ -230,14 +230,14 @@ def test_nosana_list_follows_every_page_and_asks_jobs_only_for_running(respx_moc
 
 def test_nosana_list_reads_a_bare_array_as_one_page(respx_mock, nosana):
     route = respx_mock.get(DEPLOYMENTS).respond(200, json=[fixture("deployment_draft")])
-    assert [r.external_id for r in nosana.list()] == [DRAFT_ID]
+    assert [r.external_id for r in nosana.list_remotes()] == [DRAFT_ID]
     assert route.call_count == 1
 
 
 def test_nosana_list_stops_on_a_repeated_cursor(respx_mock, nosana):
     page = {**fixture("deployment_list_page1"), "deployments": [fixture("deployment_draft")]}
     route = respx_mock.get(DEPLOYMENTS).respond(200, json=page)
-    assert len(list(nosana.list())) == 2
+    assert len(list(nosana.list_remotes())) == 2
     assert route.call_count == 2
 
 

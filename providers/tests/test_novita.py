@@ -939,7 +939,7 @@ def test_novita_list_reads_every_page_dedupes_and_details_running_ones(respx_moc
             json={**fixture("instance_running"), "id": request.url.params["instanceId"]},
         )
     )
-    remotes = novita.list()
+    remotes = novita.list_remotes()
     assert [c.request.url.params["pageNum"] for c in route.calls] == ["1", "2"]  # 1-based; stops at total
     assert {c.request.url.params["pageSize"] for c in route.calls} == {"100"}
     assert_sent(route, "GET", "/gpu-instance/openapi/v1/gpu/instances")
@@ -957,7 +957,7 @@ def test_novita_list_reads_every_page_dedupes_and_details_running_ones(respx_moc
 def test_novita_list_keeps_the_listed_answer_when_a_detail_read_fails(respx_mock, novita, products):
     respx_mock.get(LIST).mock(side_effect=pages(fixture("instances_page2")))
     respx_mock.get(ONE).respond(**err("error_unknown"))
-    remotes = {r.external_id: r for r in novita.list()}
+    remotes = {r.external_id: r for r in novita.list_remotes()}
     assert remotes["inst0005"].state == RemoteState.RUNNING
     assert "Novita has announced it will reclaim this spot instance." in remotes["inst0005"].message
     assert remotes["inst0005"].price_per_hour == Decimal("0.35")  # 2 × $0.175 spot
@@ -967,20 +967,20 @@ def test_novita_list_stops_on_an_empty_page(respx_mock, novita, products):
     first = {"instances": fixture("instances_page1")["instances"], "total": 50}
     route = respx_mock.get(LIST).mock(side_effect=pages(first))
     respx_mock.get(ONE).respond(200, json=fixture("instance_running"))
-    assert len(novita.list()) == 3
+    assert len(novita.list_remotes()) == 3
     assert route.call_count == 2
 
 
 def test_novita_list_stops_when_a_page_brings_nothing_new(respx_mock, novita, products):
     page = {"instances": fixture("instances_page1")["instances"][:2], "total": 50}
     route = respx_mock.get(LIST).respond(200, json=page)  # a server that ignores pageNum
-    assert len(novita.list()) == 2
+    assert len(novita.list_remotes()) == 2
     assert route.call_count == 2
 
 
 def test_novita_list_of_an_empty_account(respx_mock, novita):
     route = respx_mock.get(LIST).respond(200, json={"instances": [], "total": 0})
-    assert novita.list() == []
+    assert novita.list_remotes() == []
     assert route.call_count == 1
 
 

@@ -227,7 +227,7 @@ def test_replicate_list_follows_full_url_pages_and_reads_predictions_once(respx_
             prediction("failed", ago=31, deployment=None),  # not a deployment's
         ),
     )
-    remotes = replicate.list()
+    remotes = replicate.list_remotes()
     assert route.call_count == 2
     assert predictions.call_count == 1
     second = route.calls[1].request
@@ -246,7 +246,7 @@ def test_replicate_list_upgrades_an_http_next_link_to_the_base_scheme(respx_mock
     route = respx_mock.get(url__startswith=DEPLOYMENTS).mock(
         side_effect=pages_by_cursor({None: listing, "abc": page()})
     )
-    assert len(replicate.list()) == 1
+    assert len(replicate.list_remotes()) == 1
     assert route.calls[1].request.url.scheme == "https"
 
 
@@ -255,13 +255,13 @@ def test_replicate_list_refuses_to_send_the_key_to_another_host(respx_mock, repl
     listing["next"] = "https://evil.example/v1/deployments?cursor=abc"
     respx_mock.get(DEPLOYMENTS).respond(200, json=listing)
     with pytest.raises(Rejected) as caught:
-        replicate.list()
+        replicate.list_remotes()
     assert "evil.example" in caught.value.message
 
 
 def test_replicate_list_of_an_empty_account_reads_no_predictions(respx_mock, replicate):
     respx_mock.get(DEPLOYMENTS).respond(200, json=page())
-    assert replicate.list() == []
+    assert replicate.list_remotes() == []
     assert len(respx_mock.calls) == 1
 
 
@@ -272,14 +272,14 @@ def test_replicate_list_reads_at_most_a_few_prediction_pages(respx_mock, replica
             200, json=page(prediction("succeeded", ago=400), next_url=f"{PREDICTIONS}?cursor=n{len(route.calls)}")
         )
     )
-    replicate.list()
+    replicate.list_remotes()
     assert route.call_count == MAX_PREDICTION_PAGES
 
 
 def test_replicate_list_without_predictions_still_lists_and_says_so(respx_mock, replicate, sleeps):
     respx_mock.get(DEPLOYMENTS).respond(200, json=page(fixture("deployment_seed")))
     respx_mock.get(PREDICTIONS).respond(503, json=fixture("error_server"))
-    [remote] = replicate.list()
+    [remote] = replicate.list_remotes()
     assert remote.state == RemoteState.RUNNING
     assert remote.message.endswith("(recent predictions could not be read)")
 

@@ -142,7 +142,7 @@ def test_together_get_of_a_failed_deployment_names_the_replica_problem(respx_moc
 
 def test_together_list_parses_every_item_in_one_call(respx_mock, together):
     route = respx_mock.get(DEPLOYMENTS).respond(200, json=fixture("deployment_list"))
-    remotes = list(together.list())
+    remotes = list(together.list_remotes())
     request = assert_sent(route, "GET", "/v1/deployments")
     assert request.url.query == b""  # the route has no pagination [V]
     assert route.call_count == 1
@@ -161,7 +161,7 @@ def test_together_list_parses_every_item_in_one_call(respx_mock, together):
 
 def test_together_list_of_an_empty_project(respx_mock, together):
     respx_mock.get(DEPLOYMENTS).respond(200, json={"object": "list", "data": []})
-    assert list(together.list()) == []
+    assert list(together.list_remotes()) == []
 
 
 def test_together_update_sends_complete_lists_and_autoscaling_off(respx_mock, together):
@@ -376,7 +376,7 @@ def test_together_error_401_is_an_auth_error(respx_mock, together):
 def test_together_error_403_is_an_auth_error(respx_mock, together):
     respx_mock.get(DEPLOYMENTS).respond(403, json=fixture("error_forbidden"))
     with pytest.raises(AuthError) as caught:
-        together.list()
+        together.list_remotes()
     assert caught.value.message == "Dedicated Containers are not enabled for this organization."
 
 

@@ -11,6 +11,7 @@ from controlpanel.catalog.services import catalog_sync
 from controlpanel.deployments.services import deployment_transition
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
+from providers.registry import SLUGS
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.factories import PASSWORD, AccountFactory, DeploymentFactory, MembershipFactory, TeamFactory, UserFactory
 
@@ -26,7 +27,7 @@ def world(live_server, settings):
     account = AccountFactory(team=team, label="Together sandbox", api_key="sandbox-a11y-0001")
     catalog_sync(account_id=account.pk)
     # Every vendor's form, filled from its synced catalog as a team would see it.
-    for vendor in ("nosana", "replicate", "fluence", "novita"):
+    for vendor in (slug for slug in SLUGS if slug != "together"):
         other = AccountFactory(team=team, vendor=vendor, label=f"{vendor} sandbox", api_key=f"sandbox-a11y-{vendor}")
         catalog_sync(account_id=other.pk)
     deployment = DeploymentFactory(account=account, name="a11y-echo", state=State.PROVISIONING, external_id="dep_x")

@@ -10,12 +10,12 @@ import copy
 
 import pytest
 
-from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.services import deployment_create
 from controlpanel.deployments.states import State
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.teams.permissions import Role
+from controlpanel.vendors import demo_specs
 from tests.conftest import wait_for
 from tests.factories import AccountFactory, MembershipFactory, TeamFactory, UserFactory
 
@@ -35,7 +35,7 @@ def test_a_lost_create_response_is_adopted_not_paid_for_twice(panel_worker, vend
     user = UserFactory(username=f"lost-{vendor}")
     MembershipFactory(team=team, user=user, role=Role.OWNER)
     account = AccountFactory(team=team, vendor=vendor, label=f"{vendor} sandbox", api_key=f"sandbox-lost-{vendor}")
-    spec = account.provider_class.validate_spec(copy.deepcopy(DEMO_DEPLOYMENTS[vendor]))
+    spec = account.provider_class.validate(copy.deepcopy(demo_specs()[vendor]))
     made = SandboxObject.objects.filter(vendor=vendor, kind=CREATED_KIND[vendor], name=spec["name"])
 
     fault = SandboxFault.objects.create(vendor=vendor, lost_response_rate=1.0)

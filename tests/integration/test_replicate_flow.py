@@ -14,9 +14,9 @@ from django.urls import reverse
 from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, LogSnapshot
 from controlpanel.deployments.states import State
-from controlpanel.sandbox import replicate as twin
 from controlpanel.sandbox.models import SandboxObject
 from controlpanel.teams.permissions import Role
+from controlpanel.vendors.replicate import twin as twin
 from providers.base import Action
 from tests.conftest import wait_for
 from tests.factories import AccountFactory, MembershipFactory, TeamFactory, UserFactory, post_confirmed

@@ -8,11 +8,13 @@ import io
 import pytest
 from django.core.management import call_command
 
-from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS, TEAM_NAME
+from controlpanel.core.management.commands.bootstrap_demo import TEAM_NAME
 from controlpanel.credentials.models import EndpointKind, ProviderAccount
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.states import State
-from providers import PROVIDERS, get_provider_class
+from controlpanel.vendors import demo_specs
+from providers import get_provider_class
+from providers.registry import SLUGS
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +31,10 @@ def run() -> str:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("vendor", sorted(DEMO_DEPLOYMENTS))
+@pytest.mark.parametrize("vendor", sorted(demo_specs()))
 def test_each_demo_deployment_passes_its_vendors_rules(vendor):
-    spec = DEMO_DEPLOYMENTS[vendor]
-    assert get_provider_class(vendor).validate_spec(dict(spec))["name"] == spec["name"]
+    spec = demo_specs()[vendor]
+    assert get_provider_class(vendor).validate(dict(spec))["name"] == spec["name"]
 
 
 def test_first_run_makes_a_sandbox_key_and_a_queued_deployment_per_vendor(var_dir, django_capture_on_commit_callbacks):
@@ -42,14 +44,14 @@ def test_first_run_makes_a_sandbox_key_and_a_queued_deployment_per_vendor(var_di
     assert f"Password:   {password}" in printed
     assert oct((var_dir / "demo-login.txt").stat().st_mode & 0o777) == "0o600"
     keys = ProviderAccount.objects.filter(team__name=TEAM_NAME, endpoint=EndpointKind.SANDBOX)
-    assert sorted(keys.values_list("vendor", flat=True)) == sorted(PROVIDERS)
+    assert sorted(keys.values_list("vendor", flat=True)) == sorted(SLUGS)
     deployments = Deployment.objects.filter(team__name=TEAM_NAME)
     assert sorted(deployments.values_list("vendor", "name")) == sorted(
-        (vendor, spec["name"]) for vendor, spec in DEMO_DEPLOYMENTS.items()
+        (vendor, spec["name"]) for vendor, spec in demo_specs().items()
     )
     assert set(deployments.values_list("state", flat=True)) == {State.QUEUED}
     assert all(d.created_by.username == "demo" and d.account.vendor == d.vendor for d in deployments)
-    assert len(callbacks) >= len(DEMO_DEPLOYMENTS)  # each submission handed to the worker on commit
+    assert len(callbacks) >= len(demo_specs())  # each submission handed to the worker on commit
 
 
 def test_a_second_run_adds_nothing_and_brings_back_nothing_deleted(var_dir):
@@ -57,6 +59,6 @@ def test_a_second_run_adds_nothing_and_brings_back_nothing_deleted(var_dir):
     Deployment.objects.filter(vendor="together").delete()
     second = run()
     assert first == second
-    assert ProviderAccount.objects.filter(team__name=TEAM_NAME).count() == len(PROVIDERS)
+    assert ProviderAccount.objects.filter(team__name=TEAM_NAME).count() == len(SLUGS)
     assert not Deployment.objects.filter(vendor="together").exists()
-    assert Deployment.objects.count() == len(DEMO_DEPLOYMENTS) - 1
+    assert Deployment.objects.count() == len(demo_specs()) - 1

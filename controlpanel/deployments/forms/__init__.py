@@ -1,22 +1,11 @@
-"""One form per vendor, all built on ``base.VendorDeploymentForm``."""
+"""The shared form machinery (``base``, ``actions``, ``dashboard``). Each vendor's own
+form is ``controlpanel/vendors/<vendor>/form.py``; ``form_class_for`` finds it."""
 
 from __future__ import annotations
 
 from controlpanel.deployments.forms.base import VendorDeploymentForm
-from controlpanel.deployments.forms.fluence import FluenceDeploymentForm
-from controlpanel.deployments.forms.nosana import NosanaDeploymentForm
-from controlpanel.deployments.forms.novita import NovitaDeploymentForm
-from controlpanel.deployments.forms.replicate import ReplicateDeploymentForm
-from controlpanel.deployments.forms.together import TogetherDeploymentForm
-
-FORMS: dict[str, type[VendorDeploymentForm]] = {
-    "nosana": NosanaDeploymentForm,
-    "together": TogetherDeploymentForm,
-    "replicate": ReplicateDeploymentForm,
-    "fluence": FluenceDeploymentForm,
-    "novita": NovitaDeploymentForm,
-}
+from controlpanel.vendors import form_class
 
 
 def form_class_for(vendor: str) -> type[VendorDeploymentForm]:
-    return FORMS[vendor]
+    return form_class(vendor)

@@ -20,7 +20,7 @@ from django.forms.formsets import BaseFormSet
 from controlpanel.credentials.models import ProviderAccount
 from providers import get_provider_class
 from providers.base import Offer as OfferData
-from providers.base import SpecError
+from providers.base import SpecError, ValidationContext
 
 INDEX_PATH = re.compile(r"\[(\d+)\]")
 
@@ -224,9 +224,13 @@ class VendorDeploymentForm:
         return valid
 
     def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """The vendor's rules for ``spec``: normalised, or :class:`SpecError`. Vendors whose
-        rules need the catalog or the key's metadata (Fluence, Novita) pass them here."""
-        return self.provider_class.validate_spec(spec)
+        """The vendor's rules for ``spec``: normalised, or :class:`SpecError`."""
+        return self.provider_class.validate(spec, self.validation_context())
+
+    def validation_context(self) -> ValidationContext:
+        """What the vendor's rules see beyond the spec. Vendors whose rules need the
+        catalog or the key's metadata (Fluence, Novita) fill it in."""
+        return ValidationContext()
 
     def accept(self, spec: dict[str, Any]) -> bool:
         """Last checks on a spec that passed every rule; they add their own errors."""

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from controlpanel.credentials.models import ProviderAccount
+from controlpanel.deployments.forms import form_class_for
 from controlpanel.deployments.forms.base import normalise_path
-from controlpanel.deployments.forms.together import TogetherDeploymentForm
+from controlpanel.vendors.together.form import TogetherDeploymentForm
+from providers.registry import SLUGS
 
 
 def bound(account, **fields):
@@ -128,26 +130,26 @@ def test_estimate_follows_gpu_and_replicas(account):
 
 
 def _clone_pairs():
-    from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
-    from controlpanel.deployments.forms import FORMS
+    from controlpanel.vendors import demo_specs
 
-    return [(src, dst) for src in sorted(DEMO_DEPLOYMENTS) for dst in sorted(FORMS) if src != dst]
+    return [(src, dst) for src in sorted(demo_specs()) for dst in SLUGS if src != dst]
 
 
 @pytest.mark.parametrize(("source", "target"), _clone_pairs())
 def test_clone_carries_name_image_and_env_values_between_every_pair_of_vendors(source, target):
-    from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
-    from controlpanel.deployments.forms import FORMS
+    from controlpanel.vendors import demo_specs
 
-    common = FORMS[source].common_from_spec(DEMO_DEPLOYMENTS[source])
-    initial, rows = FORMS[target].initial_from_common(common)
-    assert initial["name"] == DEMO_DEPLOYMENTS[source]["name"]
-    image_field = next((f for f in FORMS[target].IMAGE_FIELDS if f in FORMS[target].main_form.base_fields), None)
+    common = form_class_for(source).common_from_spec(demo_specs()[source])
+    initial, rows = form_class_for(target).initial_from_common(common)
+    assert initial["name"] == demo_specs()[source]["name"]
+    image_field = next(
+        (f for f in form_class_for(target).IMAGE_FIELDS if f in form_class_for(target).main_form.base_fields), None
+    )
     if image_field and common["image"]:
         assert initial[image_field] == common["image"]
-    if "env" in FORMS[target].formsets and common["env"]:
-        key = "name" if "name" in FORMS[target].formsets["env"][0].base_fields else "key"
+    if "env" in form_class_for(target).formsets and common["env"]:
+        key = "name" if "name" in form_class_for(target).formsets["env"][0].base_fields else "key"
         assert [(row[key], row["value"]) for row in rows["env"]] == common["env"]
     # The target form takes what it was given: one it renders without errors.
-    form = FORMS[target](initial=initial, row_initial=rows)
+    form = form_class_for(target)(initial=initial, row_initial=rows)
     assert form.main["name"].value() == initial["name"]

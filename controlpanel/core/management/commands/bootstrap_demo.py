@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,48 +22,10 @@ from controlpanel.credentials.services import account_create
 from controlpanel.deployments.services import deployment_create
 from controlpanel.teams.models import Team
 from controlpanel.teams.services import team_create
-from providers import PROVIDERS
+from controlpanel.vendors import demo_specs
 
 TEAM_NAME = "Demo team"
 USERNAME = "demo"
-
-# One per vendor, each the example its seed or contract notes give (shared/seeds,
-# shared/vendor-apis), so the sandbox takes them exactly as the vendor would.
-DEMO_DEPLOYMENTS: dict[str, dict[str, Any]] = {
-    "together": {
-        "name": "demo-flux-worker", "image": "registry.together.xyz/proj_demo/flux-worker:latest",
-        "gpu_type": "h100-80gb", "gpu_count": 1, "min_replicas": 1, "max_replicas": 2, "port": 8000,
-        "health_check_path": "/health", "environment_variables": [{"name": "MODEL_PATH", "value": "/models/weights"}],
-    },
-    "nosana": {
-        "name": "demo-llama", "market": "97G9NnvBDQ2WpKu6fasoMsAKmfj63C9rhysJnkeWodAf", "replicas": 1,
-        "timeout": 60, "strategy": "INFINITE",
-        "job_definition": {
-            "version": "0.1", "type": "container", "meta": {"trigger": "api"},
-            "ops": [{"type": "container/run", "id": "vllm", "args": {
-                "image": "docker.io/vllm/vllm-openai:v0.5.4", "cmd": ["--model", "Qwen/Qwen2.5-1.5B-Instruct"],
-                "gpu": True, "expose": 8000}}],
-        },
-    },
-    "replicate": {
-        "name": "demo-image-generator", "model": "some-org/some-model",
-        "version": "da77bc59ee60423279fd632efb4795ab731d9e3ca9705ef3341091fb989b7eaf", "hardware": "gpu-t4",
-        "min_instances": 1, "max_instances": 5,
-    },
-    "fluence": {
-        "kind": "container", "plan_id": "075e40d4-2766-4347-833b-205245fe3629", "name": "demo-gpu-container",
-        "container_settings": {
-            "image": "docker.io/fluencelabs/debian-ssh-root:11",
-            "expose": [{"port": "22", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
-            "environment": [{"name": "MODEL_PATH", "value": "/models/llama"}],
-        },
-        "constraints": {"location": "US"},
-    },
-    "novita": {
-        "name": "demo-llama-serve", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-        "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp", "billingMode": "onDemand",
-    },
-}  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -87,16 +48,17 @@ class Command(BaseCommand):
             new_team = team is None
             if new_team:
                 team = team_create(name=TEAM_NAME, owner=user)
+            demo = demo_specs()
             for vendor in Vendor:
-                if vendor.value not in PROVIDERS:
+                if vendor.value not in demo:
                     continue
                 if not ProviderAccount.objects.filter(team=team, vendor=vendor, endpoint=EndpointKind.SANDBOX).exists():
                     account = account_create(
                         team=team, actor=user, vendor=vendor.value, label=f"{vendor.label} sandbox",
                         api_key=f"sandbox-demo-{vendor.value}-{secrets.token_hex(6)}", endpoint=EndpointKind.SANDBOX,
                     )  # fmt: skip
-                    if new_team and vendor.value in DEMO_DEPLOYMENTS:
-                        spec = account.provider_class.validate_spec(DEMO_DEPLOYMENTS[vendor.value])
+                    if new_team and vendor.value in demo:
+                        spec = account.provider_class.validate(demo[vendor.value])
                         deployment_create(
                             team=team, actor=user, account=account, spec=spec,
                             estimated_price_per_hour=account.provider_class.estimate_price(spec),

@@ -31,9 +31,10 @@ from controlpanel.deployments.selectors import dashboard_version
 from controlpanel.deployments.states import State
 from controlpanel.teams.models import Membership, Team
 from controlpanel.teams.permissions import Role
+from providers.registry import SLUGS
 
 STATES = [State.RUNNING] * 6 + [State.STOPPED, State.FAILED, State.PROVISIONING, State.UPDATING]
-VENDORS = ["together", "nosana", "replicate", "fluence", "novita"]
+VENDORS = SLUGS
 
 
 class Command(BaseCommand):

@@ -24,7 +24,6 @@ that the adapter reads every one as running.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import queue
 import statistics
 import threading
@@ -44,7 +43,6 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from controlpanel.core.management.commands.bootstrap_demo import DEMO_DEPLOYMENTS
 from controlpanel.credentials import crypto
 from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
 from controlpanel.credentials.services import provider_for
@@ -54,9 +52,11 @@ from controlpanel.deployments.states import State
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.teams.models import Team
+from controlpanel.vendors import demo_specs, vendor_module
 from providers.base import RemoteState
+from providers.registry import SLUGS
 
-VENDORS = ("together", "nosana", "replicate", "fluence", "novita")
+VENDORS = SLUGS
 # How far each twin's clock is set back while it creates the fleet: well past every
 # provisioning step it simulates (a few SANDBOX_PROVISION_SECONDS at most).
 BACKDATE = dt.timedelta(minutes=10)
@@ -253,7 +253,7 @@ class Command(BaseCommand):
 
     def _seed_through_twin(self, account: ProviderAccount, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
         vendor = account.vendor
-        twin = importlib.import_module(f"controlpanel.sandbox.{vendor}")
+        twin = vendor_module(vendor, "twin")
         seeded = []
         # Module globals, so the server threads answering these creates see them too.
         with ExitStack() as patches:
@@ -262,8 +262,8 @@ class Command(BaseCommand):
                 patches.enter_context(mock.patch.object(twin, name, value))
             with provider_for(account) as provider:
                 for name in names:
-                    spec = account.provider_class.validate_spec(
-                        {**DEMO_DEPLOYMENTS[vendor], **SPEC_CHANGES.get(vendor, {}), "name": name}
+                    spec = account.provider_class.validate(
+                        {**demo_specs()[vendor], **SPEC_CHANGES.get(vendor, {}), "name": name}
                     )
                     seeded.append((name, provider.create(spec).external_id, spec))
         return seeded
@@ -272,7 +272,7 @@ class Command(BaseCommand):
         """One untimed poll of the twin: every seeded deployment must read as running
         (the twins that compute state on read also catch up here, not in the timed polls)."""
         with provider_for(account) as provider:
-            states = Counter(remote.state.value for remote in provider.list())
+            states = Counter(remote.state.value for remote in provider.list_remotes())
         if states != {RemoteState.RUNNING.value: count}:
             raise CommandError(f"{account.vendor}: the {count} seeded deployments read as {dict(states)}")
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from controlpanel.sandbox.models import SandboxFault
+from providers.registry import SLUGS
 
 FIELDS = {
     "latency_ms": int,
@@ -29,7 +30,7 @@ class Command(BaseCommand):
     help = "Show or set the sandbox's switchable faults for one vendor, or '*' for all."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("vendor", nargs="?", help="together, nosana, replicate, fluence, novita, or '*'")
+        parser.add_argument("vendor", nargs="?", choices=[*SLUGS, "*"], help=f"{', '.join(SLUGS)}, or '*'")
         parser.add_argument("--latency-ms", dest="latency_ms", type=int)
         parser.add_argument("--error-rate", dest="error_rate", type=float, help="share of requests answered 503")
         parser.add_argument("--rate-limit-rate", dest="rate_limit_rate", type=float, help="share answered 429")

@@ -564,3 +564,6 @@ def _rows(data: Any, prefix: str, columns: tuple[str, str]) -> list[tuple[str, s
         for first, second in posted_rows(data, prefix, columns)
         if first.strip()
     ]
+
+
+FORM = FluenceDeploymentForm

@@ -19,7 +19,7 @@ from controlpanel.catalog.models import Offer as CatalogOffer
 from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, LogSnapshot
 from controlpanel.deployments.states import State
-from controlpanel.deployments.tests.test_forms_fluence import (
+from controlpanel.vendors.fluence.tests.test_form import (
     BM_H100,
     DEFAULT_IMAGES,
     KEY,

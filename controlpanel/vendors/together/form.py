@@ -274,3 +274,6 @@ class TogetherDeploymentForm(VendorDeploymentForm):
             "high_replicas": max(high, low),
             "note": "Estimated from Together's dedicated hardware rates; billed per running replica.",
         }
+
+
+FORM = TogetherDeploymentForm

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.forms import FORMS
-from controlpanel.deployments.forms.novita import NovitaDeploymentForm
+from controlpanel.deployments.forms import form_class_for
+from controlpanel.vendors.novita.form import NovitaDeploymentForm
 from providers import novita as rules
 from tests.factories import AccountFactory
 
@@ -118,7 +118,7 @@ def invalid(form: NovitaDeploymentForm) -> dict[str, Any]:
 
 
 def test_novita_form_is_registered():
-    assert FORMS["novita"] is NovitaDeploymentForm
+    assert form_class_for("novita") is NovitaDeploymentForm
 
 
 def test_novita_form_builds_the_notes_example_request(novita_account):

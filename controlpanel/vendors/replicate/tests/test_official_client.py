@@ -15,9 +15,9 @@ from replicate.hardware import Hardware
 from replicate.pagination import paginate
 from replicate.prediction import Prediction
 
-from controlpanel.sandbox import replicate as twin
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault
+from controlpanel.vendors.replicate import twin as twin
 
 TOKEN = "sandbox-official-client"
 OWNER = f"sandbox-{account_for_key(TOKEN)[:8]}"

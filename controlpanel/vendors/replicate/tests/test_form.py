@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.forms import FORMS
-from controlpanel.deployments.forms.replicate import ReplicateDeploymentForm
+from controlpanel.deployments.forms import form_class_for
+from controlpanel.vendors.replicate.form import ReplicateDeploymentForm
 from providers.base import Offer
 from providers.replicate import HARDWARE_PRICES
 from tests.factories import AccountFactory
@@ -45,7 +45,7 @@ def bound(account, offers=OFFERS, **fields):
 
 
 def test_form_replicate_is_registered():
-    assert FORMS["replicate"] is ReplicateDeploymentForm
+    assert form_class_for("replicate") is ReplicateDeploymentForm
 
 
 def test_form_replicate_builds_the_exact_create_body(replicate_account):

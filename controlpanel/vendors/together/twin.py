@@ -1,6 +1,6 @@
 """Together AI's container deployments API, as a twin under ``/sandbox/together/v1/``.
 
-Shapes follow the OpenAPI excerpt in ``schemas/together-openapi.json`` (from the
+Shapes follow the OpenAPI excerpt in ``providers/together/openapi.json`` (from the
 seed) and ``shared/vendor-apis/together.md``. Request bodies are validated against
 that schema, plus the rules the schema states in prose (name pattern, one of
 ``value``/``value_from_secret``, max ≥ min). Errors use ``ErrorData``
@@ -33,11 +33,12 @@ from django.urls import path
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
+import providers
 from controlpanel.sandbox.core import Faults, VendorErrors, bearer_key, endpoint, json_body, json_response
 from controlpanel.sandbox.models import SandboxObject
 
 VENDOR = "together"
-SCHEMA_FILE = Path(__file__).parent / "schemas" / "together-openapi.json"
+SCHEMA_FILE = Path(providers.__file__).parent / "together" / "openapi.json"
 SPEC_FIELDS = ("image", "gpu_type", "gpu_count", "cpu", "memory", "storage", "port", "health_check_path",
                "command", "args", "environment_variables", "volumes", "termination_grace_period_seconds")  # fmt: skip
 SEEDED_SECRETS = ("hf-token", "openai-api-key")

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from controlpanel.sandbox import novita as twin
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
+from controlpanel.vendors.novita import twin as twin
 from providers.base import Action, AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
 from providers.novita import NovitaProvider
 
@@ -1139,7 +1139,7 @@ def test_novita_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter, li
     assert (tcp.host.startswith("203.0.113."), tcp.protocol) == (True, "tcp")
 
     assert adapter.get(instance_id).state == RemoteState.RUNNING
-    assert [r.external_id for r in adapter.list()] == [instance_id]
+    assert [r.external_id for r in adapter.list_remotes()] == [instance_id]
     found = adapter.find_by_name("llama-serve-01")
     assert found is not None
     assert found.external_id == instance_id
@@ -1175,7 +1175,7 @@ def test_novita_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter, li
     adapter.delete(instance_id)
     with pytest.raises(NotFound):
         adapter.get(instance_id)
-    assert adapter.list() == []
+    assert adapter.list_remotes() == []
 
 
 def test_novita_adapter_subscription_is_charged_up_front_and_kept(adapter):
@@ -1241,7 +1241,7 @@ def test_novita_adapter_bad_key_is_an_auth_error(live_server, db):
 def test_novita_adapter_rate_limit_is_raised_with_its_wait(adapter):
     SandboxFault.objects.create(vendor="novita", rate_limit_rate=1.0, retry_after_seconds=60)
     with pytest.raises(RateLimited) as caught:
-        adapter.list()
+        adapter.list_remotes()
     assert caught.value.retry_after == 60.0
 
 
@@ -1255,8 +1255,8 @@ def test_novita_adapter_server_error_is_transient(adapter):
 def test_novita_adapter_two_keys_are_two_accounts(live_server, instant):
     with provider(live_server, "sandbox-novita-one") as one, provider(live_server, "sandbox-novita-two") as two:
         made = one.create(dict(NOTES_CREATE))
-        assert [r.external_id for r in one.list()] == [made.external_id]
-        assert two.list() == []
+        assert [r.external_id for r in one.list_remotes()] == [made.external_id]
+        assert two.list_remotes() == []
         with pytest.raises(NotFound):
             two.get(made.external_id)
         assert two.find_by_name("llama-serve-01") is None
@@ -1268,7 +1268,7 @@ def test_novita_adapter_lists_every_page(adapter, monkeypatch):
     monkeypatch.setattr(twin, "PAGE_MAX", 2)  # the adapter asks for 100 a page; the twin gives 2
     for i in range(5):
         adapter.create({**PLAIN, "name": f"page-{i}"})
-    assert sorted(r.name for r in adapter.list()) == [f"page-{i}" for i in range(5)]
+    assert sorted(r.name for r in adapter.list_remotes()) == [f"page-{i}" for i in range(5)]
 
 
 def test_novita_adapter_reads_the_catalog_and_account(adapter):

@@ -412,3 +412,6 @@ class NosanaDeploymentForm(VendorDeploymentForm):
             note += f" Each start reserves {replicas} × {spec.get('timeout')} minutes: ${cost:.2f}."
         return {"low": unit * replicas, "high": unit * replicas, "low_replicas": replicas,
                 "high_replicas": replicas, "note": note}  # fmt: skip
+
+
+FORM = NosanaDeploymentForm

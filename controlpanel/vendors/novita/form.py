@@ -633,3 +633,6 @@ def _rows(data: Any, prefix: str) -> list[tuple[str, str]]:
         if first or (prefix == "env" and second):
             rows.append((first, second or ("http" if prefix == "ports" else "")))
     return rows
+
+
+FORM = NovitaDeploymentForm

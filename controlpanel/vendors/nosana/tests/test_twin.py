@@ -18,9 +18,9 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from controlpanel.sandbox import nosana as twin
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
+from controlpanel.vendors.nosana import twin as twin
 from providers.base import AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
 from providers.nosana import NosanaProvider
 
@@ -28,7 +28,7 @@ ROOT = "/sandbox/nosana/api"
 KEY = "sandbox-alpha"
 M3060 = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
 M4090 = "97G9NnvBDQ2WpKu6fasoMsAKmfj63C9rhysJnkeWodAf"
-SCHEMA_FILE = Path(twin.__file__).parent / "schemas" / "nosana-api.json"
+SCHEMA_FILE = Path(twin.__file__).parent / "nosana-api.json"
 # The seed's create request, exactly as written.
 SEED_BODY = """{
     "name": "Hello World",
@@ -578,7 +578,7 @@ def test_nosana_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter, cl
     assert running.price_per_hour == Decimal("0.4400")
     assert running.primary_url.endswith(f"/sandbox/nosana/node/{ref}-vllm-8000/")
     assert httpx.get(running.primary_url, timeout=10).status_code == 200
-    assert [r.external_id for r in adapter.list()] == [ref]
+    assert [r.external_id for r in adapter.list_remotes()] == [ref]
     found = adapter.find_by_name("web-demo")
     assert found is not None
     assert found.external_id == ref
@@ -663,8 +663,8 @@ def test_nosana_adapter_two_keys_are_two_accounts(live_server, clock):
     with NosanaProvider(api_key="sandbox-one", base_url=base) as one, NosanaProvider(api_key="sandbox-two",
                                                                                       base_url=base) as two:  # fmt: skip
         made = one.create(copy.deepcopy(SEED))
-        assert [r.external_id for r in one.list()] == [made.external_id]
-        assert list(two.list()) == []
+        assert [r.external_id for r in one.list_remotes()] == [made.external_id]
+        assert list(two.list_remotes()) == []
         with pytest.raises(NotFound):
             two.get(made.external_id)
 
@@ -684,7 +684,7 @@ def test_nosana_adapter_sandbox_refusal_lands_on_the_field(adapter):
 def test_nosana_adapter_rate_limit_is_raised_with_its_wait(adapter):
     SandboxFault.objects.create(vendor="nosana", rate_limit_rate=1.0, retry_after_seconds=60)
     with pytest.raises(RateLimited) as caught:
-        adapter.list()
+        adapter.list_remotes()
     assert caught.value.retry_after == 60
 
 

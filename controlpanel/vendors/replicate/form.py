@@ -123,3 +123,6 @@ class ReplicateDeploymentForm(VendorDeploymentForm):
             "unit_label": "instance",
             "note": note,
         }
+
+
+FORM = ReplicateDeploymentForm

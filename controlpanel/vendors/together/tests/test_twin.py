@@ -15,7 +15,7 @@ import pytest
 
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
-from controlpanel.sandbox.together import SEEDED_SECRETS, SEEDED_VOLUMES, response_validator
+from controlpanel.vendors.together.twin import SEEDED_SECRETS, SEEDED_VOLUMES, response_validator
 from providers.base import AuthError, NotFound, RateLimited, RemoteState, SpecError, Transient
 from providers.together import TogetherProvider
 
@@ -521,7 +521,7 @@ def test_together_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter):
     assert (running.state, running.replicas_ready, running.replicas_desired) == (RemoteState.RUNNING, 1, 1)
     assert running.price_per_hour is not None
     assert running.price_per_hour > 0
-    assert [r.external_id for r in adapter.list()] == [ref]
+    assert [r.external_id for r in adapter.list_remotes()] == [ref]
     found = adapter.find_by_name("sb-worker")
     assert found is not None
     assert found.external_id == ref
@@ -558,7 +558,7 @@ def test_together_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter):
     with pytest.raises(NotFound):
         adapter.get(ref)
     assert adapter.find_by_name("sb-worker") is None
-    assert list(adapter.list()) == []
+    assert list(adapter.list_remotes()) == []
 
 
 def test_together_adapter_endpoint_url_reaches_the_deployment(adapter):
@@ -585,8 +585,8 @@ def test_together_adapter_two_keys_are_two_projects(live_server, instant):
         TogetherProvider(api_key="sandbox-two", base_url=base) as two,
     ):
         made = one.create(dict(CREATE))
-        assert [r.external_id for r in one.list()] == [made.external_id]
-        assert list(two.list()) == []
+        assert [r.external_id for r in one.list_remotes()] == [made.external_id]
+        assert list(two.list_remotes()) == []
         with pytest.raises(NotFound):
             two.get(made.external_id)
         assert two.verify().summary == "Key accepted: 0 container deployments in this project."
@@ -620,7 +620,7 @@ def test_together_adapter_rate_limit_is_raised_with_its_wait(adapter):
     SandboxFault.objects.create(vendor="together", rate_limit_rate=1.0, retry_after_seconds=60)
     # Longer than the client's inline wait: raised at once for the task to reschedule.
     with pytest.raises(RateLimited) as caught:
-        adapter.list()
+        adapter.list_remotes()
     assert caught.value.retry_after == 60.0
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.forms import FORMS
-from controlpanel.deployments.forms.fluence import FluenceDeploymentForm
+from controlpanel.deployments.forms import form_class_for
+from controlpanel.vendors.fluence.form import FluenceDeploymentForm
 from providers import fluence as rules
 from providers.base import Offer
 from tests.factories import AccountFactory
@@ -134,7 +134,7 @@ def errors_of(form: FluenceDeploymentForm) -> dict[str, list[str]]:
 
 
 def test_form_fluence_is_registered():
-    assert FORMS["fluence"] is FluenceDeploymentForm
+    assert form_class_for("fluence") is FluenceDeploymentForm
 
 
 # --- the request bodies -----------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from controlpanel.sandbox import replicate as twin
 from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
+from controlpanel.vendors.replicate import twin as twin
 from providers.base import Action, AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
 from providers.replicate import DERIVED, ReplicateProvider, field_named_in
 
@@ -534,7 +534,7 @@ def test_replicate_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter,
     assert created.price_per_hour == Decimal("0.81")
 
     assert adapter.get(ref).state == RemoteState.RUNNING
-    assert [r.external_id for r in adapter.list()] == [ref]
+    assert [r.external_id for r in adapter.list_remotes()] == [ref]
     found = adapter.find_by_name("my-app-image-generator")
     assert found is not None
     assert found.external_id == ref
@@ -565,7 +565,7 @@ def test_replicate_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter,
     with pytest.raises(NotFound):
         adapter.get(ref)
     assert adapter.find_by_name("my-app-image-generator") is None
-    assert adapter.list() == []
+    assert adapter.list_remotes() == []
 
 
 def test_replicate_adapter_derives_health_from_the_twins_predictions(adapter, client, settings):
@@ -592,7 +592,7 @@ def test_replicate_adapter_flags_repeated_failures(adapter, client):
     for _ in range(3):
         client.post(f"{ROOT}/deployments/{created.external_id}/predictions", json.dumps({"input": {}}),
                     content_type="application/json", headers=headers)  # fmt: skip
-    failing = adapter.list()[0]
+    failing = adapter.list_remotes()[0]
     assert (failing.state, failing.vendor_state) == (RemoteState.FAILED, "failing")
     assert failing.message == DERIVED + f"the last 3 predictions failed: {twin.BROKEN_ERROR}"
     assert [e.kind for e in adapter.events(created.external_id)] == ["failed"] * 3
@@ -602,7 +602,7 @@ def test_replicate_adapter_lists_every_page(adapter, monkeypatch):
     monkeypatch.setattr(twin, "DEPLOYMENTS_PAGE", 2)
     for i in range(5):
         adapter.create({**SEED_CREATE, "name": f"page-{i}"})
-    assert [r.name for r in adapter.list()] == [f"page-{i}" for i in (4, 3, 2, 1, 0)]
+    assert [r.name for r in adapter.list_remotes()] == [f"page-{i}" for i in (4, 3, 2, 1, 0)]
 
 
 def test_replicate_adapter_bad_key_is_an_auth_error(live_server, db):
@@ -620,8 +620,8 @@ def test_replicate_adapter_two_keys_are_two_accounts(live_server, instant):
         ReplicateProvider(api_key="sandbox-two", base_url=base) as two,
     ):
         made = one.create(dict(SEED_CREATE))
-        assert [r.external_id for r in one.list()] == [made.external_id]
-        assert two.list() == []
+        assert [r.external_id for r in one.list_remotes()] == [made.external_id]
+        assert two.list_remotes() == []
         with pytest.raises(NotFound):
             two.get(made.external_id)
         assert two.find_by_name("my-app-image-generator") is None
@@ -653,7 +653,7 @@ def test_replicate_adapter_duplicate_name_is_a_spec_error_on_name(adapter):
 def test_replicate_adapter_rate_limit_is_raised_with_its_wait(adapter):
     SandboxFault.objects.create(vendor="replicate", rate_limit_rate=1.0, retry_after_seconds=60)
     with pytest.raises(RateLimited) as caught:
-        adapter.list()
+        adapter.list_remotes()
     assert caught.value.retry_after == 60.0
     assert caught.value.message == "Request was throttled. Your rate limit resets in ~60s."
 

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from controlpanel.sandbox import fluence as twin
 from controlpanel.sandbox.core import account_for_key as twin_account
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
+from controlpanel.vendors.fluence import twin
 from providers.base import AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient, Unsupported
 from providers.fluence import FluenceProvider
 
 ROOT = "/sandbox/fluence"
+SOME_ID = "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c000"  # fixed, not uuid4(): xdist workers must collect the same test ids
 KEY = "sandbox-fluence-alpha"
 SEED_PLAN = "075e40d4-2766-4347-833b-205245fe3629"
 SEED_VM_PLAN = "e5f00ba8-268e-4279-9672-eabca860f19e"
@@ -209,7 +210,7 @@ def active(clock: Clock) -> None:
 # --- auth and accounts ------------------------------------------------------------------------------
 
 GPU_PATHS = ["/gpu/plans/", "/gpu/plans/vms", "/gpu/plans/baremetal", "/gpu/default-images/", "/gpu/instances/",
-             "/gpu/instances/vms", "/gpu/instances/baremetal", f"/gpu/instances/{uuid.uuid4()}"]  # fmt: skip
+             "/gpu/instances/vms", "/gpu/instances/baremetal", f"/gpu/instances/{SOME_ID}"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -586,8 +587,8 @@ def test_fluence_sandbox_refuses_each_machine_rule_with_422(client, instant, pat
 
 @pytest.mark.parametrize(
     ("path", "plan_id"),
-    [("/gpu/instances/", str(uuid.uuid4())), ("/gpu/instances/", NOTES_VM_PLAN),
-     ("/gpu/instances/vms", str(uuid.uuid4())), ("/gpu/instances/vms", SEED_PLAN), ("/gpu/instances/vms", BM_PLAN),
+    [("/gpu/instances/", "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c002"), ("/gpu/instances/", NOTES_VM_PLAN),
+     ("/gpu/instances/vms", "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c003"), ("/gpu/instances/vms", SEED_PLAN), ("/gpu/instances/vms", BM_PLAN),
      ("/gpu/instances/baremetal", SEED_VM_PLAN)],
     ids=["unknown-container", "vm-option-as-container", "unknown-vm", "container-plan-as-vm", "bm-option-as-vm",
          "vm-option-as-bm"],
@@ -751,7 +752,7 @@ def test_fluence_sandbox_refuses_a_bad_last(client, instant, value, type_, what)
 
 
 @pytest.mark.parametrize("what", ["", "/logs", "/events"])
-@pytest.mark.parametrize("ref", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("ref", ["3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c004", "not-a-uuid"])
 def test_fluence_sandbox_unknown_instance_is_404(client, db, what, ref):
     assert refused(call(client, "GET", f"/gpu/instances/{ref}{what}"), 404) == "Instance not found"
 
@@ -1055,9 +1056,9 @@ def test_fluence_sandbox_rate_limit_and_outage_in_fluences_words(client, db):
     ("method", "path", "allow"),
     [("DELETE", "/gpu/plans/", "GET"), ("POST", "/gpu/plans/vms", "GET"), ("PUT", "/gpu/default-images/", "GET"),
      ("PUT", "/gpu/instances/", "GET, POST"), ("DELETE", "/gpu/instances/vms", "GET, POST"),
-     ("POST", f"/gpu/instances/{uuid.uuid4()}", "GET, PUT, DELETE"),
-     ("PATCH", f"/gpu/instances/baremetal/{uuid.uuid4()}", "GET, PUT, DELETE"),
-     ("POST", f"/gpu/instances/{uuid.uuid4()}/logs", "GET")],
+     ("POST", f"/gpu/instances/{SOME_ID}", "GET, PUT, DELETE"),
+     ("PATCH", f"/gpu/instances/baremetal/{SOME_ID}", "GET, PUT, DELETE"),
+     ("POST", f"/gpu/instances/{SOME_ID}/logs", "GET")],
 )  # fmt: skip
 def test_fluence_sandbox_wrong_method_is_405(client, db, method, path, allow):
     response = call(client, method, path)
@@ -1107,7 +1108,7 @@ def test_fluence_adapter_runs_a_containers_whole_life_against_the_sandbox(adapte
     provisioning = adapter.get(external_id)
     assert (provisioning.state, provisioning.vendor_state) == (RemoteState.PROVISIONING, "INITIALIZED")
     assert provisioning.price_per_hour == Decimal("1.22")
-    assert [(r.external_id, r.state) for r in adapter.list()] == [(external_id, RemoteState.PROVISIONING)]
+    assert [(r.external_id, r.state) for r in adapter.list_remotes()] == [(external_id, RemoteState.PROVISIONING)]
 
     clock.advance(seconds=PROVISION)
     assert adapter.get(external_id).state == RemoteState.UPDATING  # ACTIVE, the container starting
@@ -1121,7 +1122,7 @@ def test_fluence_adapter_runs_a_containers_whole_life_against_the_sandbox(adapte
     }
     assert running.primary_url == f"https://{external_id[:8]}.provider.a100.pub"
     assert NOTES_CONTAINER["ssh_key"] not in json.dumps(running.raw)  # the injected SSH_PUBKEY is masked
-    assert [r.state for r in adapter.list()] == [RemoteState.RUNNING]
+    assert [r.state for r in adapter.list_remotes()] == [RemoteState.RUNNING]
     found = adapter.find_by_name("llama-serve-01")
     assert found is not None
     assert found.external_id == external_id
@@ -1152,7 +1153,7 @@ def test_fluence_adapter_runs_a_containers_whole_life_against_the_sandbox(adapte
     adapter.delete(external_id)
     ended = adapter.get(external_id)
     assert (ended.state, ended.vendor_state, ended.price_per_hour) == (RemoteState.DELETED, "ENDED", 0)
-    assert [r.state for r in adapter.list()] == [RemoteState.DELETED]  # ENDED stays listed
+    assert [r.state for r in adapter.list_remotes()] == [RemoteState.DELETED]  # ENDED stays listed
     assert adapter.find_by_name("llama-serve-01") is None
     balance, currency = adapter.balance()
     assert (balance, currency) == (Decimal("998.78"), "USDC")  # one hour paid, the reserve refunded
@@ -1181,7 +1182,7 @@ def test_fluence_adapter_runs_a_machines_whole_life_against_the_sandbox(adapter,
         adapter.restart(created.external_id, spec)
     adapter.delete(created.external_id)
     assert adapter.get(created.external_id).state == RemoteState.DELETED
-    assert [(r.external_id, r.state) for r in adapter.list()] == [(created.external_id, RemoteState.DELETED)]
+    assert [(r.external_id, r.state) for r in adapter.list_remotes()] == [(created.external_id, RemoteState.DELETED)]
 
 
 def test_fluence_adapter_reads_the_account_and_the_catalog(adapter):
@@ -1204,7 +1205,7 @@ def test_fluence_adapter_reads_the_account_and_the_catalog(adapter):
 @pytest.mark.parametrize(
     ("spec", "field"),
     [({"kind": "container", **with_body(plan_id="h100-plan")}, "plan_id"),
-     ({"kind": "container", **with_body(plan_id=str(uuid.uuid4()))}, "plan_id"),
+     ({"kind": "container", **with_body(plan_id="3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c005")}, "plan_id"),
      ({"kind": "container", **with_body(constraints={"location": "DE"})}, "constraints.location"),
      ({"kind": "vm", **VM_BODY, "os_image": "Windows 11"}, "os_image")],
     ids=["plan-not-a-uuid", "plan-gone", "location", "os-image"],
@@ -1255,7 +1256,7 @@ def test_fluence_adapter_two_keys_are_two_accounts(live_server, clock):
         FluenceProvider(api_key="sandbox-two", base_url=base) as two,
     ):
         mine = one.create({"kind": "container", **WEB})
-        assert [r.external_id for r in one.list()] == [mine.external_id]
-        assert two.list() == []
+        assert [r.external_id for r in one.list_remotes()] == [mine.external_id]
+        assert two.list_remotes() == []
         with pytest.raises(NotFound):
             two.get(mine.external_id)

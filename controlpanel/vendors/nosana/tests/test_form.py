@@ -14,9 +14,9 @@ from django.utils import timezone
 from controlpanel.catalog.models import Offer as CatalogOffer
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.actions import ScaleForm
-from controlpanel.deployments.forms.nosana import NosanaDeploymentForm
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.states import State
+from controlpanel.vendors.nosana.form import NosanaDeploymentForm
 from providers.base import Offer
 from tests.factories import AccountFactory, DeploymentFactory
 

@@ -1,0 +1,1 @@
+"""Replicate, the Django side: its form, its sandbox twin and its demo spec (see controlpanel/vendors)."""
