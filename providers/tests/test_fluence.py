@@ -43,7 +43,7 @@ from providers.fluence import (
     parse_event,
     remote_state,
 )
-from providers.tests.conftest import load_fixture
+from providers.testing import load_fixture
 
 BASE = "https://api.fluence.dev"
 KEY = "fl-unit-test-key-0001"

@@ -33,7 +33,7 @@ from providers.nosana import (
     parse_field_errors,
     remote_state,
 )
-from providers.tests.conftest import load_fixture
+from providers.testing import load_fixture
 
 BASE = "https://dashboard.k8s.prd.nos.ci"
 KEY = "nos_unit_test_key_0001"

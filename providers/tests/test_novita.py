@@ -49,7 +49,7 @@ from providers.novita import (
     spec_from_instance,
     template_entry,
 )
-from providers.tests.conftest import load_fixture
+from providers.testing import load_fixture
 
 BASE = "https://api.novita.ai"
 GPU = f"{BASE}/gpu-instance/openapi/v1"

@@ -37,7 +37,7 @@ from providers.replicate import (
     field_named_in,
     remote_state,
 )
-from providers.tests.conftest import load_fixture
+from providers.testing import load_fixture
 
 BASE = "https://api.replicate.com/v1"
 KEY = "r8_unit_test_token_0001"

@@ -15,8 +15,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from providers.base import AuthError, LogLines, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
+from providers.testing import load_fixture
 from providers.tests.conftest import TOGETHER_BASE as BASE
-from providers.tests.conftest import TOGETHER_KEY, load_fixture, load_together_schema
+from providers.tests.conftest import TOGETHER_KEY, load_together_schema
 from providers.together import (
     ESTIMATED_GPU_HOURLY_USD,
     GPU_TYPES,

@@ -16,7 +16,7 @@ from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, EventKind, LogSnapshot
 from controlpanel.deployments.states import State
 from providers.base import Action, Transient
-from providers.tests.conftest import load_fixture
+from providers.testing import load_fixture
 from tests.factories import AccountFactory, DeploymentFactory
 
 SPEC = {

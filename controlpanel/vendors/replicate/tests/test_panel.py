@@ -17,7 +17,7 @@ from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, LogSnapshot
 from controlpanel.deployments.states import State
 from providers.base import Action
-from providers.tests.conftest import load_fixture
+from providers.testing import load_fixture
 from tests.factories import AccountFactory, DeploymentFactory, post_confirmed
 
 HX = {"HTTP_HX_REQUEST": "true"}
