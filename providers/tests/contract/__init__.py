@@ -127,6 +127,9 @@ class Case:
     # Answers any call may need besides its own (public catalogs read for prices, the
     # account behind the key); served after the case's routes, so those win.
     background: tuple[Route, ...] = ()
+    # Contract cases this vendor's adapter fails today (real bugs), by test function name,
+    # with the reason: each runs as a strict xfail, so the fix turns it red until removed here.
+    known_failures: Mapping[str, str] = field(default_factory=dict)
 
     def all_routes(self) -> list[Route]:
         routes = [*self.create, *self.get, *self.list, *self.find.routes, *self.background]
