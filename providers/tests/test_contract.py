@@ -75,9 +75,17 @@ def provider_class(case: Case) -> type[Provider]:
     return get_provider_class(case.slug)
 
 
+@pytest.fixture(scope="module")
+def http_client() -> Iterator[httpx.Client]:
+    """One client for the module: building one per adapter (its TLS context) would cost more
+    than the cases themselves. respx mocks its transport like any other."""
+    with httpx.Client(timeout=httpx.Timeout(30, connect=5)) as client:
+        yield client
+
+
 @pytest.fixture
-def provider(case: Case, provider_class: type[Provider]) -> Iterator[Provider]:
-    instance = provider_class(api_key=case.key)
+def provider(case: Case, provider_class: type[Provider], http_client: httpx.Client) -> Iterator[Provider]:
+    instance = provider_class(api_key=case.key, client=http_client)
     yield instance
     instance.close()
 
@@ -145,7 +153,8 @@ def test_case_data_is_complete_and_cites_its_sources(case: Case, provider_class:
     assert not uncited, f"bodies without a source: {uncited}"
     errors: list[Error] = [*case.errors.values(), case.not_found]
     assert all(e.source for e in errors), "every documented error body names its source"
-    assert case.statuses and case.statuses_source
+    assert case.statuses
+    assert case.statuses_source
 
 
 def test_adapter_uses_the_documented_base_url_and_auth(
@@ -246,11 +255,9 @@ def test_error_status_raises_its_type(
     route = respx_mock.route(method=failing.method, url=url_for(case.base_url, failing.path)).mock(
         return_value=error_answer(case, status)
     )
+    on_create = status in (400, 422)
     with pytest.raises(ERROR_TYPES[status]) as raised:
-        if status in (400, 422):
-            provider.create(copy.deepcopy(dict(case.spec)))
-        else:
-            provider.get(case.get_id)
+        provider.create(copy.deepcopy(dict(case.spec))) if on_create else provider.get(case.get_id)
     assert route.called
     assert raised.value.status_code == status
     assert case.key not in str(raised.value)
@@ -267,10 +274,7 @@ def test_timeout_is_transient(case: Case, provider: Provider, method: str, respx
         side_effect=httpx.ReadTimeout("timed out")
     )
     with pytest.raises(Transient) as raised:
-        if method == "get":
-            provider.get(case.get_id)
-        else:
-            provider.create(copy.deepcopy(dict(case.spec)))
+        provider.get(case.get_id) if method == "get" else provider.create(copy.deepcopy(dict(case.spec)))
     assert not isinstance(raised.value, RateLimited)
 
 
@@ -317,9 +321,7 @@ def test_status_table_covers_every_documented_status(case: Case, provider_class:
     assert not missing, f"{case.slug} documents {missing} ({case.statuses_source}); the status table lacks them"
 
 
-def test_get_maps_every_status_of_the_table(
-    case: Case, provider_class: type[Provider], provider: Provider
-) -> None:
+def test_get_maps_every_status_of_the_table(case: Case, provider_class: type[Provider], provider: Provider) -> None:
     wrong = {}
     for status, state in status_table(provider_class).items():
         with respx.mock(assert_all_called=False) as mock:

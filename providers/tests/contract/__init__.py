@@ -174,7 +174,9 @@ def serve(mock: respx.MockRouter, base_url: str, *groups: tuple[Route, ...] | li
     return registered
 
 
-def response(route: Route | Error, status: int | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
+def response(
+    route: Route | Error, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
     code = status if status is not None else getattr(route, "status", None) or 200
     if route.json is not None:
         return httpx.Response(code, json=copy.deepcopy(route.json), headers=headers)

@@ -57,15 +57,32 @@ LISTED = f"{NOTES} §2.6 list (a bare array; ENDED/FAILED instances stay listed)
 
 def ended(item: dict[str, Any], *, name: str, instance_id: str, created_at: str) -> dict[str, Any]:
     """A documented list row, terminated (NOTES §3: ENDED)."""
-    return {**item, "id": instance_id, "name": name, "instance_status": "ENDED", "domain": None, "created_at": created_at}
+    return {
+        **item,
+        "id": instance_id,
+        "name": name,
+        "instance_status": "ENDED",
+        "domain": None,
+        "created_at": created_at,
+    }
 
 
 _rows = fixture("instances_containers")
 FIND_CONTAINERS = [
     *_rows,
     # A newer, terminated instance of the same name as the live fuchsia-hawk-4706.
-    ended(_rows[0], name="fuchsia-hawk-4706", instance_id="e0e0e0e0-0000-4000-8000-000000000001", created_at="2026-03-01T00:00:00Z"),
-    ended(_rows[0], name="retired-box", instance_id="e0e0e0e0-0000-4000-8000-000000000002", created_at="2026-01-01T00:00:00Z"),
+    ended(
+        _rows[0],
+        name="fuchsia-hawk-4706",
+        instance_id="e0e0e0e0-0000-4000-8000-000000000001",
+        created_at="2026-03-01T00:00:00Z",
+    ),
+    ended(
+        _rows[0],
+        name="retired-box",
+        instance_id="e0e0e0e0-0000-4000-8000-000000000002",
+        created_at="2026-01-01T00:00:00Z",
+    ),
 ]
 
 
@@ -93,7 +110,10 @@ CASE = Case(
         Route("GET", CONTAINERS, _rows, source=cited("instances_containers", LISTED)),
         Route("GET", "/gpu/instances/vms", fixture("instances_vms"), source=cited("instances_vms", LISTED)),
         Route(
-            "GET", "/gpu/instances/baremetal", fixture("instances_baremetal"), source=cited("instances_baremetal", LISTED)
+            "GET",
+            "/gpu/instances/baremetal",
+            fixture("instances_baremetal"),
+            source=cited("instances_baremetal", LISTED),
         ),
         ACTIVE,
         Route(
@@ -126,7 +146,11 @@ CASE = Case(
             (Route("GET", f"{ONE}/logs", fixture("logs"), source=cited("logs", f"{NOTES} §2.10 array of strings")),)
         ),
         Action.EVENTS: Call(
-            (Route("GET", f"{ONE}/events", fixture("events"), source=cited("events", f"{NOTES} §2.10 array of strings")),)
+            (
+                Route(
+                    "GET", f"{ONE}/events", fixture("events"), source=cited("events", f"{NOTES} §2.10 array of strings")
+                ),
+            )
         ),
     },
     # NOTES §4: 422 FastAPI {"detail": [{loc, msg, ...}]}, 400 {"detail": "<string>"}.

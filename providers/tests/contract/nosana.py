@@ -78,9 +78,7 @@ NOTES_SPEC: dict[str, Any] = {
 RUNNING = Route(
     "GET", ONE, fixture("deployment_running"), source=cited("deployment_running", f"{NOTES} §6 create/get response")
 )
-JOBS = Route(
-    "GET", f"{ONE}/jobs", fixture("jobs_running"), source=cited("jobs_running", f"{NOTES} §6 Jobs example")
-)
+JOBS = Route("GET", f"{ONE}/jobs", fixture("jobs_running"), source=cited("jobs_running", f"{NOTES} §6 Jobs example"))
 JOBS_ENDED = Route(
     "GET",
     f"{ONE}/jobs",
@@ -95,7 +93,9 @@ def job_detail(job: str) -> Route:
         "GET",
         f"{ONE}/jobs/{job}",
         fixture("job_completed"),
-        source=cited("job_completed", f"{NOTES} §2 GET /api/deployments/{{id}}/jobs/{{job}}; logs in jobResult.opStates"),
+        source=cited(
+            "job_completed", f"{NOTES} §2 GET /api/deployments/{{id}}/jobs/{{job}}; logs in jobResult.opStates"
+        ),
     )
 
 
@@ -108,7 +108,10 @@ def archived_twin(name: str, created_at: str, deployment_id: str) -> dict[str, A
 
 def page(*items: dict[str, Any]) -> dict[str, Any]:
     # NOTES §2: {deployments, pagination: {cursor_next, cursor_prev, total_items}}.
-    return {"deployments": list(items), "pagination": {"cursor_next": None, "cursor_prev": None, "total_items": len(items)}}
+    return {
+        "deployments": list(items),
+        "pagination": {"cursor_next": None, "cursor_prev": None, "total_items": len(items)},
+    }
 
 
 FIND_SOURCE = f"{NOTES} §2 list shape and §3 ARCHIVED, on fixtures deployment_running.json"
@@ -116,7 +119,9 @@ LIVE_AND_ARCHIVED = page(
     archived_twin("llama-demo", "2026-03-03T10:00:00.000Z", "2ArchivedNewerTwin1111111111111111111111111"),
     fixture("deployment_running"),
 )
-ONLY_ARCHIVED = page(archived_twin("retired-demo", "2026-02-01T10:00:00.000Z", "3ArchivedOnly11111111111111111111111111111"))
+ONLY_ARCHIVED = page(
+    archived_twin("retired-demo", "2026-02-01T10:00:00.000Z", "3ArchivedOnly11111111111111111111111111111")
+)
 PAGE_1 = fixture("deployment_list_page1")
 
 
@@ -153,9 +158,7 @@ CASE = Case(
     # NOTES §2 "Pagination": keyset cursor, `cursor=<cursor_next>` until it is null.
     paging="cursor",
     list=(
-        Route(
-            "GET", DEPLOYMENTS, PAGE_1, source=cited("deployment_list_page1", f"{NOTES} §6 List example")
-        ),
+        Route("GET", DEPLOYMENTS, PAGE_1, source=cited("deployment_list_page1", f"{NOTES} §6 List example")),
         Route(
             "GET",
             DEPLOYMENTS,
@@ -242,9 +245,7 @@ CASE = Case(
     not_found=Error(fixture("error_not_found"), source=cited("error_not_found", f"{NOTES} §4: 404")),
     find=Find(
         routes=(
-            Route(
-                "GET", DEPLOYMENTS, LIVE_AND_ARCHIVED, params={"name": "llama-demo"}, source=FIND_SOURCE
-            ),
+            Route("GET", DEPLOYMENTS, LIVE_AND_ARCHIVED, params={"name": "llama-demo"}, source=FIND_SOURCE),
             Route("GET", DEPLOYMENTS, ONLY_ARCHIVED, params={"name": "retired-demo"}, source=FIND_SOURCE),
             JOBS,
         ),

@@ -129,7 +129,10 @@ CASE = Case(
     # instance bounds, recent predictions the only history.
     actions={
         Action.START: Call(
-            (Route("PATCH", ONE, fixture("deployment_scaled"), source=cited("deployment_scaled", DEPLOYMENT)), NO_PREDICTIONS),
+            (
+                Route("PATCH", ONE, fixture("deployment_scaled"), source=cited("deployment_scaled", DEPLOYMENT)),
+                NO_PREDICTIONS,
+            ),
             {"spec": SPEC},
         ),
         Action.STOP: Call(
@@ -137,11 +140,17 @@ CASE = Case(
             {"spec": SPEC},
         ),
         Action.SCALE: Call(
-            (Route("PATCH", ONE, fixture("deployment_scaled"), source=cited("deployment_scaled", DEPLOYMENT)), NO_PREDICTIONS),
+            (
+                Route("PATCH", ONE, fixture("deployment_scaled"), source=cited("deployment_scaled", DEPLOYMENT)),
+                NO_PREDICTIONS,
+            ),
             {"changes": {"min_instances": 1, "max_instances": 5}},
         ),
         Action.UPDATE: Call(
-            (Route("PATCH", ONE, fixture("deployment_scaled"), source=cited("deployment_scaled", DEPLOYMENT)), NO_PREDICTIONS),
+            (
+                Route("PATCH", ONE, fixture("deployment_scaled"), source=cited("deployment_scaled", DEPLOYMENT)),
+                NO_PREDICTIONS,
+            ),
             {"spec": {**SPEC, "max_instances": 5}, "previous": SPEC},
         ),
         Action.DELETE: Call((Route("DELETE", ONE, status=204, source=f"{NOTES} §2 DELETE -> 204 empty"),)),

@@ -33,7 +33,9 @@ def cited(name: str, where: str) -> str:
 SPEC = {"name": "flux-worker", "image": IMAGE, "gpu_type": "h100-80gb"}
 ITEM = f"{SEED} DeploymentResponseItem, values from {NOTES} §6"
 READY = Route("GET", ONE, fixture("deployment_ready"), source=cited("deployment_ready", ITEM))
-NOT_FOUND = Error(fixture("error_not_found"), source=cited("error_not_found", f"{NOTES} §4 ErrorData; §2 404 if absent"))
+NOT_FOUND = Error(
+    fixture("error_not_found"), source=cited("error_not_found", f"{NOTES} §4 ErrorData; §2 404 if absent")
+)
 
 
 def patch(name: str) -> Route:
@@ -60,7 +62,9 @@ CASE = Case(
     got=Expect("dep_abc123", "flux-worker", RemoteState.RUNNING),
     # NOTES §2: GET /deployments -> {object: "list", data: [...]}, no pagination parameters.
     paging="none",
-    list=(Route("GET", "/deployments", fixture("deployment_list"), source=cited("deployment_list", f"{NOTES} §2 list")),),
+    list=(
+        Route("GET", "/deployments", fixture("deployment_list"), source=cited("deployment_list", f"{NOTES} §2 list")),
+    ),
     listed=("dep_abc123", "dep_def456"),
     # NOTES §2: no start/stop/scale routes, all three are PATCHes of the replica bounds.
     actions={
@@ -87,7 +91,9 @@ CASE = Case(
     # NOTES §2: `{id}` accepts the name; §3: a deleted deployment is a 404.
     find=Find(
         routes=(
-            Route("GET", "/deployments/flux-worker", fixture("deployment_ready"), source=cited("deployment_ready", ITEM)),
+            Route(
+                "GET", "/deployments/flux-worker", fixture("deployment_ready"), source=cited("deployment_ready", ITEM)
+            ),
             Route(
                 "GET",
                 "/deployments/retired-worker",
