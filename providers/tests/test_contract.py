@@ -199,6 +199,17 @@ def test_list_remotes_reads_every_page(case: Case, provider: Provider, respx_moc
         assert len(pages) >= 2, f"{case.slug} pages by {case.paging}: the case needs a page after the first"
 
 
+def test_list_remotes_reads_every_page_under_each_documented_reading(case: Case, provider: Provider) -> None:
+    wrong = {}
+    for reading, routes in case.list_readings.items():
+        with respx.mock(assert_all_called=False) as mock:
+            serve_case(mock, case, routes)
+            ids = [r.external_id for r in provider.list_remotes()]
+        if ids != list(case.listed):
+            wrong[reading] = ids
+    assert not wrong, f"expected {list(case.listed)} under every reading, got {wrong}"
+
+
 # --- actions -------------------------------------------------------------------------------------------
 
 
@@ -278,6 +289,17 @@ def test_timeout_is_transient(case: Case, provider: Provider, method: str, respx
     assert not isinstance(raised.value, RateLimited)
 
 
+def test_create_is_never_retried(case: Case, provider: Provider, respx_mock: respx.MockRouter) -> None:
+    """A retried create could deploy (and bill) twice: a 503 on it reaches the caller at once."""
+    failing = case.create[0]
+    route = respx_mock.route(method=failing.method, url=url_for(case.base_url, failing.path)).mock(
+        return_value=error_answer(case, 503)
+    )
+    with pytest.raises(Transient):
+        provider.create(copy.deepcopy(dict(case.spec)))
+    assert route.call_count == 1
+
+
 def test_get_of_an_id_the_vendor_does_not_know_is_not_found(
     case: Case, provider: Provider, respx_mock: respx.MockRouter
 ) -> None:
@@ -327,11 +349,14 @@ def test_get_maps_every_status_of_the_table(case: Case, provider_class: type[Pro
         with respx.mock(assert_all_called=False) as mock:
             serve_case(mock, case, case.status_routes(status))
             remote = provider.get(case.get_id)
-        if remote.state != state:
-            wrong[status] = (remote.state, state)
-    assert not wrong, f"status -> (got, table): {wrong}"
+        if remote.state != state or (case.unknown_state is RemoteState.UNKNOWN and remote.vendor_state != status):
+            wrong[status] = (remote.state, remote.vendor_state, state)
+    assert not wrong, f"status -> (state, vendor_state, table's state): {wrong}"
 
 
 def test_get_of_an_unknown_status_does_not_raise(case: Case, provider: Provider, respx_mock: respx.MockRouter) -> None:
     serve_case(respx_mock, case, case.status_routes(UNKNOWN_STATUS))
-    assert provider.get(case.get_id).state == case.unknown_state
+    remote = provider.get(case.get_id)
+    assert remote.state == case.unknown_state
+    if case.unknown_state is RemoteState.UNKNOWN:  # the vendor's word is kept for people to read
+        assert remote.vendor_state == UNKNOWN_STATUS

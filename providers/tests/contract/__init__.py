@@ -127,6 +127,9 @@ class Case:
     # Answers any call may need besides its own (public catalogs read for prices, the
     # account behind the key); served after the case's routes, so those win.
     background: tuple[Route, ...] = ()
+    # Other readings of the paging that the vendor's documents leave open (a page index
+    # counted from 0 or 1, a `next` link in another scheme): the same ``listed`` under each.
+    list_readings: Mapping[str, tuple[Route, ...]] = field(default_factory=dict)
     # Contract cases this vendor's adapter fails today (real bugs), by test function name,
     # with the reason: each runs as a strict xfail, so the fix turns it red until removed here.
     known_failures: Mapping[str, str] = field(default_factory=dict)
@@ -135,6 +138,8 @@ class Case:
         routes = [*self.create, *self.get, *self.list, *self.find.routes, *self.background]
         for call in self.actions.values():
             routes += call.routes
+        for reading in self.list_readings.values():
+            routes += reading
         return routes
 
 

@@ -97,6 +97,8 @@ def status_routes(status: str) -> tuple[Route, ...]:
 
 
 PAGE_1 = fixture("deployments_page1")
+CURSOR = PAGE_1["next"].rsplit("cursor=", 1)[1]
+HTTP_NEXT = f"{NOTES} §2 Pagination: the docs' example `next` is http://api.replicate.com/v1/deployments?cursor=..."
 
 CASE = Case(
     slug="replicate",
@@ -119,12 +121,30 @@ CASE = Case(
             "GET",
             "/deployments",
             fixture("deployments_page2"),
-            params={"cursor": PAGE_1["next"].rsplit("cursor=", 1)[1]},
+            params={"cursor": CURSOR},
             source=cited("deployments_page2", f"{NOTES} §2 Pagination: next null on the last page"),
         ),
         NO_PREDICTIONS,
     ),
     listed=("acme/team-sdxl", "acme/my-app-image-generator"),
+    list_readings={
+        "next link in http:// as the docs write it": (
+            Route(
+                "GET",
+                "/deployments",
+                {**PAGE_1, "next": PAGE_1["next"].replace("https://", "http://")},
+                source=cited("deployments_page1", HTTP_NEXT),
+            ),
+            Route(
+                "GET",
+                "/deployments",
+                fixture("deployments_page2"),
+                params={"cursor": CURSOR},
+                source=cited("deployments_page2", HTTP_NEXT),
+            ),
+            NO_PREDICTIONS,
+        ),
+    },
     # NOTES §2: no start/stop/restart/logs routes; start, stop and scale are PATCHes of the
     # instance bounds, recent predictions the only history.
     actions={
