@@ -151,7 +151,7 @@ def test_case_data_is_complete_and_cites_its_sources(case: Case, provider_class:
     assert case.list, "the list needs at least one page"
     uncited = [f"{r.method} {r.path}" for r in case.all_routes() if r.has_body() and not r.source]
     assert not uncited, f"bodies without a source: {uncited}"
-    errors: list[Error] = [*case.errors.values(), case.not_found]
+    errors: list[Error] = [*case.errors.values(), case.not_found, *case.not_found_readings.values()]
     assert all(e.source for e in errors), "every documented error body names its source"
     assert case.statuses
     assert case.statuses_source
@@ -167,6 +167,18 @@ def test_adapter_uses_the_documented_base_url_and_auth(
     for call in respx_mock.calls:
         assert call.request.url.host == httpx.URL(case.base_url).host
         assert call.request.headers.get(case.auth_header) == case.auth_value
+
+
+def test_adapter_honours_a_base_url_override(
+    case: Case, provider_class: type[Provider], http_client: httpx.Client, respx_mock: respx.MockRouter
+) -> None:
+    """``ProviderAccount.base_url`` (the sandbox) replaces the vendor's constant."""
+    sandbox = f"https://sandbox.contract.test{provider_class.sandbox_path}"
+    served = serve(respx_mock, sandbox, case.get, [r for r in case.background if not r.path.startswith("http")])
+    with provider_class(api_key=case.key, base_url=sandbox, client=http_client) as provider:
+        assert_remote(provider.get(case.get_id), case.got)
+    assert served[0].called
+    assert all(call.request.url.host == "sandbox.contract.test" for call in respx_mock.calls)
 
 
 # --- create, get, list -------------------------------------------------------------------------------
@@ -310,6 +322,25 @@ def test_get_of_an_id_the_vendor_does_not_know_is_not_found(
     )
     with pytest.raises(NotFound):
         provider.get(case.get_id)
+
+
+def test_get_of_an_unknown_id_is_not_found_in_each_documented_shape(case: Case, provider: Provider) -> None:
+    wrong = {}
+    failing = case.get[0]
+    for reading, answer in case.not_found_readings.items():
+        with respx.mock(assert_all_called=False) as mock:
+            mock.route(method=failing.method, url=url_for(case.base_url, failing.path)).mock(
+                return_value=response(answer, answer.status or 404)
+            )
+            try:
+                provider.get(case.get_id)
+            except NotFound:
+                continue
+            except Exception as exc:  # the contract's point: which type it was instead
+                wrong[reading] = type(exc).__name__
+            else:
+                wrong[reading] = "no error"
+    assert not wrong, f"not NotFound: {wrong}"
 
 
 # --- find_by_name -----------------------------------------------------------------------------------------

@@ -130,6 +130,9 @@ class Case:
     # Other readings of the paging that the vendor's documents leave open (a page index
     # counted from 0 or 1, a `next` link in another scheme): the same ``listed`` under each.
     list_readings: Mapping[str, tuple[Route, ...]] = field(default_factory=dict)
+    # Other documented shapes of that not-found answer (an error object nested under
+    # "error", a plain 404 for an unknown path): each is NotFound too.
+    not_found_readings: Mapping[str, Error] = field(default_factory=dict)
     # Contract cases this vendor's adapter fails today (real bugs), by test function name,
     # with the reason: each runs as a strict xfail, so the fix turns it red until removed here.
     known_failures: Mapping[str, str] = field(default_factory=dict)
