@@ -36,7 +36,12 @@ MESSAGE_FIELDS: tuple[tuple[re.Pattern[str], str], ...] = (
 REFUSAL_RE = re.compile(
     r"balance|insufficient|fund|already|in progress|being (?:updated|applied)|only active|status", re.IGNORECASE
 )
-# A 400 that is about the key (notes §1: some endpoints answer a missing key with 400).
+# A key refused: fluencelabs/docs ``docs/build/api/overview.md`` says "If you omit or
+# supply an invalid key, you'll get a 403 error" (every revision from 3f4e419, 2025-05-01,
+# to 1227924, 2026-02-20; its example body ``{"error": "Auth failed. No such API Key"}``),
+# and a key without the scopes is a 403 too; 401 and 403 are ``AuthError`` in
+# ``providers.http``. A 400 can be about the key as well (notes §1: some endpoints answer
+# a missing key with 400): its words say so, and this reads it as ``AuthError``.
 AUTH_RE = re.compile(
     r"api[ _-]?key|not authenticated|unauthori[sz]ed|authentication|invalid token|access token|forbidden|permission",
     re.IGNORECASE,

@@ -95,6 +95,63 @@ def test_key_problems_are_auth_errors(respx_mock, fluence, status, name):
     assert caught.value.message == fixture(name)["detail"]
 
 
+# fluencelabs/docs docs/build/api/overview.md: an omitted or invalid key is a 403, with
+# the body {"error": "Auth failed. No such API Key"}; the GPU routes answer FastAPI's
+# {"detail": ...}; a 401 is the key's fault as well.
+KEY_REFUSALS = [{"detail": "Invalid API key"}, {"error": "Auth failed. No such API Key"}]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("body", KEY_REFUSALS, ids=["gpu-route", "documented-example"])
+def test_key_refused_with_401_or_403_is_an_auth_error(respx_mock, fluence, status, body):
+    respx_mock.get(CONTAINERS).respond(status, json=body)
+    with pytest.raises(AuthError) as caught:
+        fluence.list_remotes()
+    assert caught.value.status_code == status
+    assert caught.value.message == next(iter(body.values()))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "Missing X-API-KEY header"},
+        {"detail": "Invalid API key"},
+        {"detail": "Not authenticated"},
+        {"error": "Auth failed. No such API Key"},
+    ],
+)
+def test_400_about_the_key_is_an_auth_error(respx_mock, fluence, body):
+    respx_mock.post(CONTAINERS).respond(400, json=body)
+    with pytest.raises(AuthError) as caught:
+        fluence.create(SEED_CONTAINER)
+    assert caught.value.status_code == 400
+    assert caught.value.message == next(iter(body.values()))
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ("Invalid SSH key: expected one OpenSSH public key line", "ssh_key"),
+        ("Provided OS image Windows 11 is not supported for the selected offer", "os_image"),
+    ],
+)
+def test_400_about_a_field_is_still_a_spec_error_on_that_field(respx_mock, fluence, message, field):
+    respx_mock.post(VMS).respond(400, json={"detail": message})
+    with pytest.raises(SpecError) as caught:
+        fluence.create(SEED_VM)
+    assert caught.value.fields == {field: [message]}
+
+
+def test_verify_of_a_key_refused_with_403_everywhere_is_an_auth_error(respx_mock, fluence):
+    # A 403 on the balance may be a key without that scope: the instance list decides.
+    respx_mock.get(f"{BASE}/v2/users/balances").respond(403, json={"code": "forbidden", "error": "Invalid API key"})
+    instances = respx_mock.get(CONTAINERS).respond(403, json={"detail": "Invalid API key"})
+    with pytest.raises(AuthError) as caught:
+        fluence.verify()
+    assert instances.called
+    assert caught.value.status_code == 403
+
+
 def test_account_route_errors_keep_their_words(respx_mock, fluence):
     # /v1 and /v2 answer {"code", "error"}, not FastAPI's {"detail"}.
     respx_mock.get(f"{BASE}/v2/users/balances").respond(401, json={"code": "unauthorized", "error": "Invalid API key"})
