@@ -21,8 +21,12 @@ usageDaysLeft}`` with amounts as 2-decimal strings, and ``GET /v1/users/me`` ans
 ``{id, email, permissions}`` (same source; the Fluence docs leave both undocumented).
 
 Choices where the notes leave things open, the strict reading each time [I]:
-- a bad or missing key is 401 ``{"detail": "Invalid API key"}``; a key starting with
-  ``sandbox-readonly`` carries read-only scopes, which "GPU Cloud does not accept" [V]: 403;
+- a bad or missing key is 403 (fluencelabs/docs ``docs/build/api/overview.md``: "If you
+  omit or supply an invalid key, you'll get a 403 error"), ``{"detail": "Invalid API key"}``
+  on the GPU routes (the words are ours) and the overview's own example
+  ``{"error": "Auth failed. No such API Key"}`` in the account service's ``{code, error}``
+  shape; a key starting with ``sandbox-readonly`` carries read-only scopes, which "GPU
+  Cloud does not accept" [V]: 403 as well, in other words;
 - create answers 201 ``{"instance_id"}`` (the code is not stated); names need not be
   unique (not documented); unknown extra keys are ignored (pydantic's default);
 - ports must be JSON strings (pydantic refuses an int for a ``str``); a port+protocol
@@ -335,7 +339,8 @@ def _json_invalid(message: str) -> HttpResponse:
 
 
 GPU_ERRORS = VendorErrors(
-    unauthorized=lambda: detail(401, "Invalid API key"),
+    # fluencelabs/docs docs/build/api/overview.md: an omitted or invalid key is a 403.
+    unauthorized=lambda: detail(403, "Invalid API key"),
     unavailable=lambda: detail(503, "Service Unavailable"),
     rate_limited=lambda seconds: detail(
         429, f"Rate limit exceeded. Try again in {seconds} seconds.", headers={"Retry-After": str(seconds)}
@@ -350,7 +355,11 @@ def _account_error(status: int, code: str, message: str, headers: dict[str, str]
 
 
 ACCOUNT_ERRORS = VendorErrors(
-    unauthorized=lambda: _account_error(401, "unauthorized", "Auth token invalid or missing"),
+    # 403 with the example body of fluencelabs/docs docs/build/api/overview.md (revisions
+    # 3f4e419, 76ef658); code "forbidden", which api-evangelist/fluence's
+    # errors/fluence-error-codes.yml (from Fluence's OpenAPI) says "also returned for a
+    # missing/invalid X-API-KEY".
+    unauthorized=lambda: _account_error(403, "forbidden", "Auth failed. No such API Key"),
     unavailable=lambda: _account_error(503, "service_unavailable", "Service temporarily unavailable"),
     rate_limited=lambda seconds: _account_error(
         429, "too_many_requests", "Too many requests", headers={"Retry-After": str(seconds)}

@@ -246,17 +246,19 @@ GPU_PATHS = [
     ids=["missing", "not-a-sandbox-key", "wrong-scheme", "empty", "no-scheme"],
 )
 @pytest.mark.parametrize("path", GPU_PATHS)
-def test_fluence_sandbox_refuses_a_bad_key_with_401(client, db, headers, path):
+def test_fluence_sandbox_refuses_a_bad_key_with_403(client, db, headers, path):
+    # fluencelabs/docs docs/build/api/overview.md: "If you omit or supply an invalid key,
+    # you'll get a 403 error".
     response = client.get(f"{ROOT}{path}", headers=headers)
-    assert response.status_code == 401
+    assert response.status_code == 403
     assert response.json() == {"detail": "Invalid API key"}
 
 
 @pytest.mark.parametrize("path", ["/v2/users/balances", "/v1/users/me"])
 def test_fluence_sandbox_account_routes_refuse_a_bad_key_in_their_own_shape(client, db, path):
     response = client.get(f"{ROOT}{path}", headers={"X-API-KEY": "flu_live_0123456789"})
-    assert response.status_code == 401
-    assert response.json() == {"code": "unauthorized", "error": "Auth token invalid or missing"}
+    assert response.status_code == 403  # the overview's example, in the account service's shape
+    assert response.json() == {"code": "forbidden", "error": "Auth failed. No such API Key"}
 
 
 def test_fluence_sandbox_takes_the_key_as_x_api_key_or_bearer(client, instant):
@@ -1308,7 +1310,7 @@ def test_fluence_sandbox_wrong_trailing_slash_is_a_307_to_the_documented_path(cl
     assert response.status_code == 307
     assert response["Location"] == f"http://testserver{ROOT}{documented}?last=5"
     assert not SandboxObject.objects.filter(vendor="fluence", kind__in=twin.KINDS).exists()
-    assert client.get(f"{ROOT}{path}").status_code == 401  # the key is checked first
+    assert client.get(f"{ROOT}{path}").status_code == 403  # the key is checked first
 
 
 @pytest.mark.parametrize("path", ["/gpu/nothing", "/gpu/instances/a/b/c", "/v3/users/me", "/gpu/plans/containers"])
@@ -1462,7 +1464,7 @@ def test_fluence_adapter_refusals_and_faults_map_to_their_error_classes(adapter,
     with FluenceProvider(api_key="flu_not_a_sandbox_key", base_url=f"{live_server.url}{ROOT}") as stranger:
         with pytest.raises(AuthError) as caught:
             stranger.verify()
-        assert caught.value.status_code == 401
+        assert caught.value.status_code == 403  # the balance's 403, then the instance list's
     SandboxFault.objects.create(vendor="fluence", rate_limit_rate=1.0, retry_after_seconds=9)
     with pytest.raises(RateLimited) as limited:
         adapter.get(created.external_id)
