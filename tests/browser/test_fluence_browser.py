@@ -97,8 +97,13 @@ def test_fluence_container_through_the_form_and_see_it_running(page, live_server
     shot(page, "fluence-deployment-page")
     deployment = Deployment.objects.get(team=team)
     assert deployment.spec == {
-        "kind": "container", "plan_id": SEED_PLAN, "name": "browser-box",
-        "container_settings": {"image": "docker.io/fluencelabs/debian-ssh-root:11",
-                               "expose": [{"port": "22", "protocol": "tcp"}]},
-        "constraints": {"location": "US"}, "ssh_key": KEY,
-    }  # fmt: skip
+        "kind": "container",
+        "plan_id": SEED_PLAN,
+        "name": "browser-box",
+        "container_settings": {
+            "image": "docker.io/fluencelabs/debian-ssh-root:11",
+            "expose": [{"port": "22", "protocol": "tcp"}],
+        },
+        "constraints": {"location": "US"},
+        "ssh_key": KEY,
+    }

@@ -29,14 +29,28 @@ SEED_VM = "e5f00ba8-268e-4279-9672-eabca860f19e"  # the seed's VM option
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host"  # the seed's key, as written
 # The seed's container request, as the form posts it.
 SEED_FORM = {
-    "kind": "container", "name": "my-gpu-container", "plan_id": SEED_PLAN, "location": "US",
-    "image": "docker.io/fluencelabs/debian-ssh-root:11", "startup_command": "python3 serve.py --port 8000",
+    "kind": "container",
+    "name": "my-gpu-container",
+    "plan_id": SEED_PLAN,
+    "location": "US",
+    "image": "docker.io/fluencelabs/debian-ssh-root:11",
+    "startup_command": "python3 serve.py --port 8000",
     "ssh_key": KEY,
-    "ports-TOTAL_FORMS": "4", "ports-INITIAL_FORMS": "0",
-    "ports-0-port": "22", "ports-0-protocol": "tcp", "ports-1-port": "80", "ports-1-protocol": "http",
-    "ports-2-port": "443", "ports-2-protocol": "tcp", "ports-3-port": "8000", "ports-3-protocol": "tcp",
-    "env-TOTAL_FORMS": "1", "env-INITIAL_FORMS": "0", "env-0-name": "MODEL_PATH", "env-0-value": "/models/llama",
-}  # fmt: skip
+    "ports-TOTAL_FORMS": "4",
+    "ports-INITIAL_FORMS": "0",
+    "ports-0-port": "22",
+    "ports-0-protocol": "tcp",
+    "ports-1-port": "80",
+    "ports-1-protocol": "http",
+    "ports-2-port": "443",
+    "ports-2-protocol": "tcp",
+    "ports-3-port": "8000",
+    "ports-3-protocol": "tcp",
+    "env-TOTAL_FORMS": "1",
+    "env-INITIAL_FORMS": "0",
+    "env-0-name": "MODEL_PATH",
+    "env-0-value": "/models/llama",
+}
 
 
 @pytest.fixture
@@ -102,12 +116,21 @@ def test_seed_container_runs_is_updated_and_terminated(client, people):
     # Update: a full replacement that redeploys; the ports stay as deployed.
     edit = reverse("deployments:edit", args=[deployment.pk])
     assert "22/tcp, 80/http, 443/tcp, 8000/tcp" in client.get(edit).content.decode()
-    client.post(edit, {
-        "name": "my-gpu-container", "image": "docker.io/fluencelabs/debian-ssh-root:11",
-        "startup_command": "python3 serve.py --port 8000 --workers 2", "ssh_key": KEY,
-        "env-TOTAL_FORMS": "2", "env-INITIAL_FORMS": "0", "env-0-name": "MODEL_PATH", "env-0-value": "/models/qwen",
-        "env-1-name": "WORKERS", "env-1-value": "2",
-    })  # fmt: skip
+    client.post(
+        edit,
+        {
+            "name": "my-gpu-container",
+            "image": "docker.io/fluencelabs/debian-ssh-root:11",
+            "startup_command": "python3 serve.py --port 8000 --workers 2",
+            "ssh_key": KEY,
+            "env-TOTAL_FORMS": "2",
+            "env-INITIAL_FORMS": "0",
+            "env-0-name": "MODEL_PATH",
+            "env-0-value": "/models/qwen",
+            "env-1-name": "WORKERS",
+            "env-1-value": "2",
+        },
+    )
     wait_for(lambda: fresh(deployment.pk).pending_action == "", what="the update to be taken")
     updated = fresh(deployment.pk)
     assert updated.last_error == ""
@@ -127,13 +150,27 @@ def test_vm_from_an_option_runs_is_renamed_and_terminated(client, people):
     team, user, account = people
     client.force_login(user)
     url = reverse("deployments:create", args=["fluence"])
-    form = {"account": account.pk, "kind": "vm", "name": "my-gpu-vm", "machine_plan_id": SEED_VM,
-            "os_image": "Ubuntu Server 22.04", "ssh_key": KEY, "ports-TOTAL_FORMS": "0", "ports-INITIAL_FORMS": "0",
-            "env-TOTAL_FORMS": "0", "env-INITIAL_FORMS": "0"}  # fmt: skip
+    form = {
+        "account": account.pk,
+        "kind": "vm",
+        "name": "my-gpu-vm",
+        "machine_plan_id": SEED_VM,
+        "os_image": "Ubuntu Server 22.04",
+        "ssh_key": KEY,
+        "ports-TOTAL_FORMS": "0",
+        "ports-INITIAL_FORMS": "0",
+        "env-TOTAL_FORMS": "0",
+        "env-INITIAL_FORMS": "0",
+    }
     assert post_confirmed(client, url, form).status_code == 302
     deployment = Deployment.objects.get(team=team)
-    assert deployment.spec == {"kind": "vm", "plan_id": SEED_VM, "name": "my-gpu-vm", "ssh_key": KEY,
-                               "os_image": "Ubuntu Server 22.04"}  # fmt: skip
+    assert deployment.spec == {
+        "kind": "vm",
+        "plan_id": SEED_VM,
+        "name": "my-gpu-vm",
+        "ssh_key": KEY,
+        "os_image": "Ubuntu Server 22.04",
+    }
 
     wait_for(lambda: state_of(deployment.pk) == State.RUNNING, what="the VM to be provisioned")
     deployment = fresh(deployment.pk)

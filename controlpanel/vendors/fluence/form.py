@@ -2,9 +2,9 @@
 create bodies (``POST /gpu/instances/``, ``/gpu/instances/vms``, ``/gpu/instances/baremetal``).
 
 One form with a ``kind`` choice; each kind's sections show only for it. The rules live in
-``providers.fluence`` (``check_spec``, which also takes the catalog and the default
-images); fields here parse types, carry hints, and put the vendor's messages back on the
-field that caused them. Choices come from the synced catalog: container plans (with their
+``providers.fluence`` (``FluenceProvider.validate``, whose context carries the catalog
+and the default images); fields here parse types, carry hints, and put the vendor's
+messages back on the field that caused them. Choices come from the synced catalog: container plans (with their
 countries), VM and bare-metal offers (with their OS images). A location or OS image the
 chosen plan lacks is hidden in the browser (``data-show-when`` on the ``<option>``) and
 refused by the rules, with the catalog's list.
@@ -38,10 +38,26 @@ from controlpanel.deployments.forms.base import (
     posted_rows,
     replace_posted_rows,
 )
-from providers import fluence as rules
 from providers.base import Offer as OfferData
+from providers.base import ValidationContext
+from providers.fluence import (
+    BAREMETAL,
+    CONTAINER,
+    DEFAULT_PROTOCOL,
+    ENV_MAX,
+    EXPOSE_MAX,
+    EXPOSE_MIN,
+    HTTP_PORT,
+    IMAGE_MAX,
+    KIND_LABELS,
+    NAME_MAX,
+    PROTOCOLS,
+    REGISTRY_HOSTS,
+    RESERVED_ENV,
+    STARTUP_COMMAND_MAX,
+    VM,
+)
 
-CONTAINER, VM, BAREMETAL = rules.CONTAINER, rules.VM, rules.BAREMETAL
 MACHINES = (VM, BAREMETAL)
 EXPOSE = "container_settings.expose"
 ENVIRONMENT = "container_settings.environment"
@@ -71,14 +87,20 @@ def _gib(value: Any) -> str:
 
 class FluenceMainForm(forms.Form):
     account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.none(), label="Fluence account", empty_label=None,
+        queryset=ProviderAccount.objects.none(),
+        label="Fluence account",
+        empty_label=None,
         help_text="Which of the team's Fluence keys pays, from its prepaid balance (USDC).",
-    )  # fmt: skip
+    )
     kind = forms.ChoiceField(
-        label="What to rent", choices=list(rules.KIND_LABELS.items()), initial=CONTAINER,
-        help_text="A container runs your image on a shared GPU host; a VM or bare-metal server is a whole "
-                  "machine you reach over SSH.",
-    )  # fmt: skip
+        label="What to rent",
+        choices=list(KIND_LABELS.items()),
+        initial=CONTAINER,
+        help_text=(
+            "A container runs your image on a shared GPU host; a VM or bare-metal server is a whole "
+            "machine you reach over SSH."
+        ),
+    )
     name = forms.CharField(
         help_text="1–25 lowercase letters, digits and hyphens, not at either end.",
         widget=forms.TextInput(
@@ -86,78 +108,105 @@ class FluenceMainForm(forms.Form):
                 "autocomplete": "off",
                 "spellcheck": "false",
                 "placeholder": "llama-serve-01",
-                "maxlength": rules.NAME_MAX,
+                "maxlength": NAME_MAX,
             }
         ),
     )
     # --- containers -----------------------------------------------------------------------
     plan_id = forms.ChoiceField(
-        label="GPU plan", required=False, choices=(), widget=OptionAttrsSelect,
+        label="GPU plan",
+        required=False,
+        choices=(),
+        widget=OptionAttrsSelect,
         help_text="GPUs, CPU, memory and disk of the container, and its price per hour.",
-    )  # fmt: skip
+    )
     location = forms.CharField(
-        required=False, widget=OptionAttrsSelect,
+        required=False,
+        widget=OptionAttrsSelect,
         help_text="A country the plan runs in. Any lets Fluence choose.",
-    )  # fmt: skip
+    )
     default_image = forms.ChoiceField(
-        label="Start from a default image", required=False, choices=(),
-        help_text="Fluence's ready images. Fills in the image, ports, environment and startup command you have "
-                  "not set yourself; you see them when you review the cost.",
-    )  # fmt: skip
+        label="Start from a default image",
+        required=False,
+        choices=(),
+        help_text=(
+            "Fluence's ready images. Fills in the image, ports, environment and startup command you have "
+            "not set yourself; you see them when you review the cost."
+        ),
+    )
     image = forms.CharField(
         required=False,
-        help_text=f"Lowercase, up to {rules.IMAGE_MAX} characters, public or from the private registry below: "
-                  "docker.io/fluencelabs/debian-ssh-root:11",
+        help_text=(
+            f"Lowercase, up to {IMAGE_MAX} characters, public or from the private registry below: "
+            "docker.io/fluencelabs/debian-ssh-root:11"
+        ),
         widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "docker.io/library/ubuntu:24.04"}),
-    )  # fmt: skip
+    )
     startup_command = forms.CharField(
         required=False,
-        help_text=f"Runs as the container's entrypoint; up to {rules.STARTUP_COMMAND_MAX} characters. "
-        "Empty keeps the image's own.",
+        help_text=(
+            f"Runs as the container's entrypoint; up to {STARTUP_COMMAND_MAX} characters. Empty keeps the image's own."
+        ),
         widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "python3 serve.py --port 8000"}),
     )
     registry_host = forms.CharField(
-        label="Registry", required=False,
+        label="Registry",
+        required=False,
         # Text behind a select: any other host posted gets the rule's own message.
-        widget=forms.Select(choices=[("", "None: a public image"), *((h, h) for h in rules.REGISTRY_HOSTS)]),
-        help_text=f"Only for a private image. Fluence logs in to {' or '.join(rules.REGISTRY_HOSTS)}.",
-    )  # fmt: skip
+        widget=forms.Select(choices=[("", "None: a public image"), *((h, h) for h in REGISTRY_HOSTS)]),
+        help_text=f"Only for a private image. Fluence logs in to {' or '.join(REGISTRY_HOSTS)}.",
+    )
     registry_username = forms.CharField(
         label="Registry username", required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
     registry_password = forms.CharField(
-        label="Registry password or token", required=False,
+        label="Registry password or token",
+        required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )  # fmt: skip
+    )
     # --- VMs and bare metal ------------------------------------------------------------------
     machine_plan_id = forms.ChoiceField(
-        label="Offer", required=False, choices=(), widget=OptionAttrsSelect,
+        label="Offer",
+        required=False,
+        choices=(),
+        widget=OptionAttrsSelect,
         help_text="One provider's machine in one data centre: GPUs, CPU, memory, disk and price per hour.",
-    )  # fmt: skip
+    )
     os_image = forms.CharField(
-        label="Operating system", required=False, widget=OptionAttrsSelect,
+        label="Operating system",
+        required=False,
+        widget=OptionAttrsSelect,
         help_text="Installed on the machine; each offer lists the ones it has.",
-    )  # fmt: skip
+    )
     # --- every kind -------------------------------------------------------------------------
     ssh_key = forms.CharField(
-        label="SSH public key", required=False,
-        help_text="One public key line. Required for VMs and bare metal; for a container, images that run an SSH "
-                  "server need it (Fluence passes it in as SSH_PUBKEY).",
-        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "mono",
-                                     "placeholder": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI… you@laptop"}),
-    )  # fmt: skip
+        label="SSH public key",
+        required=False,
+        help_text=(
+            "One public key line. Required for VMs and bare metal; for a container, images that run an SSH "
+            "server need it (Fluence passes it in as SSH_PUBKEY)."
+        ),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI… you@laptop",
+            }
+        ),
+    )
 
 
 class PortRowForm(RowForm):
     port = forms.CharField(
-        required=False, label="Port",
-        widget=forms.TextInput(attrs={"placeholder": "22 or 5000-5005", "inputmode": "numeric",
-                                      "spellcheck": "false"}),
-    )  # fmt: skip
+        required=False,
+        label="Port",
+        widget=forms.TextInput(attrs={"placeholder": "22 or 5000-5005", "inputmode": "numeric", "spellcheck": "false"}),
+    )
     protocol = forms.ChoiceField(
         required=False,
-        initial=rules.DEFAULT_PROTOCOL,
-        choices=[(p, f"{p} (port {rules.HTTP_PORT} only)" if p == "http" else p) for p in rules.PROTOCOLS],
+        initial=DEFAULT_PROTOCOL,
+        choices=[(p, f"{p} (port {HTTP_PORT} only)" if p == "http" else p) for p in PROTOCOLS],
         widget=forms.Select(attrs={"aria-label": "Protocol"}),
     )
 
@@ -167,9 +216,10 @@ class PortRowForm(RowForm):
 
 class EnvRowForm(RowForm):
     name = forms.CharField(
-        required=False, label="Variable",
+        required=False,
+        label="Variable",
         widget=forms.TextInput(attrs={"placeholder": "MODEL_PATH", "spellcheck": "false"}),
-    )  # fmt: skip
+    )
     value = forms.CharField(
         required=False, widget=forms.TextInput(attrs={"placeholder": "value", "spellcheck": "false"})
     )
@@ -197,15 +247,15 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         ("Container", "What runs in it.", ["default_image", "image", "startup_command"], (CONTAINER,)),
         (
             "Exposed ports",
-            f"{rules.EXPOSE_MIN} to {rules.EXPOSE_MAX} ports reachable from outside; a range such as 5000-5005 "
-            f"counts each port. Only port {rules.HTTP_PORT} may be http (it gets a URL). "
+            f"{EXPOSE_MIN} to {EXPOSE_MAX} ports reachable from outside; a range such as 5000-5005 "
+            f"counts each port. Only port {HTTP_PORT} may be http (it gets a URL). "
             "Ports cannot change after deploying.",
             ["formset:ports"],
             (CONTAINER,),
         ),
         (
             "Environment",
-            f"Up to {rules.ENV_MAX} variables. {rules.RESERVED_ENV} is Fluence's own: it carries the SSH key.",
+            f"Up to {ENV_MAX} variables. {RESERVED_ENV} is Fluence's own: it carries the SSH key.",
             ["formset:env"],
             (CONTAINER,),
         ),
@@ -258,11 +308,14 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         if self.fixed and self.current_kind() == CONTAINER:
             # Ports stay as deployed [V §2.8]: shown, not editable; the spec keeps the original.
             self.main.fields["expose_summary"] = forms.CharField(
-                label="Exposed ports", required=False, disabled=True,
+                label="Exposed ports",
+                required=False,
+                disabled=True,
                 help_text="Fixed at creation: Fluence keeps the ports a container was deployed with.",
-                initial=", ".join(f"{p.get('port')}/{p.get('protocol', 'tcp')}"
-                                  for p in (self.main.initial or {}).get("_expose", [])),
-            )  # fmt: skip
+                initial=", ".join(
+                    f"{p.get('port')}/{p.get('protocol', 'tcp')}" for p in (self.main.initial or {}).get("_expose", [])
+                ),
+            )
             del self.sets["ports"]  # nothing to post: the spec keeps the deployed ports
 
     # --- choices from the catalog and the key's metadata ---------------------------------------
@@ -312,8 +365,8 @@ class FluenceDeploymentForm(VendorDeploymentForm):
     @staticmethod
     def plan_label(offer: OfferData) -> str:
         extra = offer.extra or {}
-        gpu = " ".join(p for p in (offer.gpu_model, f"{offer.gpu_memory_gb} GB" if offer.gpu_memory_gb else "",
-                                   (extra.get("interface") or "").upper()) if p)  # fmt: skip
+        memory = f"{offer.gpu_memory_gb} GB" if offer.gpu_memory_gb else ""
+        gpu = " ".join(p for p in (offer.gpu_model, memory, (extra.get("interface") or "").upper()) if p)
         parts = [
             f"{offer.gpu_count}× {gpu}" if gpu else offer.name,
             f"{extra['vcpu']} vCPU" if extra.get("vcpu") else "",
@@ -329,7 +382,7 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         extra = offer.extra or {}
         gpu = " ".join(p for p in (offer.gpu_model, f"{offer.gpu_memory_gb} GB" if offer.gpu_memory_gb else "") if p)
         parts = [
-            rules.KIND_LABELS.get(offer.kind, offer.kind),
+            KIND_LABELS.get(offer.kind, offer.kind),
             f"{offer.gpu_count}× {gpu}" if gpu else offer.name,
             "NVLink" if extra.get("nvlink") else "",
             _money(offer.price_per_hour),  # early: a long label is cut off in the closed select
@@ -382,8 +435,10 @@ class FluenceDeploymentForm(VendorDeploymentForm):
             filled["image"] = chosen["image"]
         if untouched((filled.get("startup_command") or "").strip(), "startup_command"):
             filled["startup_command"] = chosen.get("startup_command") or ""
-        for prefix, key, columns in (("ports", "expose", ("port", "protocol")), ("env", "environment",
-                                                                                   ("name", "value"))):  # fmt: skip
+        for prefix, key, columns in (
+            ("ports", "expose", ("port", "protocol")),
+            ("env", "environment", ("name", "value")),
+        ):
             rows = _rows(filled, prefix, columns)
             if untouched(rows, key):
                 replace_posted_rows(filled, prefix, columns, _preset_value(chosen, key))
@@ -395,10 +450,10 @@ class FluenceDeploymentForm(VendorDeploymentForm):
             value = self.main.data.get("kind")
         else:
             value = (self.main.initial or {}).get("kind")
-        return value if value in rules.KIND_LABELS else CONTAINER
+        return value if value in KIND_LABELS else CONTAINER
 
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-        kind = data.get("kind") if data.get("kind") in rules.KIND_LABELS else CONTAINER
+        kind = data.get("kind") if data.get("kind") in KIND_LABELS else CONTAINER
         spec: dict[str, Any] = {"kind": kind, "name": (data.get("name") or "").strip()}
         ssh_key = (data.get("ssh_key") or "").strip()
         if kind in MACHINES:
@@ -413,7 +468,7 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         else:
             # A range ("5000-5005") goes as typed: the rules expand it and count its ports.
             settings["expose"] = [
-                {"port": row["port"].strip(), "protocol": row.get("protocol") or rules.DEFAULT_PROTOCOL}
+                {"port": row["port"].strip(), "protocol": row.get("protocol") or DEFAULT_PROTOCOL}
                 for row in rows.get("ports", [])
                 if row.get("port")
             ]
@@ -450,7 +505,7 @@ class FluenceDeploymentForm(VendorDeploymentForm):
 
     @classmethod
     def initial_from_spec(cls, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        kind = spec.get("kind") if spec.get("kind") in rules.KIND_LABELS else CONTAINER
+        kind = spec.get("kind") if spec.get("kind") in KIND_LABELS else CONTAINER
         initial: dict[str, Any] = {"kind": kind, "name": spec.get("name", "")}
         if spec.get("ssh_key"):
             initial["ssh_key"] = spec["ssh_key"]
@@ -468,8 +523,11 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         credentials = settings.get("credentials") or {}
         if credentials:
             # The password is kept aside, never a field's initial value: it is not rendered.
-            initial.update(registry_host=credentials.get("host", ""), registry_username=credentials.get("username", ""),
-                           _registry_password=credentials.get("password", ""))  # fmt: skip
+            initial.update(
+                registry_host=credentials.get("host", ""),
+                registry_username=credentials.get("username", ""),
+                _registry_password=credentials.get("password", ""),
+            )
         rows = {
             "ports": [{"port": p.get("port", ""), "protocol": p.get("protocol") or "tcp"} for p in initial["_expose"]],
             "env": [
@@ -479,10 +537,10 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         return initial, rows
 
     # --- validation ---------------------------------------------------------------------------
-    def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """With the rules that need the catalog (plan still offered, location among the
-        plan's, OS image among the option's) and the key's default images (``requires_ssh``)."""
-        return rules.check_spec(spec, offers=self.offers, images=self.default_images)
+    def validation_context(self) -> ValidationContext:
+        """The catalog (plan still offered, location among the plan's, OS image among the
+        option's) and the key's default images (``requires_ssh``), for the rules."""
+        return ValidationContext(offers=tuple(self.offers), metadata={"default_images": self.default_images})
 
     def accept(self, spec: dict[str, Any]) -> bool:
         if not self.editing:
@@ -512,8 +570,14 @@ class FluenceDeploymentForm(VendorDeploymentForm):
         note = "Billed by the hour from the account's prepaid balance, for as long as it runs."
         for charge in self.provider_class.upfront_charges(spec, self.offers):
             note += f" On create: {charge.amount:.2f} {charge.currency}. {charge.description}"
-        return {"low": unit, "high": unit, "low_replicas": 1, "high_replicas": 1, "unit_label": "instance",
-                "note": note}  # fmt: skip
+        return {
+            "low": unit,
+            "high": unit,
+            "low_replicas": 1,
+            "high_replicas": 1,
+            "unit_label": "instance",
+            "note": note,
+        }
 
     # --- rendering ------------------------------------------------------------------------------
     def rendered_sections(self) -> list[dict[str, Any]]:
@@ -552,7 +616,7 @@ def _preset_value(image: dict[str, Any], key: str) -> Any:
     rows = []
     for item in image.get("environment") or []:
         name, value = (item.get("name", ""), item.get("value") or "") if isinstance(item, dict) else (str(item), "")
-        if name and name != rules.RESERVED_ENV:
+        if name and name != RESERVED_ENV:
             rows.append((name, value))
     return rows
 

@@ -21,8 +21,12 @@ usageDaysLeft}`` with amounts as 2-decimal strings, and ``GET /v1/users/me`` ans
 ``{id, email, permissions}`` (same source; the Fluence docs leave both undocumented).
 
 Choices where the notes leave things open, the strict reading each time [I]:
-- a bad or missing key is 401 ``{"detail": "Invalid API key"}``; a key starting with
-  ``sandbox-readonly`` carries read-only scopes, which "GPU Cloud does not accept" [V]: 403;
+- a bad or missing key is 403 (fluencelabs/docs ``docs/build/api/overview.md``: "If you
+  omit or supply an invalid key, you'll get a 403 error"), ``{"detail": "Invalid API key"}``
+  on the GPU routes (the words are ours) and the overview's own example
+  ``{"error": "Auth failed. No such API Key"}`` in the account service's ``{code, error}``
+  shape; a key starting with ``sandbox-readonly`` carries read-only scopes, which "GPU
+  Cloud does not accept" [V]: 403 as well, in other words;
 - create answers 201 ``{"instance_id"}`` (the code is not stated); names need not be
   unique (not documented); unknown extra keys are ignored (pydantic's default);
 - ports must be JSON strings (pydantic refuses an int for a ``str``); a port+protocol
@@ -126,8 +130,18 @@ RESERVED_ENV = "SSH_PUBKEY"
 # and the notes' examples (36cdb646…, d8312018…) are here so their requests work as written.
 
 
-def _container_plan(plan_id: str, model: str, vram: int, interface: str, gpus: int, vcpu: int, ram: int, disk: int,
-                    hour: str, locations: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
+def _container_plan(
+    plan_id: str,
+    model: str,
+    vram: int,
+    interface: str,
+    gpus: int,
+    vcpu: int,
+    ram: int,
+    disk: int,
+    hour: str,
+    locations: tuple[str, ...],
+) -> dict[str, Any]:
     return {
         "plan": {
             "id": plan_id,
@@ -161,6 +175,8 @@ CONTAINER_PLAN_BY_ID = {p["plan"]["id"]: p for p in CONTAINER_PLANS}
 UBUNTU_22, UBUNTU_24, DEBIAN_12 = "Ubuntu Server 22.04", "Ubuntu Server 24.04", "Debian 12"
 
 # (kind, model, vram, interface, gpu_count, option id, location, provider, vcpu, ram, disk, hour, nvlink, os_options)
+# Laid out by hand (the formatter skips it): one option per two lines reads as a table; one
+# value per line would hide which machine each number belongs to.
 MACHINE_OPTIONS: tuple[tuple[Any, ...], ...] = (
     (VM, "a100", "80Gi", "pcie", 1, "d8312018-c50c-4278-89db-69e40013414d", "us-central-3", "massed-compute",
      14, 93, 582, "1.07", False, (UBUNTU_22,)),
@@ -213,21 +229,25 @@ def _machine_plans(kind: str) -> list[dict[str, Any]]:
         entries = []
         for count, rows in sorted(by_count.items()):
             options = [_option_json(r) for r in sorted(rows, key=lambda r: Decimal(r[11]))]
-            entries.append({
-                "gpu_count": count,
-                "minimum_price": options[0]["pricing"]["hour"],
-                "options_available_total": len(options),
-                "providers_available_total": len({o["provider"] for o in options}),
-                "data_center_available_total": len({o["location"] for o in options}),
-                "locations": sorted({o["location"] for o in options}),
-                "providers": sorted({o["provider"] for o in options}),
-                "options": options,
-            })  # fmt: skip
-        out.append({
-            "gpu_model": {"vendor": "nvidia", "model": model, "vram": vram, "interface": interface},
-            "minimum_price": min(e["minimum_price"] for e in entries),
-            "availability_by_number": entries,
-        })  # fmt: skip
+            entries.append(
+                {
+                    "gpu_count": count,
+                    "minimum_price": options[0]["pricing"]["hour"],
+                    "options_available_total": len(options),
+                    "providers_available_total": len({o["provider"] for o in options}),
+                    "data_center_available_total": len({o["location"] for o in options}),
+                    "locations": sorted({o["location"] for o in options}),
+                    "providers": sorted({o["provider"] for o in options}),
+                    "options": options,
+                }
+            )
+        out.append(
+            {
+                "gpu_model": {"vendor": "nvidia", "model": model, "vram": vram, "interface": interface},
+                "minimum_price": min(e["minimum_price"] for e in entries),
+                "availability_by_number": entries,
+            }
+        )
     return out
 
 
@@ -241,22 +261,57 @@ def _machine_option(kind: str, plan_id: str) -> tuple[tuple[Any, ...], dict[str,
 # §2.3 [V shape]; the first is the seed's.
 SSH_PORT = {"port": "22", "protocol": "tcp"}
 DEFAULT_IMAGES: tuple[dict[str, Any], ...] = (
-    {"slug": "debian-ssh-11", "name": "Debian SSH 11", "description": "Debian 11 with an SSH server; log in as root.",
-     "image": "docker.io/fluencelabs/debian-ssh-root:11", "expose": [SSH_PORT], "environment": [],
-     "startup_command": None, "requires_ssh": True},
-    {"slug": "ubuntu-ssh-22-04", "name": "Ubuntu SSH 22.04", "description": "Ubuntu 22.04 with CUDA and an SSH server.",
-     "image": "docker.io/fluencelabs/ubuntu-ssh-root:22.04", "expose": [SSH_PORT], "environment": [],
-     "startup_command": None, "requires_ssh": True},
-    {"slug": "pytorch-jupyter", "name": "PyTorch + Jupyter", "description": "PyTorch 2.4, CUDA 12.4 and JupyterLab.",
-     "image": "quay.io/jupyter/pytorch-notebook:cuda12-latest", "expose": [{"port": "8888", "protocol": "tcp"}],
-     "environment": [{"name": "JUPYTER_ENABLE_LAB", "value": "yes"}], "startup_command": None, "requires_ssh": False},
-    {"slug": "vllm-openai", "name": "vLLM OpenAI server", "description": "An OpenAI-compatible LLM server on port 8000.",
-     "image": "docker.io/vllm/vllm-openai:v0.6.3", "expose": [{"port": "8000", "protocol": "tcp"}],
-     "environment": [{"name": "HF_HOME", "value": "/root/.cache/huggingface"}],
-     "startup_command": "vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000", "requires_ssh": None},
-    {"slug": "nginx", "name": "NGINX", "description": None, "image": "docker.io/library/nginx:1.27",
-     "expose": [{"port": "80", "protocol": "http"}], "environment": [], "startup_command": None, "requires_ssh": False},
-)  # fmt: skip
+    {
+        "slug": "debian-ssh-11",
+        "name": "Debian SSH 11",
+        "description": "Debian 11 with an SSH server; log in as root.",
+        "image": "docker.io/fluencelabs/debian-ssh-root:11",
+        "expose": [SSH_PORT],
+        "environment": [],
+        "startup_command": None,
+        "requires_ssh": True,
+    },
+    {
+        "slug": "ubuntu-ssh-22-04",
+        "name": "Ubuntu SSH 22.04",
+        "description": "Ubuntu 22.04 with CUDA and an SSH server.",
+        "image": "docker.io/fluencelabs/ubuntu-ssh-root:22.04",
+        "expose": [SSH_PORT],
+        "environment": [],
+        "startup_command": None,
+        "requires_ssh": True,
+    },
+    {
+        "slug": "pytorch-jupyter",
+        "name": "PyTorch + Jupyter",
+        "description": "PyTorch 2.4, CUDA 12.4 and JupyterLab.",
+        "image": "quay.io/jupyter/pytorch-notebook:cuda12-latest",
+        "expose": [{"port": "8888", "protocol": "tcp"}],
+        "environment": [{"name": "JUPYTER_ENABLE_LAB", "value": "yes"}],
+        "startup_command": None,
+        "requires_ssh": False,
+    },
+    {
+        "slug": "vllm-openai",
+        "name": "vLLM OpenAI server",
+        "description": "An OpenAI-compatible LLM server on port 8000.",
+        "image": "docker.io/vllm/vllm-openai:v0.6.3",
+        "expose": [{"port": "8000", "protocol": "tcp"}],
+        "environment": [{"name": "HF_HOME", "value": "/root/.cache/huggingface"}],
+        "startup_command": "vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000",
+        "requires_ssh": None,
+    },
+    {
+        "slug": "nginx",
+        "name": "NGINX",
+        "description": None,
+        "image": "docker.io/library/nginx:1.27",
+        "expose": [{"port": "80", "protocol": "http"}],
+        "environment": [],
+        "startup_command": None,
+        "requires_ssh": False,
+    },
+)
 DEFAULT_IMAGE_NAMES = frozenset(i["image"] for i in DEFAULT_IMAGES)
 SSH_IMAGES = frozenset(i["image"] for i in DEFAULT_IMAGES if i["requires_ssh"])
 
@@ -278,12 +333,14 @@ def _json_invalid(message: str) -> HttpResponse:
     position = re.search(r"\(char (\d+)\)", message)
     error = message.split(":", 1)[0]
     loc = ["body", int(position.group(1)) if position else 0]
-    return unprocessable([{"type": "json_invalid", "loc": loc, "msg": "JSON decode error", "input": {},
-                           "ctx": {"error": error}}])  # fmt: skip
+    return unprocessable(
+        [{"type": "json_invalid", "loc": loc, "msg": "JSON decode error", "input": {}, "ctx": {"error": error}}]
+    )
 
 
 GPU_ERRORS = VendorErrors(
-    unauthorized=lambda: detail(401, "Invalid API key"),
+    # fluencelabs/docs docs/build/api/overview.md: an omitted or invalid key is a 403.
+    unauthorized=lambda: detail(403, "Invalid API key"),
     unavailable=lambda: detail(503, "Service Unavailable"),
     rate_limited=lambda seconds: detail(
         429, f"Rate limit exceeded. Try again in {seconds} seconds.", headers={"Retry-After": str(seconds)}
@@ -298,7 +355,11 @@ def _account_error(status: int, code: str, message: str, headers: dict[str, str]
 
 
 ACCOUNT_ERRORS = VendorErrors(
-    unauthorized=lambda: _account_error(401, "unauthorized", "Auth token invalid or missing"),
+    # 403 with the example body of fluencelabs/docs docs/build/api/overview.md (revisions
+    # 3f4e419, 76ef658); code "forbidden", which api-evangelist/fluence's
+    # errors/fluence-error-codes.yml (from Fluence's OpenAPI) says "also returned for a
+    # missing/invalid X-API-KEY".
+    unauthorized=lambda: _account_error(403, "forbidden", "Auth failed. No such API Key"),
     unavailable=lambda: _account_error(503, "service_unavailable", "Service temporarily unavailable"),
     rate_limited=lambda seconds: _account_error(
         429, "too_many_requests", "Too many requests", headers={"Retry-After": str(seconds)}
@@ -405,8 +466,9 @@ class Problems:
         return self._typed(obj, key, loc, required=required, expected=list)
 
     def not_an_object(self, loc: Loc, value: Any) -> None:
-        self.add("model_attributes_type", loc, "Input should be a valid dictionary or object to extract fields from",
-                 value)  # fmt: skip
+        self.add(
+            "model_attributes_type", loc, "Input should be a valid dictionary or object to extract fields from", value
+        )
 
 
 def _read_body(request: HttpRequest) -> Any:
@@ -476,8 +538,13 @@ def _check_expose(problems: Problems, settings_: dict[str, Any]) -> list[dict[st
         port = problems.string(item, "port", (*loc, i, "port"), required=True)
         protocol = item.get("protocol", "tcp")  # the documented default
         if protocol not in PROTOCOLS:
-            problems.add("enum", (*loc, i, "protocol"), "Input should be 'tcp', 'udp' or 'http'", protocol,
-                         {"expected": "'tcp', 'udp' or 'http'"})  # fmt: skip
+            problems.add(
+                "enum",
+                (*loc, i, "protocol"),
+                "Input should be 'tcp', 'udp' or 'http'",
+                protocol,
+                {"expected": "'tcp', 'udp' or 'http'"},
+            )
             protocol = None
         if port is not None and (not PORT_RE.match(port) or not 1 <= int(port) <= 65535):
             problems.value_error((*loc, i, "port"), "Port must be between 1 and 65535", port)
@@ -568,8 +635,9 @@ def _check_container(body: Any, *, update: bool) -> tuple[Problems, dict[str, An
         if not update:  # PUT keeps the original ports and ignores any sent [V]
             spec["expose"] = _check_expose(problems, settings_)
         spec["environment"] = _check_environment(problems, settings_)
-        command = problems.string(settings_, "startup_command", ("container_settings", "startup_command"),
-                                  required=False)  # fmt: skip
+        command = problems.string(
+            settings_, "startup_command", ("container_settings", "startup_command"), required=False
+        )
         if command is not None and len(command) > MAX_COMMAND:
             problems.value_error(
                 ("container_settings", "startup_command"),
@@ -648,8 +716,12 @@ def _objects(account: str, *kinds: str):
 
 def _account_row(account: str) -> SandboxObject:
     """The account's own record: its user id and the credit it started with."""
-    defaults = {"data": {"user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fluence-sandbox:{account}")),
-                         "credit": str(START_CREDIT)}}  # fmt: skip
+    defaults = {
+        "data": {
+            "user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fluence-sandbox:{account}")),
+            "credit": str(START_CREDIT),
+        }
+    }
     try:
         with transaction.atomic():
             row, _ = SandboxObject.objects.get_or_create(
@@ -675,8 +747,12 @@ def _billing(data: dict[str, Any], status: str, now: dt.datetime) -> dict[str, A
     end = _time(data["_ended_at"]) if status == "ENDED" else now
     spent = price * (1 + _hour_boundaries(created, end))
     if status == "ENDED":
-        return {"hourly_usage": 0.0, "total_spendings": float(_money(spent)), "reserved_amount": 0.0,
-                "next_billing_period": None}  # fmt: skip
+        return {
+            "hourly_usage": 0.0,
+            "total_spendings": float(_money(spent)),
+            "reserved_amount": 0.0,
+            "next_billing_period": None,
+        }
     next_period = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     return {
         "hourly_usage": float(price),
@@ -749,8 +825,12 @@ def _external_port(data: dict[str, Any], port: str, protocol: str) -> str:
 
 
 def _updated_at(data: dict[str, Any], now: dt.datetime) -> str:
-    moments = [_time(data["created_at"]), _time(data["_active_at"]), _time(data.get("_renamed_at")),
-               _time(data.get("_ended_at"))]  # fmt: skip
+    moments = [
+        _time(data["created_at"]),
+        _time(data["_active_at"]),
+        _time(data.get("_renamed_at")),
+        _time(data.get("_ended_at")),
+    ]
     for rollout in () if data.get("_fails") else data.get("_rollouts", ()):
         moments += [_time(rollout["scheduled_at"]), _time(rollout["ready_at"])]
     return _iso(max(m for m in moments if m is not None and m <= now))
@@ -785,13 +865,20 @@ def _container_json(data: dict[str, Any], now: dt.datetime, *, full: bool) -> di
         if status == "ACTIVE":
             # [I] http goes through network.uri, not a forwarded port.
             forwarded = [
-                {"port": e["port"], "external_port": _external_port(data, e["port"], e["protocol"]),
-                 "protocol": e["protocol"]}
-                for e in data["expose"] if started and e["protocol"] != "http"
-            ]  # fmt: skip
+                {
+                    "port": e["port"],
+                    "external_port": _external_port(data, e["port"], e["protocol"]),
+                    "protocol": e["protocol"],
+                }
+                for e in data["expose"]
+                if started and e["protocol"] != "http"
+            ]
             http = started and {"port": "80", "protocol": "http"} in data["expose"]
-            network = {"domain": domain, "forwarded_ports": forwarded,
-                       "uri": f"https://{data['id'][:8]}.{domain}" if http else None}  # fmt: skip
+            network = {
+                "domain": domain,
+                "forwarded_ports": forwarded,
+                "uri": f"https://{data['id'][:8]}.{domain}" if http else None,
+            }
         out["network"] = network
     out["created_at"] = data["created_at"]
     out["updated_at"] = _updated_at(data, now)
@@ -806,8 +893,14 @@ def _ssh_user(os_image: str) -> str:
 def _machine_json(data: dict[str, Any], now: dt.datetime, *, full: bool) -> dict[str, Any]:
     status = _status(data, now)
     ip = data["_ip"] if status == "ACTIVE" else None
-    out: dict[str, Any] = {"id": data["id"], "name": data["name"], "status": status, "resources": _resources(data),
-                           "domain": ip, "location": data["location"]}  # fmt: skip
+    out: dict[str, Any] = {
+        "id": data["id"],
+        "name": data["name"],
+        "status": status,
+        "resources": _resources(data),
+        "domain": ip,
+        "location": data["location"],
+    }
     if full:
         out["availability"] = data["_kind"]
         out["os_image"] = data["os_image"]
@@ -833,9 +926,18 @@ def _instance_not_found() -> HttpResponse:
 
 
 def _new_instance(
-    account: str, kind: str, instance_id: str, *, name: str, price: str, location: str, supply: dict[str, Any],
-    gpu_model: dict[str, Any], faults: Faults, extra: dict[str, Any],
-) -> HttpResponse:  # fmt: skip
+    account: str,
+    kind: str,
+    instance_id: str,
+    *,
+    name: str,
+    price: str,
+    location: str,
+    supply: dict[str, Any],
+    gpu_model: dict[str, Any],
+    faults: Faults,
+    extra: dict[str, Any],
+) -> HttpResponse:
     """Take the 3 h from the balance and record the instance, or refuse for want of money."""
     now = _now()
     cost = Decimal(price) * UPFRONT_HOURS
@@ -911,8 +1013,13 @@ def _create_container(request: HttpRequest, account: str, faults: Faults) -> Htt
         return refused
     now = _now()
     active_at = now + _seconds()
-    first = {"rev": 0, "image": spec["image"], "scheduled_at": _iso(active_at),
-             "ready_at": _iso(active_at + _seconds(0.25)), "broken": _broken(spec["image"])}  # fmt: skip
+    first = {
+        "rev": 0,
+        "image": spec["image"],
+        "scheduled_at": _iso(active_at),
+        "ready_at": _iso(active_at + _seconds(0.25)),
+        "broken": _broken(spec["image"]),
+    }
     gpu_model = {**plan["gpu_model"], "interface": plan["gpu_model"]["interface"].lower()}
     extra = {
         "plan_id": plan["id"],
@@ -927,9 +1034,17 @@ def _create_container(request: HttpRequest, account: str, faults: Faults) -> Htt
         "_rollouts": [first],
     }
     return _new_instance(
-        account, CONTAINER, str(uuid.uuid4()), name=spec["name"], price=str(plan["pricing"]["hour"]), location=location,
-        supply=plan["supply"], gpu_model=gpu_model, faults=faults, extra=extra,
-    )  # fmt: skip
+        account,
+        CONTAINER,
+        str(uuid.uuid4()),
+        name=spec["name"],
+        price=str(plan["pricing"]["hour"]),
+        location=location,
+        supply=plan["supply"],
+        gpu_model=gpu_model,
+        faults=faults,
+        extra=extra,
+    )
 
 
 def _registry(credentials: dict[str, str] | None) -> dict[str, str] | None:
@@ -977,8 +1092,15 @@ def _redeploy(request: HttpRequest, obj: SandboxObject) -> HttpResponse:
     for key in ("name", "image", "environment", "startup_command", "ssh_key"):
         data[key] = spec[key]  # omitted optional settings are cleared: a full replacement [V]
     data["_registry"] = _registry(spec["credentials"])
-    data["_rollouts"].append({"rev": current["rev"] + 1, "image": spec["image"], "scheduled_at": _iso(now),
-                              "ready_at": _iso(now + _seconds(0.5)), "broken": _broken(spec["image"])})  # fmt: skip
+    data["_rollouts"].append(
+        {
+            "rev": current["rev"] + 1,
+            "image": spec["image"],
+            "scheduled_at": _iso(now),
+            "ready_at": _iso(now + _seconds(0.5)),
+            "broken": _broken(spec["image"]),
+        }
+    )
     obj.name = spec["name"]
     obj.save(update_fields=["data", "name", "updated_at"])
     return HttpResponse(status=204)
@@ -991,13 +1113,34 @@ def _last(request: HttpRequest) -> tuple[int | None, HttpResponse | None]:
     try:
         last = int(raw)
     except ValueError:
-        return None, json_response({"detail": [{"type": "int_parsing", "loc": ["query", "last"],
-                                                "msg": "Input should be a valid integer, unable to parse string as an integer",
-                                                "input": raw}]}, status=422)  # fmt: skip
+        return None, json_response(
+            {
+                "detail": [
+                    {
+                        "type": "int_parsing",
+                        "loc": ["query", "last"],
+                        "msg": "Input should be a valid integer, unable to parse string as an integer",
+                        "input": raw,
+                    }
+                ]
+            },
+            status=422,
+        )
     if last < 1:
-        return None, json_response({"detail": [{"type": "greater_than_equal", "loc": ["query", "last"],
-                                                "msg": "Input should be greater than or equal to 1", "input": raw,
-                                                "ctx": {"ge": 1}}]}, status=422)  # fmt: skip
+        return None, json_response(
+            {
+                "detail": [
+                    {
+                        "type": "greater_than_equal",
+                        "loc": ["query", "last"],
+                        "msg": "Input should be greater than or equal to 1",
+                        "input": raw,
+                        "ctx": {"ge": 1},
+                    }
+                ]
+            },
+            status=422,
+        )
     return last, None
 
 
@@ -1037,8 +1180,9 @@ def _event_lines(data: dict[str, Any], now: dt.datetime) -> list[str]:
     node = f"gpu-node-{_digest(data['id'], 'node')[:5]}"
     active_at = _time(data["_active_at"])
     if data.get("_fails"):
-        timeline.append((active_at, "[pod]: [Warning] [FailedScheduling] 0/4 nodes are available: "
-                                    "4 Insufficient nvidia.com/gpu."))  # fmt: skip
+        timeline.append(
+            (active_at, "[pod]: [Warning] [FailedScheduling] 0/4 nodes are available: 4 Insufficient nvidia.com/gpu.")
+        )
     rollouts = data.get("_rollouts", [])
     ended = _time(data.get("_ended_at"))
     for i, rollout in enumerate(rollouts if not data.get("_fails") else ()):
@@ -1066,11 +1210,14 @@ def _event_lines(data: dict[str, Any], now: dt.datetime) -> list[str]:
             timeline.append((ready, "[pod]: [Normal] [Started] Started container service-1"))
             if rollout["broken"] == "crash":
                 stop = _time(rollouts[i + 1]["scheduled_at"]) if i + 1 < len(rollouts) else ended or now
-                timeline += [(t, f"[pod]: [Warning] [BackOff] Back-off restarting failed container service-1 in pod "
-                                 f"{pod}") for t in _ticks(ready, stop)]  # fmt: skip
+                timeline += [
+                    (t, f"[pod]: [Warning] [BackOff] Back-off restarting failed container service-1 in pod {pod}")
+                    for t in _ticks(ready, stop)
+                ]
         if i + 1 < len(rollouts):
-            timeline.append((_time(rollouts[i + 1]["scheduled_at"]),
-                             "[pod]: [Normal] [Killing] Stopping container service-1"))  # fmt: skip
+            timeline.append(
+                (_time(rollouts[i + 1]["scheduled_at"]), "[pod]: [Normal] [Killing] Stopping container service-1")
+            )
     if ended is not None and not data.get("_fails"):
         timeline.append((ended, "[pod]: [Normal] [Killing] Stopping container service-1"))
     # Stable by moment: lines of one instant keep their written order.
@@ -1130,9 +1277,17 @@ def machines(request: HttpRequest, kind: str, *, account: str, faults: Faults) -
         "_ip": f"216.81.{248 + digest % 8}.{2 + (digest >> 3) % 252}",
     }
     return _new_instance(
-        account, kind, instance_id, name=spec["name"], price=str(option["pricing"]["hour"]), location=option["location"],
-        supply=supply, gpu_model=gpu_model, faults=faults, extra=extra,
-    )  # fmt: skip
+        account,
+        kind,
+        instance_id,
+        name=spec["name"],
+        price=str(option["pricing"]["hour"]),
+        location=option["location"],
+        supply=supply,
+        gpu_model=gpu_model,
+        faults=faults,
+        extra=extra,
+    )
 
 
 @gpu_route("GET", "PUT", "DELETE")
@@ -1192,9 +1347,12 @@ def users_me(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespo
     row = _account_row(account)
     permissions = ["gpu:read", "balances:read"] if _read_only(request) else ["gpu:read", "gpu:write", "balances:read"]
     return json_response(
-        {"id": row.data["user_id"], "email": f"sandbox-{account[:8]}@users.sandbox.fluence.dev",
-         "permissions": permissions}
-    )  # fmt: skip
+        {
+            "id": row.data["user_id"],
+            "email": f"sandbox-{account[:8]}@users.sandbox.fluence.dev",
+            "permissions": permissions,
+        }
+    )
 
 
 # --- routes -------------------------------------------------------------------------------------------------

@@ -23,37 +23,113 @@ VM_A100_TOKYO = "d8312018-c50c-4278-89db-69e40013414d"
 BM_H100 = "9b0f3a55-6c55-4b8c-9f0c-0f4a1a2b3c4d"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host"  # the seed's key, abbreviated as written
 OFFERS = [
-    Offer(sku=PLAN_A100, name="a100-80gi-sxm-1gpu-16cpu-128gi-120gi", kind="container", gpu_model="A100",
-          gpu_memory_gb=80, price_per_hour=Decimal("1.22"),
-          extra={"locations": ["US"], "upfront_hours": 3, "currency": "USDC", "vcpu": 16, "memory_gb": 128,
-                 "storage_gb": 120, "interface": "sxm"}),
-    Offer(sku=PLAN_H200, name="h200-141gi-sxm-1gpu-16cpu-128gi-120gi", kind="container", gpu_model="H200",
-          gpu_memory_gb=141, price_per_hour=Decimal("2.96"),
-          extra={"locations": ["US", "DE"], "upfront_hours": 3, "currency": "USDC", "vcpu": 16, "memory_gb": 128,
-                 "storage_gb": 120, "interface": "SXM"}),
-    Offer(sku=VM_A100, name="A100 VM", kind="vm", gpu_model="A100", gpu_memory_gb=80,
-          price_per_hour=Decimal("1.07"), location="us-central-3",
-          extra={"os_options": ["Ubuntu Server 22.04"], "provider": "massed-compute", "nvlink": False,
-                 "location": "us-central-3", "vcpu": 14, "memory_gb": 93, "storage_gb": 582}),
-    Offer(sku=VM_A100_TOKYO, name="A100 VM", kind="vm", gpu_model="A100", gpu_memory_gb=80,
-          price_per_hour=Decimal("1.15"), location="tokyo-japan-2",
-          extra={"os_options": ["Ubuntu Server 22.04", "Ubuntu Server 24.04"], "provider": "sesterce",
-                 "nvlink": False, "location": "tokyo-japan-2"}),
-    Offer(sku=BM_H100, name="H100 bare metal", kind="baremetal", gpu_model="H100", gpu_count=8, gpu_memory_gb=80,
-          price_per_hour=Decimal("19.60"), location="dulles-usa-1",
-          extra={"os_options": ["Ubuntu Server 22.04"], "provider": "sesterce", "nvlink": True,
-                 "location": "dulles-usa-1"}),
-]  # fmt: skip
+    Offer(
+        sku=PLAN_A100,
+        name="a100-80gi-sxm-1gpu-16cpu-128gi-120gi",
+        kind="container",
+        gpu_model="A100",
+        gpu_memory_gb=80,
+        price_per_hour=Decimal("1.22"),
+        extra={
+            "locations": ["US"],
+            "upfront_hours": 3,
+            "currency": "USDC",
+            "vcpu": 16,
+            "memory_gb": 128,
+            "storage_gb": 120,
+            "interface": "sxm",
+        },
+    ),
+    Offer(
+        sku=PLAN_H200,
+        name="h200-141gi-sxm-1gpu-16cpu-128gi-120gi",
+        kind="container",
+        gpu_model="H200",
+        gpu_memory_gb=141,
+        price_per_hour=Decimal("2.96"),
+        extra={
+            "locations": ["US", "DE"],
+            "upfront_hours": 3,
+            "currency": "USDC",
+            "vcpu": 16,
+            "memory_gb": 128,
+            "storage_gb": 120,
+            "interface": "SXM",
+        },
+    ),
+    Offer(
+        sku=VM_A100,
+        name="A100 VM",
+        kind="vm",
+        gpu_model="A100",
+        gpu_memory_gb=80,
+        price_per_hour=Decimal("1.07"),
+        location="us-central-3",
+        extra={
+            "os_options": ["Ubuntu Server 22.04"],
+            "provider": "massed-compute",
+            "nvlink": False,
+            "location": "us-central-3",
+            "vcpu": 14,
+            "memory_gb": 93,
+            "storage_gb": 582,
+        },
+    ),
+    Offer(
+        sku=VM_A100_TOKYO,
+        name="A100 VM",
+        kind="vm",
+        gpu_model="A100",
+        gpu_memory_gb=80,
+        price_per_hour=Decimal("1.15"),
+        location="tokyo-japan-2",
+        extra={
+            "os_options": ["Ubuntu Server 22.04", "Ubuntu Server 24.04"],
+            "provider": "sesterce",
+            "nvlink": False,
+            "location": "tokyo-japan-2",
+        },
+    ),
+    Offer(
+        sku=BM_H100,
+        name="H100 bare metal",
+        kind="baremetal",
+        gpu_model="H100",
+        gpu_count=8,
+        gpu_memory_gb=80,
+        price_per_hour=Decimal("19.60"),
+        location="dulles-usa-1",
+        extra={
+            "os_options": ["Ubuntu Server 22.04"],
+            "provider": "sesterce",
+            "nvlink": True,
+            "location": "dulles-usa-1",
+        },
+    ),
+]
 # As ``FluenceProvider.account_metadata()`` keeps them: environment names only, never values.
 DEFAULT_IMAGES = [
-    {"slug": "debian-ssh-11", "name": "Debian SSH 11", "description": "", "image": "docker.io/fluencelabs/debian-ssh-root:11",
-     "expose": [{"port": "22", "protocol": "tcp"}], "environment": ["SSH_PUBKEY"], "startup_command": "",
-     "requires_ssh": True},
-    {"slug": "vllm", "name": "vLLM server", "description": "", "image": "docker.io/vllm/vllm-openai:latest",
-     "expose": [{"port": "8000", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
-     "environment": ["HF_TOKEN"], "startup_command": "vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000",
-     "requires_ssh": False},
-]  # fmt: skip
+    {
+        "slug": "debian-ssh-11",
+        "name": "Debian SSH 11",
+        "description": "",
+        "image": "docker.io/fluencelabs/debian-ssh-root:11",
+        "expose": [{"port": "22", "protocol": "tcp"}],
+        "environment": ["SSH_PUBKEY"],
+        "startup_command": "",
+        "requires_ssh": True,
+    },
+    {
+        "slug": "vllm",
+        "name": "vLLM server",
+        "description": "",
+        "image": "docker.io/vllm/vllm-openai:latest",
+        "expose": [{"port": "8000", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
+        "environment": ["HF_TOKEN"],
+        "startup_command": "vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000",
+        "requires_ssh": False,
+    },
+]
 # The seed's container request, exactly as written.
 SEED_CONTAINER = {
     "plan_id": PLAN_A100,
@@ -77,9 +153,12 @@ SEED_CONTAINER = {
 @pytest.fixture
 def fluence_account(team):
     return AccountFactory(
-        team=team, vendor="fluence", label="Fluence sandbox", api_key="sandbox-fluence-forms",
+        team=team,
+        vendor="fluence",
+        label="Fluence sandbox",
+        api_key="sandbox-fluence-forms",
         metadata={"default_images": DEFAULT_IMAGES},
-    )  # fmt: skip
+    )
 
 
 def rows(prefix: str, items: list[tuple[str, str]], columns: tuple[str, str]) -> dict[str, str]:
@@ -100,21 +179,32 @@ def env(*items: tuple[str, str]) -> dict[str, str]:
 
 def data(account, **fields: Any) -> dict[str, Any]:
     values = {
-        "account": account.pk, "kind": "container", "name": "my-gpu-container", "plan_id": PLAN_A100,
-        "location": "US", "image": "docker.io/fluencelabs/debian-ssh-root:11",
-        "startup_command": "python3 serve.py --port 8000", "ssh_key": KEY,
+        "account": account.pk,
+        "kind": "container",
+        "name": "my-gpu-container",
+        "plan_id": PLAN_A100,
+        "location": "US",
+        "image": "docker.io/fluencelabs/debian-ssh-root:11",
+        "startup_command": "python3 serve.py --port 8000",
+        "ssh_key": KEY,
         **ports(("22", "tcp"), ("80", "http"), ("443", "tcp"), ("8000", "tcp")),
         **env(("MODEL_PATH", "/models/llama")),
-    }  # fmt: skip
+    }
     values.update(fields)
     return values
 
 
 def machine(account, kind: str = "vm", **fields: Any) -> dict[str, Any]:
     values = {
-        "account": account.pk, "kind": kind, "name": "my-gpu-vm", "machine_plan_id": VM_A100,
-        "os_image": "Ubuntu Server 22.04", "ssh_key": KEY, **ports(), **env(),
-    }  # fmt: skip
+        "account": account.pk,
+        "kind": kind,
+        "name": "my-gpu-vm",
+        "machine_plan_id": VM_A100,
+        "os_image": "Ubuntu Server 22.04",
+        "ssh_key": KEY,
+        **ports(),
+        **env(),
+    }
     values.update(fields)
     return values
 
@@ -148,11 +238,20 @@ def test_fluence_form_builds_the_seeds_container_request(fluence_account):
 
 
 def test_fluence_form_builds_the_seeds_private_image_request(fluence_account):
-    form = bound(data(
-        fluence_account, image="ghcr.io/myorg/private-model:v1", startup_command="", location="", ssh_key="",
-        registry_host="ghcr.io", registry_username="myuser", registry_password="ghp_xxxxxxxxxxxx",
-        **ports(("22", "tcp"), ("8080", "tcp")), **env(),
-    ))  # fmt: skip
+    form = bound(
+        data(
+            fluence_account,
+            image="ghcr.io/myorg/private-model:v1",
+            startup_command="",
+            location="",
+            ssh_key="",
+            registry_host="ghcr.io",
+            registry_username="myuser",
+            registry_password="ghp_xxxxxxxxxxxx",
+            **ports(("22", "tcp"), ("8080", "tcp")),
+            **env(),
+        )
+    )
     assert form.is_valid(), errors_of(form)
     assert form.spec == {
         "kind": "container",
@@ -172,8 +271,12 @@ def test_fluence_form_builds_the_seeds_machine_request(fluence_account, kind, pl
     form = bound(machine(fluence_account, kind, machine_plan_id=plan, image="ubuntu", **ports(("22", "tcp"))))
     assert form.is_valid(), errors_of(form)
     assert form.spec == {
-        "kind": kind, "plan_id": plan, "name": "my-gpu-vm", "ssh_key": KEY, "os_image": "Ubuntu Server 22.04",
-    }  # fmt: skip
+        "kind": kind,
+        "plan_id": plan,
+        "name": "my-gpu-vm",
+        "ssh_key": KEY,
+        "os_image": "Ubuntu Server 22.04",
+    }
 
 
 def test_fluence_form_expands_a_port_range_into_ports(fluence_account):
@@ -188,13 +291,24 @@ def test_fluence_form_expands_a_port_range_into_ports(fluence_account):
 
 
 def test_fluence_form_leaves_out_empty_optional_keys(fluence_account):
-    form = bound(data(fluence_account, location="", startup_command="", ssh_key="", image="nginx:1.27",
-                      **ports(("80", "http")), **env()))  # fmt: skip
+    form = bound(
+        data(
+            fluence_account,
+            location="",
+            startup_command="",
+            ssh_key="",
+            image="nginx:1.27",
+            **ports(("80", "http")),
+            **env(),
+        )
+    )
     assert form.is_valid(), errors_of(form)
     assert form.spec == {
-        "kind": "container", "plan_id": PLAN_A100, "name": "my-gpu-container",
+        "kind": "container",
+        "plan_id": PLAN_A100,
+        "name": "my-gpu-container",
         "container_settings": {"image": "nginx:1.27", "expose": [{"port": "80", "protocol": "http"}]},
-    }  # fmt: skip
+    }
 
 
 def test_fluence_form_lists_only_fluence_keys(fluence_account, account):
@@ -219,42 +333,66 @@ TOO_MANY = [(str(p), "tcp") for p in range(8000, 8011)]
         ({"plan_id": "gone"}, "plan_id", "Select a valid choice. gone is not one of the available choices."),
         ({"image": ""}, "image", "An image is required."),
         ({"image": "Docker.io/Library/Ubuntu"}, "image", "Fluence takes image references in lower case only."),
-        ({"image": "ubuntu latest"}, "image",
-         "An image reference has no spaces, e.g. docker.io/library/ubuntu:22.04."),
+        ({"image": "ubuntu latest"}, "image", "An image reference has no spaces, e.g. docker.io/library/ubuntu:22.04."),
         ({"image": "a" * 256}, "image", "An image reference of at most 255 characters."),
         (ports(("", "tcp")), "ports-0-port", "Expose at least 1 port."),  # the page's one empty row
         (ports(*TOO_MANY), "ports-0-port", "At most 10 ports (a range counts each of its ports)."),
-        (ports(("22", "tcp"), ("8000-8009", "tcp")), "ports-0-port",
-         "At most 10 ports (a range counts each of its ports)."),
+        (
+            ports(("22", "tcp"), ("8000-8009", "tcp")),
+            "ports-0-port",
+            "At most 10 ports (a range counts each of its ports).",
+        ),
         (ports(("22", "tcp"), ("999999999", "tcp")), "ports-1-port", "Port must be between 1 and 65535."),
         (ports(("ssh", "tcp")), "ports-0-port", "Port must be between 1 and 65535."),
         (ports(("5005-5000", "tcp")), "ports-0-port", "A range of ports between 1 and 65535, low to high."),
         (ports(("8080", "http")), "ports-0-protocol", "Only port 80 may use http; use tcp or udp."),
         (ports(("22", "tcp"), ("22", "tcp")), "ports-1-port", "Port 22/tcp is listed twice."),
-        (env(("model_path", "/m")), "env-0-name", "Upper-case letters, digits and underscores, starting with a letter."),
+        (
+            env(("model_path", "/m")),
+            "env-0-name",
+            "Upper-case letters, digits and underscores, starting with a letter.",
+        ),
         (env(("1MODEL", "/m")), "env-0-name", "Upper-case letters, digits and underscores, starting with a letter."),
-        (env(("SSH_PUBKEY", "ssh-ed25519 AAAA x")), "env-0-name",
-         "SSH_PUBKEY is reserved: Fluence injects the SSH key through it. Put the key in the SSH key field."),
+        (
+            env(("SSH_PUBKEY", "ssh-ed25519 AAAA x")),
+            "env-0-name",
+            "SSH_PUBKEY is reserved: Fluence injects the SSH key through it. Put the key in the SSH key field.",
+        ),
         (env(("A", "1"), ("A", "2")), "env-1-name", "A is defined twice."),
         (env(*[(f"V{i}", "x") for i in range(65)]), "env-0-name", "At most 64 variables."),
         ({"startup_command": "x" * 2049}, "startup_command", "At most 2048 characters."),
-        ({"registry_host": "quay.io", "registry_username": "me", "registry_password": "pw"}, "registry_host",
-         "Fluence pulls private images only from docker.io or ghcr.io."),
-        ({"registry_host": "docker.io", "registry_username": "me"}, "registry_password",
-         "Required with the other registry credentials."),
-        ({"registry_username": "me", "registry_password": "pw"}, "registry_host",
-         "Required with the other registry credentials."),
-        ({"registry_host": "ghcr.io", "registry_password": "pw"}, "registry_username",
-         "Required with the other registry credentials."),
+        (
+            {"registry_host": "quay.io", "registry_username": "me", "registry_password": "pw"},
+            "registry_host",
+            "Fluence pulls private images only from docker.io or ghcr.io.",
+        ),
+        (
+            {"registry_host": "docker.io", "registry_username": "me"},
+            "registry_password",
+            "Required with the other registry credentials.",
+        ),
+        (
+            {"registry_username": "me", "registry_password": "pw"},
+            "registry_host",
+            "Required with the other registry credentials.",
+        ),
+        (
+            {"registry_host": "ghcr.io", "registry_password": "pw"},
+            "registry_username",
+            "Required with the other registry credentials.",
+        ),
         ({"location": "DE"}, "location", "This plan runs in: US."),
         ({"location": "usa"}, "location", "A two-letter country code, e.g. US."),
-        ({"ssh_key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "ssh_key",
-         "A public key line, e.g. ssh-ed25519 AAAA… you@host (not a private key)."),
+        (
+            {"ssh_key": "-----BEGIN OPENSSH PRIVATE KEY-----"},
+            "ssh_key",
+            "A public key line, e.g. ssh-ed25519 AAAA… you@host (not a private key).",
+        ),
         ({"ssh_key": f"{KEY}\n{KEY}"}, "ssh_key", "One public key, on one line."),
         # The default image says requires_ssh: its key is needed (contract §2.3 [I]).
         ({"ssh_key": ""}, "ssh_key", "An SSH public key is required: it is the only way in."),
     ],
-)  # fmt: skip
+)
 def test_fluence_form_container_rule_on_its_field(fluence_account, fields, where, message):
     form = bound(data(fluence_account, **fields))
     assert not form.is_valid()
@@ -268,12 +406,16 @@ def test_fluence_form_container_rule_on_its_field(fluence_account, fields, where
         ({"machine_plan_id": ""}, "machine_plan_id", "Choose a plan."),
         ({"machine_plan_id": BM_H100}, "machine_plan_id", "This plan is no longer offered; choose another."),
         ({"ssh_key": ""}, "ssh_key", "An SSH public key is required: it is the only way in."),
-        ({"ssh_key": "not a key"}, "ssh_key", "A public key line, e.g. ssh-ed25519 AAAA… you@host (not a private key)."),
+        (
+            {"ssh_key": "not a key"},
+            "ssh_key",
+            "A public key line, e.g. ssh-ed25519 AAAA… you@host (not a private key).",
+        ),
         ({"os_image": ""}, "os_image", "Choose an OS image."),
         ({"os_image": "Ubuntu Server 24.04"}, "os_image", "This option offers: Ubuntu Server 22.04."),
         ({"name": "My VM"}, "name", rules.NAME_RULE),
     ],
-)  # fmt: skip
+)
 def test_fluence_form_machine_rule_on_its_field(fluence_account, fields, where, message):
     form = bound(machine(fluence_account, **fields))
     assert not form.is_valid()
@@ -315,8 +457,10 @@ def test_fluence_vendor_422_paths_land_on_container_fields(fluence_account, path
     assert errors_of(form)[where] == ["Value error, the vendor's words"]
 
 
-@pytest.mark.parametrize(("path", "where"), [("plan_id", "machine_plan_id"), ("os_image", "os_image"),
-                                             ("ssh_key", "ssh_key"), ("name", "name")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [("plan_id", "machine_plan_id"), ("os_image", "os_image"), ("ssh_key", "ssh_key"), ("name", "name")],
+)
 def test_fluence_vendor_400_paths_land_on_machine_fields(fluence_account, path, where):
     form = bound(machine(fluence_account))
     assert form.is_valid(), errors_of(form)
@@ -383,10 +527,15 @@ def test_fluence_without_a_catalog_the_plans_ask_for_a_sync(fluence_account):
 def test_fluence_sections_show_only_for_their_kind(fluence_account):
     sections = {s["title"]: s.get("show_when") for s in bound(data(fluence_account)).rendered_sections()}
     assert sections == {
-        "Basics": None, "Plan": "kind=container", "Machine": "kind=vm,baremetal", "Container": "kind=container",
-        "Exposed ports": "kind=container", "Environment": "kind=container", "Private registry": "kind=container",
+        "Basics": None,
+        "Plan": "kind=container",
+        "Machine": "kind=vm,baremetal",
+        "Container": "kind=container",
+        "Exposed ports": "kind=container",
+        "Environment": "kind=container",
+        "Private registry": "kind=container",
         "Access": None,
-    }  # fmt: skip
+    }
 
 
 # --- the default-image picker -----------------------------------------------------------------------------------
@@ -472,18 +621,26 @@ def test_fluence_charges_name_the_three_hours_taken_on_create(fluence_account):
 def edit_form(spec: dict[str, Any], values: dict[str, Any] | None = None) -> FluenceDeploymentForm:
     initial, row_initial = FluenceDeploymentForm.initial_from_spec(spec)
     return FluenceDeploymentForm(
-        values, accounts=ProviderAccount.objects.all(), offers=OFFERS, initial=initial,
-        row_initial=None if values is not None else row_initial, editing=True,
-    )  # fmt: skip
+        values,
+        accounts=ProviderAccount.objects.all(),
+        offers=OFFERS,
+        initial=initial,
+        row_initial=None if values is not None else row_initial,
+        editing=True,
+    )
 
 
 def test_fluence_initial_from_spec_round_trips_the_seed(fluence_account):
     initial, row_initial = FluenceDeploymentForm.initial_from_spec({"kind": "container", **SEED_CONTAINER})
     assert row_initial == {
-        "ports": [{"port": "22", "protocol": "tcp"}, {"port": "80", "protocol": "http"},
-                  {"port": "443", "protocol": "tcp"}, {"port": "8000", "protocol": "tcp"}],
+        "ports": [
+            {"port": "22", "protocol": "tcp"},
+            {"port": "80", "protocol": "http"},
+            {"port": "443", "protocol": "tcp"},
+            {"port": "8000", "protocol": "tcp"},
+        ],
         "env": [{"name": "MODEL_PATH", "value": "/models/llama"}],
-    }  # fmt: skip
+    }
     values = {k: v for k, v in initial.items() if not k.startswith("_")}
     form = bound(data(fluence_account, **values))
     assert form.is_valid(), errors_of(form)
@@ -493,8 +650,15 @@ def test_fluence_initial_from_spec_round_trips_the_seed(fluence_account):
 def test_fluence_edit_container_fixes_plan_location_and_ports(fluence_account):
     form = edit_form({"kind": "container", **SEED_CONTAINER})
     editable = {name for name, field in form.main.fields.items() if not field.disabled}
-    assert editable == {"name", "image", "startup_command", "registry_host", "registry_username",
-                        "registry_password", "ssh_key"}  # fmt: skip
+    assert editable == {
+        "name",
+        "image",
+        "startup_command",
+        "registry_host",
+        "registry_username",
+        "registry_password",
+        "ssh_key",
+    }
     assert {"kind", "plan_id", "location", "expose_summary"} <= set(form.main.fields)
     assert not {"account", "default_image"} & set(form.main.fields)
     assert form.main["expose_summary"].value() == "22/tcp, 80/http, 443/tcp, 8000/tcp"
@@ -506,19 +670,27 @@ def test_fluence_edit_container_fixes_plan_location_and_ports(fluence_account):
 
 def test_fluence_edit_container_sends_new_settings_and_keeps_the_ports(fluence_account):
     spec = {"kind": "container", **SEED_CONTAINER}
-    values = {"name": "my-gpu-container-2", "image": "docker.io/fluencelabs/debian-ssh-root:12", "startup_command": "",
-              "ssh_key": KEY, **env(("MODEL_PATH", "/models/qwen"), ("MODE", "fast"))}  # fmt: skip
+    values = {
+        "name": "my-gpu-container-2",
+        "image": "docker.io/fluencelabs/debian-ssh-root:12",
+        "startup_command": "",
+        "ssh_key": KEY,
+        **env(("MODEL_PATH", "/models/qwen"), ("MODE", "fast")),
+    }
     form = edit_form(spec, values)
     assert form.is_valid(), errors_of(form)
     assert form.spec == {
-        "kind": "container", "plan_id": PLAN_A100, "name": "my-gpu-container-2",
+        "kind": "container",
+        "plan_id": PLAN_A100,
+        "name": "my-gpu-container-2",
         "container_settings": {
             "image": "docker.io/fluencelabs/debian-ssh-root:12",
             "expose": SEED_CONTAINER["container_settings"]["expose"],
             "environment": [{"name": "MODEL_PATH", "value": "/models/qwen"}, {"name": "MODE", "value": "fast"}],
         },
-        "constraints": {"location": "US"}, "ssh_key": KEY,
-    }  # fmt: skip
+        "constraints": {"location": "US"},
+        "ssh_key": KEY,
+    }
 
 
 def test_fluence_edit_vm_changes_only_the_name(fluence_account):
@@ -533,11 +705,14 @@ def test_fluence_edit_vm_changes_only_the_name(fluence_account):
 
 def test_fluence_registry_password_is_never_rendered_from_a_stored_spec(fluence_account):
     spec = {"kind": "container", **SEED_CONTAINER}
-    spec["container_settings"] = {**spec["container_settings"],
-                                  "credentials": {"host": "docker.io", "username": "me", "password": "s3cret-token"}}  # fmt: skip
+    spec["container_settings"] = {
+        **spec["container_settings"],
+        "credentials": {"host": "docker.io", "username": "me", "password": "s3cret-token"},
+    }
     initial, row_initial = FluenceDeploymentForm.initial_from_spec(spec)
-    clone = FluenceDeploymentForm(initial=initial, row_initial=row_initial, accounts=ProviderAccount.objects.all(),
-                                  offers=OFFERS)  # fmt: skip
+    clone = FluenceDeploymentForm(
+        initial=initial, row_initial=row_initial, accounts=ProviderAccount.objects.all(), offers=OFFERS
+    )
     assert "s3cret-token" not in str(clone.main["registry_password"])
     assert clone.main["registry_username"].value() == "me"
     edit = edit_form(spec)
@@ -547,15 +722,26 @@ def test_fluence_registry_password_is_never_rendered_from_a_stored_spec(fluence_
 
 def test_fluence_update_with_the_password_left_empty_keeps_it(fluence_account):
     spec = {"kind": "container", **SEED_CONTAINER}
-    spec["container_settings"] = {**spec["container_settings"],
-                                  "credentials": {"host": "docker.io", "username": "me", "password": "s3cret-token"}}  # fmt: skip
-    values = {"name": "my-gpu-container", "image": "docker.io/me/private:2", "ssh_key": KEY,
-              "registry_host": "docker.io", "registry_username": "me", "registry_password": "", **env()}  # fmt: skip
+    spec["container_settings"] = {
+        **spec["container_settings"],
+        "credentials": {"host": "docker.io", "username": "me", "password": "s3cret-token"},
+    }
+    values = {
+        "name": "my-gpu-container",
+        "image": "docker.io/me/private:2",
+        "ssh_key": KEY,
+        "registry_host": "docker.io",
+        "registry_username": "me",
+        "registry_password": "",
+        **env(),
+    }
     form = edit_form(spec, values)
     assert form.is_valid(), errors_of(form)
     assert form.spec["container_settings"]["credentials"] == {
-        "host": "docker.io", "username": "me", "password": "s3cret-token",
-    }  # fmt: skip
+        "host": "docker.io",
+        "username": "me",
+        "password": "s3cret-token",
+    }
     # Another user name is another login: the old password does not follow it.
     form = edit_form(spec, {**values, "registry_username": "someone-else"})
     assert not form.is_valid()
@@ -574,8 +760,11 @@ def test_fluence_password_is_echoed_only_into_the_confirmation_step(fluence_acco
 
 def test_fluence_clone_to_another_vendor_carries_name_image_and_env(fluence_account):
     common = FluenceDeploymentForm.common_from_spec({"kind": "container", **SEED_CONTAINER})
-    assert common == {"name": "my-gpu-container", "image": "docker.io/fluencelabs/debian-ssh-root:11",
-                      "env": [("MODEL_PATH", "/models/llama")]}  # fmt: skip
+    assert common == {
+        "name": "my-gpu-container",
+        "image": "docker.io/fluencelabs/debian-ssh-root:11",
+        "env": [("MODEL_PATH", "/models/llama")],
+    }
     initial, row_initial = FluenceDeploymentForm.initial_from_common(common)
     assert initial == {"name": "my-gpu-container", "image": "docker.io/fluencelabs/debian-ssh-root:11"}
     assert row_initial == {"env": [{"name": "MODEL_PATH", "value": "/models/llama"}]}

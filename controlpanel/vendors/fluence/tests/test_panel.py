@@ -45,22 +45,37 @@ VM_ID = "5d2c7a1e-9f1b-4a8e-b1c2-3d4e5f60718a"
 @pytest.fixture
 def fluence_account(team):
     account = AccountFactory(
-        team=team, vendor="fluence", label="Fluence sandbox", api_key="sandbox-fluence-panel",
+        team=team,
+        vendor="fluence",
+        label="Fluence sandbox",
+        api_key="sandbox-fluence-panel",
         metadata={"default_images": DEFAULT_IMAGES},
-    )  # fmt: skip
+    )
     now = timezone.now()
     for offer in OFFERS:
         CatalogOffer.objects.create(
-            account=account, vendor="fluence", kind=offer.kind, sku=offer.sku, name=offer.name,
-            gpu_model=offer.gpu_model, gpu_count=offer.gpu_count, gpu_memory_gb=offer.gpu_memory_gb,
-            price_per_hour=offer.price_per_hour, location=offer.location, extra=offer.extra, synced_at=now,
-        )  # fmt: skip
+            account=account,
+            vendor="fluence",
+            kind=offer.kind,
+            sku=offer.sku,
+            name=offer.name,
+            gpu_model=offer.gpu_model,
+            gpu_count=offer.gpu_count,
+            gpu_memory_gb=offer.gpu_memory_gb,
+            price_per_hour=offer.price_per_hour,
+            location=offer.location,
+            extra=offer.extra,
+            synced_at=now,
+        )
     return account
 
 
 def fluence_deployment(account, spec=CONTAINER_SPEC, *, external_id=CONTAINER_ID, raw=None, **fields):
-    raw = raw if raw is not None else {"id": external_id.rpartition("/")[2], "instance_status": "ACTIVE",
-                                       "container_status": "STARTED"}  # fmt: skip
+    raw = (
+        raw
+        if raw is not None
+        else {"id": external_id.rpartition("/")[2], "instance_status": "ACTIVE", "container_status": "STARTED"}
+    )
     fields.setdefault("state", State.RUNNING)
     return DeploymentFactory(account=account, name=spec["name"], spec=spec, external_id=external_id, raw=raw, **fields)
 
@@ -70,9 +85,26 @@ def fluence_deployment(account, spec=CONTAINER_SPEC, *, external_id=CONTAINER_ID
 
 def test_fluence_create_page_renders_every_field_by_kind(logged_in, fluence_account):
     content = logged_in.get(reverse("deployments:create", args=["fluence"])).content.decode()
-    for name in ("account", "kind", "name", "plan_id", "location", "machine_plan_id", "os_image", "default_image",
-                 "image", "startup_command", "registry_host", "registry_username", "registry_password", "ssh_key",
-                 "ports-0-port", "ports-0-protocol", "env-0-name", "env-0-value"):  # fmt: skip
+    for name in (
+        "account",
+        "kind",
+        "name",
+        "plan_id",
+        "location",
+        "machine_plan_id",
+        "os_image",
+        "default_image",
+        "image",
+        "startup_command",
+        "registry_host",
+        "registry_username",
+        "registry_password",
+        "ssh_key",
+        "ports-0-port",
+        "ports-0-protocol",
+        "env-0-name",
+        "env-0-value",
+    ):
         assert f'name="{name}"' in content, name
     assert '<fieldset class="form-section" style="border:0;margin:0" data-show-when="kind=container">' in content
     assert 'data-show-when="kind=vm,baremetal"' in content
@@ -103,8 +135,13 @@ def test_fluence_create_bare_metal_names_its_charge(logged_in, fluence_account):
     assert "<strong>$58.80</strong>" in content  # 3 × 19.60
     post_confirmed(logged_in, url, values)
     deployment = Deployment.objects.get(team=fluence_account.team)
-    assert deployment.spec == {"kind": "baremetal", "plan_id": BM_H100, "name": "bm-h100-01", "ssh_key": KEY,
-                               "os_image": "Ubuntu Server 22.04"}  # fmt: skip
+    assert deployment.spec == {
+        "kind": "baremetal",
+        "plan_id": BM_H100,
+        "name": "bm-h100-01",
+        "ssh_key": KEY,
+        "os_image": "Ubuntu Server 22.04",
+    }
 
 
 def test_fluence_create_shows_rule_errors_on_their_fields(logged_in, fluence_account):
@@ -129,8 +166,15 @@ def test_fluence_validate_as_you_type_names_the_rule_and_prices_the_plan(logged_
 
 def test_fluence_default_image_fills_the_form_when_it_is_checked(logged_in, fluence_account):
     url = reverse("deployments:create", args=["fluence"])
-    values = data(fluence_account, default_image="vllm", image="", startup_command="", ssh_key="",
-                  **ports(("", "tcp")), **env(("", "")))  # fmt: skip
+    values = data(
+        fluence_account,
+        default_image="vllm",
+        image="",
+        startup_command="",
+        ssh_key="",
+        **ports(("", "tcp")),
+        **env(("", "")),
+    )
     content = logged_in.post(url, values, **HX).content.decode()
     assert "Confirm: this spends money" in content
     assert 'value="docker.io/vllm/vllm-openai:latest"' in content
@@ -148,8 +192,13 @@ def test_fluence_edit_container_shows_the_fixed_ports_and_sends_an_update(logged
     assert 'value="22/tcp, 80/http, 443/tcp, 8000/tcp"' in page
     assert "Fluence keeps the ports a container was deployed with." in page
     assert 'name="ports-0-port"' not in page
-    values = {"name": "my-gpu-container", "image": "docker.io/fluencelabs/debian-ssh-root:12", "ssh_key": KEY,
-              "startup_command": "", **env(("MODEL_PATH", "/models/qwen"))}  # fmt: skip
+    values = {
+        "name": "my-gpu-container",
+        "image": "docker.io/fluencelabs/debian-ssh-root:12",
+        "ssh_key": KEY,
+        "startup_command": "",
+        **env(("MODEL_PATH", "/models/qwen")),
+    }
     response = logged_in.post(url, values, **HX)
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("deployments:detail", args=[deployment.pk])
@@ -165,8 +214,9 @@ def test_fluence_edit_container_shows_the_fixed_ports_and_sends_an_update(logged
 
 
 def test_fluence_edit_vm_offers_only_the_name(logged_in, fluence_account):
-    deployment = fluence_deployment(fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}",
-                                    raw={"id": VM_ID, "status": "ACTIVE"})  # fmt: skip
+    deployment = fluence_deployment(
+        fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}", raw={"id": VM_ID, "status": "ACTIVE"}
+    )
     url = reverse("deployments:edit", args=[deployment.pk])
     page = logged_in.get(url).content.decode()
     for name in ("kind", "machine_plan_id", "os_image"):
@@ -184,18 +234,27 @@ def test_fluence_edit_vm_offers_only_the_name(logged_in, fluence_account):
 def test_fluence_container_page_offers_what_fluence_has(logged_in, fluence_account):
     deployment = fluence_deployment(fluence_account)
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
-    for present in ('data-dialog="dlg-restart"', 'data-dialog="dlg-delete"',
-                    reverse("deployments:edit", args=[deployment.pk])):  # fmt: skip
+    for present in (
+        'data-dialog="dlg-restart"',
+        'data-dialog="dlg-delete"',
+        reverse("deployments:edit", args=[deployment.pk]),
+    ):
         assert present in content, present
     # Restart is Fluence's own "Redeploy" (a PUT of the same settings): offered once, as Restart.
-    for absent in ('data-dialog="dlg-start"', 'data-dialog="dlg-stop"', 'data-dialog="dlg-scale"',
-                   'data-dialog="dlg-archive"', 'data-dialog="dlg-redeploy"'):  # fmt: skip
+    for absent in (
+        'data-dialog="dlg-start"',
+        'data-dialog="dlg-stop"',
+        'data-dialog="dlg-scale"',
+        'data-dialog="dlg-archive"',
+        'data-dialog="dlg-redeploy"',
+    ):
         assert absent not in content, absent
 
 
 def test_fluence_vm_page_says_why_it_cannot_restart(logged_in, fluence_account):
-    deployment = fluence_deployment(fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}",
-                                    raw={"id": VM_ID, "status": "ACTIVE"})  # fmt: skip
+    deployment = fluence_deployment(
+        fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}", raw={"id": VM_ID, "status": "ACTIVE"}
+    )
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     reason = "Fluence cannot restart a virtual machine through its API: reboot it from inside, over SSH."
     assert f'data-dialog="dlg-restart" disabled title="{reason}"' in content
@@ -206,8 +265,9 @@ def test_fluence_vm_page_says_why_it_cannot_restart(logged_in, fluence_account):
 
 
 def test_fluence_terminate_waits_until_the_instance_is_active(logged_in, fluence_account):
-    deployment = fluence_deployment(fluence_account, state=State.PROVISIONING,
-                                    raw={"id": CONTAINER_ID, "instance_status": "INITIALIZED"})  # fmt: skip
+    deployment = fluence_deployment(
+        fluence_account, state=State.PROVISIONING, raw={"id": CONTAINER_ID, "instance_status": "INITIALIZED"}
+    )
     response = logged_in.post(reverse("deployments:action", args=[deployment.pk, "delete"]), **HX)
     assert "Fluence terminates only ACTIVE instances; this one is INITIALIZED" in response["HX-Trigger"]
     assert Deployment.objects.get(pk=deployment.pk).pending_action == ""
@@ -220,34 +280,75 @@ def instance(kind: str = "container", status: str = "ACTIVE", **fields):
     """A Fluence instance as ``GET /gpu/instances/{id}`` (or ``/vms/{id}``) answers [contract §2.7]."""
     common = {
         "name": "my-gpu-container" if kind == "container" else "train-a100-01",
-        "resources": {"supply": {"vcpu": {"count": 16}, "memory": {"count": 128, "units": "Gi"},
-                                 "storage": {"count": 120, "units": "Gi"}, "gpu_count": 1},
-                      "gpu_model": {"vendor": "nvidia", "model": "a100", "vram": "80Gi", "interface": "sxm"}},
-        "created_at": "2026-02-07T14:42:29.472381Z", "updated_at": "2026-02-07T14:43:41.901135Z",
-        "billing": {"hourly_usage": 1.22, "total_spendings": 1.22, "reserved_amount": 2.44,
-                    "next_billing_period": "2026-02-07T15:00:00Z"},
-    }  # fmt: skip
+        "resources": {
+            "supply": {
+                "vcpu": {"count": 16},
+                "memory": {"count": 128, "units": "Gi"},
+                "storage": {"count": 120, "units": "Gi"},
+                "gpu_count": 1,
+            },
+            "gpu_model": {"vendor": "nvidia", "model": "a100", "vram": "80Gi", "interface": "sxm"},
+        },
+        "created_at": "2026-02-07T14:42:29.472381Z",
+        "updated_at": "2026-02-07T14:43:41.901135Z",
+        "billing": {
+            "hourly_usage": 1.22,
+            "total_spendings": 1.22,
+            "reserved_amount": 2.44,
+            "next_billing_period": "2026-02-07T15:00:00Z",
+        },
+    }
     if kind == "container":
-        item = {**common, "id": CONTAINER_ID, "instance_status": status, "location": "US",
-                "container_status": "STARTED" if status == "ACTIVE" else "NOT_STARTED",
-                "container_info": {**SEED_CONTAINER["container_settings"],
-                                   "environment": [{"name": "SSH_PUBKEY", "value": KEY}]},
-                "network": {"domain": "provider.a100.pub", "uri": "http://my-gpu-container.provider.a100.pub",
-                            "forwarded_ports": [{"port": "22", "external_port": "32345", "protocol": "tcp"}]}
-                if status == "ACTIVE" else None}  # fmt: skip
+        item = {
+            **common,
+            "id": CONTAINER_ID,
+            "instance_status": status,
+            "location": "US",
+            "container_status": "STARTED" if status == "ACTIVE" else "NOT_STARTED",
+            "container_info": {
+                **SEED_CONTAINER["container_settings"],
+                "environment": [{"name": "SSH_PUBKEY", "value": KEY}],
+            },
+            "network": {
+                "domain": "provider.a100.pub",
+                "uri": "http://my-gpu-container.provider.a100.pub",
+                "forwarded_ports": [{"port": "22", "external_port": "32345", "protocol": "tcp"}],
+            }
+            if status == "ACTIVE"
+            else None,
+        }
     else:
-        item = {**common, "id": VM_ID, "status": status, "availability": kind, "location": "us-central-3",
-                "os_image": "Ubuntu Server 22.04", "ssh_key": KEY,
-                "ssh_connection": "ssh ubuntu@216.81.248.90" if status == "ACTIVE" else None,
-                "network": {"domain": "216.81.248.90", "forwarded_ports": [], "uri": None}
-                if status == "ACTIVE" else None}  # fmt: skip
+        item = {
+            **common,
+            "id": VM_ID,
+            "status": status,
+            "availability": kind,
+            "location": "us-central-3",
+            "os_image": "Ubuntu Server 22.04",
+            "ssh_key": KEY,
+            "ssh_connection": "ssh ubuntu@216.81.248.90" if status == "ACTIVE" else None,
+            "network": {"domain": "216.81.248.90", "forwarded_ports": [], "uri": None} if status == "ACTIVE" else None,
+        }
     item.update(fields)
     return item
 
 
 def listed(item):
-    return {k: v for k, v in item.items() if k not in ("container_status", "container_info", "billing", "network",
-                                                        "ssh_connection", "os_image", "ssh_key", "availability")}  # fmt: skip
+    return {
+        k: v
+        for k, v in item.items()
+        if k
+        not in (
+            "container_status",
+            "container_info",
+            "billing",
+            "network",
+            "ssh_connection",
+            "os_image",
+            "ssh_key",
+            "availability",
+        )
+    }
 
 
 @pytest.fixture
@@ -292,9 +393,20 @@ def test_fluence_submit_refused_for_money_fails_in_fluences_words(fluence_accoun
 
 def test_fluence_submit_422_lands_on_the_field_when_fixing(logged_in, fluence_account, api):
     deployment = fluence_deployment(fluence_account, external_id="", raw={}, state=State.QUEUED)
-    api.post("/gpu/instances/").respond(422, json={"detail": [{
-        "type": "value_error", "loc": ["body", "container_settings", "expose", 2, "port"],
-        "msg": "Value error, Port must be between 1 and 65535", "input": "443", "ctx": {"error": {}}}]})  # fmt: skip
+    api.post("/gpu/instances/").respond(
+        422,
+        json={
+            "detail": [
+                {
+                    "type": "value_error",
+                    "loc": ["body", "container_settings", "expose", 2, "port"],
+                    "msg": "Value error, Port must be between 1 and 65535",
+                    "input": "443",
+                    "ctx": {"error": {}},
+                }
+            ]
+        },
+    )
     services.deployment_submit(deployment_id=deployment.pk, task_id="t-1")
     deployment.refresh_from_db()
     assert deployment.state == State.FAILED
@@ -342,10 +454,13 @@ def test_fluence_update_container_puts_the_full_replacement(owner, fluence_accou
     services.deployment_run_action(deployment_id=deployment.pk)
     assert json.loads(put.calls.last.request.content) == {
         "name": "my-gpu-container",
-        "container_settings": {"image": "docker.io/fluencelabs/debian-ssh-root:12", "environment": [],
-                               "startup_command": "python3 serve.py --port 8000"},
+        "container_settings": {
+            "image": "docker.io/fluencelabs/debian-ssh-root:12",
+            "environment": [],
+            "startup_command": "python3 serve.py --port 8000",
+        },
         "ssh_key": KEY,
-    }  # fmt: skip
+    }
     deployment.refresh_from_db()
     assert deployment.spec["container_settings"]["image"] == "docker.io/fluencelabs/debian-ssh-root:12"
     assert deployment.state == State.UPDATING  # redeploying: the container is starting again
@@ -373,8 +488,7 @@ def test_fluence_update_refused_while_one_applies_is_said(owner, fluence_account
 
 
 def test_fluence_rename_vm_puts_only_the_name(owner, fluence_account, api):
-    deployment = fluence_deployment(fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}",
-                                    raw=instance("vm"))  # fmt: skip
+    deployment = fluence_deployment(fluence_account, VM_SPEC, external_id=f"vms/{VM_ID}", raw=instance("vm"))
     services.deployment_request_action(
         deployment=deployment, actor=owner, action=Action.UPDATE, params={"spec": {**VM_SPEC, "name": "train-02"}}
     )

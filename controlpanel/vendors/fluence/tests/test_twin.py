@@ -118,8 +118,12 @@ NOTES_CONTAINER = {
     "constraints": {"location": "US"},
     "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... ops@panel",
 }
-NOTES_VM = {"plan_id": SEED_VM_PLAN, "name": "train-a100-01", "ssh_key": "ssh-ed25519 AAAAC3... ops@panel",
-            "os_image": "Ubuntu Server 22.04"}  # fmt: skip
+NOTES_VM = {
+    "plan_id": SEED_VM_PLAN,
+    "name": "train-a100-01",
+    "ssh_key": "ssh-ed25519 AAAAC3... ops@panel",
+    "os_image": "Ubuntu Server 22.04",
+}
 # A container of our own: a custom image, so SSH_PUBKEY rules do not get in the way.
 WEB = {
     "plan_id": SEED_PLAN,
@@ -133,8 +137,17 @@ VM_BODY = {"plan_id": NOTES_VM_PLAN, "name": "vm-01", "ssh_key": SSH_KEY, "os_im
 BM_BODY = {"plan_id": BM_PLAN, "name": "bm-01", "ssh_key": SSH_KEY, "os_image": "Debian 12"}
 
 
-def call(client, method: str, path: str, body: Any = None, *, key: str | None = KEY, bearer: bool = False,
-         content_type: str = "application/json", **headers):  # fmt: skip
+def call(
+    client,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    key: str | None = KEY,
+    bearer: bool = False,
+    content_type: str = "application/json",
+    **headers,
+):
     if key:
         headers["Authorization" if bearer else "X-API-KEY"] = f"Bearer {key}" if bearer else key
     kwargs: dict[str, Any] = {"headers": headers}
@@ -209,28 +222,43 @@ def active(clock: Clock) -> None:
 
 # --- auth and accounts ------------------------------------------------------------------------------
 
-GPU_PATHS = ["/gpu/plans/", "/gpu/plans/vms", "/gpu/plans/baremetal", "/gpu/default-images/", "/gpu/instances/",
-             "/gpu/instances/vms", "/gpu/instances/baremetal", f"/gpu/instances/{SOME_ID}"]  # fmt: skip
+GPU_PATHS = [
+    "/gpu/plans/",
+    "/gpu/plans/vms",
+    "/gpu/plans/baremetal",
+    "/gpu/default-images/",
+    "/gpu/instances/",
+    "/gpu/instances/vms",
+    "/gpu/instances/baremetal",
+    f"/gpu/instances/{SOME_ID}",
+]
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"X-API-KEY": "flu_live_0123456789"}, {"Authorization": "Basic sandbox-a"}, {"X-API-KEY": ""},
-     {"Authorization": "sandbox-a"}],
+    [
+        {},
+        {"X-API-KEY": "flu_live_0123456789"},
+        {"Authorization": "Basic sandbox-a"},
+        {"X-API-KEY": ""},
+        {"Authorization": "sandbox-a"},
+    ],
     ids=["missing", "not-a-sandbox-key", "wrong-scheme", "empty", "no-scheme"],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("path", GPU_PATHS)
-def test_fluence_sandbox_refuses_a_bad_key_with_401(client, db, headers, path):
+def test_fluence_sandbox_refuses_a_bad_key_with_403(client, db, headers, path):
+    # fluencelabs/docs docs/build/api/overview.md: "If you omit or supply an invalid key,
+    # you'll get a 403 error".
     response = client.get(f"{ROOT}{path}", headers=headers)
-    assert response.status_code == 401
+    assert response.status_code == 403
     assert response.json() == {"detail": "Invalid API key"}
 
 
 @pytest.mark.parametrize("path", ["/v2/users/balances", "/v1/users/me"])
 def test_fluence_sandbox_account_routes_refuse_a_bad_key_in_their_own_shape(client, db, path):
     response = client.get(f"{ROOT}{path}", headers={"X-API-KEY": "flu_live_0123456789"})
-    assert response.status_code == 401
-    assert response.json() == {"code": "unauthorized", "error": "Auth token invalid or missing"}
+    assert response.status_code == 403  # the overview's example, in the account service's shape
+    assert response.json() == {"code": "forbidden", "error": "Auth failed. No such API Key"}
 
 
 def test_fluence_sandbox_takes_the_key_as_x_api_key_or_bearer(client, instant):
@@ -291,19 +319,25 @@ def test_fluence_sandbox_container_plans_are_a_flat_array_in_the_documented_shap
         "plan": {
             "id": "36cdb646-1246-42d8-b2d1-9480ca546536",
             "name": "h200-141gi-sxm-1gpu-16cpu-128gi-120gi",
-            "supply": {"vcpu": {"count": 16}, "memory": {"count": 128, "units": "Gi"},
-                       "storage": {"count": 120, "units": "Gi"}, "gpu_count": 1},
+            "supply": {
+                "vcpu": {"count": 16},
+                "memory": {"count": 128, "units": "Gi"},
+                "storage": {"count": 120, "units": "Gi"},
+                "gpu_count": 1,
+            },
             "gpu_model": {"vendor": "nvidia", "model": "h200", "vram": "141Gi", "interface": "SXM"},
             "pricing": {"hour": 2.96, "upfront_hours": 3, "currency": "USDC"},
         },
         "attributes": {"location": ["US"]},
-    }  # fmt: skip
+    }
     assert "US" in by_id[SEED_PLAN]["attributes"]["location"]  # the seed deploys it with location US
     for item in body:
         plan, supply = item["plan"], item["plan"]["supply"]
         gpu = plan["gpu_model"]
-        slug = (f"{gpu['model']}-{gpu['vram'].lower()}-{gpu['interface'].lower()}-{supply['gpu_count']}gpu-"
-                f"{supply['vcpu']['count']}cpu-{supply['memory']['count']}gi-{supply['storage']['count']}gi")  # fmt: skip
+        slug = (
+            f"{gpu['model']}-{gpu['vram'].lower()}-{gpu['interface'].lower()}-{supply['gpu_count']}gpu-"
+            f"{supply['vcpu']['count']}cpu-{supply['memory']['count']}gi-{supply['storage']['count']}gi"
+        )
         assert plan["name"] == slug
         assert plan["pricing"]["upfront_hours"] == 3
         assert all(len(code) == 2 and code.isupper() for code in item["attributes"]["location"])
@@ -326,8 +360,18 @@ def test_fluence_sandbox_machine_plans_are_grouped_by_model_and_count(client, db
             assert entry["providers_available_total"] == len(entry["providers"])
             assert entry["data_center_available_total"] == len(entry["locations"])
             for option in options:
-                assert set(option) == {"id", "location", "provider", "vcpu", "memory", "storage", "deployment_type",
-                                       "pricing", "nvlink", "os_options"}  # fmt: skip
+                assert set(option) == {
+                    "id",
+                    "location",
+                    "provider",
+                    "vcpu",
+                    "memory",
+                    "storage",
+                    "deployment_type",
+                    "pricing",
+                    "nvlink",
+                    "os_options",
+                }
                 assert option["deployment_type"] == deployment_type
                 assert option["os_options"]
 
@@ -340,19 +384,33 @@ def test_fluence_sandbox_vm_plans_hold_the_seed_and_notes_options(client, db):
         for o in e["options"]
     }
     assert options[NOTES_VM_PLAN] == {
-        "id": NOTES_VM_PLAN, "location": "us-central-3", "provider": "massed-compute", "vcpu": {"count": 14},
-        "memory": {"count": 93, "units": "Gi"}, "storage": {"count": 582, "units": "Gi"}, "deployment_type": "VM",
-        "pricing": {"hour": 1.07, "upfront_hours": 3, "currency": "USDC"}, "nvlink": False,
+        "id": NOTES_VM_PLAN,
+        "location": "us-central-3",
+        "provider": "massed-compute",
+        "vcpu": {"count": 14},
+        "memory": {"count": 93, "units": "Gi"},
+        "storage": {"count": 582, "units": "Gi"},
+        "deployment_type": "VM",
+        "pricing": {"hour": 1.07, "upfront_hours": 3, "currency": "USDC"},
+        "nvlink": False,
         "os_options": ["Ubuntu Server 22.04"],
-    }  # fmt: skip
+    }
     assert "Ubuntu Server 22.04" in options[SEED_VM_PLAN]["os_options"]
 
 
 def test_fluence_sandbox_default_images_include_the_seeds(client, db):
     images = call(client, "GET", "/gpu/default-images/").json()
     for image in images:
-        assert set(image) == {"slug", "name", "description", "image", "expose", "environment", "startup_command",
-                              "requires_ssh"}  # fmt: skip
+        assert set(image) == {
+            "slug",
+            "name",
+            "description",
+            "image",
+            "expose",
+            "environment",
+            "startup_command",
+            "requires_ssh",
+        }
         assert all(isinstance(e["port"], str) for e in image["expose"])
     debian = next(i for i in images if i["slug"] == "debian-ssh-11")
     assert (debian["name"], debian["image"]) == ("Debian SSH 11", "docker.io/fluencelabs/debian-ssh-root:11")
@@ -386,10 +444,13 @@ def test_fluence_sandbox_accepts_the_seeds_private_image_and_never_shows_the_pas
 
 @pytest.mark.parametrize(
     ("path", "raw"),
-    [("/gpu/instances/vms", SEED_VM), ("/gpu/instances/vms", json.dumps(NOTES_VM)),
-     ("/gpu/instances/baremetal", json.dumps(BM_BODY))],
+    [
+        ("/gpu/instances/vms", SEED_VM),
+        ("/gpu/instances/vms", json.dumps(NOTES_VM)),
+        ("/gpu/instances/baremetal", json.dumps(BM_BODY)),
+    ],
     ids=["seed-vm", "notes-vm", "baremetal"],
-)  # fmt: skip
+)
 def test_fluence_sandbox_accepts_the_documented_vm_and_baremetal_requests(client, instant, path, raw):
     instance_id = create(client, raw, path=path)
     details = get(client, instance_id, path.removeprefix("/gpu/instances/") + "/")
@@ -456,59 +517,159 @@ CONTAINER_RULES = [
     ("plan-missing", with_body(plan_id=None), ["plan_id"], "missing", "Field required"),
     ("plan-not-a-uuid", with_body(plan_id="h100-plan"), ["plan_id"], "uuid_parsing", "valid UUID"),
     ("settings-missing", with_body(container_settings=None), ["container_settings"], "missing", "Field required"),
-    ("settings-not-an-object", with_body(container_settings=["x"]), ["container_settings"], "model_attributes_type",
-     "valid dictionary"),
+    (
+        "settings-not-an-object",
+        with_body(container_settings=["x"]),
+        ["container_settings"],
+        "model_attributes_type",
+        "valid dictionary",
+    ),
     ("image-missing", with_settings(image=None), ["container_settings", "image"], "missing", "Field required"),
     ("image-empty", with_settings(image=""), ["container_settings", "image"], "value_error", "must not be empty"),
-    ("image-upper-case", with_settings(image="docker.io/Library/nginx"), ["container_settings", "image"],
-     "value_error", "Image must be lowercase"),
-    ("image-too-long", with_settings(image="a" * 256), ["container_settings", "image"], "value_error",
-     "at most 255 characters"),
+    (
+        "image-upper-case",
+        with_settings(image="docker.io/Library/nginx"),
+        ["container_settings", "image"],
+        "value_error",
+        "Image must be lowercase",
+    ),
+    (
+        "image-too-long",
+        with_settings(image="a" * 256),
+        ["container_settings", "image"],
+        "value_error",
+        "at most 255 characters",
+    ),
     ("expose-missing", with_settings(expose=None), ["container_settings", "expose"], "missing", "Field required"),
     ("expose-empty", with_settings(expose=[]), ["container_settings", "expose"], "value_error", "between 1 and 10"),
     ("expose-eleven", with_settings(expose=PORTS), ["container_settings", "expose"], "value_error", "between 1 and 10"),
-    ("expose-not-a-list", with_settings(expose="22/tcp"), ["container_settings", "expose"], "list_type",
-     "valid list"),
-    ("port-zero", with_settings(expose=[{"port": "0", "protocol": "tcp"}]), ["container_settings", "expose", 0, "port"],
-     "value_error", "between 1 and 65535"),
-    ("port-word", with_settings(expose=[{"port": "ssh", "protocol": "tcp"}]),
-     ["container_settings", "expose", 0, "port"], "value_error", "between 1 and 65535"),
-    ("port-integer", with_settings(expose=[{"port": 22, "protocol": "tcp"}]),
-     ["container_settings", "expose", 0, "port"], "string_type", "valid string"),
-    ("port-missing", with_settings(expose=[{"protocol": "tcp"}]), ["container_settings", "expose", 0, "port"],
-     "missing", "Field required"),
-    ("protocol-unknown", with_settings(expose=[{"port": "22", "protocol": "sctp"}]),
-     ["container_settings", "expose", 0, "protocol"], "enum", "'tcp', 'udp' or 'http'"),
-    ("http-not-on-80", with_settings(expose=[{"port": "8080", "protocol": "http"}]),
-     ["container_settings", "expose", 0, "protocol"], "value_error", "Only port 80 supports the http protocol"),
-    ("port-twice", with_settings(expose=[{"port": "22", "protocol": "tcp"}, {"port": "22"}]),
-     ["container_settings", "expose", 1, "port"], "value_error", "exposed more than once"),
-    ("env-sixty-five", with_settings(environment=ENV), ["container_settings", "environment"], "value_error",
-     "At most 64"),
-    ("env-lower-case", with_settings(environment=[{"name": "model_path", "value": "x"}]),
-     ["container_settings", "environment", 0, "name"], "value_error", "uppercase letters"),
-    ("env-leading-digit", with_settings(environment=[{"name": "1PATH", "value": "x"}]),
-     ["container_settings", "environment", 0, "name"], "value_error", "start with a letter"),
-    ("env-value-missing", with_settings(environment=[{"name": "PATH"}]),
-     ["container_settings", "environment", 0, "value"], "missing", "Field required"),
-    ("env-twice", with_settings(environment=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]),
-     ["container_settings", "environment", 1, "name"], "value_error", "defined more than once"),
-    ("command-too-long", with_settings(startup_command="x" * 2049), ["container_settings", "startup_command"],
-     "value_error", "at most 2048 characters"),
-    ("registry-host", with_settings(credentials={"host": "quay.io", "username": "u", "password": "p"}),
-     ["container_settings", "credentials", "host"], "value_error", "docker.io, ghcr.io"),
-    ("registry-password-missing", with_settings(credentials={"host": "ghcr.io", "username": "u"}),
-     ["container_settings", "credentials", "password"], "missing", "Field required"),
-    ("location-not-a-country-code", with_body(constraints={"location": "us-east"}), ["constraints", "location"],
-     "value_error", "two-letter country code"),
+    ("expose-not-a-list", with_settings(expose="22/tcp"), ["container_settings", "expose"], "list_type", "valid list"),
+    (
+        "port-zero",
+        with_settings(expose=[{"port": "0", "protocol": "tcp"}]),
+        ["container_settings", "expose", 0, "port"],
+        "value_error",
+        "between 1 and 65535",
+    ),
+    (
+        "port-word",
+        with_settings(expose=[{"port": "ssh", "protocol": "tcp"}]),
+        ["container_settings", "expose", 0, "port"],
+        "value_error",
+        "between 1 and 65535",
+    ),
+    (
+        "port-integer",
+        with_settings(expose=[{"port": 22, "protocol": "tcp"}]),
+        ["container_settings", "expose", 0, "port"],
+        "string_type",
+        "valid string",
+    ),
+    (
+        "port-missing",
+        with_settings(expose=[{"protocol": "tcp"}]),
+        ["container_settings", "expose", 0, "port"],
+        "missing",
+        "Field required",
+    ),
+    (
+        "protocol-unknown",
+        with_settings(expose=[{"port": "22", "protocol": "sctp"}]),
+        ["container_settings", "expose", 0, "protocol"],
+        "enum",
+        "'tcp', 'udp' or 'http'",
+    ),
+    (
+        "http-not-on-80",
+        with_settings(expose=[{"port": "8080", "protocol": "http"}]),
+        ["container_settings", "expose", 0, "protocol"],
+        "value_error",
+        "Only port 80 supports the http protocol",
+    ),
+    (
+        "port-twice",
+        with_settings(expose=[{"port": "22", "protocol": "tcp"}, {"port": "22"}]),
+        ["container_settings", "expose", 1, "port"],
+        "value_error",
+        "exposed more than once",
+    ),
+    (
+        "env-sixty-five",
+        with_settings(environment=ENV),
+        ["container_settings", "environment"],
+        "value_error",
+        "At most 64",
+    ),
+    (
+        "env-lower-case",
+        with_settings(environment=[{"name": "model_path", "value": "x"}]),
+        ["container_settings", "environment", 0, "name"],
+        "value_error",
+        "uppercase letters",
+    ),
+    (
+        "env-leading-digit",
+        with_settings(environment=[{"name": "1PATH", "value": "x"}]),
+        ["container_settings", "environment", 0, "name"],
+        "value_error",
+        "start with a letter",
+    ),
+    (
+        "env-value-missing",
+        with_settings(environment=[{"name": "PATH"}]),
+        ["container_settings", "environment", 0, "value"],
+        "missing",
+        "Field required",
+    ),
+    (
+        "env-twice",
+        with_settings(environment=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]),
+        ["container_settings", "environment", 1, "name"],
+        "value_error",
+        "defined more than once",
+    ),
+    (
+        "command-too-long",
+        with_settings(startup_command="x" * 2049),
+        ["container_settings", "startup_command"],
+        "value_error",
+        "at most 2048 characters",
+    ),
+    (
+        "registry-host",
+        with_settings(credentials={"host": "quay.io", "username": "u", "password": "p"}),
+        ["container_settings", "credentials", "host"],
+        "value_error",
+        "docker.io, ghcr.io",
+    ),
+    (
+        "registry-password-missing",
+        with_settings(credentials={"host": "ghcr.io", "username": "u"}),
+        ["container_settings", "credentials", "password"],
+        "missing",
+        "Field required",
+    ),
+    (
+        "location-not-a-country-code",
+        with_body(constraints={"location": "us-east"}),
+        ["constraints", "location"],
+        "value_error",
+        "two-letter country code",
+    ),
     ("ssh-key-not-a-key", with_body(ssh_key="hello"), ["ssh_key"], "value_error", "Invalid SSH public key"),
-    ("ssh-key-two-lines", with_body(ssh_key=f"{SSH_KEY}\n{SSH_KEY}"), ["ssh_key"], "value_error",
-     "Invalid SSH public key"),
-]  # fmt: skip
+    (
+        "ssh-key-two-lines",
+        with_body(ssh_key=f"{SSH_KEY}\n{SSH_KEY}"),
+        ["ssh_key"],
+        "value_error",
+        "Invalid SSH public key",
+    ),
+]
 
 
-@pytest.mark.parametrize(("body", "loc", "type_", "msg"), [r[1:] for r in CONTAINER_RULES],
-                         ids=[r[0] for r in CONTAINER_RULES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "loc", "type_", "msg"), [r[1:] for r in CONTAINER_RULES], ids=[r[0] for r in CONTAINER_RULES]
+)
 def test_fluence_sandbox_refuses_each_container_rule_with_422(client, instant, body, loc, type_, msg):
     (entry,) = errors(call(client, "POST", "/gpu/instances/", body))
     assert entry["loc"] == ["body", *loc]
@@ -538,8 +699,12 @@ def test_fluence_sandbox_reports_every_problem_at_once(client, instant):
     body = with_body(name="Bad_Name", plan_id=None, ssh_key="nope")
     body["container_settings"]["expose"] = [{"port": "70000", "protocol": "tcp"}]
     locs = [e["loc"] for e in errors(call(client, "POST", "/gpu/instances/", body))]
-    assert locs == [["body", "name"], ["body", "plan_id"], ["body", "container_settings", "expose", 0, "port"],
-                    ["body", "ssh_key"]]  # fmt: skip
+    assert locs == [
+        ["body", "name"],
+        ["body", "plan_id"],
+        ["body", "container_settings", "expose", 0, "port"],
+        ["body", "ssh_key"],
+    ]
 
 
 def test_fluence_sandbox_protocol_defaults_to_tcp(client, instant):
@@ -587,12 +752,23 @@ def test_fluence_sandbox_refuses_each_machine_rule_with_422(client, instant, pat
 
 @pytest.mark.parametrize(
     ("path", "plan_id"),
-    [("/gpu/instances/", "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c002"), ("/gpu/instances/", NOTES_VM_PLAN),
-     ("/gpu/instances/vms", "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c003"), ("/gpu/instances/vms", SEED_PLAN), ("/gpu/instances/vms", BM_PLAN),
-     ("/gpu/instances/baremetal", SEED_VM_PLAN)],
-    ids=["unknown-container", "vm-option-as-container", "unknown-vm", "container-plan-as-vm", "bm-option-as-vm",
-         "vm-option-as-bm"],
-)  # fmt: skip
+    [
+        ("/gpu/instances/", "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c002"),
+        ("/gpu/instances/", NOTES_VM_PLAN),
+        ("/gpu/instances/vms", "3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c003"),
+        ("/gpu/instances/vms", SEED_PLAN),
+        ("/gpu/instances/vms", BM_PLAN),
+        ("/gpu/instances/baremetal", SEED_VM_PLAN),
+    ],
+    ids=[
+        "unknown-container",
+        "vm-option-as-container",
+        "unknown-vm",
+        "container-plan-as-vm",
+        "bm-option-as-vm",
+        "vm-option-as-bm",
+    ],
+)
 def test_fluence_sandbox_refuses_a_plan_that_is_not_on_offer(client, instant, path, plan_id):
     body = {"/gpu/instances/": WEB, "/gpu/instances/vms": VM_BODY, "/gpu/instances/baremetal": BM_BODY}[path]
     assert refused(call(client, "POST", path, {**body, "plan_id": plan_id})) == (
@@ -614,13 +790,16 @@ def test_fluence_sandbox_picks_the_plans_first_location_when_none_is_asked(clien
 @pytest.mark.parametrize(
     "body",
     [
-        with_body(ssh_key=SSH_KEY, container_settings={**WEB["container_settings"],
-                                                       "environment": [{"name": "SSH_PUBKEY", "value": SSH_KEY}]}),
-        with_settings(image="docker.io/fluencelabs/debian-ssh-root:11",
-                      environment=[{"name": "SSH_PUBKEY", "value": SSH_KEY}]),
+        with_body(
+            ssh_key=SSH_KEY,
+            container_settings={**WEB["container_settings"], "environment": [{"name": "SSH_PUBKEY", "value": SSH_KEY}]},
+        ),
+        with_settings(
+            image="docker.io/fluencelabs/debian-ssh-root:11", environment=[{"name": "SSH_PUBKEY", "value": SSH_KEY}]
+        ),
     ],
     ids=["with-ssh-key", "with-a-default-image"],
-)  # fmt: skip
+)
 def test_fluence_sandbox_refuses_ssh_pubkey_where_the_platform_injects_it(client, instant, body):
     assert "SSH_PUBKEY is reserved" in refused(call(client, "POST", "/gpu/instances/", body))
 
@@ -633,10 +812,13 @@ def test_fluence_sandbox_lets_a_custom_image_take_its_key_from_ssh_pubkey(client
 
 @pytest.mark.parametrize(
     ("path", "body", "price"),
-    [("/gpu/instances/", WEB, "1.22"), ("/gpu/instances/vms", VM_BODY, "1.07"),
-     ("/gpu/instances/baremetal", BM_BODY, "17.90")],
+    [
+        ("/gpu/instances/", WEB, "1.22"),
+        ("/gpu/instances/vms", VM_BODY, "1.07"),
+        ("/gpu/instances/baremetal", BM_BODY, "17.90"),
+    ],
     ids=["container", "vm", "baremetal"],
-)  # fmt: skip
+)
 def test_fluence_sandbox_refuses_a_deploy_the_balance_cannot_cover(client, instant, path, body, price):
     call(client, "GET", "/v2/users/balances")  # opens the account
     row = SandboxObject.objects.get(vendor="fluence", kind="account")
@@ -664,18 +846,26 @@ def test_fluence_sandbox_container_provisions_then_starts(client, clock):
     assert (first["network"], first["domain"]) == (None, None)
     assert first["created_at"] == first["updated_at"] == created_at
     assert first["resources"] == {
-        "supply": {"vcpu": {"count": 16}, "memory": {"count": 120, "units": "Gi"},
-                   "storage": {"count": 200, "units": "Gi"}, "gpu_count": 1},
+        "supply": {
+            "vcpu": {"count": 16},
+            "memory": {"count": 120, "units": "Gi"},
+            "storage": {"count": 200, "units": "Gi"},
+            "gpu_count": 1,
+        },
         "gpu_model": {"vendor": "nvidia", "model": "a100", "vram": "80Gi", "interface": "sxm"},  # lower case here
-    }  # fmt: skip
+    }
     # The platform injects the key through SSH_PUBKEY and shows it back [V].
     assert first["container_info"] == {
         "image": "docker.io/fluencelabs/debian-ssh-root:11",
-        "expose": [{"port": "22", "protocol": "tcp"}, {"port": "80", "protocol": "http"},
-                   {"port": "443", "protocol": "tcp"}, {"port": "8000", "protocol": "tcp"}],
+        "expose": [
+            {"port": "22", "protocol": "tcp"},
+            {"port": "80", "protocol": "http"},
+            {"port": "443", "protocol": "tcp"},
+            {"port": "8000", "protocol": "tcp"},
+        ],
         "environment": [{"name": "MODEL_PATH", "value": "/models/llama"}, {"name": "SSH_PUBKEY", "value": SSH_KEY}],
         "startup_command": "python3 serve.py --port 8000",
-    }  # fmt: skip
+    }
     assert call(client, "GET", f"/gpu/instances/{instance_id}/logs").json() == []
     assert call(client, "GET", f"/gpu/instances/{instance_id}/events").json() == []
 
@@ -793,10 +983,15 @@ def balance(client, key: str = KEY) -> dict[str, Any]:
 def test_fluence_sandbox_balance_starts_full_in_the_entitlement_shape(client, db):
     entry = balance(client)
     assert entry == {
-        "balance": "1000.00", "usage": "0.00", "estimatedUsage": "0.00", "overage": "0.00",
-        "totalDepositedAmount": "1000.00", "userId": entry["userId"], "featureKey": "gpu_cloud",
+        "balance": "1000.00",
+        "usage": "0.00",
+        "estimatedUsage": "0.00",
+        "overage": "0.00",
+        "totalDepositedAmount": "1000.00",
+        "userId": entry["userId"],
+        "featureKey": "gpu_cloud",
         "usageDaysLeft": None,
-    }  # fmt: skip
+    }
     assert call(client, "GET", "/v2/users/balances?entitlementKey=gpu_cloud").json() == [entry]
     assert call(client, "GET", "/v2/users/balances?entitlementKey=storage").json() == []
 
@@ -804,24 +999,31 @@ def test_fluence_sandbox_balance_starts_full_in_the_entitlement_shape(client, db
 def test_fluence_sandbox_moves_three_hours_on_deploy_charges_hourly_and_refunds_the_reserve(client, clock):
     instance_id = create(client)  # 1.22 an hour
     assert get(client, instance_id)["billing"] == {
-        "hourly_usage": 1.22, "total_spendings": 1.22, "reserved_amount": 2.44,
+        "hourly_usage": 1.22,
+        "total_spendings": 1.22,
+        "reserved_amount": 2.44,
         "next_billing_period": "2026-02-07T15:00:00Z",
-    }  # fmt: skip
+    }
     assert (balance(client)["balance"], balance(client)["usage"]) == ("996.34", "1.22")
     assert balance(client)["estimatedUsage"] == "29.28"  # a day at 1.22
     assert balance(client)["usageDaysLeft"] == 34
 
     clock.advance(minutes=55)  # 15:05: the 15:00 period is charged, the reserve topped up
     assert get(client, instance_id)["billing"] == {
-        "hourly_usage": 1.22, "total_spendings": 2.44, "reserved_amount": 2.44,
+        "hourly_usage": 1.22,
+        "total_spendings": 2.44,
+        "reserved_amount": 2.44,
         "next_billing_period": "2026-02-07T16:00:00Z",
-    }  # fmt: skip
+    }
     assert (balance(client)["balance"], balance(client)["usage"]) == ("995.12", "2.44")
 
     assert call(client, "DELETE", f"/gpu/instances/{instance_id}").status_code == 204
     assert get(client, instance_id)["billing"] == {
-        "hourly_usage": 0.0, "total_spendings": 2.44, "reserved_amount": 0.0, "next_billing_period": None,
-    }  # fmt: skip
+        "hourly_usage": 0.0,
+        "total_spendings": 2.44,
+        "reserved_amount": 0.0,
+        "next_billing_period": None,
+    }
     clock.advance(hours=3)
     assert (balance(client)["balance"], balance(client)["usage"]) == ("997.56", "2.44")  # reserve back, no more charges
 
@@ -830,8 +1032,14 @@ def test_fluence_sandbox_moves_three_hours_on_deploy_charges_hourly_and_refunds_
 
 
 def put_body(**changes: Any) -> dict[str, Any]:
-    body = {"name": "web-02", "container_settings": {"image": "docker.io/library/nginx:1.27",
-            "environment": [{"name": "MODE", "value": "blue"}], "startup_command": "nginx -g 'daemon off;'"}}  # fmt: skip
+    body = {
+        "name": "web-02",
+        "container_settings": {
+            "image": "docker.io/library/nginx:1.27",
+            "environment": [{"name": "MODE", "value": "blue"}],
+            "startup_command": "nginx -g 'daemon off;'",
+        },
+    }
     body.update(changes)
     return body
 
@@ -892,13 +1100,18 @@ def test_fluence_sandbox_put_needs_an_active_started_container(client, clock):
 
 @pytest.mark.parametrize(
     ("body", "loc"),
-    [(put_body(name="Web"), ["name"]), ({"container_settings": {"image": "x"}}, ["name"]),
-     (put_body(container_settings={"environment": []}), ["container_settings", "image"]),
-     (put_body(container_settings={"image": "x", "environment": [{"name": "a", "value": "1"}]}),
-      ["container_settings", "environment", 0, "name"]),
-     (put_body(ssh_key="nope"), ["ssh_key"])],
+    [
+        (put_body(name="Web"), ["name"]),
+        ({"container_settings": {"image": "x"}}, ["name"]),
+        (put_body(container_settings={"environment": []}), ["container_settings", "image"]),
+        (
+            put_body(container_settings={"image": "x", "environment": [{"name": "a", "value": "1"}]}),
+            ["container_settings", "environment", 0, "name"],
+        ),
+        (put_body(ssh_key="nope"), ["ssh_key"]),
+    ],
     ids=["name", "name-missing", "image-missing", "env-name", "ssh-key"],
-)  # fmt: skip
+)
 def test_fluence_sandbox_put_checks_the_body_like_a_deploy(client, instant, body, loc):
     instance_id = create(client)
     (entry,) = errors(call(client, "PUT", f"/gpu/instances/{instance_id}", body))
@@ -909,8 +1122,11 @@ def test_fluence_sandbox_put_echoing_the_injected_key_fails_like_a_deploy(client
     """The notes' gotcha: GET shows SSH_PUBKEY; sending it back with ssh_key is refused."""
     instance_id = create(client, with_body(ssh_key=SSH_KEY))
     shown = get(client, instance_id)["container_info"]
-    body = {"name": "web-01", "ssh_key": SSH_KEY,
-            "container_settings": {"image": shown["image"], "environment": shown["environment"]}}  # fmt: skip
+    body = {
+        "name": "web-01",
+        "ssh_key": SSH_KEY,
+        "container_settings": {"image": shown["image"], "environment": shown["environment"]},
+    }
     assert "SSH_PUBKEY is reserved" in refused(call(client, "PUT", f"/gpu/instances/{instance_id}", body))
     body["container_settings"]["environment"] = [e for e in shown["environment"] if e["name"] != "SSH_PUBKEY"]
     assert call(client, "PUT", f"/gpu/instances/{instance_id}", body).status_code == 204
@@ -990,8 +1206,12 @@ def test_fluence_sandbox_no_capacity_fails_the_deploy_and_refunds_it(client, clo
     clock.advance(seconds=PROVISION * 2)
     failed = get(client, container)
     assert (failed["instance_status"], failed["container_status"], failed["network"]) == ("FAILED", "NOT_STARTED", None)
-    assert failed["billing"] == {"hourly_usage": 0.0, "total_spendings": 0.0, "reserved_amount": 0.0,
-                                 "next_billing_period": None}  # fmt: skip
+    assert failed["billing"] == {
+        "hourly_usage": 0.0,
+        "total_spendings": 0.0,
+        "reserved_amount": 0.0,
+        "next_billing_period": None,
+    }
     assert failed["updated_at"] == "2026-02-07T14:10:40.000000Z"
     assert get(client, vm, "vms/")["status"] == "FAILED"
     assert balance(client)["balance"] == "1000.00"
@@ -1045,8 +1265,10 @@ def test_fluence_sandbox_rate_limit_and_outage_in_fluences_words(client, db):
     assert account.json() == {"code": "too_many_requests", "error": "Too many requests"}
     SandboxFault.objects.filter(vendor="fluence").update(rate_limit_rate=0.0, error_rate=1.0)
     assert refused(call(client, "GET", "/gpu/plans/"), 503) == "Service Unavailable"
-    assert call(client, "GET", "/v1/users/me").json() == {"code": "service_unavailable",
-                                                          "error": "Service temporarily unavailable"}  # fmt: skip
+    assert call(client, "GET", "/v1/users/me").json() == {
+        "code": "service_unavailable",
+        "error": "Service temporarily unavailable",
+    }
 
 
 # --- routing: methods, slashes, unknown paths -------------------------------------------------------------
@@ -1054,12 +1276,17 @@ def test_fluence_sandbox_rate_limit_and_outage_in_fluences_words(client, db):
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("DELETE", "/gpu/plans/", "GET"), ("POST", "/gpu/plans/vms", "GET"), ("PUT", "/gpu/default-images/", "GET"),
-     ("PUT", "/gpu/instances/", "GET, POST"), ("DELETE", "/gpu/instances/vms", "GET, POST"),
-     ("POST", f"/gpu/instances/{SOME_ID}", "GET, PUT, DELETE"),
-     ("PATCH", f"/gpu/instances/baremetal/{SOME_ID}", "GET, PUT, DELETE"),
-     ("POST", f"/gpu/instances/{SOME_ID}/logs", "GET")],
-)  # fmt: skip
+    [
+        ("DELETE", "/gpu/plans/", "GET"),
+        ("POST", "/gpu/plans/vms", "GET"),
+        ("PUT", "/gpu/default-images/", "GET"),
+        ("PUT", "/gpu/instances/", "GET, POST"),
+        ("DELETE", "/gpu/instances/vms", "GET, POST"),
+        ("POST", f"/gpu/instances/{SOME_ID}", "GET, PUT, DELETE"),
+        ("PATCH", f"/gpu/instances/baremetal/{SOME_ID}", "GET, PUT, DELETE"),
+        ("POST", f"/gpu/instances/{SOME_ID}/logs", "GET"),
+    ],
+)
 def test_fluence_sandbox_wrong_method_is_405(client, db, method, path, allow):
     response = call(client, method, path)
     assert refused(response, 405) == "Method Not Allowed"
@@ -1068,17 +1295,22 @@ def test_fluence_sandbox_wrong_method_is_405(client, db, method, path, allow):
 
 @pytest.mark.parametrize(
     ("path", "documented"),
-    [("/gpu/plans", "/gpu/plans/"), ("/gpu/default-images", "/gpu/default-images/"),
-     ("/gpu/instances", "/gpu/instances/"), ("/gpu/plans/vms/", "/gpu/plans/vms"),
-     ("/gpu/instances/vms/", "/gpu/instances/vms"), ("/v2/users/balances/", "/v2/users/balances")],
-)  # fmt: skip
+    [
+        ("/gpu/plans", "/gpu/plans/"),
+        ("/gpu/default-images", "/gpu/default-images/"),
+        ("/gpu/instances", "/gpu/instances/"),
+        ("/gpu/plans/vms/", "/gpu/plans/vms"),
+        ("/gpu/instances/vms/", "/gpu/instances/vms"),
+        ("/v2/users/balances/", "/v2/users/balances"),
+    ],
+)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_fluence_sandbox_wrong_trailing_slash_is_a_307_to_the_documented_path(client, db, path, documented, method):
     response = call(client, method, f"{path}?last=5", {} if method == "POST" else None)
     assert response.status_code == 307
     assert response["Location"] == f"http://testserver{ROOT}{documented}?last=5"
     assert not SandboxObject.objects.filter(vendor="fluence", kind__in=twin.KINDS).exists()
-    assert client.get(f"{ROOT}{path}").status_code == 401  # the key is checked first
+    assert client.get(f"{ROOT}{path}").status_code == 403  # the key is checked first
 
 
 @pytest.mark.parametrize("path", ["/gpu/nothing", "/gpu/instances/a/b/c", "/v3/users/me", "/gpu/plans/containers"])
@@ -1204,12 +1436,14 @@ def test_fluence_adapter_reads_the_account_and_the_catalog(adapter):
 
 @pytest.mark.parametrize(
     ("spec", "field"),
-    [({"kind": "container", **with_body(plan_id="h100-plan")}, "plan_id"),
-     ({"kind": "container", **with_body(plan_id="3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c005")}, "plan_id"),
-     ({"kind": "container", **with_body(constraints={"location": "DE"})}, "constraints.location"),
-     ({"kind": "vm", **VM_BODY, "os_image": "Windows 11"}, "os_image")],
+    [
+        ({"kind": "container", **with_body(plan_id="h100-plan")}, "plan_id"),
+        ({"kind": "container", **with_body(plan_id="3f0c2a3e-8c1e-4d55-9a53-8f3cf7d0c005")}, "plan_id"),
+        ({"kind": "container", **with_body(constraints={"location": "DE"})}, "constraints.location"),
+        ({"kind": "vm", **VM_BODY, "os_image": "Windows 11"}, "os_image"),
+    ],
     ids=["plan-not-a-uuid", "plan-gone", "location", "os-image"],
-)  # fmt: skip
+)
 def test_fluence_adapter_sandbox_refusal_lands_on_the_field(adapter, spec, field):
     with pytest.raises(SpecError) as caught:
         adapter.create(spec)
@@ -1230,7 +1464,7 @@ def test_fluence_adapter_refusals_and_faults_map_to_their_error_classes(adapter,
     with FluenceProvider(api_key="flu_not_a_sandbox_key", base_url=f"{live_server.url}{ROOT}") as stranger:
         with pytest.raises(AuthError) as caught:
             stranger.verify()
-        assert caught.value.status_code == 401
+        assert caught.value.status_code == 403  # the balance's 403, then the instance list's
     SandboxFault.objects.create(vendor="fluence", rate_limit_rate=1.0, retry_after_seconds=9)
     with pytest.raises(RateLimited) as limited:
         adapter.get(created.external_id)
