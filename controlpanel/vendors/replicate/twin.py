@@ -469,9 +469,15 @@ def _check_prediction_body(body: Any) -> HttpResponse | None:
 
 
 def _new_prediction(
-    request: HttpRequest, account: str, *, model: str, version: str, body: dict[str, Any], host: SandboxObject | None,
+    request: HttpRequest,
+    account: str,
+    *,
+    model: str,
+    version: str,
+    body: dict[str, Any],
+    host: SandboxObject | None,
     faults: Faults,
-) -> HttpResponse:  # fmt: skip
+) -> HttpResponse:
     deadline = None
     if request.headers.get("Cancel-After"):
         after = _duration(request.headers["Cancel-After"])

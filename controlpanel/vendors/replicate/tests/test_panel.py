@@ -48,9 +48,14 @@ def replicate_deployment(account, *, state=State.RUNNING, min_instances=1, predi
     raw["current_release"]["configuration"]["min_instances"] = min_instances
     raw["recent_predictions"] = list(predictions)
     return DeploymentFactory(
-        account=account, name="team-sdxl", spec={**SPEC, "min_instances": min_instances}, state=state,
-        external_id="acme/team-sdxl", raw=raw, **fields,
-    )  # fmt: skip
+        account=account,
+        name="team-sdxl",
+        spec={**SPEC, "min_instances": min_instances},
+        state=state,
+        external_id="acme/team-sdxl",
+        raw=raw,
+        **fields,
+    )
 
 
 # --- creating ---------------------------------------------------------------------------------------------
@@ -136,9 +141,10 @@ def test_replicate_delete_allowed_after_15_quiet_minutes(logged_in, replicate_ac
 
 def test_replicate_page_explains_the_derived_status(logged_in, replicate_account):
     deployment = replicate_deployment(
-        replicate_account, vendor_state="idle",
+        replicate_account,
+        vendor_state="idle",
         status_message="Replicate reports no status; derived: 1 instance kept warm (min_instances 1, max_instances 3)",
-    )  # fmt: skip
+    )
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     assert "Replicate reports no status; derived: 1 instance kept warm" in content
     assert 'id="logs-title"' in content  # predictions are its events
@@ -205,9 +211,12 @@ def test_replicate_fetch_logs_keeps_predictions_as_events(logged_in, replicate_a
     assert snapshot.error == ""
     assert snapshot.lines == []
     assert snapshot.events == [
-        {"message": f"Prediction {failed['id']} failed: {failed['error']}", "at": "2026-03-02T10:05:00+00:00",
-         "kind": "failed"},
-    ]  # fmt: skip
+        {
+            "message": f"Prediction {failed['id']} failed: {failed['error']}",
+            "at": "2026-03-02T10:05:00+00:00",
+            "kind": "failed",
+        },
+    ]
     content = logged_in.get(reverse("deployments:logs", args=[deployment.pk])).content.decode()
     assert "Replicate's events (1)" in content
     assert "· 1 event</span>" in content

@@ -18,7 +18,9 @@ from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.vendors.replicate import twin as twin
 from providers.base import Action, AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
-from providers.replicate import DERIVED, ReplicateProvider, field_named_in
+from providers.replicate import ReplicateProvider
+from providers.replicate.errors import field_named_in
+from providers.replicate.statuses import DERIVED
 
 ROOT = "/sandbox/replicate/v1"
 KEY = "sandbox-alpha"
@@ -133,8 +135,12 @@ def test_replicate_sandbox_takes_the_older_token_scheme(client, db):
 
 def test_replicate_sandbox_account_is_named_from_the_key_digest(client, db):
     body = call(client, "GET", "/account").json()
-    assert body == {"type": "organization", "username": owner(), "name": f"Sandbox org {account_for_key(KEY)[:8]}",
-                    "github_url": None}  # fmt: skip
+    assert body == {
+        "type": "organization",
+        "username": owner(),
+        "name": f"Sandbox org {account_for_key(KEY)[:8]}",
+        "github_url": None,
+    }
     assert "alpha" not in json.dumps(body)
 
 
@@ -191,7 +197,7 @@ def test_replicate_sandbox_accepts_the_notes_create_request(client, instant):
             {"model": "stability-ai/sdxl", "version": twin.MODELS[twin.BROKEN_MODEL]["versions"][0][0]},
             "version",
             id="version-of-another-model",
-        ),  # fmt: skip
+        ),
         pytest.param({"hardware": "gpu-z9"}, "hardware", id="hardware-unknown"),
         pytest.param({"min_instances": -1}, "min_instances", id="min-negative"),
         pytest.param({"min_instances": "1"}, "min_instances", id="min-type"),
@@ -251,8 +257,12 @@ def test_replicate_sandbox_patch_makes_a_new_release_each_time(client, instant):
     first = call(client, "PATCH", path, {"min_instances": 2, "max_instances": 6}).json()
     assert first["current_release"]["number"] == 2
     assert first["current_release"]["configuration"] == {"hardware": "gpu-t4", "min_instances": 2, "max_instances": 6}
-    second = call(client, "PATCH", path, {"version": "4d17c878d1071d9776e1dda94310607e0cc5a5eca545adba41f9612e2668733d",
-                                          "hardware": "gpu-l40s"}).json()  # fmt: skip
+    second = call(
+        client,
+        "PATCH",
+        path,
+        {"version": "4d17c878d1071d9776e1dda94310607e0cc5a5eca545adba41f9612e2668733d", "hardware": "gpu-l40s"},
+    ).json()
     release = second["current_release"]
     assert (release["number"], release["model"], release["configuration"]["hardware"]) == (
         3,
@@ -330,8 +340,22 @@ def test_replicate_sandbox_prediction_cold_boots_then_runs_then_succeeds(client,
     slow.SANDBOX_PROVISION_SECONDS = 600  # a 10-minute cold boot, then 200 s of work
     create(client, NOTES_CREATE)  # min_instances 0: nothing is up
     made = predict(client, f"{owner()}/team-sdxl")
-    assert set(made) >= {"id", "model", "version", "deployment", "input", "output", "logs", "error", "status",
-                         "data_removed", "created_at", "started_at", "completed_at", "urls"}  # fmt: skip
+    assert set(made) >= {
+        "id",
+        "model",
+        "version",
+        "deployment",
+        "input",
+        "output",
+        "logs",
+        "error",
+        "status",
+        "data_removed",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "urls",
+    }
     assert (made["status"], made["deployment"], made["model"]) == (
         "starting",
         f"{owner()}/team-sdxl",
@@ -422,8 +446,11 @@ def test_replicate_sandbox_refuses_bad_prediction_requests(client, instant, body
 
 def test_replicate_sandbox_accepts_the_notes_prediction_request(client, instant):
     create(client, NOTES_CREATE)
-    body = {"input": {"prompt": "a red bicycle"}, "webhook": "https://panel.example.com/hooks/replicate",
-            "webhook_events_filter": ["start", "completed"]}  # fmt: skip
+    body = {
+        "input": {"prompt": "a red bicycle"},
+        "webhook": "https://panel.example.com/hooks/replicate",
+        "webhook_events_filter": ["start", "completed"],
+    }
     made = predict(client, f"{owner()}/team-sdxl", body, Prefer="wait=30")
     assert made["input"] == {"prompt": "a red bicycle"}
 
@@ -573,8 +600,12 @@ def test_replicate_adapter_derives_health_from_the_twins_predictions(adapter, cl
     created = adapter.create(dict(NOTES_CREATE))
     ref = created.external_id
     headers = {"Authorization": "Bearer sandbox-live-adapter"}
-    response = client.post(f"{ROOT}/deployments/{ref}/predictions", json.dumps({"input": {"prompt": "x"}}),
-                           content_type="application/json", headers=headers)  # fmt: skip
+    response = client.post(
+        f"{ROOT}/deployments/{ref}/predictions",
+        json.dumps({"input": {"prompt": "x"}}),
+        content_type="application/json",
+        headers=headers,
+    )
     assert response.status_code == 201
     assert adapter.get(ref).vendor_state == "active"  # just asked: not yet a slow start
     age("prediction", seconds=40)
@@ -590,8 +621,12 @@ def test_replicate_adapter_flags_repeated_failures(adapter, client):
     created = adapter.create(dict(BROKEN))
     headers = {"Authorization": "Bearer sandbox-live-adapter"}
     for _ in range(3):
-        client.post(f"{ROOT}/deployments/{created.external_id}/predictions", json.dumps({"input": {}}),
-                    content_type="application/json", headers=headers)  # fmt: skip
+        client.post(
+            f"{ROOT}/deployments/{created.external_id}/predictions",
+            json.dumps({"input": {}}),
+            content_type="application/json",
+            headers=headers,
+        )
     failing = adapter.list_remotes()[0]
     assert (failing.state, failing.vendor_state) == (RemoteState.FAILED, "failing")
     assert failing.message == DERIVED + f"the last 3 predictions failed: {twin.BROKEN_ERROR}"
@@ -668,8 +703,12 @@ def test_replicate_adapter_server_error_is_transient(adapter):
 def test_replicate_adapter_no_capacity_leaves_predictions_waiting(adapter, client):
     SandboxFault.objects.create(vendor="replicate", no_capacity=True)
     created = adapter.create(dict(NOTES_CREATE))
-    client.post(f"{ROOT}/deployments/{created.external_id}/predictions", json.dumps({"input": {}}),
-                content_type="application/json", headers={"Authorization": "Bearer sandbox-live-adapter"})  # fmt: skip
+    client.post(
+        f"{ROOT}/deployments/{created.external_id}/predictions",
+        json.dumps({"input": {}}),
+        content_type="application/json",
+        headers={"Authorization": "Bearer sandbox-live-adapter"},
+    )
     age("prediction", seconds=120)
     assert adapter.get(created.external_id).vendor_state == "setting up"
 
