@@ -198,7 +198,8 @@ class ReplicateProvider(Provider):
     # --- lifecycle ------------------------------------------------------------------------
     def create(self, spec: dict[str, Any]) -> Remote:
         body = check_spec(spec)
-        item = self._http.post("/deployments", json=body).json()  # 200 or 201: not stated [I]
+        # 200 [V: the published OpenAPI, deployments.create]; any 2xx body is read the same.
+        item = self._http.post("/deployments", json=body).json()
         return self.to_remote(item, [])  # a new deployment has made no predictions yet
 
     def get(self, external_id: str) -> Remote:

@@ -3,15 +3,16 @@ under ``/sandbox/replicate/v1/``.
 
 Shapes follow ``shared/vendor-apis/replicate.md`` (§2 objects, §6 examples) and the seed
 ``shared/seeds/002_0d69ab0831111b63.txt``; the official ``replicate`` Python client
-reads every answer (tests/test_replicate_official_client.py). Errors are RFC 7807
+reads every answer (``tests/test_official_client.py`` here). Errors are RFC 7807
 problem details ``{title, detail, status}``; a 429 is exactly the documented
 ``{"detail": "Request was throttled. Your rate limit resets in ~Ns."}`` with ``Retry-After``.
 Auth is ``Authorization: Bearer <key>``, and the older ``Token <key>`` too [D].
 
 Choices where the notes leave things open, the strict reading each time:
-- create answers 201 (the notes: 200 or 201, unstated); a duplicate name is 409 (as for
-  duplicate model names, issue #323); invalid fields and unknown models or versions 422,
-  with a ``detail`` that names the field first;
+- create answers 200, as Replicate's published OpenAPI (``deployments.create``,
+  ``responses: {"200": …}``) says; a duplicate name is 409 (as for duplicate model
+  names, issue #323); invalid fields and unknown models or versions 422, with a
+  ``detail`` that names the field first;
 - PATCH refuses ``model`` and ``name`` (neither can change [V]) and makes a new release
   for every accepted call [V];
 - DELETE is refused with 409 until ``min_instances`` has been 0 and no prediction has
@@ -357,7 +358,8 @@ def deployments(request: HttpRequest, *, account: str, faults: Faults) -> HttpRe
             obj.save()
     except IntegrityError:
         return problem(409, "Conflict", f"A deployment named {name} already exists for {owner}")
-    return json_response(_public(data), status=201)
+    # 200, not 201: the published OpenAPI's deployments.create answers only "200".
+    return json_response(_public(data))
 
 
 @api

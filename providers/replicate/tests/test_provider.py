@@ -49,7 +49,8 @@ def test_replicate_is_registered_with_its_real_base_url_and_actions():
 
 
 def test_replicate_create_posts_all_six_fields_and_parses_the_deployment(respx_mock, replicate):
-    route = respx_mock.post(DEPLOYMENTS).respond(201, json=fixture("deployment"))
+    # 200: the published OpenAPI's deployments.create answers "200" (issue 10).
+    route = respx_mock.post(DEPLOYMENTS).respond(200, json=fixture("deployment"))
     remote = replicate.create(dict(NOTES_CREATE))
     request = assert_sent(route, "POST", "/v1/deployments")
     assert request.headers["Content-Type"] == "application/json"
