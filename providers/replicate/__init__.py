@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from providers.replicate.prices import HARDWARE_PRICES, PRICES_SOURCE, Hardware
 from providers.replicate.provider import ReplicateProvider
-from providers.replicate.rules import CREATE_FIELDS, NAME_MAX
+from providers.replicate.rules import CREATE_FIELDS, MAX_INSTANCES_LIMIT, MIN_INSTANCES_LIMIT, NAME_MAX
 
 __all__ = [
     "CREATE_FIELDS",
     "HARDWARE_PRICES",
+    "MAX_INSTANCES_LIMIT",
+    "MIN_INSTANCES_LIMIT",
     "NAME_MAX",
     "PRICES_SOURCE",
     "Hardware",

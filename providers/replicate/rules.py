@@ -29,11 +29,22 @@ SKU_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the shape of every sku on /hardw
 CREATE_FIELDS = ("name", "model", "version", "hardware", "min_instances", "max_instances")  # all required [V]
 UPDATE_FIELDS = ("hardware", "min_instances", "max_instances", "version")  # what PATCH takes [V]
 TEXT_FIELDS = ("name", "model", "version", "hardware")
-# No account-level cap on max_instances is published (notes §5), so none is enforced here:
-# a cap Replicate has is its 422 to give, on the field it names.
+# Replicate's published OpenAPI caps both bounds in the deployments.create and
+# deployments.update request schemas: min_instances "minimum": 0, "maximum": 5 and
+# max_instances "minimum": 0, "maximum": 20. Replicate may grant an account more, so the
+# message says how to get past them; a cap an account does not have is Replicate's 422.
+MIN_INSTANCES_LIMIT = 5
+MAX_INSTANCES_LIMIT = 20
 
 NEGATIVE_MIN = "Cannot be negative (0 scales to zero when idle)."
 BELOW_MIN = "Must be at least the minimum instances."
+
+
+def _limit(limit: int) -> str:
+    return (
+        f"At most {limit}: Replicate's published limit. Replicate may raise the limits for an account; "
+        "ask Replicate's support if yours needs more."
+    )
 
 
 def _add(errors: Errors, path: str, message: str) -> None:
@@ -104,8 +115,12 @@ def _check_instances(spec: Mapping[str, Any], errors: Errors) -> tuple[int | Non
     high = _number(errors, "max_instances", spec.get("max_instances"))
     if low is not None and low < 0:
         _add(errors, "min_instances", NEGATIVE_MIN)
+    elif low is not None and low > MIN_INSTANCES_LIMIT:
+        _add(errors, "min_instances", _limit(MIN_INSTANCES_LIMIT))
     if high is not None and high < 1:
         _add(errors, "max_instances", "At least 1, or no prediction could ever run.")
+    elif high is not None and high > MAX_INSTANCES_LIMIT:
+        _add(errors, "max_instances", _limit(MAX_INSTANCES_LIMIT))
     elif high is not None and low is not None and low >= 0 and high < low:
         _add(errors, "max_instances", BELOW_MIN)
     return low, high
@@ -146,10 +161,14 @@ def check_scale(changes: Mapping[str, Any]) -> dict[str, int]:
         errors["min_instances"] = ["This field is required."]
     elif low is not None and low < 0:
         errors["min_instances"] = [NEGATIVE_MIN]
+    elif low is not None and low > MIN_INSTANCES_LIMIT:
+        errors["min_instances"] = [_limit(MIN_INSTANCES_LIMIT)]
     if low is not None and high is None and not errors:
         high = max(low, 1)
     if high is not None and high < 1:
         _add(errors, "max_instances", "At least 1; to scale to zero set the minimum to 0.")
+    elif high is not None and high > MAX_INSTANCES_LIMIT:
+        _add(errors, "max_instances", _limit(MAX_INSTANCES_LIMIT))
     elif high is not None and low is not None and high < low:
         _add(errors, "max_instances", BELOW_MIN)
     if errors or low is None or high is None:  # both are set whenever nothing was wrong

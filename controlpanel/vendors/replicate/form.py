@@ -16,7 +16,13 @@ from django import forms
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import VendorDeploymentForm
-from providers.replicate import CREATE_FIELDS, HARDWARE_PRICES, PRICES_SOURCE
+from providers.replicate import (
+    CREATE_FIELDS,
+    HARDWARE_PRICES,
+    MAX_INSTANCES_LIMIT,
+    MIN_INSTANCES_LIMIT,
+    PRICES_SOURCE,
+)
 
 
 def _num(**attrs: Any) -> forms.NumberInput:
@@ -55,13 +61,15 @@ class ReplicateMainForm(forms.Form):
     min_instances = forms.IntegerField(
         label="Minimum instances",
         initial=0,
-        help_text="Kept running (and billed) around the clock. 0 scales to zero when idle; the next prediction cold-starts.",
+        help_text="Kept running (and billed) around the clock. 0 scales to zero when idle; the next prediction cold-starts. "
+        f"At most {MIN_INSTANCES_LIMIT} unless Replicate raises your account's limit.",
         widget=_num(min=0),
     )
     max_instances = forms.IntegerField(
         label="Maximum instances",
         initial=1,
-        help_text="Replicate adds instances up to this many under load. At least 1 and at least the minimum.",
+        help_text="Replicate adds instances up to this many under load. At least 1 and at least the minimum; "
+        f"at most {MAX_INSTANCES_LIMIT} unless Replicate raises your account's limit.",
         widget=_num(min=1),
     )
 

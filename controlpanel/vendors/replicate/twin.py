@@ -59,6 +59,7 @@ DEPLOYMENTS_PAGE = 20  # [I] not documented
 PREDICTIONS_PAGE = 100  # [V]
 VERSIONS_PAGE = 100  # [I]
 DELETE_AFTER = dt.timedelta(minutes=15)
+MIN_INSTANCES_LIMIT, MAX_INSTANCES_LIMIT = 5, 20  # the published OpenAPI's "maximum"s [V]
 IDLE_SECONDS = 300  # simulated: "stays warm for a few minutes" (billing docs)
 DATA_KEPT = dt.timedelta(hours=1)  # API predictions' input, output and logs [V]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -291,6 +292,12 @@ def _check_config(body: dict[str, Any], merged: dict[str, Any]) -> HttpResponse 
             return invalid(f"{key} must be an integer")
     if merged["min_instances"] < 0:
         return invalid("min_instances must be greater than or equal to 0")
+    # The published OpenAPI (deployments.create and deployments.update request schemas)
+    # caps min_instances at 5 and max_instances at 20; the twin grants no account more.
+    if merged["min_instances"] > MIN_INSTANCES_LIMIT:
+        return invalid(f"min_instances must be less than or equal to {MIN_INSTANCES_LIMIT}")
+    if merged["max_instances"] > MAX_INSTANCES_LIMIT:
+        return invalid(f"max_instances must be less than or equal to {MAX_INSTANCES_LIMIT}")
     if merged["max_instances"] < 1:
         return invalid("max_instances must be greater than or equal to 1")
     if merged["max_instances"] < merged["min_instances"]:

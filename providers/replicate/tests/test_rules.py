@@ -45,6 +45,9 @@ def test_replicate_check_spec_normalises_text():
         pytest.param({"min_instances": 1.5}, "min_instances", "Must be a whole number.", id="min-whole"),
         pytest.param({"min_instances": True}, "min_instances", "Must be a whole number.", id="min-bool"),
         pytest.param({"max_instances": 0}, "max_instances", "At least 1", id="max-at-least-one"),
+        # The published OpenAPI's "maximum"s (deployments.create): 5 and 20.
+        pytest.param({"min_instances": 6, "max_instances": 6}, "min_instances", "may raise the limits", id="min-limit"),
+        pytest.param({"max_instances": 21}, "max_instances", "At most 20: Replicate's published", id="max-limit"),
         pytest.param(
             {"min_instances": 4, "max_instances": 2}, "max_instances", "at least the minimum", id="max-ge-min"
         ),
@@ -78,3 +81,26 @@ def test_replicate_validate_of_a_new_deployment_ignores_previous():
     context = ValidationContext(existing=False, previous=dict(NOTES_CREATE))
     spec = {**NOTES_CREATE, "model": "stability-ai/sdxl-turbo"}
     assert ReplicateProvider.validate(spec, context)["model"] == "stability-ai/sdxl-turbo"
+
+
+def test_replicate_check_spec_takes_the_published_limits_themselves():
+    spec = check_spec({**NOTES_CREATE, "min_instances": 5, "max_instances": 20})
+    assert (spec["min_instances"], spec["max_instances"]) == (5, 20)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"min_instances": 6, "max_instances": 6}, "min_instances"),
+        ({"min_instances": 1, "max_instances": 21}, "max_instances"),
+    ],
+)
+def test_replicate_validate_scale_keeps_to_the_published_limits(changes, field):
+    with pytest.raises(SpecError) as caught:
+        ReplicateProvider.validate_scale(changes)
+    assert list(caught.value.fields) == [field]
+    assert "Replicate may raise the limits for an account" in caught.value.fields[field][0]
+    assert ReplicateProvider.validate_scale({"min_instances": 5, "max_instances": 20}) == {
+        "min_instances": 5,
+        "max_instances": 20,
+    }

@@ -95,6 +95,7 @@ def test_form_replicate_lists_only_replicate_keys(replicate_account, account):
         ("version", "z" * 64, "A version id is 64 hexadecimal characters"),
         ("min_instances", "-1", "Cannot be negative (0 scales to zero when idle)."),
         ("max_instances", "0", "At least 1, or no prediction could ever run."),
+        ("max_instances", "21", "At most 20: Replicate's published limit. Replicate may raise the limits"),
         ("hardware", "gpu-nope", "Select a valid choice. gpu-nope is not one of the available choices."),
     ],
 )

@@ -204,6 +204,9 @@ def test_replicate_sandbox_accepts_the_notes_create_request(client, instant):
         pytest.param({"min_instances": "1"}, "min_instances", id="min-type"),
         pytest.param({"max_instances": 0, "min_instances": 0}, "max_instances", id="max-zero"),
         pytest.param({"min_instances": 3, "max_instances": 2}, "max_instances", id="max-below-min"),
+        # The published OpenAPI's deployments.create caps: min_instances 5, max_instances 20.
+        pytest.param({"min_instances": 6, "max_instances": 6}, "min_instances", id="min-above-5"),
+        pytest.param({"max_instances": 21}, "max_instances", id="max-above-20"),
     ],
 )
 def test_replicate_sandbox_refuses_invalid_fields_with_422(client, instant, changes, field):
@@ -281,7 +284,8 @@ def test_replicate_sandbox_patch_makes_a_new_release_each_time(client, instant):
         ({"name": "renamed"}, "name"),
         ({"version": SDXL_OLDER}, "version"),  # a version of another model
         ({"max_instances": 0}, "max_instances"),
-        ({"min_instances": 9}, "max_instances"),  # above the current maximum of 5
+        ({"min_instances": 9}, "min_instances"),  # above the published cap of 5
+        ({"max_instances": 21}, "max_instances"),  # above the published cap of 20
         ({"hardware": "tpu"}, "hardware"),
         ({"min_instances": True}, "min_instances"),
     ],
@@ -292,6 +296,18 @@ def test_replicate_sandbox_patch_refuses_invalid_changes(client, instant, body, 
     response = problem(call(client, "PATCH", path, body), 422)
     assert field_named_in(response["detail"]) == field
     assert call(client, "GET", path).json()["current_release"]["number"] == 1
+
+
+def test_replicate_sandbox_patch_refuses_a_minimum_above_the_current_maximum(client, instant):
+    create(client, {**SEED_CREATE, "max_instances": 3})
+    path = f"/deployments/{owner()}/my-app-image-generator"
+    response = problem(call(client, "PATCH", path, {"min_instances": 4}), 422)
+    assert field_named_in(response["detail"]) == "max_instances"
+
+
+def test_replicate_sandbox_takes_the_published_limits_themselves(client, instant):
+    body = create(client, {**SEED_CREATE, "min_instances": 5, "max_instances": 20})
+    assert body["current_release"]["configuration"]["max_instances"] == 20
 
 
 def test_replicate_sandbox_delete_waits_15_minutes_offline_and_unused(client, instant, clock):
