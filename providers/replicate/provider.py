@@ -3,7 +3,7 @@
 Contract: ``shared/vendor-apis/replicate.md`` and the seed
 ``shared/seeds/002_0d69ab0831111b63.txt``. Deployments live under the account's
 username, ``/deployments/{owner}/{name}`` [V]; there are no start/stop/restart/logs
-routes [V], so stop and start are PATCHes of ``min_instances``, scale of both bounds,
+routes [V], so stop and start are PATCHes of the instance bounds (stop: both 0), scale too,
 and the account's recent predictions (read once per ``list_remotes()``) are both the
 health record and the event history.
 """
@@ -54,8 +54,8 @@ class ReplicateProvider(Provider):
     name: ClassVar[str] = "replicate"
     default_base_url: ClassVar[str] = "https://api.replicate.com/v1"
     sandbox_path: ClassVar[str] = "/replicate/v1"
-    # No start/stop/restart/logs routes [V]: stop and start are PATCHes of min_instances,
-    # scale of both bounds; recent predictions are the event history.
+    # No start/stop/restart/logs routes [V]: stop, start and scale are PATCHes of the
+    # instance bounds; recent predictions are the event history.
     actions: ClassVar[frozenset[Action]] = frozenset(
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.EVENTS}
     )
@@ -255,16 +255,19 @@ class ReplicateProvider(Provider):
         return self._patch(external_id, check_scale(changes))
 
     def stop(self, external_id: str, spec: dict[str, Any]) -> Remote:
-        # Scale to zero: instances go offline after their idle period and a prediction
-        # wakes them [D/I]. max_instances stays, since whether 0 is accepted is unverified.
-        return self._patch(external_id, {"min_instances": 0})
+        # Stopped, not scaled to zero: min_instances 0 alone lets the next prediction wake an
+        # instance, max_instances 0 lets none start. Both may be 0: the published OpenAPI's
+        # deployments.update request schema has "minimum": 0 for each, and the SDK types
+        # (replicate 1.0.7 deployment.py UpdateDeploymentParams, 2.0.0b4
+        # types/deployment_update_params.py) type both as a bare int.
+        return self._patch(external_id, {"min_instances": 0, "max_instances": 0})
 
     def start(self, external_id: str, spec: dict[str, Any]) -> Remote:
+        # After a stop the maximum is 0, so it is always sent: the spec's, at least the minimum.
         low = max(instances(spec.get("min_instances")), 1)  # a spec created at zero starts one
-        body: dict[str, int] = {"min_instances": low}
-        if instances(spec.get("max_instances")) < low:
-            body["max_instances"] = low
-        return self._patch(external_id, body)
+        return self._patch(
+            external_id, {"min_instances": low, "max_instances": max(instances(spec.get("max_instances")), low)}
+        )
 
     def delete(self, external_id: str) -> None:
         self._http.delete(self._path(external_id))  # 204 [V]; 409 before 15 minutes offline

@@ -40,6 +40,7 @@ DELETE_AFTER = dt.timedelta(minutes=15)
 # refinements by min_instances are in ``remote_state``.
 STATUS_TABLE: dict[str, RemoteState] = {
     "offline": RemoteState.STOPPED,  # min_instances 0, no recent prediction: scaled to zero, wakes on demand
+    "stopped": RemoteState.STOPPED,  # max_instances 0 (the panel's Stop): no instance may start at all
     "setting up": RemoteState.PROVISIONING,  # a prediction waits for an instance to boot (cold start)
     "active": RemoteState.RUNNING,  # predictions are being processed
     "idle": RemoteState.RUNNING,  # instances up with no work: kept warm by min_instances
@@ -108,6 +109,16 @@ def plural(n: int, noun: str) -> str:
 # --- deriving the status: one check per row, in priority order --------------------------------
 
 
+def _stopped(config: Mapping[str, Any], newest_first: Sequence[Prediction], bounds: str) -> Derived | None:
+    """max_instances 0 (what Stop sends): no instance may run, so nothing is served;
+    a prediction still processing is shown (active) until it ends."""
+    if whole(config["max_instances"], strings=False) != 0:  # absent is not 0
+        return None
+    if any(p.get("status") == "processing" for p in newest_first):
+        return None
+    return "stopped", f"stopped ({bounds}): no instance may start, so no prediction is served until it is started"
+
+
 def _failing(finished: Sequence[Prediction]) -> Derived | None:
     streak = 0
     for p in finished:
@@ -164,8 +175,8 @@ def _log_unknown(predictions: Sequence[Prediction]) -> None:
 
 def derive_status(item: Mapping[str, Any], predictions: Sequence[Prediction], *, now: dt.datetime) -> Derived:
     """The derived status of a deployment and why, from its configuration and its
-    recent predictions (any order). Rows in priority order: failing, setting up,
-    active, idle (warm or tailing off), offline."""
+    recent predictions (any order). Rows in priority order: stopped, failing, setting
+    up, active, idle (warm or tailing off), offline."""
     config = configuration(item)
     low, high = instances(config["min_instances"]), instances(config["max_instances"])
     bounds = f"min_instances {low}, max_instances {high}"
@@ -173,7 +184,12 @@ def derive_status(item: Mapping[str, Any], predictions: Sequence[Prediction], *,
     _log_unknown(newest_first)
     finished = [p for p in newest_first if p.get("status") in TERMINAL]
     finished.sort(key=lambda p: prediction_time(p) or created(p), reverse=True)
-    return _failing(finished) or _busy(newest_first, bounds, now=now) or _at_rest(finished, low, bounds, now=now)
+    return (
+        _stopped(config, newest_first, bounds)
+        or _failing(finished)
+        or _busy(newest_first, bounds, now=now)
+        or _at_rest(finished, low, bounds, now=now)
+    )
 
 
 def remote_state(status: str, item: Mapping[str, Any]) -> RemoteState:

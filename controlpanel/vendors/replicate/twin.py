@@ -15,6 +15,10 @@ Choices where the notes leave things open, the strict reading each time:
   ``detail`` that names the field first;
 - PATCH refuses ``model`` and ``name`` (neither can change [V]) and makes a new release
   for every accepted call [V];
+- ``max_instances`` may be 0 (the published OpenAPI's ``"minimum": 0``), and at most 20,
+  ``min_instances`` at most 5 (its ``"maximum"``s). A deployment at ``max_instances`` 0
+  runs no instance and refuses predictions with 409 (what Replicate answers is not
+  published [I]);
 - DELETE is refused with 409 until ``min_instances`` has been 0 and no prediction has
   run for 15 minutes (docs: "offline and unused for at least 15 minutes");
 - the deployments list is paged by 20 [I: the size is not documented]; predictions
@@ -266,7 +270,7 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
 def _instance(data: dict[str, Any], now: dt.datetime) -> str:
     """Simulated: "setting up", "online" or "offline" (never shown by the API)."""
     boot = _time(data.get("_boot_done_at"))
-    if boot is None:
+    if boot is None or _config(data)["max_instances"] == 0:
         return "offline"
     if now < boot:
         return "setting up"
@@ -298,8 +302,10 @@ def _check_config(body: dict[str, Any], merged: dict[str, Any]) -> HttpResponse 
         return invalid(f"min_instances must be less than or equal to {MIN_INSTANCES_LIMIT}")
     if merged["max_instances"] > MAX_INSTANCES_LIMIT:
         return invalid(f"max_instances must be less than or equal to {MAX_INSTANCES_LIMIT}")
-    if merged["max_instances"] < 1:
-        return invalid("max_instances must be greater than or equal to 1")
+    # 0 is allowed: the published OpenAPI's deployments.create and deployments.update
+    # request schemas give max_instances "minimum": 0 (a deployment that serves nothing).
+    if merged["max_instances"] < 0:
+        return invalid("max_instances must be greater than or equal to 0")
     if merged["max_instances"] < merged["min_instances"]:
         return invalid("max_instances must be greater than or equal to min_instances")
     return None
@@ -415,6 +421,8 @@ def deployment(request: HttpRequest, owner: str, name: str, *, account: str, fau
         data["_zero_since"] = None
         if new_code or state == "offline":
             _boot(data, now, faults)
+    if config["max_instances"] == 0:
+        data["_boot_done_at"] = None  # [I] no instance may run: the ones up stop at once
     obj.save(update_fields=["data", "updated_at"])
     return json_response(_public(data))
 
@@ -613,6 +621,14 @@ def deployment_predictions(
     problem_ = _check_prediction_body(body)
     if problem_:
         return problem_
+    if _config(host.data)["max_instances"] == 0:
+        # [I] What Replicate answers here is not published; the twin refuses, so a stopped
+        # deployment serves no predictions and none counts as use against the delete rule.
+        return problem(
+            409,
+            "Deployment stopped",
+            "max_instances is 0, so this deployment serves no predictions; set max_instances to 1 or more to start it.",
+        )
     release = host.data["current_release"]
     return _new_prediction(
         request, account, model=release["model"], version=release["version"], body=body, host=host, faults=faults

@@ -305,27 +305,30 @@ def test_replicate_scale_refuses_bad_bounds(respx_mock, replicate, changes, fiel
     assert route.call_count == 0
 
 
-def test_replicate_stop_scales_to_zero(respx_mock, replicate, no_predictions):
-    route = respx_mock.patch(ONE).respond(200, json=fixture("deployment"))
+def test_replicate_stop_sets_both_bounds_to_zero(respx_mock, replicate, no_predictions):
+    # max_instances 0 as well, so the next prediction cannot wake it: the published OpenAPI's
+    # deployments.update allows 0 ("minimum": 0) for both bounds.
+    route = respx_mock.patch(ONE).respond(200, json=fixture("deployment_stopped"))
     remote = replicate.stop("acme/team-sdxl", dict(SEED_CREATE))
     assert_sent(route, "PATCH", "/v1/deployments/acme/team-sdxl")
-    assert sent_json(route) == {"min_instances": 0}
-    assert (remote.state, remote.vendor_state) == (RemoteState.STOPPED, "offline")
+    assert sent_json(route) == {"min_instances": 0, "max_instances": 0}
+    assert (remote.state, remote.vendor_state) == (RemoteState.STOPPED, "stopped")
+    assert remote.message.startswith(DERIVED + "stopped (min_instances 0, max_instances 0)")
 
 
-def test_replicate_stop_with_a_recent_prediction_is_stopping(respx_mock, replicate):
-    respx_mock.patch(ONE).respond(200, json=fixture("deployment"))
+def test_replicate_stop_with_a_recent_prediction_is_stopped(respx_mock, replicate):
+    respx_mock.patch(ONE).respond(200, json=fixture("deployment_stopped"))
     respx_mock.get(PREDICTIONS).respond(200, json=page(prediction("succeeded", ago=30)))
     remote = replicate.stop("acme/team-sdxl", dict(SEED_CREATE))
-    assert (remote.state, remote.vendor_state) == (RemoteState.STOPPING, "idle")
-    assert "scales to zero within a few minutes" in remote.message
+    assert (remote.state, remote.vendor_state, remote.price_per_hour) == (RemoteState.STOPPED, "stopped", 0)
 
 
 @pytest.mark.parametrize(
     ("spec", "body"),
     [
-        ({"min_instances": 2, "max_instances": 5}, {"min_instances": 2}),
-        ({"min_instances": 0, "max_instances": 3}, {"min_instances": 1}),
+        # The maximum is always sent: after a stop it is 0.
+        ({"min_instances": 2, "max_instances": 5}, {"min_instances": 2, "max_instances": 5}),
+        ({"min_instances": 0, "max_instances": 3}, {"min_instances": 1, "max_instances": 3}),
         ({"min_instances": None}, {"min_instances": 1, "max_instances": 1}),
         ({"min_instances": 4, "max_instances": 2}, {"min_instances": 4, "max_instances": 4}),
     ],

@@ -20,6 +20,7 @@ from providers.replicate.tests.samples import NOTES_CREATE, SEED_CREATE, fixture
 # The observation that produces each row of the table.
 SCENARIOS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
     "offline": ({"min_instances": 0}, []),
+    "stopped": ({"min_instances": 0, "max_instances": 0}, [prediction("succeeded", ago=30)]),
     "setting up": ({"min_instances": 0}, [prediction("starting", ago=40)]),
     "active": ({"min_instances": 1}, [prediction("processing", ago=2)]),
     "idle": ({"min_instances": 1}, []),
@@ -166,3 +167,28 @@ def test_replicate_delete_gate_falls_back_to_the_spec_before_any_answer():
 @pytest.mark.parametrize("action", [Action.STOP, Action.START, Action.SCALE, Action.UPDATE])
 def test_replicate_other_actions_are_never_gated(action):
     assert ReplicateProvider.action_blocked(action, spec=dict(SEED_CREATE), raw=raw_with(1), since=now()) == ""
+
+
+def test_replicate_stopped_is_max_instances_zero_and_says_so():
+    item = with_config(min_instances=0, max_instances=0)
+    status, why = derive_status(item, [prediction("failed", ago=a) for a in (10, 20, 30)], now=now())
+    assert (status, remote_state(status, item)) == ("stopped", RemoteState.STOPPED)  # before failing
+    assert why == (
+        "stopped (min_instances 0, max_instances 0): no instance may start, "
+        "so no prediction is served until it is started"
+    )
+
+
+def test_replicate_stopped_shows_a_prediction_still_processing_as_active():
+    item = with_config(min_instances=0, max_instances=0)
+    assert derive_status(item, [prediction("processing", ago=2)], now=now())[0] == "active"
+
+
+def test_replicate_a_missing_maximum_is_not_stopped(replicate):
+    remote = replicate.to_remote({"owner": "acme", "name": "bare", "current_release": None}, [])
+    assert remote.vendor_state == "offline"
+
+
+def test_replicate_stopped_bills_nothing(replicate):
+    remote = replicate.to_remote(fixture("deployment_stopped"), [prediction("succeeded", ago=30)])
+    assert (remote.state, remote.vendor_state, remote.price_per_hour) == (RemoteState.STOPPED, "stopped", 0)

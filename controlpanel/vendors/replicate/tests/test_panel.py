@@ -191,12 +191,13 @@ def test_replicate_stop_lands_on_stopped(replicate_account, owner):
     deployment = replicate_deployment(replicate_account)
     services.deployment_request_action(deployment=deployment, actor=owner, action=Action.STOP)
     with respx.mock(base_url=replicate_account.base_url) as mock:
-        patch = mock.patch("/deployments/acme/team-sdxl").respond(200, json=load_fixture("replicate", "deployment"))
+        stopped = load_fixture("replicate", "deployment_stopped")
+        patch = mock.patch("/deployments/acme/team-sdxl").respond(200, json=stopped)
         mock.get("/predictions").respond(200, json={"next": None, "previous": None, "results": []})
         services.deployment_run_action(deployment_id=deployment.pk)
-    assert json.loads(patch.calls.last.request.content) == {"min_instances": 0}
+    assert json.loads(patch.calls.last.request.content) == {"min_instances": 0, "max_instances": 0}
     deployment.refresh_from_db()
-    assert (deployment.state, deployment.vendor_state, deployment.price_per_hour) == (State.STOPPED, "offline", None)
+    assert (deployment.state, deployment.vendor_state) == (State.STOPPED, "stopped")
 
 
 def test_replicate_fetch_logs_keeps_predictions_as_events(logged_in, replicate_account):

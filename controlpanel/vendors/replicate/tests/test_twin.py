@@ -202,7 +202,7 @@ def test_replicate_sandbox_accepts_the_notes_create_request(client, instant):
         pytest.param({"hardware": "gpu-z9"}, "hardware", id="hardware-unknown"),
         pytest.param({"min_instances": -1}, "min_instances", id="min-negative"),
         pytest.param({"min_instances": "1"}, "min_instances", id="min-type"),
-        pytest.param({"max_instances": 0, "min_instances": 0}, "max_instances", id="max-zero"),
+        pytest.param({"max_instances": -1, "min_instances": 0}, "max_instances", id="max-negative"),
         pytest.param({"min_instances": 3, "max_instances": 2}, "max_instances", id="max-below-min"),
         # The published OpenAPI's deployments.create caps: min_instances 5, max_instances 20.
         pytest.param({"min_instances": 6, "max_instances": 6}, "min_instances", id="min-above-5"),
@@ -351,6 +351,28 @@ def prediction(client, pid: str) -> dict[str, Any]:
     response = call(client, "GET", f"/predictions/{pid}")
     assert response.status_code == 200
     return response.json()
+
+
+# --- max_instances 0: stopped (the published OpenAPI's deployments.update: "minimum": 0) --------------
+
+
+def test_replicate_sandbox_takes_max_instances_zero_and_then_serves_no_predictions(client, instant):
+    create(client)  # the seed: min 1, max 5
+    path = f"/deployments/{owner()}/my-app-image-generator"
+    stopped = call(client, "PATCH", path, {"min_instances": 0, "max_instances": 0})
+    assert stopped.status_code == 200, stopped.content
+    assert stopped.json()["current_release"]["configuration"]["max_instances"] == 0
+    refused = problem(call(client, "POST", f"{path}/predictions", {"input": {"prompt": "x"}}), 409)
+    assert refused["detail"].startswith("max_instances is 0")
+    assert not SandboxObject.objects.filter(kind="prediction").exists()
+    started = call(client, "PATCH", path, {"min_instances": 1, "max_instances": 5})
+    assert started.status_code == 200
+    assert predict(client, f"{owner()}/my-app-image-generator")["status"] in ("starting", "processing", "succeeded")
+
+
+def test_replicate_sandbox_creates_a_deployment_at_max_instances_zero(client, instant):
+    body = create(client, {**NOTES_CREATE, "max_instances": 0})
+    assert body["current_release"]["configuration"] == {"hardware": "gpu-l40s", "min_instances": 0, "max_instances": 0}
 
 
 def test_replicate_sandbox_prediction_cold_boots_then_runs_then_succeeds(client, slow, clock):
@@ -594,7 +616,9 @@ def test_replicate_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter,
     assert release["configuration"] == {"hardware": "gpu-t4", "min_instances": 1, "max_instances": 5}
 
     stopped = adapter.stop(ref, newer)
-    assert (stopped.state, stopped.vendor_state, stopped.price_per_hour) == (RemoteState.STOPPED, "offline", 0)
+    assert (stopped.state, stopped.vendor_state, stopped.price_per_hour) == (RemoteState.STOPPED, "stopped", 0)
+    config = stopped.raw["current_release"]["configuration"]
+    assert (config["min_instances"], config["max_instances"]) == (0, 0)
     blocked = ReplicateProvider.action_blocked(Action.DELETE, spec=newer, raw=stopped.raw, since=timezone.now())
     assert "possible from" in blocked
     with pytest.raises(Rejected) as refused:
@@ -602,7 +626,8 @@ def test_replicate_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter,
     assert "offline and unused for at least 15 minutes" in refused.value.message
 
     started = adapter.start(ref, newer)
-    assert (started.state, started.raw["current_release"]["configuration"]["min_instances"]) == (RemoteState.RUNNING, 1)
+    config = started.raw["current_release"]["configuration"]
+    assert (started.state, config["min_instances"], config["max_instances"]) == (RemoteState.RUNNING, 1, 5)
     adapter.stop(ref, newer)
     age("deployment", seconds=16 * 60)
     adapter.delete(ref)
