@@ -21,6 +21,7 @@ from providers.coerce import whole
 logger = logging.getLogger(__name__)
 
 DERIVED = "Replicate reports no status; derived: "
+SCALED_TO_ZERO = "scaled to zero, starts on the next request"  # min 0, max ≥ 1, no traffic
 
 # [I] Instances stay warm "for a few minutes" after traffic stops (billing docs).
 IDLE_WINDOW = dt.timedelta(minutes=5)
@@ -159,11 +160,12 @@ def _at_rest(finished: Sequence[Prediction], low: int, bounds: str, *, now: dt.d
             "idle",
             f"idle since a prediction ended at {clock(last)}; scales to zero within a few minutes (min_instances 0)",
         )
+    # min 0, max ≥ 1 and no traffic: not stopped (that is max_instances 0), only asleep.
     minutes = int(IDLE_WINDOW.total_seconds() // 60)
     return (
         "offline",
-        f"scaled to zero (min_instances 0), no prediction in the last {minutes} minutes; "
-        "the next prediction wakes it with a cold start",
+        f"{SCALED_TO_ZERO} ({bounds}; no prediction in the last {minutes} minutes, "
+        "so the next one cold-starts an instance)",
     )
 
 

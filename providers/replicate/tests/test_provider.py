@@ -59,7 +59,10 @@ def test_replicate_create_posts_all_six_fields_and_parses_the_deployment(respx_m
     assert remote.name == "team-sdxl"
     # min_instances 0 and never predicted: scaled to zero, waiting for its first prediction.
     assert (remote.state, remote.vendor_state) == (RemoteState.STOPPED, "offline")
-    assert remote.message.startswith(DERIVED + "scaled to zero (min_instances 0)")
+    assert remote.message == (
+        DERIVED + "scaled to zero, starts on the next request (min_instances 0, max_instances 3; "
+        "no prediction in the last 5 minutes, so the next one cold-starts an instance)"
+    )
     assert remote.price_per_hour == Decimal("0")
     assert remote.primary_url == f"{ONE}/predictions"
     assert remote.connection["Model version"] == f"stability-ai/sdxl:{VERSION}"

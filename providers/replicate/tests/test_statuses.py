@@ -11,7 +11,7 @@ import pytest
 
 from providers.base import Action, RemoteState
 from providers.replicate import HARDWARE_PRICES, ReplicateProvider
-from providers.replicate.statuses import DERIVED, STATUS_TABLE, derive_status, remote_state
+from providers.replicate.statuses import DERIVED, SCALED_TO_ZERO, STATUS_TABLE, derive_status, remote_state
 from providers.replicate.tests.samples import NOTES_CREATE, SEED_CREATE, fixture, now, prediction, raw_with, with_config
 
 # --- the derived status table: one case per row ---------------------------------------------------------
@@ -192,3 +192,11 @@ def test_replicate_a_missing_maximum_is_not_stopped(replicate):
 def test_replicate_stopped_bills_nothing(replicate):
     remote = replicate.to_remote(fixture("deployment_stopped"), [prediction("succeeded", ago=30)])
     assert (remote.state, remote.vendor_state, remote.price_per_hour) == (RemoteState.STOPPED, "stopped", 0)
+
+
+def test_replicate_scaled_to_zero_is_not_stopped_and_says_it_starts_on_the_next_request():
+    item = with_config(min_instances=0, max_instances=2)
+    status, why = derive_status(item, [prediction("succeeded", ago=10 * 60)], now=now())
+    assert (status, remote_state(status, item)) == ("offline", RemoteState.STOPPED)
+    assert why.startswith(SCALED_TO_ZERO + " (min_instances 0, max_instances 2;")
+    assert SCALED_TO_ZERO == "scaled to zero, starts on the next request"
