@@ -66,9 +66,13 @@ def test_replicate_deploy_through_the_form_and_see_it_running(page, live_server,
     shot(page, "replicate-deployment-page")
     deployment = Deployment.objects.get(team=team)
     assert deployment.spec == {
-        "name": "browser-sdxl", "model": "stability-ai/sdxl", "version": VERSION, "hardware": "gpu-t4",
-        "min_instances": 1, "max_instances": 2,
-    }  # fmt: skip
+        "name": "browser-sdxl",
+        "model": "stability-ai/sdxl",
+        "version": VERSION,
+        "hardware": "gpu-t4",
+        "min_instances": 1,
+        "max_instances": 2,
+    }
 
     # Scale to zero, then Delete says why it must wait, and until when.
     page.get_by_role("button", name="Stop", exact=True).click()

@@ -103,13 +103,15 @@ def test_seed_deployment_runs_then_scales_to_zero_and_is_deleted_after_15_quiet_
 
     wait_for(prediction_seen, what="the prediction among the deployment's events")
 
-    # Scale to zero: Stop is PATCH min_instances 0. The prediction's idle tail (5 minutes,
-    # "stopping" meanwhile) is skipped by moving the twin's records back.
+    # Stop is PATCH min_instances 0 and max_instances 0 (stopped, not only scaled to zero).
+    # The prediction's time is moved back so the delete rule's 15 minutes can be reached.
     age_twin(ref, 6)
     client.post(reverse("deployments:action", args=[deployment.pk, "stop"]))
     wait_for(lambda: state_of(deployment.pk) == State.STOPPED, what="the stop to land")
     stopped = fresh(deployment.pk)
     assert stopped.raw["current_release"]["configuration"]["min_instances"] == 0
+    assert stopped.raw["current_release"]["configuration"]["max_instances"] == 0
+    assert stopped.vendor_state == "stopped"
     assert stopped.spec["min_instances"] == 1  # what Start restores
     assert stopped.events.filter(to_state=State.STOPPED).exists()
 

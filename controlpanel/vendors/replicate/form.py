@@ -1,9 +1,10 @@
 """The Replicate deployment form: every field of ``POST /v1/deployments``.
 
-The rules live in ``providers.replicate``; fields here only parse types and carry
-hints to the browser. Hardware choices come from the account's synced catalog
-(``GET /hardware`` priced from the maintained table), or from that table until the
-first sync.
+The rules live in ``providers.replicate`` (``ReplicateProvider.validate``, which the
+base form calls); fields here only parse types and carry hints to the browser, and
+use only the names the package lists in ``__all__``. Hardware choices come from the
+account's synced catalog (``GET /hardware`` priced from the maintained table), or
+from that table until the first sync.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from django import forms
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import VendorDeploymentForm
-from providers import replicate as rules
+from providers.replicate import (
+    CREATE_FIELDS,
+    HARDWARE_PRICES,
+    MAX_INSTANCES_LIMIT,
+    MIN_INSTANCES_LIMIT,
+    PRICES_SOURCE,
+)
 
 
 def _num(**attrs: Any) -> forms.NumberInput:
@@ -29,9 +36,11 @@ def _hardware_label(name: str, sku: str, price: Decimal | None) -> str:
 
 class ReplicateMainForm(forms.Form):
     account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.none(), label="Replicate account", empty_label=None,
+        queryset=ProviderAccount.objects.none(),
+        label="Replicate account",
+        empty_label=None,
         help_text="Which of the team's Replicate tokens owns and pays for it.",
-    )  # fmt: skip
+    )
     name = forms.CharField(
         help_text="Lowercase letters, digits, - _ and . — part of the deployment's URL, so it cannot change.",
         widget=forms.TextInput(
@@ -50,15 +59,19 @@ class ReplicateMainForm(forms.Form):
         choices=(), help_text="Billed per second for every instance that is up: booting, idle or busy."
     )
     min_instances = forms.IntegerField(
-        label="Minimum instances", initial=0,
-        help_text="Kept running (and billed) around the clock. 0 scales to zero when idle; the next prediction cold-starts.",
+        label="Minimum instances",
+        initial=0,
+        help_text="Kept running (and billed) around the clock. 0 scales to zero when idle; the next prediction cold-starts. "
+        f"At most {MIN_INSTANCES_LIMIT} unless Replicate raises your account's limit.",
         widget=_num(min=0),
-    )  # fmt: skip
+    )
     max_instances = forms.IntegerField(
-        label="Maximum instances", initial=1,
-        help_text="Replicate adds instances up to this many under load. At least 1 and at least the minimum.",
+        label="Maximum instances",
+        initial=1,
+        help_text="Replicate adds instances up to this many under load. At least 1 and at least the minimum; "
+        f"at most {MAX_INSTANCES_LIMIT} unless Replicate raises your account's limit.",
         widget=_num(min=1),
-    )  # fmt: skip
+    )
 
 
 class ReplicateDeploymentForm(VendorDeploymentForm):
@@ -83,7 +96,7 @@ class ReplicateDeploymentForm(VendorDeploymentForm):
         if offers:
             choices = [(o.sku, _hardware_label(o.name, o.sku, o.price_per_hour)) for o in offers]
         else:  # before the first catalog sync: the maintained price table
-            choices = [(sku, _hardware_label(h.name, sku, h.per_hour)) for sku, h in rules.HARDWARE_PRICES.items()]
+            choices = [(sku, _hardware_label(h.name, sku, h.per_hour)) for sku, h in HARDWARE_PRICES.items()]
         current = self.main.initial.get("hardware") or (self.main.data.get("hardware") if self.editing else None)
         if current and current not in {sku for sku, _ in choices}:
             choices.append((current, f"{current} (current; not in the hardware list now)"))
@@ -91,7 +104,7 @@ class ReplicateDeploymentForm(VendorDeploymentForm):
 
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         spec: dict[str, Any] = {}
-        for key in rules.CREATE_FIELDS:
+        for key in CREATE_FIELDS:
             value = data.get(key)
             if isinstance(value, str):
                 value = value.strip()
@@ -101,7 +114,7 @@ class ReplicateDeploymentForm(VendorDeploymentForm):
 
     @classmethod
     def initial_from_spec(cls, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        return {k: spec[k] for k in rules.CREATE_FIELDS if k in spec}, {}
+        return {k: spec[k] for k in CREATE_FIELDS if k in spec}, {}
 
     def scale_estimate(self, spec: dict[str, Any], unit: Decimal | None) -> dict[str, Any]:
         if unit is None:
@@ -110,7 +123,7 @@ class ReplicateDeploymentForm(VendorDeploymentForm):
         high = spec.get("max_instances") if isinstance(spec.get("max_instances"), int) else max(low, 1)
         high = max(high, low, 1)
         note = (
-            f"Replicate's published rate for this hardware ({rules.PRICES_SOURCE}), billed per second for every "
+            f"Replicate's published rate for this hardware ({PRICES_SOURCE}), billed per second for every "
             "instance that is up. Nothing is charged at creation."
         )
         if low == 0:

@@ -3,17 +3,22 @@ under ``/sandbox/replicate/v1/``.
 
 Shapes follow ``shared/vendor-apis/replicate.md`` (§2 objects, §6 examples) and the seed
 ``shared/seeds/002_0d69ab0831111b63.txt``; the official ``replicate`` Python client
-reads every answer (tests/test_replicate_official_client.py). Errors are RFC 7807
+reads every answer (``tests/test_official_client.py`` here). Errors are RFC 7807
 problem details ``{title, detail, status}``; a 429 is exactly the documented
 ``{"detail": "Request was throttled. Your rate limit resets in ~Ns."}`` with ``Retry-After``.
 Auth is ``Authorization: Bearer <key>``, and the older ``Token <key>`` too [D].
 
 Choices where the notes leave things open, the strict reading each time:
-- create answers 201 (the notes: 200 or 201, unstated); a duplicate name is 409 (as for
-  duplicate model names, issue #323); invalid fields and unknown models or versions 422,
-  with a ``detail`` that names the field first;
+- create answers 200, as Replicate's published OpenAPI (``deployments.create``,
+  ``responses: {"200": …}``) says; a duplicate name is 409 (as for duplicate model
+  names, issue #323); invalid fields and unknown models or versions 422, with a
+  ``detail`` that names the field first;
 - PATCH refuses ``model`` and ``name`` (neither can change [V]) and makes a new release
   for every accepted call [V];
+- ``max_instances`` may be 0 (the published OpenAPI's ``"minimum": 0``), and at most 20,
+  ``min_instances`` at most 5 (its ``"maximum"``s). A deployment at ``max_instances`` 0
+  runs no instance and refuses predictions with 409 (what Replicate answers is not
+  published [I]);
 - DELETE is refused with 409 until ``min_instances`` has been 0 and no prediction has
   run for 15 minutes (docs: "offline and unused for at least 15 minutes");
 - the deployments list is paged by 20 [I: the size is not documented]; predictions
@@ -58,6 +63,7 @@ DEPLOYMENTS_PAGE = 20  # [I] not documented
 PREDICTIONS_PAGE = 100  # [V]
 VERSIONS_PAGE = 100  # [I]
 DELETE_AFTER = dt.timedelta(minutes=15)
+MIN_INSTANCES_LIMIT, MAX_INSTANCES_LIMIT = 5, 20  # the published OpenAPI's "maximum"s [V]
 IDLE_SECONDS = 300  # simulated: "stays warm for a few minutes" (billing docs)
 DATA_KEPT = dt.timedelta(hours=1)  # API predictions' input, output and logs [V]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -264,7 +270,7 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
 def _instance(data: dict[str, Any], now: dt.datetime) -> str:
     """Simulated: "setting up", "online" or "offline" (never shown by the API)."""
     boot = _time(data.get("_boot_done_at"))
-    if boot is None:
+    if boot is None or _config(data)["max_instances"] == 0:
         return "offline"
     if now < boot:
         return "setting up"
@@ -290,8 +296,16 @@ def _check_config(body: dict[str, Any], merged: dict[str, Any]) -> HttpResponse 
             return invalid(f"{key} must be an integer")
     if merged["min_instances"] < 0:
         return invalid("min_instances must be greater than or equal to 0")
-    if merged["max_instances"] < 1:
-        return invalid("max_instances must be greater than or equal to 1")
+    # The published OpenAPI (deployments.create and deployments.update request schemas)
+    # caps min_instances at 5 and max_instances at 20; the twin grants no account more.
+    if merged["min_instances"] > MIN_INSTANCES_LIMIT:
+        return invalid(f"min_instances must be less than or equal to {MIN_INSTANCES_LIMIT}")
+    if merged["max_instances"] > MAX_INSTANCES_LIMIT:
+        return invalid(f"max_instances must be less than or equal to {MAX_INSTANCES_LIMIT}")
+    # 0 is allowed: the published OpenAPI's deployments.create and deployments.update
+    # request schemas give max_instances "minimum": 0 (a deployment that serves nothing).
+    if merged["max_instances"] < 0:
+        return invalid("max_instances must be greater than or equal to 0")
     if merged["max_instances"] < merged["min_instances"]:
         return invalid("max_instances must be greater than or equal to min_instances")
     return None
@@ -357,7 +371,8 @@ def deployments(request: HttpRequest, *, account: str, faults: Faults) -> HttpRe
             obj.save()
     except IntegrityError:
         return problem(409, "Conflict", f"A deployment named {name} already exists for {owner}")
-    return json_response(_public(data), status=201)
+    # 200, not 201: the published OpenAPI's deployments.create answers only "200".
+    return json_response(_public(data))
 
 
 @api
@@ -406,6 +421,8 @@ def deployment(request: HttpRequest, owner: str, name: str, *, account: str, fau
         data["_zero_since"] = None
         if new_code or state == "offline":
             _boot(data, now, faults)
+    if config["max_instances"] == 0:
+        data["_boot_done_at"] = None  # [I] no instance may run: the ones up stop at once
     obj.save(update_fields=["data", "updated_at"])
     return json_response(_public(data))
 
@@ -469,9 +486,15 @@ def _check_prediction_body(body: Any) -> HttpResponse | None:
 
 
 def _new_prediction(
-    request: HttpRequest, account: str, *, model: str, version: str, body: dict[str, Any], host: SandboxObject | None,
+    request: HttpRequest,
+    account: str,
+    *,
+    model: str,
+    version: str,
+    body: dict[str, Any],
+    host: SandboxObject | None,
     faults: Faults,
-) -> HttpResponse:  # fmt: skip
+) -> HttpResponse:
     deadline = None
     if request.headers.get("Cancel-After"):
         after = _duration(request.headers["Cancel-After"])
@@ -598,6 +621,14 @@ def deployment_predictions(
     problem_ = _check_prediction_body(body)
     if problem_:
         return problem_
+    if _config(host.data)["max_instances"] == 0:
+        # [I] What Replicate answers here is not published; the twin refuses, so a stopped
+        # deployment serves no predictions and none counts as use against the delete rule.
+        return problem(
+            409,
+            "Deployment stopped",
+            "max_instances is 0, so this deployment serves no predictions; set max_instances to 1 or more to start it.",
+        )
     release = host.data["current_release"]
     return _new_prediction(
         request, account, model=release["model"], version=release["version"], body=body, host=host, faults=faults

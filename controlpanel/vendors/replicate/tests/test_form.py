@@ -37,9 +37,14 @@ def replicate_account(team):
 
 def bound(account, offers=OFFERS, **fields):
     data = {
-        "account": account.pk, "name": "my-app-image-generator", "model": "some-org/some-model", "version": VERSION,
-        "hardware": "gpu-t4", "min_instances": "1", "max_instances": "5",
-    }  # fmt: skip
+        "account": account.pk,
+        "name": "my-app-image-generator",
+        "model": "some-org/some-model",
+        "version": VERSION,
+        "hardware": "gpu-t4",
+        "min_instances": "1",
+        "max_instances": "5",
+    }
     data.update(fields)
     return ReplicateDeploymentForm(data, accounts=ProviderAccount.objects.all(), offers=offers)
 
@@ -83,13 +88,14 @@ def test_form_replicate_lists_only_replicate_keys(replicate_account, account):
             "My App",
             "Use at most 100 lowercase letters, digits, hyphens, underscores or periods, "
             "starting with a letter or digit.",
-        ),  # fmt: skip
+        ),
         ("name", "a" * 101, "Use at most 100 lowercase letters"),
         ("model", "sdxl", "Give the model as owner/name, e.g. stability-ai/sdxl."),
         ("version", "latest", "A version id is 64 hexadecimal characters (see the model's Versions tab)."),
         ("version", "z" * 64, "A version id is 64 hexadecimal characters"),
         ("min_instances", "-1", "Cannot be negative (0 scales to zero when idle)."),
         ("max_instances", "0", "At least 1, or no prediction could ever run."),
+        ("max_instances", "21", "At most 20: Replicate's published limit. Replicate may raise the limits"),
         ("hardware", "gpu-nope", "Select a valid choice. gpu-nope is not one of the available choices."),
     ],
 )
@@ -116,8 +122,12 @@ def test_form_replicate_rules_are_not_django_validators():
     from django.core import validators
 
     fields = ReplicateDeploymentForm.main_form.base_fields
-    rule_types = (validators.MinValueValidator, validators.MaxValueValidator, validators.MaxLengthValidator,
-                  validators.RegexValidator)  # fmt: skip
+    rule_types = (
+        validators.MinValueValidator,
+        validators.MaxValueValidator,
+        validators.MaxLengthValidator,
+        validators.RegexValidator,
+    )
     for name in ("name", "model", "version", "min_instances", "max_instances"):
         assert not [v for v in fields[name].validators if isinstance(v, rule_types)], name
     assert fields["min_instances"].widget.attrs["min"] == 0  # a hint for the browser only
@@ -159,9 +169,11 @@ def test_form_replicate_without_a_catalog_offers_the_price_table(replicate_accou
 
 def test_form_replicate_editing_keeps_hardware_gone_from_the_catalog():
     form = ReplicateDeploymentForm(
-        initial={**SEED_SPEC, "hardware": "gpu-a40-small"}, offers=OFFERS, editing=True,
+        initial={**SEED_SPEC, "hardware": "gpu-a40-small"},
+        offers=OFFERS,
+        editing=True,
         accounts=ProviderAccount.objects.none(),
-    )  # fmt: skip
+    )
     assert "gpu-a40-small" in dict(form.main.fields["hardware"].choices)
 
 

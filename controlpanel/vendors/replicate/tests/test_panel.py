@@ -48,9 +48,14 @@ def replicate_deployment(account, *, state=State.RUNNING, min_instances=1, predi
     raw["current_release"]["configuration"]["min_instances"] = min_instances
     raw["recent_predictions"] = list(predictions)
     return DeploymentFactory(
-        account=account, name="team-sdxl", spec={**SPEC, "min_instances": min_instances}, state=state,
-        external_id="acme/team-sdxl", raw=raw, **fields,
-    )  # fmt: skip
+        account=account,
+        name="team-sdxl",
+        spec={**SPEC, "min_instances": min_instances},
+        state=state,
+        external_id="acme/team-sdxl",
+        raw=raw,
+        **fields,
+    )
 
 
 # --- creating ---------------------------------------------------------------------------------------------
@@ -136,9 +141,10 @@ def test_replicate_delete_allowed_after_15_quiet_minutes(logged_in, replicate_ac
 
 def test_replicate_page_explains_the_derived_status(logged_in, replicate_account):
     deployment = replicate_deployment(
-        replicate_account, vendor_state="idle",
+        replicate_account,
+        vendor_state="idle",
         status_message="Replicate reports no status; derived: 1 instance kept warm (min_instances 1, max_instances 3)",
-    )  # fmt: skip
+    )
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     assert "Replicate reports no status; derived: 1 instance kept warm" in content
     assert 'id="logs-title"' in content  # predictions are its events
@@ -185,12 +191,13 @@ def test_replicate_stop_lands_on_stopped(replicate_account, owner):
     deployment = replicate_deployment(replicate_account)
     services.deployment_request_action(deployment=deployment, actor=owner, action=Action.STOP)
     with respx.mock(base_url=replicate_account.base_url) as mock:
-        patch = mock.patch("/deployments/acme/team-sdxl").respond(200, json=load_fixture("replicate", "deployment"))
+        stopped = load_fixture("replicate", "deployment_stopped")
+        patch = mock.patch("/deployments/acme/team-sdxl").respond(200, json=stopped)
         mock.get("/predictions").respond(200, json={"next": None, "previous": None, "results": []})
         services.deployment_run_action(deployment_id=deployment.pk)
-    assert json.loads(patch.calls.last.request.content) == {"min_instances": 0}
+    assert json.loads(patch.calls.last.request.content) == {"min_instances": 0, "max_instances": 0}
     deployment.refresh_from_db()
-    assert (deployment.state, deployment.vendor_state, deployment.price_per_hour) == (State.STOPPED, "offline", None)
+    assert (deployment.state, deployment.vendor_state) == (State.STOPPED, "stopped")
 
 
 def test_replicate_fetch_logs_keeps_predictions_as_events(logged_in, replicate_account):
@@ -205,9 +212,12 @@ def test_replicate_fetch_logs_keeps_predictions_as_events(logged_in, replicate_a
     assert snapshot.error == ""
     assert snapshot.lines == []
     assert snapshot.events == [
-        {"message": f"Prediction {failed['id']} failed: {failed['error']}", "at": "2026-03-02T10:05:00+00:00",
-         "kind": "failed"},
-    ]  # fmt: skip
+        {
+            "message": f"Prediction {failed['id']} failed: {failed['error']}",
+            "at": "2026-03-02T10:05:00+00:00",
+            "kind": "failed",
+        },
+    ]
     content = logged_in.get(reverse("deployments:logs", args=[deployment.pk])).content.decode()
     assert "Replicate's events (1)" in content
     assert "· 1 event</span>" in content

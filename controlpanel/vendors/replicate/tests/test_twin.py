@@ -18,7 +18,9 @@ from controlpanel.sandbox.core import account_for_key
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.vendors.replicate import twin as twin
 from providers.base import Action, AuthError, NotFound, RateLimited, Rejected, RemoteState, SpecError, Transient
-from providers.replicate import DERIVED, ReplicateProvider, field_named_in
+from providers.replicate import ReplicateProvider
+from providers.replicate.errors import field_named_in
+from providers.replicate.statuses import DERIVED
 
 ROOT = "/sandbox/replicate/v1"
 KEY = "sandbox-alpha"
@@ -76,7 +78,7 @@ def problem(response, status: int) -> dict[str, Any]:
 
 def create(client, body: dict[str, Any] | None = None, *, key: str = KEY) -> dict[str, Any]:
     response = call(client, "POST", "/deployments", body or SEED_CREATE, key=key)
-    assert response.status_code == 201, response.content
+    assert response.status_code == 200, response.content
     return response.json()
 
 
@@ -133,8 +135,12 @@ def test_replicate_sandbox_takes_the_older_token_scheme(client, db):
 
 def test_replicate_sandbox_account_is_named_from_the_key_digest(client, db):
     body = call(client, "GET", "/account").json()
-    assert body == {"type": "organization", "username": owner(), "name": f"Sandbox org {account_for_key(KEY)[:8]}",
-                    "github_url": None}  # fmt: skip
+    assert body == {
+        "type": "organization",
+        "username": owner(),
+        "name": f"Sandbox org {account_for_key(KEY)[:8]}",
+        "github_url": None,
+    }
     assert "alpha" not in json.dumps(body)
 
 
@@ -158,7 +164,8 @@ def test_replicate_sandbox_keys_are_isolated_accounts(client, instant):
 
 def test_replicate_sandbox_accepts_the_seeds_create_request_as_written(client, instant):
     response = call(client, "POST", "/deployments", SEED_CREATE)
-    assert response.status_code == 201
+    # 200, as the published OpenAPI's deployments.create answers (not 201).
+    assert response.status_code == 200
     body = response.json()
     assert set(body) == {"owner", "name", "current_release"}
     assert (body["owner"], body["name"]) == (owner(), "my-app-image-generator")
@@ -191,12 +198,15 @@ def test_replicate_sandbox_accepts_the_notes_create_request(client, instant):
             {"model": "stability-ai/sdxl", "version": twin.MODELS[twin.BROKEN_MODEL]["versions"][0][0]},
             "version",
             id="version-of-another-model",
-        ),  # fmt: skip
+        ),
         pytest.param({"hardware": "gpu-z9"}, "hardware", id="hardware-unknown"),
         pytest.param({"min_instances": -1}, "min_instances", id="min-negative"),
         pytest.param({"min_instances": "1"}, "min_instances", id="min-type"),
-        pytest.param({"max_instances": 0, "min_instances": 0}, "max_instances", id="max-zero"),
+        pytest.param({"max_instances": -1, "min_instances": 0}, "max_instances", id="max-negative"),
         pytest.param({"min_instances": 3, "max_instances": 2}, "max_instances", id="max-below-min"),
+        # The published OpenAPI's deployments.create caps: min_instances 5, max_instances 20.
+        pytest.param({"min_instances": 6, "max_instances": 6}, "min_instances", id="min-above-5"),
+        pytest.param({"max_instances": 21}, "max_instances", id="max-above-20"),
     ],
 )
 def test_replicate_sandbox_refuses_invalid_fields_with_422(client, instant, changes, field):
@@ -251,8 +261,12 @@ def test_replicate_sandbox_patch_makes_a_new_release_each_time(client, instant):
     first = call(client, "PATCH", path, {"min_instances": 2, "max_instances": 6}).json()
     assert first["current_release"]["number"] == 2
     assert first["current_release"]["configuration"] == {"hardware": "gpu-t4", "min_instances": 2, "max_instances": 6}
-    second = call(client, "PATCH", path, {"version": "4d17c878d1071d9776e1dda94310607e0cc5a5eca545adba41f9612e2668733d",
-                                          "hardware": "gpu-l40s"}).json()  # fmt: skip
+    second = call(
+        client,
+        "PATCH",
+        path,
+        {"version": "4d17c878d1071d9776e1dda94310607e0cc5a5eca545adba41f9612e2668733d", "hardware": "gpu-l40s"},
+    ).json()
     release = second["current_release"]
     assert (release["number"], release["model"], release["configuration"]["hardware"]) == (
         3,
@@ -270,7 +284,8 @@ def test_replicate_sandbox_patch_makes_a_new_release_each_time(client, instant):
         ({"name": "renamed"}, "name"),
         ({"version": SDXL_OLDER}, "version"),  # a version of another model
         ({"max_instances": 0}, "max_instances"),
-        ({"min_instances": 9}, "max_instances"),  # above the current maximum of 5
+        ({"min_instances": 9}, "min_instances"),  # above the published cap of 5
+        ({"max_instances": 21}, "max_instances"),  # above the published cap of 20
         ({"hardware": "tpu"}, "hardware"),
         ({"min_instances": True}, "min_instances"),
     ],
@@ -281,6 +296,18 @@ def test_replicate_sandbox_patch_refuses_invalid_changes(client, instant, body, 
     response = problem(call(client, "PATCH", path, body), 422)
     assert field_named_in(response["detail"]) == field
     assert call(client, "GET", path).json()["current_release"]["number"] == 1
+
+
+def test_replicate_sandbox_patch_refuses_a_minimum_above_the_current_maximum(client, instant):
+    create(client, {**SEED_CREATE, "max_instances": 3})
+    path = f"/deployments/{owner()}/my-app-image-generator"
+    response = problem(call(client, "PATCH", path, {"min_instances": 4}), 422)
+    assert field_named_in(response["detail"]) == "max_instances"
+
+
+def test_replicate_sandbox_takes_the_published_limits_themselves(client, instant):
+    body = create(client, {**SEED_CREATE, "min_instances": 5, "max_instances": 20})
+    assert body["current_release"]["configuration"]["max_instances"] == 20
 
 
 def test_replicate_sandbox_delete_waits_15_minutes_offline_and_unused(client, instant, clock):
@@ -326,12 +353,48 @@ def prediction(client, pid: str) -> dict[str, Any]:
     return response.json()
 
 
+# --- max_instances 0: stopped (the published OpenAPI's deployments.update: "minimum": 0) --------------
+
+
+def test_replicate_sandbox_takes_max_instances_zero_and_then_serves_no_predictions(client, instant):
+    create(client)  # the seed: min 1, max 5
+    path = f"/deployments/{owner()}/my-app-image-generator"
+    stopped = call(client, "PATCH", path, {"min_instances": 0, "max_instances": 0})
+    assert stopped.status_code == 200, stopped.content
+    assert stopped.json()["current_release"]["configuration"]["max_instances"] == 0
+    refused = problem(call(client, "POST", f"{path}/predictions", {"input": {"prompt": "x"}}), 409)
+    assert refused["detail"].startswith("max_instances is 0")
+    assert not SandboxObject.objects.filter(kind="prediction").exists()
+    started = call(client, "PATCH", path, {"min_instances": 1, "max_instances": 5})
+    assert started.status_code == 200
+    assert predict(client, f"{owner()}/my-app-image-generator")["status"] in ("starting", "processing", "succeeded")
+
+
+def test_replicate_sandbox_creates_a_deployment_at_max_instances_zero(client, instant):
+    body = create(client, {**NOTES_CREATE, "max_instances": 0})
+    assert body["current_release"]["configuration"] == {"hardware": "gpu-l40s", "min_instances": 0, "max_instances": 0}
+
+
 def test_replicate_sandbox_prediction_cold_boots_then_runs_then_succeeds(client, slow, clock):
     slow.SANDBOX_PROVISION_SECONDS = 600  # a 10-minute cold boot, then 200 s of work
     create(client, NOTES_CREATE)  # min_instances 0: nothing is up
     made = predict(client, f"{owner()}/team-sdxl")
-    assert set(made) >= {"id", "model", "version", "deployment", "input", "output", "logs", "error", "status",
-                         "data_removed", "created_at", "started_at", "completed_at", "urls"}  # fmt: skip
+    assert set(made) >= {
+        "id",
+        "model",
+        "version",
+        "deployment",
+        "input",
+        "output",
+        "logs",
+        "error",
+        "status",
+        "data_removed",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "urls",
+    }
     assert (made["status"], made["deployment"], made["model"]) == (
         "starting",
         f"{owner()}/team-sdxl",
@@ -422,8 +485,11 @@ def test_replicate_sandbox_refuses_bad_prediction_requests(client, instant, body
 
 def test_replicate_sandbox_accepts_the_notes_prediction_request(client, instant):
     create(client, NOTES_CREATE)
-    body = {"input": {"prompt": "a red bicycle"}, "webhook": "https://panel.example.com/hooks/replicate",
-            "webhook_events_filter": ["start", "completed"]}  # fmt: skip
+    body = {
+        "input": {"prompt": "a red bicycle"},
+        "webhook": "https://panel.example.com/hooks/replicate",
+        "webhook_events_filter": ["start", "completed"],
+    }
     made = predict(client, f"{owner()}/team-sdxl", body, Prefer="wait=30")
     assert made["input"] == {"prompt": "a red bicycle"}
 
@@ -550,7 +616,9 @@ def test_replicate_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter,
     assert release["configuration"] == {"hardware": "gpu-t4", "min_instances": 1, "max_instances": 5}
 
     stopped = adapter.stop(ref, newer)
-    assert (stopped.state, stopped.vendor_state, stopped.price_per_hour) == (RemoteState.STOPPED, "offline", 0)
+    assert (stopped.state, stopped.vendor_state, stopped.price_per_hour) == (RemoteState.STOPPED, "stopped", 0)
+    config = stopped.raw["current_release"]["configuration"]
+    assert (config["min_instances"], config["max_instances"]) == (0, 0)
     blocked = ReplicateProvider.action_blocked(Action.DELETE, spec=newer, raw=stopped.raw, since=timezone.now())
     assert "possible from" in blocked
     with pytest.raises(Rejected) as refused:
@@ -558,7 +626,8 @@ def test_replicate_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter,
     assert "offline and unused for at least 15 minutes" in refused.value.message
 
     started = adapter.start(ref, newer)
-    assert (started.state, started.raw["current_release"]["configuration"]["min_instances"]) == (RemoteState.RUNNING, 1)
+    config = started.raw["current_release"]["configuration"]
+    assert (started.state, config["min_instances"], config["max_instances"]) == (RemoteState.RUNNING, 1, 5)
     adapter.stop(ref, newer)
     age("deployment", seconds=16 * 60)
     adapter.delete(ref)
@@ -573,8 +642,12 @@ def test_replicate_adapter_derives_health_from_the_twins_predictions(adapter, cl
     created = adapter.create(dict(NOTES_CREATE))
     ref = created.external_id
     headers = {"Authorization": "Bearer sandbox-live-adapter"}
-    response = client.post(f"{ROOT}/deployments/{ref}/predictions", json.dumps({"input": {"prompt": "x"}}),
-                           content_type="application/json", headers=headers)  # fmt: skip
+    response = client.post(
+        f"{ROOT}/deployments/{ref}/predictions",
+        json.dumps({"input": {"prompt": "x"}}),
+        content_type="application/json",
+        headers=headers,
+    )
     assert response.status_code == 201
     assert adapter.get(ref).vendor_state == "active"  # just asked: not yet a slow start
     age("prediction", seconds=40)
@@ -590,8 +663,12 @@ def test_replicate_adapter_flags_repeated_failures(adapter, client):
     created = adapter.create(dict(BROKEN))
     headers = {"Authorization": "Bearer sandbox-live-adapter"}
     for _ in range(3):
-        client.post(f"{ROOT}/deployments/{created.external_id}/predictions", json.dumps({"input": {}}),
-                    content_type="application/json", headers=headers)  # fmt: skip
+        client.post(
+            f"{ROOT}/deployments/{created.external_id}/predictions",
+            json.dumps({"input": {}}),
+            content_type="application/json",
+            headers=headers,
+        )
     failing = adapter.list_remotes()[0]
     assert (failing.state, failing.vendor_state) == (RemoteState.FAILED, "failing")
     assert failing.message == DERIVED + f"the last 3 predictions failed: {twin.BROKEN_ERROR}"
@@ -668,8 +745,12 @@ def test_replicate_adapter_server_error_is_transient(adapter):
 def test_replicate_adapter_no_capacity_leaves_predictions_waiting(adapter, client):
     SandboxFault.objects.create(vendor="replicate", no_capacity=True)
     created = adapter.create(dict(NOTES_CREATE))
-    client.post(f"{ROOT}/deployments/{created.external_id}/predictions", json.dumps({"input": {}}),
-                content_type="application/json", headers={"Authorization": "Bearer sandbox-live-adapter"})  # fmt: skip
+    client.post(
+        f"{ROOT}/deployments/{created.external_id}/predictions",
+        json.dumps({"input": {}}),
+        content_type="application/json",
+        headers={"Authorization": "Bearer sandbox-live-adapter"},
+    )
     age("prediction", seconds=120)
     assert adapter.get(created.external_id).vendor_state == "setting up"
 
