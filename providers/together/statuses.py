@@ -1,8 +1,10 @@
 """What a Together deployment's status means to the panel: one table, one test per row.
 
-``DeploymentStatus`` is the seed's enum [V]; the meanings are the notes' (§3) [I]. The
-replica bounds add what the status alone cannot say: a deployment parked at zero on
-purpose is stopped, not merely idle.
+``DeploymentStatus`` is the seed's enum [V] plus ``ScaledToZero``, which the official
+SDK has (PyPI ``together`` 3.1.1, ``together/types/beta/container_deployment_status.py``;
+npm ``together-ai`` 0.52.0, ``resources/beta/jig/jig.d.ts``) and the seed lacks. The meanings
+are the notes' (§3) [I]. The replica bounds add what the status alone cannot say: a
+deployment parked at zero on purpose is stopped, not merely idle.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ STATUS_TABLE: dict[str, RemoteState] = {
     "Scaling": RemoteState.UPDATING,  # replicas being added or removed
     "Ready": RemoteState.RUNNING,  # rollout done, ready == desired
     "Failed": RemoteState.FAILED,  # bad image, crash loop, health check, capacity
+    # What a deployment stopped with min/max 0 reports once no replica is left: the SDK's
+    # CLI (together 3.1.1, lib/cli/api/beta/jig/jig.py, Jig.track) takes min_replicas 0,
+    # desired_replicas 0 and this status as "Deployment scaled to zero replicas".
+    "ScaledToZero": RemoteState.STOPPED,
 }
 
 

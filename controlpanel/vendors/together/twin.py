@@ -108,10 +108,20 @@ NULL = {"type": "null"}
 EMPTY_OBJECT = {"type": "object", "maxProperties": 0}
 
 
+def _with_sdk_enums(components: dict[str, Any]) -> dict[str, Any]:
+    """The seed's schemas with what the official SDK's enums add: the status
+    ``ScaledToZero`` (PyPI together 3.1.1, ``together/types/beta/container_deployment_status.py``;
+    npm together-ai 0.52.0, ``resources/beta/jig/jig.d.ts``)."""
+    schemas = components["schemas"]
+    for status_enum in (schemas["DeploymentStatus"], schemas["DeploymentResponseItem"]["properties"]["status"]):
+        status_enum["enum"] = [*status_enum["enum"], "ScaledToZero"]
+    return components
+
+
 @cache
 def _validators() -> tuple[Draft202012Validator, Draft202012Validator, Draft202012Validator]:
     doc = json.loads(SCHEMA_FILE.read_text())
-    components = doc["components"]
+    components = _with_sdk_enums(doc["components"])
     # autoscaling is a oneOf of three open objects, so the schema alone refuses what its
     # own prose allows: null on create ("Omit or set to null to disable") and {} on
     # PATCH ("Set to {} to disable", notes §4 and the SDK's jig_update_params).
@@ -294,7 +304,11 @@ def _advance(obj: SandboxObject) -> SandboxObject:
         for event in data["replica_events"].values():
             event.update(replica_status="Waiting", replica_status_reason=reason, replica_status_message=message)
     else:
-        data["status"] = "Ready"
+        # A deployment stopped with min/max 0 settles as ScaledToZero, not Ready: the SDK's
+        # status enum (together 3.1.1, together/types/beta/container_deployment_status.py)
+        # and its CLI (lib/cli/api/beta/jig/jig.py, Jig.track: min 0, desired 0, ScaledToZero).
+        parked = data.get("min_replicas") == 0 and data.get("max_replicas") == 0
+        data["status"] = "ScaledToZero" if parked else "Ready"
         data["ready_replicas"] = data["desired_replicas"]
         data["replica_events"] = {
             name: {

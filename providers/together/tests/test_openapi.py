@@ -142,6 +142,13 @@ def test_together_openapi_fixture_is_a_deployment_response_item(name):
     assert errors_of(response_validator(), fixture(name)) == []
 
 
+def test_together_openapi_scaled_to_zero_fixture_differs_from_the_seed_only_in_its_status():
+    # ScaledToZero is the SDK's (together 3.1.1, types/beta/container_deployment_status.py),
+    # not the seed's enum; everything else is a DeploymentResponseItem.
+    errors = errors_of(response_validator(), fixture("deployment_scaled_to_zero"))
+    assert [error.split(":")[0] for error in errors] == ["status", "status"]
+
+
 def test_together_openapi_list_fixture_holds_deployment_response_items():
     listing = fixture("deployment_list")
     assert listing["object"] == "list"

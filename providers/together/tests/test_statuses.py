@@ -8,7 +8,7 @@ import pytest
 
 from providers.base import RemoteState
 from providers.together.statuses import STATUS_TABLE, remote_state, replica_message
-from providers.together.tests.conftest import fixture, load_together_schema
+from providers.together.tests.conftest import ONE, fixture, load_together_schema
 
 
 @pytest.mark.parametrize(("status", "state"), list(STATUS_TABLE.items()), ids=list(STATUS_TABLE))
@@ -19,9 +19,27 @@ def test_together_status_table_row(status, state, together):
     assert (remote.state, remote.vendor_state) == (state, status)
 
 
+# ContainerDeploymentStatus in the official SDK: PyPI together 3.1.1,
+# together/types/beta/container_deployment_status.py (npm together-ai 0.52.0's
+# resources/beta/jig/jig.d.ts says the same). The seed's enum lacks ScaledToZero.
+SDK_STATUSES = ("Updating", "Scaling", "Ready", "Failed", "ScaledToZero")
+
+
 def test_together_status_table_covers_the_vendors_enum():
     schemas = load_together_schema()["components"]["schemas"]
-    assert set(STATUS_TABLE) == set(schemas["DeploymentStatus"]["enum"])
+    assert set(STATUS_TABLE) == set(schemas["DeploymentStatus"]["enum"]) | set(SDK_STATUSES)
+
+
+def test_together_remote_state_scaled_to_zero_after_a_stop_is_stopped(respx_mock, together):
+    # The fixture is deployment_stopped.json as the SDK says a settled stop reads: its CLI
+    # (together 3.1.1, lib/cli/api/beta/jig/jig.py, Jig.track) waits for min_replicas 0,
+    # desired_replicas 0 and status ScaledToZero.
+    item = fixture("deployment_scaled_to_zero")
+    assert (item["status"], item["min_replicas"], item["max_replicas"]) == ("ScaledToZero", 0, 0)
+    respx_mock.get(ONE).respond(200, json=item)
+    remote = together.get("dep_abc123")
+    assert (remote.state, remote.vendor_state) == (RemoteState.STOPPED, "ScaledToZero")
+    assert (remote.replicas_ready, remote.replicas_desired, remote.price_per_hour) == (0, 0, 0)
 
 
 def test_together_remote_state_ready_with_max_zero_is_stopped():
@@ -49,7 +67,7 @@ def test_together_remote_state_failed_with_max_zero_stays_failed():
     assert remote_state(item) == RemoteState.FAILED
 
 
-@pytest.mark.parametrize("status", ["ScaledToZero", "Pending", "", None])
+@pytest.mark.parametrize("status", ["Stopped", "Pending", "", None])
 def test_together_remote_state_unknown_status_is_unknown_and_logged(caplog, status):
     item = {"id": "dep_zzz", "status": status, "max_replicas": 1}
     with caplog.at_level(logging.WARNING, logger="providers.together.statuses"):
