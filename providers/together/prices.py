@@ -17,6 +17,10 @@ from providers.base import Offer
 ESTIMATED_GPU_HOURLY_USD: dict[str, Decimal] = {
     "h100-80gb": Decimal("3.36"),
     "h100-40gb-mig": Decimal("1.68"),
+    # An estimate twice over: recalled from Together's dedicated-endpoint price list, not
+    # checked against it from here (no page or SDK file states it). Until a live
+    # /hardware answer carries an H200 item, this figure is all the panel shows.
+    "h200-140gb": Decimal("4.99"),
     "b200-192gb": Decimal("9.95"),
 }
 

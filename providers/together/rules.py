@@ -22,12 +22,15 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 NAME_MAX = 100
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CUSTOM_METRIC_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-# The enum of the 2026-04 spec (seed). The SDK adds h200-140gb and older docs a100-80gb:
-# the list changes between versions, so an unknown type is the vendor's 400 to give.
-GPU_TYPES: tuple[str, ...] = ("h100-80gb", "h100-40gb-mig", "b200-192gb")
+# The enum of the 2026-04 spec (seed) plus h200-140gb, in the official SDK's order
+# (PyPI together 3.1.1, together/types/beta/jig_deploy_params.py, JigDeployParams.gpu_type;
+# npm together-ai 0.52.0, resources/beta/jig/jig.d.ts). Older docs had a100-80gb: the
+# list changes between versions, so a type not listed here is the vendor's 400 to give.
+GPU_TYPES: tuple[str, ...] = ("h100-80gb", "h100-40gb-mig", "h200-140gb", "b200-192gb")
 GPU_LABELS = {
     "h100-80gb": "NVIDIA H100 80GB",
     "h100-40gb-mig": "NVIDIA H100 40GB (MIG slice)",
+    "h200-140gb": "NVIDIA H200 140GB",
     "b200-192gb": "NVIDIA B200 192GB",
 }
 MAX_GPU_COUNT = 8  # [I] one node's worth; the spec sets no maximum

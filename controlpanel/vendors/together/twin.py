@@ -111,10 +111,15 @@ EMPTY_OBJECT = {"type": "object", "maxProperties": 0}
 def _with_sdk_enums(components: dict[str, Any]) -> dict[str, Any]:
     """The seed's schemas with what the official SDK's enums add: the status
     ``ScaledToZero`` (PyPI together 3.1.1, ``together/types/beta/container_deployment_status.py``;
-    npm together-ai 0.52.0, ``resources/beta/jig/jig.d.ts``)."""
+    npm together-ai 0.52.0, ``resources/beta/jig/jig.d.ts``) and the GPU type
+    ``h200-140gb`` (together 3.1.1, ``together/types/beta/jig_deploy_params.py`` and
+    ``deployment.py``, both ``gpu_type``), which goes before ``b200-192gb`` as there."""
     schemas = components["schemas"]
     for status_enum in (schemas["DeploymentStatus"], schemas["DeploymentResponseItem"]["properties"]["status"]):
         status_enum["enum"] = [*status_enum["enum"], "ScaledToZero"]
+    for name in ("CreateDeploymentRequest", "DeploymentResponseItem"):
+        gpu_enum = schemas[name]["properties"]["gpu_type"]
+        gpu_enum["enum"] = [g for g in gpu_enum["enum"] if g != "b200-192gb"] + ["h200-140gb", "b200-192gb"]
     return components
 
 

@@ -119,6 +119,13 @@ def test_together_openapi_update_with_autoscaling_off_differs_from_the_seed_only
     assert [error.split(":")[0] for error in errors_of(patch_validator(), body)] == ["autoscaling"]
 
 
+def test_together_openapi_h200_create_differs_from_the_seed_only_in_its_gpu_type(respx_mock, together):
+    # h200-140gb is the SDK's (together 3.1.1, types/beta/jig_deploy_params.py), not the seed's.
+    route = respx_mock.post(DEPLOYMENTS).respond(200, json=fixture("deployment_updating"))
+    together.create({**copy.deepcopy(FULL_CREATE), "gpu_type": "h200-140gb"})
+    assert [error.split(":")[0] for error in errors_of(create_validator(), sent_json(route))] == ["gpu_type"]
+
+
 def test_together_openapi_validators_are_not_vacuous():
     assert errors_of(create_validator(), {**MINIMAL, "gpu_type": "a100-80gb"})
     assert errors_of(create_validator(), {"image": IMAGE, "gpu_type": "h100-80gb"})

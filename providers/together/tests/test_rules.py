@@ -30,7 +30,7 @@ ENV_OK = {"name": "MODE", "value": "fast"}
         pytest.param(
             {"gpu_type": "a100-80gb"},
             "gpu_type",
-            "Choose one of: h100-80gb, h100-40gb-mig, b200-192gb.",
+            "Choose one of: h100-80gb, h100-40gb-mig, h200-140gb, b200-192gb.",
             id="gpu-type-enum",
         ),
         pytest.param({"gpu_count": 0}, "gpu_count", "Between 1 and 8 GPUs per replica.", id="gpu-count-low"),
@@ -212,9 +212,24 @@ def test_together_check_spec_partial_keeps_the_off_switches():
     assert body == {"health_check_path": "", "autoscaling": {}, "max_replicas": 0}
 
 
-def test_together_gpu_types_match_the_seed_enum():
+# JigDeployParams.gpu_type in the official SDK: PyPI together 3.1.1,
+# together/types/beta/jig_deploy_params.py (npm together-ai 0.52.0's jig.d.ts agrees).
+SDK_GPU_TYPES = ("h100-80gb", "h100-40gb-mig", "h200-140gb", "b200-192gb")
+
+
+def test_together_gpu_types_are_the_seed_enum_and_the_sdks():
     schemas = load_together_schema()["components"]["schemas"]
-    assert list(GPU_TYPES) == schemas["CreateDeploymentRequest"]["properties"]["gpu_type"]["enum"]
+    seed = schemas["CreateDeploymentRequest"]["properties"]["gpu_type"]["enum"]
+    assert list(GPU_TYPES) == list(SDK_GPU_TYPES)
+    assert set(seed) | {"h200-140gb"} == set(GPU_TYPES)
+
+
+def test_together_check_spec_accepts_an_h200():
+    assert check_spec({**MINIMAL, "gpu_type": "h200-140gb", "gpu_count": 8}) == {
+        **MINIMAL,
+        "gpu_type": "h200-140gb",
+        "gpu_count": 8,
+    }
 
 
 @pytest.mark.parametrize(

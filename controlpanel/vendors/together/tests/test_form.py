@@ -172,6 +172,17 @@ def test_initial_from_spec_round_trips(account):
     assert form.main["command"].value() == "a 'b c'"  # shown as typed on a shell, parsed back to the list
 
 
+def test_form_offers_every_gpu_type_including_the_h200(account):
+    # h200-140gb: the SDK's gpu_type enum (together 3.1.1, types/beta/jig_deploy_params.py).
+    choices = dict(bound(account).main.fields["gpu_type"].choices)
+    assert list(choices) == ["h100-80gb", "h100-40gb-mig", "h200-140gb", "b200-192gb"]
+    assert choices["h200-140gb"] == "NVIDIA H200 140GB"
+    form = bound(account, gpu_type="h200-140gb")
+    assert form.is_valid(), form.main.errors
+    assert form.spec["gpu_type"] == "h200-140gb"
+    assert str(form.estimate()["unit"]) == "9.98"  # 2 GPUs at the estimated 4.99
+
+
 def test_estimate_follows_gpu_and_replicas(account):
     estimate = bound(account, gpu_type="h100-80gb", gpu_count="2", min_replicas="1", max_replicas="3").estimate()
     assert str(estimate["unit"]) == "6.72"

@@ -151,6 +151,13 @@ def test_together_sandbox_create_defaults_follow_the_spec(client, instant):
     assert (created["gpu_count"], created["min_replicas"], created["max_replicas"]) == (0, 1, 1)
 
 
+def test_together_sandbox_takes_the_sdks_h200(client, instant):
+    # gpu_type h200-140gb: together 3.1.1, types/beta/jig_deploy_params.py and deployment.py.
+    created = create(client, {**CREATE, "gpu_type": "h200-140gb"})
+    ready = deployment_body(call(client, "GET", f"/deployments/{created['id']}"))
+    assert (ready["gpu_type"], ready["status"]) == ("h200-140gb", "Ready")
+
+
 def test_together_sandbox_gets_by_id_and_by_name_and_lists(client, instant):
     created = create(client)
     second = create(client, {**CREATE, "name": "sb-other"})
