@@ -17,6 +17,7 @@ from __future__ import annotations
 from providers.together.provider import TogetherProvider
 from providers.together.rules import (
     AUTOSCALING_METRICS,
+    CAPACITY_TYPES,
     CPU_MIN,
     CUSTOM_METRIC,
     GPU_LABELS,
@@ -31,6 +32,7 @@ from providers.together.rules import (
 
 __all__ = [
     "AUTOSCALING_METRICS",
+    "CAPACITY_TYPES",
     "CPU_MIN",
     "CUSTOM_METRIC",
     "GPU_LABELS",

@@ -37,6 +37,7 @@ UPDATABLE_FIELDS = (
     "environment_variables",
     "volumes",
     "autoscaling",
+    "capacity_type",  # the SDK's, not the seed's (together 3.1.1, types/beta/jig_update_params.py)
 )
 # /hardware ids look like "1x_nvidia_h100_80gb_sxm"; this is how they meet gpu_type.
 HARDWARE_GPU = {"h100_80gb": "h100-80gb", "b200_192gb": "b200-192gb", "h100_40gb": "h100-40gb-mig"}

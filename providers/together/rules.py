@@ -49,6 +49,12 @@ AUTOSCALING_DEFAULT_TARGET = {
     CUSTOM_METRIC: 500,
 }
 AUTOSCALING_DEFAULT_INTERVAL = 10
+# How replicas above reserved capacity behave: "stable" ones stay running after scale-up,
+# "preemptible" ones may be evicted during capacity contention. Not in the seed; the SDK
+# has it on create, update and the deployment (PyPI together 3.1.1,
+# together/types/beta/jig_deploy_params.py, jig_update_params.py, deployment.py). It
+# names no default, so leaving it out leaves it to Together.
+CAPACITY_TYPES = ("stable", "preemptible")
 
 # Reports one problem on one spec path ("name", "environment_variables.0.value").
 Report = Callable[[str, str], None]
@@ -182,6 +188,15 @@ def _replicas(spec: dict[str, Any], report: Report, partial: bool) -> dict[str, 
     if low is not None and high is not None and high < low:
         report("max_replicas", "Must be at least the minimum replicas.")
     return out
+
+
+def _capacity(spec: dict[str, Any], report: Report, partial: bool) -> dict[str, Any]:
+    capacity = spec.get("capacity_type")
+    if not _is_given(capacity):
+        return {}
+    if capacity not in CAPACITY_TYPES:
+        report("capacity_type", f"Choose one of: {', '.join(CAPACITY_TYPES)}.")
+    return {"capacity_type": capacity}
 
 
 def _traffic(spec: dict[str, Any], report: Report, partial: bool) -> dict[str, Any]:
@@ -329,6 +344,7 @@ SECTIONS: tuple[Section, ...] = (
     _what_runs,
     _resources,
     _replicas,
+    _capacity,
     _traffic,
     _command_line,
     _environment,

@@ -17,6 +17,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm
 from providers.together import (
     AUTOSCALING_METRICS,
+    CAPACITY_TYPES,
     CPU_MIN,
     CUSTOM_METRIC,
     GPU_LABELS,
@@ -27,6 +28,31 @@ from providers.together import (
     NAME_MAX,
     QUEUE_METRIC,
     STORAGE_MAX,
+)
+
+# The SDK's words for each (together 3.1.1, together/types/beta/jig_deploy_params.py).
+CAPACITY_LABELS = {
+    "stable": "Stable: replicas stay running after scale-up",
+    "preemptible": "Preemptible: replicas may be evicted when capacity is short",
+}
+# Main-form fields that go into the spec as they are, when given.
+PLAIN_FIELDS = (
+    "name",
+    "description",
+    "image",
+    "gpu_type",
+    "gpu_count",
+    "cpu",
+    "memory",
+    "storage",
+    "min_replicas",
+    "max_replicas",
+    "capacity_type",
+    "port",
+    "health_check_path",
+    "termination_grace_period_seconds",
+    "command",
+    "args",
 )
 
 
@@ -94,6 +120,11 @@ class TogetherMainForm(forms.Form):
     )
     max_replicas = forms.IntegerField(
         label="Maximum replicas", required=False, help_text="Defaults to the minimum.", widget=_num(min=1)
+    )
+    capacity_type = forms.ChoiceField(
+        label="Replicas above reserved capacity",
+        required=False,
+        choices=[("", "Together's default"), *((c, CAPACITY_LABELS[c]) for c in CAPACITY_TYPES)],
     )
     autoscaling_metric = forms.ChoiceField(
         label="Autoscaling",
@@ -207,6 +238,7 @@ class TogetherDeploymentForm(VendorDeploymentForm):
             [
                 "min_replicas",
                 "max_replicas",
+                "capacity_type",
                 "autoscaling_metric",
                 "autoscaling_target",
                 "autoscaling_time_interval_minutes",
@@ -243,23 +275,7 @@ class TogetherDeploymentForm(VendorDeploymentForm):
 
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         spec: dict[str, Any] = {}
-        for key in (
-            "name",
-            "description",
-            "image",
-            "gpu_type",
-            "gpu_count",
-            "cpu",
-            "memory",
-            "storage",
-            "min_replicas",
-            "max_replicas",
-            "port",
-            "health_check_path",
-            "termination_grace_period_seconds",
-            "command",
-            "args",
-        ):
+        for key in PLAIN_FIELDS:
             value = data.get(key)
             if value not in (None, "", []):
                 spec[key] = value

@@ -113,13 +113,16 @@ def _with_sdk_enums(components: dict[str, Any]) -> dict[str, Any]:
     ``ScaledToZero`` (PyPI together 3.1.1, ``together/types/beta/container_deployment_status.py``;
     npm together-ai 0.52.0, ``resources/beta/jig/jig.d.ts``) and the GPU type
     ``h200-140gb`` (together 3.1.1, ``together/types/beta/jig_deploy_params.py`` and
-    ``deployment.py``, both ``gpu_type``), which goes before ``b200-192gb`` as there."""
+    ``deployment.py``, both ``gpu_type``), which goes before ``b200-192gb`` as there; and
+    the property ``capacity_type``, ``"stable"`` or ``"preemptible"`` (the same files and
+    ``jig_update_params.py``)."""
     schemas = components["schemas"]
     for status_enum in (schemas["DeploymentStatus"], schemas["DeploymentResponseItem"]["properties"]["status"]):
         status_enum["enum"] = [*status_enum["enum"], "ScaledToZero"]
     for name in ("CreateDeploymentRequest", "DeploymentResponseItem"):
         gpu_enum = schemas[name]["properties"]["gpu_type"]
         gpu_enum["enum"] = [g for g in gpu_enum["enum"] if g != "b200-192gb"] + ["h200-140gb", "b200-192gb"]
+        schemas[name]["properties"]["capacity_type"] = {"type": "string", "enum": ["stable", "preemptible"]}
     return components
 
 
@@ -378,7 +381,9 @@ def deployments(request: HttpRequest, *, account: str, faults: Faults) -> HttpRe
         "created_at": _iso(now),
         "updated_at": _iso(now),
         "_revision": 1,
-        **{k: body[k] for k in (*SPEC_FIELDS, "autoscaling") if k in body},
+        # capacity_type: the SDK's (together 3.1.1, types/beta/jig_deploy_params.py). Like
+        # autoscaling, a change of it is not taken to roll the replicas (not documented).
+        **{k: body[k] for k in (*SPEC_FIELDS, "autoscaling", "capacity_type") if k in body},
     }
     obj = SandboxObject(
         vendor=VENDOR, account=account, kind="deployment", object_id=data["id"], name=data["name"], data=data

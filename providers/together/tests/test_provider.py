@@ -145,6 +145,16 @@ def test_together_update_sends_the_full_env_and_volume_lists(respx_mock, togethe
     assert remote.external_id == "dep_abc123"
 
 
+def test_together_create_and_update_send_the_capacity_type(respx_mock, together):
+    # capacity_type is on JigDeployParams and JigUpdateParams (together 3.1.1, types/beta/).
+    created = respx_mock.post(DEPLOYMENTS).respond(200, json=fixture("deployment_updating"))
+    patched = respx_mock.patch(ONE).respond(200, json=fixture("deployment_updating"))
+    together.create({**MINIMAL, "capacity_type": "preemptible"})
+    together.update("dep_abc123", {**MINIMAL, "capacity_type": "stable"})
+    assert sent_json(created)["capacity_type"] == "preemptible"
+    assert sent_json(patched)["capacity_type"] == "stable"
+
+
 def test_together_update_treats_missing_lists_as_empty(respx_mock, together):
     route = respx_mock.patch(ONE).respond(200, json=fixture("deployment_updating"))
     together.update("dep_abc123", {**MINIMAL, "environment_variables": None, "volumes": None, "autoscaling": None})

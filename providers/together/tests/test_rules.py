@@ -152,6 +152,9 @@ ENV_OK = {"name": "MODE", "value": "fast"}
             "A Prometheus metric name: letters, digits, _ and :, not starting with a digit.",
             id="custom-metric-required",
         ),
+        pytest.param(
+            {"capacity_type": "spot"}, "capacity_type", "Choose one of: stable, preemptible.", id="capacity-type"
+        ),
     ],
 )
 def test_together_check_spec_rule(changes, path, message):
@@ -247,3 +250,11 @@ def test_together_validate_is_check_spec_whatever_the_context(context):
 def test_together_validate_spec_is_gone():
     assert "validate_spec" not in vars(TogetherProvider)
     assert "parse_error" not in vars(TogetherProvider)
+
+
+@pytest.mark.parametrize(("given", "sent"), [("preemptible", "preemptible"), ("stable", "stable"), ("", None)])
+def test_together_check_spec_passes_capacity_type_on_when_given(given, sent):
+    # The SDK's field (together 3.1.1, types/beta/jig_deploy_params.py): "stable" | "preemptible".
+    body = check_spec({**MINIMAL, "capacity_type": given})
+    assert body.get("capacity_type") == sent
+    assert check_spec({"capacity_type": given}, partial=True).get("capacity_type") == sent

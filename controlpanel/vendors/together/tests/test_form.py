@@ -82,6 +82,23 @@ def test_form_builds_a_create_deployment_request(account):
     }
 
 
+def test_form_capacity_type_is_the_sdks_choice_or_left_to_together(account):
+    # "stable" | "preemptible": together 3.1.1, types/beta/jig_deploy_params.py.
+    choices = dict(bound(account).main.fields["capacity_type"].choices)
+    assert list(choices) == ["", "stable", "preemptible"]
+    form = bound(account, capacity_type="preemptible")
+    assert form.is_valid(), form.main.errors
+    assert form.spec["capacity_type"] == "preemptible"
+    default = bound(account, capacity_type="")
+    assert default.is_valid()
+    assert "capacity_type" not in default.spec
+    refused = bound(account, capacity_type="spot")
+    assert not refused.is_valid()
+    assert "capacity_type" in refused.main.errors
+    initial, _rows = TogetherDeploymentForm.initial_from_spec(form.spec)
+    assert initial["capacity_type"] == "preemptible"
+
+
 def test_form_blank_rows_are_ignored(account):
     form = bound(account, **{"env-TOTAL_FORMS": "2", "env-1-name": "A", "env-1-value": "1"})
     assert form.is_valid()
@@ -122,6 +139,7 @@ def test_form_unbalanced_quotes_in_command(account):
         ("environment_variables.0.value_from_secret", "secret", "env"),
         ("volumes.0.mount_path", "mount_path", "volumes"),
         ("body.gpu_type", "gpu_type", "main"),
+        ("capacity_type", "capacity_type", "main"),
     ],
 )
 def test_vendor_errors_map_onto_fields(account, path, field, where):
@@ -145,8 +163,8 @@ def test_vendor_errors_map_onto_fields(account, path, field, where):
 def test_vendor_error_on_an_unknown_path_is_shown_on_the_form(account):
     form = bound(account)
     assert form.is_valid()
-    form.add_spec_errors({"capacity_type": ["not allowed"]})
-    assert "capacity_type: not allowed" in form.non_field_errors
+    form.add_spec_errors({"model_mounts": ["not allowed"]})
+    assert "model_mounts: not allowed" in form.non_field_errors
 
 
 def test_initial_from_spec_round_trips(account):

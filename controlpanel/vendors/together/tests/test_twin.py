@@ -151,6 +151,18 @@ def test_together_sandbox_create_defaults_follow_the_spec(client, instant):
     assert (created["gpu_count"], created["min_replicas"], created["max_replicas"]) == (0, 1, 1)
 
 
+def test_together_sandbox_keeps_the_capacity_type(client, instant):
+    # capacity_type: together 3.1.1, types/beta/jig_deploy_params.py, jig_update_params.py, deployment.py.
+    created = create(client, {**CREATE, "capacity_type": "preemptible"})
+    assert created["capacity_type"] == "preemptible"
+    patched = deployment_body(call(client, "PATCH", f"/deployments/{created['id']}", {"capacity_type": "stable"}))
+    assert patched["capacity_type"] == "stable"
+    refused = error_body(
+        call(client, "POST", "/deployments", {**CREATE, "name": "sb-spot", "capacity_type": "spot"}), 400
+    )
+    assert refused["param"] == "capacity_type"
+
+
 def test_together_sandbox_takes_the_sdks_h200(client, instant):
     # gpu_type h200-140gb: together 3.1.1, types/beta/jig_deploy_params.py and deployment.py.
     created = create(client, {**CREATE, "gpu_type": "h200-140gb"})
