@@ -27,12 +27,23 @@ def people(panel_worker):
 
 def form_data(account, name):
     return {
-        "account": account.pk, "name": name, "image": "registry.together.ai/proj_it/echo:1", "gpu_type": "h100-80gb",
-        "gpu_count": "1", "min_replicas": "1", "max_replicas": "1",
-        "env-TOTAL_FORMS": "1", "env-INITIAL_FORMS": "0", "env-0-name": "HF_TOKEN", "env-0-source": "secret",
-        "env-0-secret": "hf-token", "volumes-TOTAL_FORMS": "1", "volumes-INITIAL_FORMS": "0",
-        "volumes-0-name": "demo-weights", "volumes-0-mount_path": "/models",
-    }  # fmt: skip
+        "account": account.pk,
+        "name": name,
+        "image": "registry.together.ai/proj_it/echo:1",
+        "gpu_type": "h100-80gb",
+        "gpu_count": "1",
+        "min_replicas": "1",
+        "max_replicas": "1",
+        "env-TOTAL_FORMS": "1",
+        "env-INITIAL_FORMS": "0",
+        "env-0-name": "HF_TOKEN",
+        "env-0-source": "secret",
+        "env-0-secret": "hf-token",
+        "volumes-TOTAL_FORMS": "1",
+        "volumes-INITIAL_FORMS": "0",
+        "volumes-0-name": "demo-weights",
+        "volumes-0-mount_path": "/models",
+    }
 
 
 def state_of(pk):

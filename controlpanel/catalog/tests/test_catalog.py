@@ -28,7 +28,7 @@ def mock_together(api):
 def test_catalog_sync_stores_offers_with_prices(account):
     with respx.mock(base_url=account.base_url) as api:
         mock_together(api)
-        assert catalog_sync(account_id=account.pk) == 3
+        assert catalog_sync(account_id=account.pk) == 4  # one offer per Together GPU type, h200-140gb too
     h100 = Offer.objects.get(account=account, sku="h100-80gb")
     assert h100.price_per_hour == Decimal("3.3600")
     assert h100.gpu_memory_gb == 80

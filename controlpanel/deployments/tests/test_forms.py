@@ -2,128 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms import form_class_for
 from controlpanel.deployments.forms.base import normalise_path
-from controlpanel.vendors.together.form import TogetherDeploymentForm
 from providers.registry import SLUGS
-
-
-def bound(account, **fields):
-    data = {
-        "account": account.pk, "name": "flux", "image": "registry.together.ai/p/flux:1", "gpu_type": "h100-80gb",
-        "gpu_count": "2", "min_replicas": "1", "max_replicas": "3",
-        "env-TOTAL_FORMS": "0", "env-INITIAL_FORMS": "0", "volumes-TOTAL_FORMS": "0", "volumes-INITIAL_FORMS": "0",
-    }  # fmt: skip
-    data.update(fields)
-    return TogetherDeploymentForm(data, accounts=ProviderAccount.objects.all())
-
-
-def test_form_builds_a_create_deployment_request(account):
-    form = bound(
-        account,
-        description="Flux worker", cpu="8", memory="64", storage="200", port="8000", health_check_path="/health",
-        termination_grace_period_seconds="300", command="/bin/sh -c", args='python serve.py --name "a b"',
-        autoscaling_metric="HTTPTotalRequests", autoscaling_target="100", autoscaling_time_interval_minutes="5",
-        **{"env-TOTAL_FORMS": "2", "env-0-name": "MODEL_PATH", "env-0-source": "value", "env-0-value": "/models",
-           "env-1-name": "HF_TOKEN", "env-1-source": "secret", "env-1-secret": "hf-token",
-           "volumes-TOTAL_FORMS": "1", "volumes-0-name": "weights", "volumes-0-mount_path": "/models", "volumes-0-version": "2"},
-    )  # fmt: skip
-    assert form.is_valid(), form.main.errors
-    assert form.spec == {
-        "name": "flux", "description": "Flux worker", "image": "registry.together.ai/p/flux:1", "gpu_type": "h100-80gb",
-        "gpu_count": 2, "cpu": 8.0, "memory": 64.0, "storage": 200, "min_replicas": 1, "max_replicas": 3, "port": 8000,
-        "health_check_path": "/health", "termination_grace_period_seconds": 300,
-        "command": ["/bin/sh", "-c"], "args": ["python", "serve.py", "--name", "a b"],
-        "environment_variables": [{"name": "MODEL_PATH", "value": "/models"}, {"name": "HF_TOKEN", "value_from_secret": "hf-token"}],
-        "volumes": [{"name": "weights", "mount_path": "/models", "version": 2}],
-        "autoscaling": {"metric": "HTTPTotalRequests", "target": 100.0, "time_interval_minutes": 5},
-    }  # fmt: skip
-
-
-def test_form_blank_rows_are_ignored(account):
-    form = bound(account, **{"env-TOTAL_FORMS": "2", "env-1-name": "A", "env-1-value": "1"})
-    assert form.is_valid()
-    assert form.spec["environment_variables"] == [{"name": "A", "value": "1"}]
-
-
-def test_form_max_replicas_defaults_to_min(account):
-    form = bound(account, min_replicas="2", max_replicas="")
-    assert form.is_valid()
-    assert form.spec["max_replicas"] == 2
-
-
-def test_form_vendor_rule_lands_on_the_row_field(account):
-    form = bound(account, **{"env-TOTAL_FORMS": "1", "env-0-name": "OK", "env-0-source": "secret", "env-0-secret": ""})
-    assert not form.is_valid()
-    row = form.sets["env"].forms[0]
-    assert row.errors["value"] == ["Give either a value or a secret, not both and not neither."]
-
-
-def test_form_cross_field_rule_lands_on_max(account):
-    form = bound(account, min_replicas="4", max_replicas="2")
-    assert not form.is_valid()
-    assert form.main.errors["max_replicas"] == ["Must be at least the minimum replicas."]
-
-
-def test_form_unbalanced_quotes_in_command(account):
-    form = bound(account, command='python "unterminated')
-    assert not form.is_valid()
-    assert "Could not split this into words" in form.main.errors["command"][0]
-
-
-@pytest.mark.parametrize(
-    ("path", "field", "where"),
-    [
-        ("name", "name", "main"),
-        ("autoscaling.target", "autoscaling_target", "main"),
-        ("environment_variables[0].name", "name", "env"),
-        ("environment_variables.0.value_from_secret", "secret", "env"),
-        ("volumes.0.mount_path", "mount_path", "volumes"),
-        ("body.gpu_type", "gpu_type", "main"),
-    ],
-)
-def test_vendor_errors_map_onto_fields(account, path, field, where):
-    form = bound(account, **{"env-TOTAL_FORMS": "1", "env-0-name": "X", "env-0-value": "1",
-                             "volumes-TOTAL_FORMS": "1", "volumes-0-name": "v", "volumes-0-mount_path": "/m"})  # fmt: skip
-    assert form.is_valid()
-    form.add_spec_errors({path: ["the vendor's words"]})
-    target = form.main if where == "main" else form.sets[where].forms[0]
-    assert target.errors[field] == ["the vendor's words"]
-
-
-def test_vendor_error_on_an_unknown_path_is_shown_on_the_form(account):
-    form = bound(account)
-    assert form.is_valid()
-    form.add_spec_errors({"capacity_type": ["not allowed"]})
-    assert "capacity_type: not allowed" in form.non_field_errors
 
 
 def test_normalise_path():
     assert normalise_path("body.environment_variables[2].name") == "environment_variables.2.name"
-
-
-def test_initial_from_spec_round_trips(account):
-    spec = {
-        "name": "flux", "image": "img", "gpu_type": "b200-192gb", "gpu_count": 1, "min_replicas": 0, "max_replicas": 2,
-        "command": ["a", "b c"], "autoscaling": {"metric": "QueueBacklogPerWorker", "target": 1.01},
-        "environment_variables": [{"name": "A", "value": "1"}, {"name": "B", "value_from_secret": "s"}],
-        "volumes": [{"name": "w", "mount_path": "/w"}],
-    }  # fmt: skip
-    initial, rows = TogetherDeploymentForm.initial_from_spec(spec)
-    assert initial["autoscaling_metric"] == "QueueBacklogPerWorker"
-    assert rows["env"] == [
-        {"name": "A", "source": "value", "value": "1"},
-        {"name": "B", "source": "secret", "secret": "s"},
-    ]
-    form = TogetherDeploymentForm(initial=initial, row_initial=rows, accounts=ProviderAccount.objects.all())
-    assert form.main["command"].value() == "a 'b c'"  # shown as typed on a shell, parsed back to the list
-
-
-def test_estimate_follows_gpu_and_replicas(account):
-    estimate = bound(account, gpu_type="h100-80gb", gpu_count="2", min_replicas="1", max_replicas="3").estimate()
-    assert str(estimate["unit"]) == "6.72"
-    assert str(estimate["high"]) == "20.16"
 
 
 # --- clone to another vendor: every pair of forms -----------------------------------------------------

@@ -1,7 +1,8 @@
 """The Together AI deployment form: every field of ``CreateDeploymentRequest``.
 
-The rules themselves live in ``providers.together``; fields here only parse types
-and carry the limits to the browser as hints (``min``/``max`` attributes).
+The rules themselves live in ``providers.together`` (``TogetherProvider.validate``);
+fields here only parse types and carry the limits to the browser as hints
+(``min``/``max`` attributes). Only names in that package's ``__all__`` are imported.
 """
 
 from __future__ import annotations
@@ -14,7 +15,45 @@ from django import forms
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm
-from providers import together as rules
+from providers.together import (
+    AUTOSCALING_METRICS,
+    CAPACITY_TYPES,
+    CPU_MIN,
+    CUSTOM_METRIC,
+    GPU_LABELS,
+    GPU_TYPES,
+    HTTP_METRICS,
+    MAX_GPU_COUNT,
+    MEMORY_MAX,
+    NAME_MAX,
+    QUEUE_METRIC,
+    STORAGE_MAX,
+)
+
+# The SDK's words for each (together 3.1.1, together/types/beta/jig_deploy_params.py).
+CAPACITY_LABELS = {
+    "stable": "Stable: replicas stay running after scale-up",
+    "preemptible": "Preemptible: replicas may be evicted when capacity is short",
+}
+# Main-form fields that go into the spec as they are, when given.
+PLAIN_FIELDS = (
+    "name",
+    "description",
+    "image",
+    "gpu_type",
+    "gpu_count",
+    "cpu",
+    "memory",
+    "storage",
+    "min_replicas",
+    "max_replicas",
+    "capacity_type",
+    "port",
+    "health_check_path",
+    "termination_grace_period_seconds",
+    "command",
+    "args",
+)
 
 
 def _num(attrs: dict[str, Any] | None = None, **kwargs: Any) -> forms.NumberInput:
@@ -41,11 +80,13 @@ class ShellListField(forms.CharField):
 
 class TogetherMainForm(forms.Form):
     account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.none(), label="Together account", empty_label=None,
+        queryset=ProviderAccount.objects.none(),
+        label="Together account",
+        empty_label=None,
         help_text="Which of the team's Together keys pays for it.",
-    )  # fmt: skip
+    )
     name = forms.CharField(
-        max_length=rules.NAME_MAX,
+        max_length=NAME_MAX,
         help_text="Unique in the project: letters, digits, _ and -. Also the path of its endpoint.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "flux-worker"}),
     )
@@ -58,25 +99,32 @@ class TogetherMainForm(forms.Form):
         ),
     )
     gpu_type = forms.ChoiceField(
-        label="GPU type", choices=[(g, rules.GPU_LABELS[g]) for g in rules.GPU_TYPES], initial=rules.GPU_TYPES[0]
+        label="GPU type", choices=[(g, GPU_LABELS[g]) for g in GPU_TYPES], initial=GPU_TYPES[0]
     )
-    gpu_count = forms.IntegerField(label="GPUs per replica", initial=1, widget=_num(min=1, max=rules.MAX_GPU_COUNT))
+    gpu_count = forms.IntegerField(label="GPUs per replica", initial=1, widget=_num(min=1, max=MAX_GPU_COUNT))
     cpu = forms.FloatField(
-        label="CPU cores", required=False, help_text="Per replica; 0.1 = 100 millicores.",
-        widget=_num(min=rules.CPU_MIN, step="0.1"),
-    )  # fmt: skip
-    memory = forms.FloatField(
-        label="Memory (GiB)", required=False, help_text="Per replica; 0.5 = 512 MiB.",
-        widget=_num(min="0.5", max=rules.MEMORY_MAX, step="0.5"),
-    )  # fmt: skip
-    storage = forms.IntegerField(
-        label="Ephemeral disk (GiB)", required=False, widget=_num(min=0, max=rules.STORAGE_MAX)
+        label="CPU cores",
+        required=False,
+        help_text="Per replica; 0.1 = 100 millicores.",
+        widget=_num(min=CPU_MIN, step="0.1"),
     )
+    memory = forms.FloatField(
+        label="Memory (GiB)",
+        required=False,
+        help_text="Per replica; 0.5 = 512 MiB.",
+        widget=_num(min="0.5", max=MEMORY_MAX, step="0.5"),
+    )
+    storage = forms.IntegerField(label="Ephemeral disk (GiB)", required=False, widget=_num(min=0, max=STORAGE_MAX))
     min_replicas = forms.IntegerField(
         label="Minimum replicas", initial=1, help_text="0 lets it scale to zero when idle.", widget=_num(min=0)
     )
     max_replicas = forms.IntegerField(
         label="Maximum replicas", required=False, help_text="Defaults to the minimum.", widget=_num(min=1)
+    )
+    capacity_type = forms.ChoiceField(
+        label="Replicas above reserved capacity",
+        required=False,
+        choices=[("", "Together's default"), *((c, CAPACITY_LABELS[c]) for c in CAPACITY_TYPES)],
     )
     autoscaling_metric = forms.ChoiceField(
         label="Autoscaling",
@@ -90,10 +138,11 @@ class TogetherMainForm(forms.Form):
         ],
     )
     autoscaling_target = forms.FloatField(
-        label="Target", required=False,
+        label="Target",
+        required=False,
         help_text="Defaults: 100 requests, 500 ms, 1.01 queued jobs per worker, 500 for a custom metric.",
         widget=_num(step="any", min=0),
-    )  # fmt: skip
+    )
     autoscaling_time_interval_minutes = forms.IntegerField(
         label="Rate window (minutes)", required=False, help_text="HTTP metrics only. Default 10.", widget=_num(min=1)
     )
@@ -112,17 +161,21 @@ class TogetherMainForm(forms.Form):
         label="Health check path", required=False, widget=forms.TextInput(attrs={"placeholder": "/health"})
     )
     termination_grace_period_seconds = forms.IntegerField(
-        label="Shutdown grace period (s)", required=False, help_text="Time to finish work before being killed. Together's CLI uses 300.",
+        label="Shutdown grace period (s)",
+        required=False,
+        help_text="Time to finish work before being killed. Together's CLI uses 300.",
         widget=_num(min=0),
-    )  # fmt: skip
+    )
     command = ShellListField(
-        required=False, help_text="Replaces the image's ENTRYPOINT, written as on a shell: /bin/sh -c",
+        required=False,
+        help_text="Replaces the image's ENTRYPOINT, written as on a shell: /bin/sh -c",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-    )  # fmt: skip
+    )
     args = ShellListField(
-        required=False, help_text="Replaces the image's CMD: python serve.py --port 8000",
+        required=False,
+        help_text="Replaces the image's CMD: python serve.py --port 8000",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-    )  # fmt: skip
+    )
 
 
 class EnvRowForm(RowForm):
@@ -132,16 +185,19 @@ class EnvRowForm(RowForm):
         widget=forms.TextInput(attrs={"placeholder": "MODEL_PATH", "spellcheck": "false"}),
     )
     source = forms.ChoiceField(
-        choices=[("value", "Value"), ("secret", "Secret")], initial="value", required=False,
+        choices=[("value", "Value"), ("secret", "Secret")],
+        initial="value",
+        required=False,
         widget=forms.Select(attrs={"aria-label": "Where the value comes from"}),
-    )  # fmt: skip
+    )
     value = forms.CharField(
         required=False, widget=forms.TextInput(attrs={"placeholder": "value", "spellcheck": "false"})
     )
     secret = forms.CharField(
-        required=False, label="Secret name",
+        required=False,
+        label="Secret name",
         widget=forms.TextInput(attrs={"placeholder": "secret name or id", "list": "together-secrets"}),
-    )  # fmt: skip
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -182,27 +238,28 @@ class TogetherDeploymentForm(VendorDeploymentForm):
             [
                 "min_replicas",
                 "max_replicas",
+                "capacity_type",
                 "autoscaling_metric",
                 "autoscaling_target",
                 "autoscaling_time_interval_minutes",
                 "autoscaling_model",
                 "autoscaling_custom_metric_name",
             ],
-        ),  # fmt: skip
+        ),
         ("Environment", "Variables set in the container. Use a secret for anything sensitive.", ["formset:env"]),
         ("Volumes", "Read-only volumes of preloaded files, mounted into every replica.", ["formset:volumes"]),
         (
             "Advanced",
             "Traffic, health and the container's command line.",
             ["port", "health_check_path", "termination_grace_period_seconds", "command", "args"],
-        ),  # fmt: skip
+        ),
     ]
     wide_fields = frozenset({"description", "image", "command", "args"})
     show_when = {
-        "autoscaling_target": "autoscaling_metric=" + ",".join(rules.AUTOSCALING_METRICS),
-        "autoscaling_time_interval_minutes": "autoscaling_metric=" + ",".join(rules.HTTP_METRICS),
-        "autoscaling_model": f"autoscaling_metric={rules.QUEUE_METRIC}",
-        "autoscaling_custom_metric_name": f"autoscaling_metric={rules.CUSTOM_METRIC}",
+        "autoscaling_target": "autoscaling_metric=" + ",".join(AUTOSCALING_METRICS),
+        "autoscaling_time_interval_minutes": "autoscaling_metric=" + ",".join(HTTP_METRICS),
+        "autoscaling_model": f"autoscaling_metric={QUEUE_METRIC}",
+        "autoscaling_custom_metric_name": f"autoscaling_metric={CUSTOM_METRIC}",
     }
     path_to_field = {
         "autoscaling": "autoscaling_metric",
@@ -218,9 +275,7 @@ class TogetherDeploymentForm(VendorDeploymentForm):
 
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         spec: dict[str, Any] = {}
-        for key in ("name", "description", "image", "gpu_type", "gpu_count", "cpu", "memory", "storage",
-                    "min_replicas", "max_replicas", "port", "health_check_path",
-                    "termination_grace_period_seconds", "command", "args"):  # fmt: skip
+        for key in PLAIN_FIELDS:
             value = data.get(key)
             if value not in (None, "", []):
                 spec[key] = value

@@ -39,8 +39,21 @@ from controlpanel.sandbox.models import SandboxObject
 
 VENDOR = "together"
 SCHEMA_FILE = Path(providers.__file__).parent / "together" / "openapi.json"
-SPEC_FIELDS = ("image", "gpu_type", "gpu_count", "cpu", "memory", "storage", "port", "health_check_path",
-               "command", "args", "environment_variables", "volumes", "termination_grace_period_seconds")  # fmt: skip
+SPEC_FIELDS = (
+    "image",
+    "gpu_type",
+    "gpu_count",
+    "cpu",
+    "memory",
+    "storage",
+    "port",
+    "health_check_path",
+    "command",
+    "args",
+    "environment_variables",
+    "volumes",
+    "termination_grace_period_seconds",
+)
 SEEDED_SECRETS = ("hf-token", "openai-api-key")
 SEEDED_VOLUMES = ("demo-weights", "flux-weights")
 # Illustrative /hardware rates (cents per minute) for the sandbox's catalog.
@@ -55,8 +68,15 @@ HARDWARE = (
 # --- errors in Together's words ------------------------------------------------------------
 
 
-def error(status: int, message: str, *, type_: str = "invalid_request_error", param: str | None = None,
-          code: str | None = None, headers: dict[str, str] | None = None) -> HttpResponse:  # fmt: skip
+def error(
+    status: int,
+    message: str,
+    *,
+    type_: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return json_response(body, status=status, headers=headers)
 
@@ -73,7 +93,7 @@ ERRORS = VendorErrors(
         "Rate limit exceeded, please try again later.",
         type_="rate_limit_exceeded",
         headers={"Retry-After": str(seconds)},
-    ),  # fmt: skip
+    ),
     bad_json=lambda detail: error(400, f"Request body is not valid JSON: {detail}"),
 )
 api = endpoint(VENDOR, key=bearer_key, errors=ERRORS)
@@ -88,10 +108,28 @@ NULL = {"type": "null"}
 EMPTY_OBJECT = {"type": "object", "maxProperties": 0}
 
 
+def _with_sdk_enums(components: dict[str, Any]) -> dict[str, Any]:
+    """The seed's schemas with what the official SDK's enums add: the status
+    ``ScaledToZero`` (PyPI together 3.1.1, ``together/types/beta/container_deployment_status.py``;
+    npm together-ai 0.52.0, ``resources/beta/jig/jig.d.ts``) and the GPU type
+    ``h200-140gb`` (together 3.1.1, ``together/types/beta/jig_deploy_params.py`` and
+    ``deployment.py``, both ``gpu_type``), which goes before ``b200-192gb`` as there; and
+    the property ``capacity_type``, ``"stable"`` or ``"preemptible"`` (the same files and
+    ``jig_update_params.py``)."""
+    schemas = components["schemas"]
+    for status_enum in (schemas["DeploymentStatus"], schemas["DeploymentResponseItem"]["properties"]["status"]):
+        status_enum["enum"] = [*status_enum["enum"], "ScaledToZero"]
+    for name in ("CreateDeploymentRequest", "DeploymentResponseItem"):
+        gpu_enum = schemas[name]["properties"]["gpu_type"]
+        gpu_enum["enum"] = [g for g in gpu_enum["enum"] if g != "b200-192gb"] + ["h200-140gb", "b200-192gb"]
+        schemas[name]["properties"]["capacity_type"] = {"type": "string", "enum": ["stable", "preemptible"]}
+    return components
+
+
 @cache
 def _validators() -> tuple[Draft202012Validator, Draft202012Validator, Draft202012Validator]:
     doc = json.loads(SCHEMA_FILE.read_text())
-    components = doc["components"]
+    components = _with_sdk_enums(doc["components"])
     # autoscaling is a oneOf of three open objects, so the schema alone refuses what its
     # own prose allows: null on create ("Omit or set to null to disable") and {} on
     # PATCH ("Set to {} to disable", notes §4 and the SDK's jig_update_params).
@@ -176,17 +214,43 @@ def _seed(account: str) -> None:
     now = timezone.now().isoformat().replace("+00:00", "Z")
     for name in SEEDED_SECRETS:
         SandboxObject.objects.get_or_create(
-            vendor=VENDOR, account=account, kind="secret", object_id=f"sec_{secrets.token_hex(6)}", name=name,
-            defaults={"data": {"object": "secret", "name": name, "description": "sandbox secret",
-                               "created_at": now, "updated_at": now, "created_by": "sandbox", "last_updated_by": "sandbox"}},
-        )  # fmt: skip
+            vendor=VENDOR,
+            account=account,
+            kind="secret",
+            object_id=f"sec_{secrets.token_hex(6)}",
+            name=name,
+            defaults={
+                "data": {
+                    "object": "secret",
+                    "name": name,
+                    "description": "sandbox secret",
+                    "created_at": now,
+                    "updated_at": now,
+                    "created_by": "sandbox",
+                    "last_updated_by": "sandbox",
+                }
+            },
+        )
     for name in SEEDED_VOLUMES:
         SandboxObject.objects.get_or_create(
-            vendor=VENDOR, account=account, kind="volume", object_id=f"vol_{secrets.token_hex(6)}", name=name,
-            defaults={"data": {"object": "volume", "name": name, "type": "readOnly", "current_version": 1,
-                               "content": {"type": "files", "source_prefix": f"models/{name}/", "files": []},
-                               "mounted_by": [], "created_at": now, "updated_at": now}},
-        )  # fmt: skip
+            vendor=VENDOR,
+            account=account,
+            kind="volume",
+            object_id=f"vol_{secrets.token_hex(6)}",
+            name=name,
+            defaults={
+                "data": {
+                    "object": "volume",
+                    "name": name,
+                    "type": "readOnly",
+                    "current_version": 1,
+                    "content": {"type": "files", "source_prefix": f"models/{name}/", "files": []},
+                    "mounted_by": [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            },
+        )
 
 
 def _find(account: str, kind: str, ref: str) -> SandboxObject | None:
@@ -222,10 +286,15 @@ def _start_rollout(obj: SandboxObject, faults: Faults, *, status: str, seconds: 
     waiting = _replica_names(data, max(data["desired_replicas"], 0))
     data["ready_replicas"] = 0 if status == "Updating" else min(data.get("ready_replicas", 0), data["desired_replicas"])
     data["replica_events"] = {
-        name: {"replica_status": "Waiting", "replica_status_reason": "ContainerCreating",
-               "replica_status_message": "", "revision_id": f"rev-{data['_revision']}", "image": data["image"]}
+        name: {
+            "replica_status": "Waiting",
+            "replica_status_reason": "ContainerCreating",
+            "replica_status_message": "",
+            "revision_id": f"rev-{data['_revision']}",
+            "image": data["image"],
+        }
         for name in waiting
-    }  # fmt: skip
+    }
     obj.due_at = timezone.now() + dt.timedelta(seconds=seconds)
 
 
@@ -243,13 +312,23 @@ def _advance(obj: SandboxObject) -> SandboxObject:
         for event in data["replica_events"].values():
             event.update(replica_status="Waiting", replica_status_reason=reason, replica_status_message=message)
     else:
-        data["status"] = "Ready"
+        # A deployment stopped with min/max 0 settles as ScaledToZero, not Ready: the SDK's
+        # status enum (together 3.1.1, together/types/beta/container_deployment_status.py)
+        # and its CLI (lib/cli/api/beta/jig/jig.py, Jig.track: min 0, desired 0, ScaledToZero).
+        parked = data.get("min_replicas") == 0 and data.get("max_replicas") == 0
+        data["status"] = "ScaledToZero" if parked else "Ready"
         data["ready_replicas"] = data["desired_replicas"]
         data["replica_events"] = {
-            name: {**event, "replica_status": "Running", "replica_status_reason": "", "replica_status_message": "",
-                   "replica_ready_since": ready_since, "volume_preload_status": "Completed" if data.get("volumes") else None}
+            name: {
+                **event,
+                "replica_status": "Running",
+                "replica_status_reason": "",
+                "replica_status_message": "",
+                "replica_ready_since": ready_since,
+                "volume_preload_status": "Completed" if data.get("volumes") else None,
+            }
             for name, event in data["replica_events"].items()
-        }  # fmt: skip
+        }
         for event in data["replica_events"].values():
             if event["volume_preload_status"] is None:
                 del event["volume_preload_status"]
@@ -302,7 +381,9 @@ def deployments(request: HttpRequest, *, account: str, faults: Faults) -> HttpRe
         "created_at": _iso(now),
         "updated_at": _iso(now),
         "_revision": 1,
-        **{k: body[k] for k in (*SPEC_FIELDS, "autoscaling") if k in body},
+        # capacity_type: the SDK's (together 3.1.1, types/beta/jig_deploy_params.py). Like
+        # autoscaling, a change of it is not taken to roll the replicas (not documented).
+        **{k: body[k] for k in (*SPEC_FIELDS, "autoscaling", "capacity_type") if k in body},
     }
     obj = SandboxObject(
         vendor=VENDOR, account=account, kind="deployment", object_id=data["id"], name=data["name"], data=data
@@ -406,10 +487,21 @@ def secrets_list(request: HttpRequest, *, account: str, faults: Faults) -> HttpR
             return error(400, f"a secret named {name!r} already exists", param="name")
         now = _iso(timezone.now())
         obj = SandboxObject.objects.create(
-            vendor=VENDOR, account=account, kind="secret", object_id=f"sec_{secrets.token_hex(6)}", name=name,
-            data={"object": "secret", "name": name, "description": body.get("description", ""),
-                  "created_at": now, "updated_at": now, "created_by": "api", "last_updated_by": "api"},
-        )  # fmt: skip
+            vendor=VENDOR,
+            account=account,
+            kind="secret",
+            object_id=f"sec_{secrets.token_hex(6)}",
+            name=name,
+            data={
+                "object": "secret",
+                "name": name,
+                "description": body.get("description", ""),
+                "created_at": now,
+                "updated_at": now,
+                "created_by": "api",
+                "last_updated_by": "api",
+            },
+        )
         return json_response({"id": obj.object_id, **obj.data})
     objects = SandboxObject.objects.filter(vendor=VENDOR, account=account, kind="secret")
     return json_response({"object": "list", "data": [{"id": o.object_id, **o.data} for o in objects]})
@@ -426,11 +518,16 @@ def volumes_list(request: HttpRequest, *, account: str, faults: Faults) -> HttpR
 def hardware(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
     now = _iso(timezone.now())
     data = [
-        {"object": "hardware", "id": hw_id, "pricing": {"cents_per_minute": cents},
-         "specs": {"gpu_type": gpu, "gpu_link": "sxm", "gpu_memory": memory, "gpu_count": count},
-         "availability": {"status": "unavailable" if faults.no_capacity else "available"}, "updated_at": now}
+        {
+            "object": "hardware",
+            "id": hw_id,
+            "pricing": {"cents_per_minute": cents},
+            "specs": {"gpu_type": gpu, "gpu_link": "sxm", "gpu_memory": memory, "gpu_count": count},
+            "availability": {"status": "unavailable" if faults.no_capacity else "available"},
+            "updated_at": now,
+        }
         for hw_id, gpu, memory, count, cents in HARDWARE
-    ]  # fmt: skip
+    ]
     return json_response({"object": "list", "data": data})
 
 

@@ -151,6 +151,25 @@ def test_together_sandbox_create_defaults_follow_the_spec(client, instant):
     assert (created["gpu_count"], created["min_replicas"], created["max_replicas"]) == (0, 1, 1)
 
 
+def test_together_sandbox_keeps_the_capacity_type(client, instant):
+    # capacity_type: together 3.1.1, types/beta/jig_deploy_params.py, jig_update_params.py, deployment.py.
+    created = create(client, {**CREATE, "capacity_type": "preemptible"})
+    assert created["capacity_type"] == "preemptible"
+    patched = deployment_body(call(client, "PATCH", f"/deployments/{created['id']}", {"capacity_type": "stable"}))
+    assert patched["capacity_type"] == "stable"
+    refused = error_body(
+        call(client, "POST", "/deployments", {**CREATE, "name": "sb-spot", "capacity_type": "spot"}), 400
+    )
+    assert refused["param"] == "capacity_type"
+
+
+def test_together_sandbox_takes_the_sdks_h200(client, instant):
+    # gpu_type h200-140gb: together 3.1.1, types/beta/jig_deploy_params.py and deployment.py.
+    created = create(client, {**CREATE, "gpu_type": "h200-140gb"})
+    ready = deployment_body(call(client, "GET", f"/deployments/{created['id']}"))
+    assert (ready["gpu_type"], ready["status"]) == ("h200-140gb", "Ready")
+
+
 def test_together_sandbox_gets_by_id_and_by_name_and_lists(client, instant):
     created = create(client)
     second = create(client, {**CREATE, "name": "sb-other"})
@@ -188,8 +207,16 @@ def test_together_sandbox_patch_to_zero_parks_the_deployment(client, instant):
     )
     assert (stopping["status"], stopping["desired_replicas"], stopping["max_replicas"]) == ("Scaling", 0, 0)
     parked = deployment_body(call(client, "GET", f"/deployments/{created['id']}"))
-    assert (parked["status"], parked["ready_replicas"], parked["desired_replicas"]) == ("Ready", 0, 0)
+    # Settled, a stop reads ScaledToZero (together 3.1.1, types/beta/container_deployment_status.py).
+    assert (parked["status"], parked["ready_replicas"], parked["desired_replicas"]) == ("ScaledToZero", 0, 0)
     assert parked["replica_events"] == {}
+
+
+def test_together_sandbox_min_zero_with_room_to_scale_settles_ready(client, instant):
+    # Only a stop (min = max = 0) is known to read ScaledToZero; an idle min 0 stays Ready.
+    created = create(client, {**CREATE, "min_replicas": 0, "max_replicas": 2})
+    idle = deployment_body(call(client, "GET", f"/deployments/{created['id']}"))
+    assert (idle["status"], idle["ready_replicas"], idle["desired_replicas"]) == ("Ready", 0, 0)
 
 
 def test_together_sandbox_patch_of_the_image_rolls_out_a_new_revision(client, instant):
@@ -449,7 +476,7 @@ def test_together_sandbox_every_deployment_response_matches_the_schema(client, i
     seen += [crashed, deployment_body(call(client, "GET", f"/deployments/{crashed['id']}"))]
     for item in call(client, "GET", "/deployments").json()["data"]:
         assert [e.message for e in response_validator().iter_errors(item)] == []
-    assert {item["status"] for item in seen} == {"Updating", "Scaling", "Ready", "Failed"}
+    assert {item["status"] for item in seen} == {"Updating", "Scaling", "Ready", "Failed", "ScaledToZero"}
 
 
 # --- the rest of the account ---------------------------------------------------------------------------------
@@ -544,7 +571,7 @@ def test_together_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter):
     stopping = adapter.stop(ref, spec)
     assert stopping.state == RemoteState.STOPPING
     stopped = adapter.get(ref)
-    assert (stopped.state, stopped.vendor_state, stopped.replicas_ready) == (RemoteState.STOPPED, "Ready", 0)
+    assert (stopped.state, stopped.vendor_state, stopped.replicas_ready) == (RemoteState.STOPPED, "ScaledToZero", 0)
     assert stopped.price_per_hour == 0
 
     adapter.start(ref, spec)
