@@ -24,15 +24,12 @@ from providers.base import (
     SpecError,
     Transient,
 )
-from providers.nosana import (
-    STATUS_TABLE,
-    NosanaProvider,
-    check_spec,
-    market_price,
-    normalise_gpu,
-    parse_field_errors,
-    remote_state,
-)
+from providers.nosana import STATUS_TABLE, NosanaProvider
+from providers.nosana.errors import parse_field_errors
+from providers.nosana.mapping import normalise_gpu
+from providers.nosana.prices import market_price
+from providers.nosana.rules import check_spec
+from providers.nosana.statuses import remote_state
 from providers.testing import load_fixture
 
 BASE = "https://dashboard.k8s.prd.nos.ci"
