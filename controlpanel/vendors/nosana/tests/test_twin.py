@@ -437,15 +437,26 @@ def test_nosana_sandbox_without_credits_is_insufficient_funds(client, clock):
         ({"strategy": "SCHEDULED"}, "schedule: must have required property 'schedule'"),
         ({"strategy": "SCHEDULED", "schedule": "daily"}, 'schedule: must match pattern "'),
         ({"strategy": "INFINITE", "timeout": 30}, "Timeout for infinite deployments must be at least 1 hour."),
-        ({"strategy": "INFINITE", "timeout": 60, "rotation_time": 55},
-         "Rotation time must be at least 10 minutes less than timeout."),
+        (
+            {"strategy": "INFINITE", "timeout": 60, "rotation_time": 55},
+            "Rotation time must be at least 10 minutes less than timeout.",
+        ),
         ({"market": "UnknownMarket1111111111111111111111"}, "market: market not found"),
-        ({"job_definition": {"version": "0.1", "type": "container", "ops": [
-            {"type": "container/run", "id": "a", "args": {"image": "x"}},
-            {"type": "container/run", "id": "a", "args": {}}]}},
-         "job_definition/ops/1/args/image: must have required property 'image', job_definition/ops/1/id: must be unique"),
+        (
+            {
+                "job_definition": {
+                    "version": "0.1",
+                    "type": "container",
+                    "ops": [
+                        {"type": "container/run", "id": "a", "args": {"image": "x"}},
+                        {"type": "container/run", "id": "a", "args": {}},
+                    ],
+                }
+            },
+            "job_definition/ops/1/args/image: must have required property 'image', job_definition/ops/1/id: must be unique",
+        ),
     ],
-)  # fmt: skip
+)
 def test_nosana_sandbox_create_refuses_with_path_messages(client, clock, changes, message):
     assert error_of(call(client, "POST", "/deployments/create", {**SEED, **changes}), 400).startswith(message)
 
@@ -466,8 +477,11 @@ def test_nosana_sandbox_refuses_bodies_that_are_not_json_objects(client, clock, 
 def test_nosana_sandbox_unknown_method_is_fastifys_404(client, clock):
     response = call(client, "PUT", "/deployments")
     assert response.status_code == 404
-    assert response.json() == {"message": f"Route PUT:{ROOT}/deployments not found", "error": "Not Found",
-                               "statusCode": 404}  # fmt: skip
+    assert response.json() == {
+        "message": f"Route PUT:{ROOT}/deployments not found",
+        "error": "Not Found",
+        "statusCode": 404,
+    }
 
 
 # --- pagination and filters -----------------------------------------------------------------------------------
@@ -519,8 +533,10 @@ def test_nosana_sandbox_markets_include_the_seeds_and_the_notes_with_premium_gpu
 
 def test_nosana_sandbox_credits_are_reserved_when_listed_and_settled_when_done(client, clock):
     assert shaped(call(client, "GET", "/credits/balance"), "CreditsBalance") == {
-        "assignedCredits": 100.0, "reservedCredits": 0.0, "settledCredits": 0.0,
-    }  # fmt: skip
+        "assignedCredits": 100.0,
+        "reservedCredits": 0.0,
+        "settledCredits": 0.0,
+    }
     ref = started(client, clock, {**SEED, "replicas": 2})
     clock.advance(1)
     assert call(client, "GET", "/credits/balance").json()["reservedCredits"] == pytest.approx(0.088)
@@ -660,8 +676,10 @@ def test_nosana_adapter_bad_key_is_an_auth_error(live_server, db):
 
 def test_nosana_adapter_two_keys_are_two_accounts(live_server, clock):
     base = f"{live_server.url}/sandbox/nosana"
-    with NosanaProvider(api_key="sandbox-one", base_url=base) as one, NosanaProvider(api_key="sandbox-two",
-                                                                                      base_url=base) as two:  # fmt: skip
+    with (
+        NosanaProvider(api_key="sandbox-one", base_url=base) as one,
+        NosanaProvider(api_key="sandbox-two", base_url=base) as two,
+    ):
         made = one.create(copy.deepcopy(SEED))
         assert [r.external_id for r in one.list_remotes()] == [made.external_id]
         assert list(two.list_remotes()) == []

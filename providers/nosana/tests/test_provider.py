@@ -1,115 +1,34 @@
-"""The Nosana adapter against respx: what it sends, what it makes of the answers, its
-rules and its status table. Fixtures are shaped like the notes' examples (§6)."""
+"""The Nosana adapter against respx: what each lifecycle, monitoring and account call
+sends, and what it makes of the answers. Fixtures are shaped like the notes' examples (§6)."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-import logging
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from providers.base import (
-    Action,
-    AuthError,
-    NotFound,
-    RateLimited,
-    Rejected,
-    RemoteState,
-    SpecError,
-    Transient,
+from providers.base import Action, Rejected, RemoteState, SpecError
+from providers.nosana import NosanaProvider
+from providers.nosana.tests.samples import (
+    BASE,
+    DEP_ID,
+    DEPLOYMENTS,
+    DRAFT_ID,
+    KEY,
+    M3060,
+    M4090,
+    NOTES,
+    ONE,
+    SEED,
+    assert_sent,
+    fixture,
+    mock_markets,
+    sent_json,
 )
-from providers.nosana import STATUS_TABLE, NosanaProvider
-from providers.nosana.errors import parse_field_errors
-from providers.nosana.mapping import normalise_gpu
-from providers.nosana.prices import market_price
-from providers.nosana.rules import check_spec
-from providers.nosana.statuses import remote_state
-from providers.testing import load_fixture
-
-BASE = "https://dashboard.k8s.prd.nos.ci"
-KEY = "nos_unit_test_key_0001"
-DEPLOYMENTS = f"{BASE}/api/deployments"
-DEP_ID = "5Fz1mJr2wQh8oV4yXkTq9cBd3NeLuA7sRpW6gHxYzK1M"
-DRAFT_ID = "9Hq3xV7kLm2PnR4tWz8yBc5dFg6jKs1uNe3aQw7rTy2E"
-ONE = f"{DEPLOYMENTS}/{DEP_ID}"
-M4090 = "97G9NnvBDQ2WpKu6fasoMsAKmfj63C9rhysJnkeWodAf"
-M3060 = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
-
-# The seed's create request, exactly as written (shared/seeds/000_…).
-SEED = {
-    "name": "Hello World",
-    "market": M3060,
-    "timeout": 60,
-    "replicas": 1,
-    "strategy": "SIMPLE",
-    "job_definition": {
-        "version": "0.1",
-        "type": "container",
-        "meta": {"trigger": "api"},
-        "ops": [
-            {"type": "container/run", "id": "hello-world", "args": {"cmd": ["echo hello world"], "image": "ubuntu"}}
-        ],
-    },
-}
-# The notes' create request (§6).
-NOTES = {
-    "name": "llama-demo",
-    "market": M4090,
-    "replicas": 1,
-    "timeout": 60,
-    "strategy": "SIMPLE",
-    "job_definition": {
-        "version": "0.1",
-        "type": "container",
-        "meta": {"trigger": "api", "system_requirements": {"required_vram": 16}},
-        "ops": [
-            {
-                "type": "container/run",
-                "id": "vllm",
-                "args": {
-                    "image": "docker.io/vllm/vllm-openai:v0.5.4",
-                    "cmd": ["--model", "Qwen/Qwen2.5-1.5B-Instruct"],
-                    "gpu": True,
-                    "expose": 8000,
-                },
-            }
-        ],
-    },
-}
-
-
-def fixture(name: str) -> Any:
-    return load_fixture("nosana", name)
-
-
-@pytest.fixture
-def nosana() -> Iterator[NosanaProvider]:
-    provider = NosanaProvider(api_key=KEY)
-    yield provider
-    provider.close()
-
-
-def sent_json(route) -> Any:
-    return json.loads(route.calls.last.request.content)
-
-
-def assert_sent(route, method: str, path: str) -> httpx.Request:
-    request = route.calls.last.request
-    assert request.method == method
-    assert request.url.path == path
-    assert request.headers["Authorization"] == f"Bearer {KEY}"
-    return request
-
-
-def mock_markets(respx_mock):
-    return respx_mock.get(f"{BASE}/api/markets/").respond(200, json=fixture("markets"))
-
 
 # --- lifecycle calls: the request and the parsed Remote -----------------------------------------
 
@@ -244,11 +163,17 @@ def test_nosana_find_by_name_asks_by_name_and_takes_the_newest_live_match(respx_
         "id": "OldDraft1111111111111111111111111",
         "created_at": "2026-03-01T00:00:00.000Z",
     }
-    archived = {**fixture("deployment_draft"), "id": "Archived111111111111111111111111", "status": "ARCHIVED",
-                "created_at": "2026-03-03T00:00:00.000Z"}  # fmt: skip
+    archived = {
+        **fixture("deployment_draft"),
+        "id": "Archived111111111111111111111111",
+        "status": "ARCHIVED",
+        "created_at": "2026-03-03T00:00:00.000Z",
+    }
     other = {**fixture("deployment_running"), "name": "Hello World 2"}
-    page = {"deployments": [older, fixture("deployment_draft"), archived, other],
-            "pagination": {"cursor_next": None, "cursor_prev": None, "total_items": 4}}  # fmt: skip
+    page = {
+        "deployments": [older, fixture("deployment_draft"), archived, other],
+        "pagination": {"cursor_next": None, "cursor_prev": None, "total_items": 4},
+    }
     route = respx_mock.get(DEPLOYMENTS).respond(200, json=page)
     found = nosana.find_by_name("Hello World")
     assert dict(route.calls.last.request.url.params) == {"limit": "100", "name": "Hello World"}
@@ -340,15 +265,6 @@ def test_nosana_scale_patches_the_replica_count(respx_mock, nosana):
     assert_sent(route, "PATCH", f"/api/deployments/{DEP_ID}/update-replica-count")
     assert sent_json(route) == {"replicas": 3}
     assert remote.replicas_desired == 3
-
-
-@pytest.mark.parametrize(
-    ("changes", "expected"),
-    [({"replicas": 2}, {"replicas": 2}), ({"min_replicas": 4, "max_replicas": 9}, {"replicas": 4})],
-    ids=["replicas", "min-replicas-alias"],
-)
-def test_nosana_validate_scale_takes_one_count(changes, expected):
-    assert NosanaProvider.validate_scale(changes) == expected
 
 
 @pytest.mark.parametrize("changes", [{}, {"replicas": 0}, {"replicas": 1.5}, {"replicas": -1}])
@@ -524,326 +440,16 @@ def test_nosana_catalog_prices_every_market_with_its_network_fee(respx_mock, nos
     assert {o.kind for o in offers} == {"market"}
 
 
-@pytest.mark.parametrize(
-    ("label", "gpu"),
-    [("NVIDIA GeForce RTX 4090", "RTX 4090"), ("NVIDIA H100 80GB HBM3", "H100"), ("NVIDIA A100-SXM4-80GB", "A100"),
-     ("NVIDIA RTX A6000", "RTX A6000"), ("NVIDIA GeForce RTX 4060 Ti", "RTX 4060 Ti"), ("NVIDIA A40", "A40")],
-)  # fmt: skip
-def test_nosana_normalise_gpu(label, gpu):
-    assert normalise_gpu(label) == gpu
-
-
-def test_nosana_market_price_is_reward_plus_fee():
-    assert market_price({"usd_reward_per_hour": 0.15, "network_fee_percentage": 20}) == Decimal("0.1800")
-    assert market_price({"usd_reward_per_hour": None}) is None
-
-
-def test_nosana_estimate_and_upfront_charges_from_the_market_offer(respx_mock, nosana):
-    mock_markets(respx_mock)
-    offers = nosana.catalog()
-    spec = {**NOTES, "replicas": 2, "timeout": 90}
-    assert NosanaProvider.estimate_price(spec, offers) == Decimal("0.4400")
-    [charge] = NosanaProvider.upfront_charges(spec, offers)
-    assert charge.amount == Decimal("1.3200")  # 2 × 0.44 × 90/60
-    assert charge.description.startswith("Credits reserved when it starts: 2 replicas × 90 minutes")
-    extend = NosanaProvider.upfront_charges({**spec, "strategy": "SIMPLE-EXTEND"}, offers)[0]
-    assert "at every extension" in extend.description
-    assert NosanaProvider.upfront_charges({**spec, "market": "UnknownMarket11111111111111111111"}, offers) == []
-
-
-@pytest.mark.parametrize(
-    ("action", "status", "blocked"),
-    [
-        (Action.DELETE, "STOPPED", ""),
-        (Action.DELETE, "RUNNING", "Nosana deletes a deployment only once it is STOPPED; it is RUNNING. Stop it first."),
-        (Action.DELETE, "DRAFT", "Nosana deletes only stopped deployments, and a draft has never run: "
-                                 "start it and stop it first."),
-        (Action.ARCHIVE, "ERROR", "Nosana archives a deployment only once it is STOPPED; it is ERROR. Stop it first."),
-        (Action.ARCHIVE, "STOPPED", ""),
-        (Action.STOP, "STARTING", "Nosana stops a deployment only when it is RUNNING (or in error); it is STARTING."),
-        (Action.STOP, "INSUFFICIENT_FUNDS", ""),
-        (Action.START, "STOPPING", "Nosana starts a deployment only when it is a draft, stopped or in error; "
-                                   "it is STOPPING."),
-        (Action.SCALE, "ARCHIVED", "Archived at Nosana: nothing can change it any more."),
-        (Action.SCALE, "RUNNING", ""),
-    ],
-)  # fmt: skip
-def test_nosana_action_blocked_names_the_servers_preconditions(action, status, blocked):
-    assert NosanaProvider.action_blocked(action, spec=NOTES, raw={"status": status}, since=None) == blocked
-
-
 def test_nosana_offers_every_lifecycle_action():
     assert NosanaProvider.actions == {
-        Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.ARCHIVE, Action.LOGS,
+        Action.START,
+        Action.STOP,
+        Action.SCALE,
+        Action.UPDATE,
+        Action.DELETE,
+        Action.ARCHIVE,
+        Action.LOGS,
         Action.EVENTS,
-    }  # fmt: skip
+    }
     assert NosanaProvider.unique_names is False
     assert (NosanaProvider.default_base_url, NosanaProvider.sandbox_path) == (BASE, "/nosana")
-
-
-# --- errors, per class ---------------------------------------------------------------------------------
-
-
-def test_nosana_error_401_is_an_auth_error_with_the_bare_string(respx_mock, nosana):
-    respx_mock.get(ONE).respond(401, json=fixture("error_unauthorized"))
-    with pytest.raises(AuthError) as caught:
-        nosana.get(DEP_ID)
-    assert (caught.value.status_code, caught.value.message) == (401, "Unauthorized")
-
-
-def test_nosana_error_404_is_not_found(respx_mock, nosana):
-    respx_mock.get(ONE).respond(404, json=fixture("error_not_found"))
-    with pytest.raises(NotFound) as caught:
-        nosana.get(DEP_ID)
-    assert caught.value.message == "Deployment not found."
-
-
-def test_nosana_error_400_names_each_field_by_its_path(respx_mock, nosana):
-    respx_mock.post(f"{DEPLOYMENTS}/create").respond(400, json=fixture("error_validation"))
-    with pytest.raises(SpecError) as caught:
-        nosana.create(copy.deepcopy(SEED))
-    assert caught.value.fields == {
-        "replicas": ["Expected number to be greater or equal to 1"],
-        "job_definition.ops.0.args.image": ["Expected required property"],
-    }
-    assert caught.value.status_code == 400
-
-
-@pytest.mark.parametrize(
-    ("message", "fields"),
-    [
-        ("Rotation time must be at least 10 minutes less than timeout.", {"rotation_time": [
-            "Rotation time must be at least 10 minutes less than timeout."]}),
-        ("Timeout for infinite deployments must be at least 1 hour.", {"timeout": [
-            "Timeout for infinite deployments must be at least 1 hour."]}),
-        ("Invalid request body.", {"": ["Invalid request body."]}),
-        ("/replicas: must be >= 1", {"replicas": ["must be >= 1"]}),
-        ("body/strategy: must be equal to one of the allowed values: SIMPLE, SCHEDULED", {"strategy": [
-            "must be equal to one of the allowed values: SIMPLE, SCHEDULED"]}),
-    ],
-)  # fmt: skip
-def test_nosana_error_400_messages_map_to_fields(message, fields):
-    assert parse_field_errors(message) == fields
-
-
-def test_nosana_error_500_with_a_rule_message_is_a_spec_error_on_its_field(respx_mock, nosana):
-    body = {"error": "Rotation time must be at least 10 minutes less than timeout."}
-    route = respx_mock.post(f"{DEPLOYMENTS}/create").respond(500, json=body)
-    with pytest.raises(SpecError) as caught:
-        nosana.create({**NOTES, "strategy": "INFINITE", "timeout": 120, "rotation_time": 30})
-    assert set(caught.value.fields) == {"rotation_time"}
-    assert route.call_count == 1
-
-
-@pytest.mark.parametrize("body", ["error_incorrect_state", "error_archived"])
-def test_nosana_error_500_refusal_is_rejected_not_retried(respx_mock, nosana, sleeps, body):
-    route = respx_mock.patch(f"{ONE}/update-replica-count").respond(500, json=fixture(body))
-    with pytest.raises(Rejected) as caught:
-        nosana.scale(DEP_ID, {"replicas": 2})
-    assert caught.value.status_code == 500
-    assert route.call_count == 1
-    assert sleeps == []
-
-
-def test_nosana_error_500_other_is_transient_and_safe_reads_are_retried(respx_mock, nosana, sleeps):
-    route = respx_mock.get(ONE).respond(500, json=fixture("error_server"))
-    with pytest.raises(Transient) as caught:
-        nosana.get(DEP_ID)
-    assert caught.value.status_code == 500
-    assert "Internal server error." in caught.value.message
-    assert route.call_count == 3  # the first try and two retries of a GET
-    assert len(sleeps) == 2
-
-
-def test_nosana_error_429_is_rate_limited_with_retry_after(respx_mock, nosana, sleeps):
-    respx_mock.get(ONE).mock(
-        side_effect=[
-            httpx.Response(429, json={"error": "Too Many Requests"}, headers={"Retry-After": "2"}),
-            httpx.Response(200, json={**fixture("deployment_running"), "status": "STOPPED"}),
-        ]
-    )
-    assert nosana.get(DEP_ID).vendor_state == "STOPPED"
-    assert sleeps[0] >= 2
-
-
-def test_nosana_error_429_on_a_write_is_raised_with_its_wait(respx_mock, nosana):
-    respx_mock.post(f"{ONE}/stop").respond(429, json={"error": "Too Many Requests"}, headers={"Retry-After": "7"})
-    with pytest.raises(RateLimited) as caught:
-        nosana.stop(DEP_ID, NOTES)
-    assert caught.value.retry_after == 7
-
-
-def test_nosana_timeout_is_transient(respx_mock, nosana):
-    respx_mock.post(f"{ONE}/stop").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(Transient) as caught:
-        nosana.stop(DEP_ID, NOTES)
-    assert "did not answer in time" in caught.value.message
-
-
-def test_nosana_error_never_shows_the_key(respx_mock, nosana):
-    respx_mock.get(ONE).respond(401, json={"error": f"bad key {KEY}"})
-    with pytest.raises(AuthError) as caught:
-        nosana.get(DEP_ID)
-    assert KEY not in caught.value.message
-    assert KEY not in repr(nosana)
-
-
-# --- the status table: one case per row, then the refinements ---------------------------------------------
-
-
-@pytest.mark.parametrize(("status", "expected"), sorted(STATUS_TABLE.items()))
-def test_nosana_status_table_row(status, expected):
-    state, _message = remote_state({"id": DEP_ID, "status": status, "strategy": "SIMPLE"})
-    assert state == expected
-
-
-def test_nosana_status_table_covers_every_documented_status():
-    assert set(STATUS_TABLE) == {
-        "DRAFT", "STARTING", "RUNNING", "STOPPING", "STOPPED", "ERROR", "INSUFFICIENT_FUNDS", "ARCHIVED",
-    }  # fmt: skip
-
-
-def test_nosana_unknown_status_is_unknown_and_logged(caplog):
-    with caplog.at_level(logging.WARNING, logger="providers.nosana"):
-        state, message = remote_state({"id": DEP_ID, "status": "MIGRATING"})
-    assert state == RemoteState.UNKNOWN
-    assert "MIGRATING" in message
-    assert "unknown deployment status 'MIGRATING'" in caplog.text
-
-
-@pytest.mark.parametrize(
-    ("strategy", "jobs", "expected", "message"),
-    [
-        ("SIMPLE", ["RUNNING", "QUEUED"], RemoteState.RUNNING, "1 job running; 1 more queued."),
-        ("SIMPLE", ["QUEUED"], RemoteState.PROVISIONING, "1 job is queued on the market, waiting for a node."),
-        ("SIMPLE", [], RemoteState.PROVISIONING, "Listing jobs on the market."),
-        ("SIMPLE", ["COMPLETED"], RemoteState.STOPPING, "Every job has finished; Nosana is marking it stopped."),
-        ("SIMPLE-EXTEND", ["STOPPED"], RemoteState.STOPPING, "Every job has finished; Nosana is marking it stopped."),
-        ("INFINITE", ["COMPLETED"], RemoteState.PROVISIONING, "Listing jobs on the market."),
-        ("SCHEDULED", ["COMPLETED"], RemoteState.RUNNING, "Waiting for the next scheduled run."),
-    ],
-)
-def test_nosana_running_is_refined_by_its_jobs(strategy, jobs, expected, message):
-    item = {"id": DEP_ID, "status": "RUNNING", "strategy": strategy}
-    assert remote_state(item, [{"state": s} for s in jobs]) == (expected, message)
-
-
-@pytest.mark.parametrize(
-    ("status", "message"),
-    [
-        (
-            "INSUFFICIENT_FUNDS",
-            "Out of credits: Nosana keeps retrying and resumes by itself once the account is funded.",
-        ),
-        ("ERROR", "Nosana gave up on a task after repeated failures. Stop it, then start it again."),
-    ],
-)
-def test_nosana_failed_states_say_why(status, message):
-    assert remote_state({"status": status}) == (RemoteState.FAILED, message)
-
-
-# --- the rules: one test per rule ----------------------------------------------------------------------------
-
-
-def test_nosana_check_spec_accepts_the_seed_as_written():
-    assert check_spec(copy.deepcopy(SEED)) == SEED
-
-
-def test_nosana_check_spec_keeps_strategy_fields_where_they_belong():
-    scheduled = check_spec({**SEED, "strategy": "SCHEDULED", "schedule": " 0 * * * * ", "rotation_time": 20})
-    assert scheduled["schedule"] == "0 * * * *"
-    assert "rotation_time" not in scheduled
-    infinite = check_spec({**SEED, "strategy": "INFINITE", "timeout": 120, "rotation_time": 30, "schedule": "x"})
-    assert (infinite["rotation_time"], "schedule" in infinite) == (30, False)
-
-
-def test_nosana_check_spec_trims_the_market():
-    assert check_spec({**SEED, "market": f"  {M3060} "})["market"] == M3060
-
-
-def jd(**args: Any) -> dict[str, Any]:
-    definition = copy.deepcopy(SEED["job_definition"])
-    definition["ops"][0]["args"].update(args)
-    return definition
-
-
-RULES = [
-    ({"name": ""}, "name", "This field is required."),
-    ({"name": "x" * 101}, "name", "At most 100 characters."),
-    ({"name": "   "}, "name", "A name is required."),
-    ({"market": "not a market"}, "market", "A market address (base58, 32–44 characters) from Nosana's market list."),
-    ({"market": None}, "market", "This field is required."),
-    ({"replicas": 0}, "replicas", "At least 1."),
-    ({"replicas": 1.5}, "replicas", "A whole number."),
-    ({"timeout": 0}, "timeout", "At least 1 minute."),
-    ({"timeout": "60"}, "timeout", "Whole minutes."),
-    ({"strategy": "FOREVER"}, "strategy", "Choose one of: SIMPLE, SIMPLE-EXTEND, SCHEDULED, INFINITE."),
-    ({"strategy": "SCHEDULED"}, "schedule", "A scheduled deployment needs a cron schedule."),
-    ({"strategy": "SCHEDULED", "schedule": "0 * * *"}, "schedule",
-     "Five fields: minute hour day-of-month month day-of-week, e.g. 0 * * * *."),
-    ({"strategy": "SCHEDULED", "schedule": "99 * * * *"}, "schedule", "Not a valid cron expression."),
-    ({"strategy": "INFINITE", "timeout": 59}, "timeout", "Timeout for infinite deployments must be at least 1 hour."),
-    ({"strategy": "INFINITE", "timeout": 60, "rotation_time": 50}, "rotation_time",
-     "Rotation time must be at least 10 minutes less than timeout."),
-    ({"strategy": "INFINITE", "timeout": 30 + 0}, "timeout", "Timeout for infinite deployments must be at least 1 hour."),
-    ({"strategy": "INFINITE", "timeout": 60, "rotation_time": 0}, "rotation_time", "Whole minutes, 1 or more."),
-    ({"confidential": "yes"}, "confidential", "Yes or no."),
-    ({"active_revision": 0}, "active_revision", "A revision number, 1 or more."),
-    ({"vault": "SomeVault1111111111111111111111111"}, "vault",
-     "Only for wallet sign-in: an API key pays from its credits."),
-    ({"job_definition": None}, "job_definition", "A job definition is required."),
-    ({"job_definition": {**SEED["job_definition"], "version": "0.2"}}, "job_definition.version", "Must be '0.1'."),
-    ({"job_definition": {**SEED["job_definition"], "type": "vm"}}, "job_definition.type", "Must be 'container'."),
-    ({"job_definition": {**SEED["job_definition"], "ops": []}}, "job_definition.ops", "Needs at least 1."),
-    ({"job_definition": {"version": "0.1", "type": "container"}}, "job_definition.ops", "This field is required."),
-    ({"job_definition": jd(image=None)}, "job_definition.ops.0.args.image", "Must be text."),
-    ({"job_definition": {**SEED["job_definition"], "ops": [{"type": "container/run", "id": "a", "args": {}}]}},
-     "job_definition.ops.0.args.image", "This field is required."),
-    ({"job_definition": jd(image="ubuntu latest")}, "job_definition.ops.0.args.image", "An image reference, no spaces."),
-    ({"job_definition": jd(cmd=5)}, "job_definition.ops.0.args.cmd", "A string, or a list of strings."),
-    ({"job_definition": jd(gpu="yes")}, "job_definition.ops.0.args.gpu", "Must be true or false."),
-    ({"job_definition": jd(expose=70000)}, "job_definition.ops.0.args.expose", "At most 65535."),
-    ({"job_definition": jd(expose=[{"port": 8000, "type": "grpc"}])}, "job_definition.ops.0.args.expose.0.type",
-     "Choose one of: api, web, websocket, webapi, none."),
-    ({"job_definition": jd(expose=[{"type": "web"}])}, "job_definition.ops.0.args.expose.0.port",
-     "This field is required."),
-    ({"job_definition": jd(env={"A B": "1"})}, "job_definition.ops.0.args.env.A B",
-     "A variable name has no spaces and no “=”."),
-    ({"job_definition": jd(env={"PORT": 8000})}, "job_definition.ops.0.args.env.PORT", "Must be text."),
-    ({"job_definition": jd(resources=[{"type": "HF", "target": "/m"}])}, "job_definition.ops.0.args.resources.0.repo",
-     "This field is required."),
-    ({"job_definition": {**SEED["job_definition"], "ops": [
-        {"type": "container/run", "id": "a", "args": {"image": "x"}},
-        {"type": "container/run", "id": "a", "args": {"image": "y"}}]}},
-     "job_definition.ops.1.id", "The id 'a' is used by another op."),
-    ({"job_definition": {**SEED["job_definition"], "ops": [
-        {"type": "container/sing", "id": "a", "args": {"image": "x"}}]}},
-     "job_definition.ops.0.type", "Choose one of: container/run, container/create-volume."),
-    ({"job_definition": {**SEED["job_definition"], "ops": [
-        {"type": "container/create-volume", "id": "v", "args": {}}]}},
-     "job_definition.ops.0.args.name", "This field is required."),
-    ({"job_definition": {**SEED["job_definition"], "ops": [
-        {"type": "container/run", "id": "a", "args": {"image": "x"}, "execution": {"depends_on": ["b"]}}]}},
-     "job_definition.ops.0.execution.depends_on.0", "No op has the id 'b'."),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("changes", "path", "message"), RULES, ids=[f"{i}-{r[1]}" for i, r in enumerate(RULES)])
-def test_nosana_check_spec_rule(changes, path, message):
-    with pytest.raises(SpecError) as caught:
-        check_spec({**copy.deepcopy(SEED), **changes})
-    assert message in caught.value.fields.get(path, []), caught.value.fields
-
-
-def test_nosana_error_408_is_transient_not_a_refusal(respx_mock, nosana):
-    respx_mock.post(f"{ONE}/stop").respond(408, json={"error": "Request Timeout"})
-    with pytest.raises(Transient) as caught:
-        nosana.stop(DEP_ID, NOTES)
-    assert caught.value.status_code == 408
-
-
-def test_nosana_price_is_nothing_while_scheduled_waits_and_unknown_without_jobs(nosana):
-    waiting = nosana.to_remote({**fixture("deployment_running"), "strategy": "SCHEDULED"}, jobs=[])
-    assert (waiting.state, waiting.price_per_hour) == (RemoteState.RUNNING, Decimal("0"))
-    unlooked = nosana.to_remote(fixture("deployment_running"))
-    assert (unlooked.state, unlooked.price_per_hour) == (RemoteState.RUNNING, None)
