@@ -5,12 +5,13 @@ test per error class, each from the shape the notes give (401 a bare string, the
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import httpx
 import pytest
 
-from providers.base import AuthError, NotFound, RateLimited, Rejected, SpecError, Transient
-from providers.nosana.errors import parse_field_errors
+from providers.base import AuthError, ErrorDetail, NotFound, RateLimited, Rejected, SpecError, Transient
+from providers.nosana.errors import error_detail, parse_field_errors
 from providers.nosana.tests.samples import DEP_ID, DEPLOYMENTS, KEY, NOTES, ONE, SEED, fixture
 
 
@@ -129,3 +130,26 @@ def test_nosana_error_408_is_transient_not_a_refusal(respx_mock, nosana):
     with pytest.raises(Transient) as caught:
         nosana.stop(DEP_ID, NOTES)
     assert caught.value.status_code == 408
+
+
+def _response(status: int, body: Any) -> httpx.Response:
+    return httpx.Response(status, json=body, request=httpx.Request("GET", ONE))
+
+
+def test_nosana_error_detail_overrides_only_a_500_that_is_a_refusal_or_a_rule():
+    refusal = error_detail(_response(500, fixture("error_incorrect_state")))
+    message = "Timeout for infinite deployments must be at least 1 hour."
+    rule = error_detail(_response(500, {"error": message}))
+    assert refusal == ErrorDetail("Deployment is in the incorrect state.", error=Rejected)
+    assert rule == ErrorDetail(message, {"timeout": [message]}, SpecError)
+    assert error_detail(_response(500, fixture("error_server"))) is None  # an outage: the shared reading
+    assert error_detail(_response(409, fixture("error_incorrect_state"))) == ErrorDetail(
+        "Deployment is in the incorrect state."
+    )  # a 4xx is a refusal by its status already: no override
+
+
+def test_nosana_error_401_with_no_body_still_says_unauthorized(respx_mock, nosana):
+    respx_mock.get(ONE).respond(401)
+    with pytest.raises(AuthError) as caught:
+        nosana.get(DEP_ID)
+    assert caught.value.message == "Unauthorized"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from providers.base import Action, SpecError
+from providers.base import Action, SpecError, ValidationContext
 from providers.nosana import NosanaProvider
 from providers.nosana.rules import check_spec
 from providers.nosana.tests.samples import M3060, NOTES, SEED
@@ -206,3 +206,13 @@ def test_nosana_check_spec_rule(changes, path, message):
     with pytest.raises(SpecError) as caught:
         check_spec({**copy.deepcopy(SEED), **changes})
     assert message in caught.value.fields.get(path, []), caught.value.fields
+
+
+def test_nosana_validate_is_the_rules_and_needs_no_context():
+    context = ValidationContext(existing=True, previous=copy.deepcopy(SEED))
+    assert NosanaProvider.validate(copy.deepcopy(SEED)) == check_spec(copy.deepcopy(SEED))
+    assert NosanaProvider.validate(copy.deepcopy(SEED), context) == SEED
+    with pytest.raises(SpecError) as caught:
+        NosanaProvider.validate({**SEED, "replicas": 0})
+    assert caught.value.fields == {"replicas": ["At least 1."]}
+    assert "validate_spec" not in vars(NosanaProvider)  # the deprecated hook is gone
