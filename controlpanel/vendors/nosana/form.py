@@ -2,8 +2,10 @@
 
 The job definition is built from a few fields (image, command, env, exposed ports,
 GPU, VRAM) or, when the advanced JSON editor is filled, taken from it whole; both
-are checked against the job-definition schema in ``providers.nosana``. The rules
-live there; fields here only parse types and carry hints (``min``/``max``).
+are checked against the job-definition schema by ``NosanaProvider.validate`` (the
+base form calls it; Nosana's rules need no catalog or metadata, so the default
+``validation_context()`` serves). The rules live in ``providers.nosana``, used only
+through its ``__all__``; fields here only parse types and carry hints (``min``/``max``).
 """
 
 from __future__ import annotations
