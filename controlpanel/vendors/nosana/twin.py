@@ -434,7 +434,10 @@ class Sim:
 
     def end_job(self, job: dict[str, Any], t: float, state: str) -> None:
         failed = state == "COMPLETED" and self.fails()
-        job.update(state=state, time_end=int(t), updated_at=_iso(t))
+        # A listed job has no end time: ``JobSchema`` (src/router/schema/components/job.schema.ts)
+        # is tx, deployment, job, market, node, revision, state, time_start, created_at,
+        # updated_at. Only the job's own page says ``timeEnd`` (buildDeploymentJobResponse.ts).
+        job.update(state=state, updated_at=_iso(t), _time_end=int(t))
         job["_result"] = self.flow_state(job, t, "failed" if failed else "stopped" if state == "STOPPED" else "success")
         self.settle(job.pop("_reserved", 0.0))
         job["_reserved"] = 0.0
@@ -541,7 +544,10 @@ class Sim:
 
     def finish(self) -> None:
         data = self.data
-        data["active_jobs"] = len(self.jobs("QUEUED", "RUNNING"))
+        # RUNNING jobs only, queued ones not counted: the deployment-manager's
+        # src/router/routes/get/deployments/list.ts and [id]/getDeploymentById.ts
+        # (``count({deployment, state: JobState.RUNNING})``).
+        data["active_jobs"] = len(self.jobs("RUNNING"))
         ended = [j for j in data["_jobs"] if j["state"] in ("COMPLETED", "STOPPED")]
         if len(ended) > MAX_ENDED_JOBS:
             drop = {id(j) for j in ended[: len(ended) - MAX_ENDED_JOBS]}
@@ -1024,7 +1030,7 @@ def job(request: HttpRequest, ref: str, job_id: str, *, account: str, faults: Fa
             "jobDefinition": revision["job_definition"],
             "jobResult": result,
             "timeStart": found.get("time_start") or 0,
-            "timeEnd": found.get("time_end") or 0,
+            "timeEnd": found.get("_time_end") or 0,
             "listedAt": int(dt.datetime.fromisoformat(found["created_at"].replace("Z", "+00:00")).timestamp()),
         }
     )

@@ -205,7 +205,7 @@ def test_nosana_sandbox_start_takes_the_schemas_post_and_the_seeds_get(client, c
 def test_nosana_sandbox_simple_runs_for_its_timeout_then_stops_by_itself(client, clock):
     ref = started(client, clock)
     clock.advance(1)  # the LIST task: RUNNING, one queued job
-    assert get(client, ref)["status"] == "RUNNING"
+    assert (get(client, ref)["status"], get(client, ref)["active_jobs"]) == ("RUNNING", 0)
     [queued] = jobs_of(client, ref)
     assert (queued["state"], queued["node"], queued["market"], queued["revision"]) == ("QUEUED", None, M3060, 1)
     clock.advance(2)  # a node takes it
@@ -221,8 +221,9 @@ def test_nosana_sandbox_simple_runs_for_its_timeout_then_stops_by_itself(client,
     assert (done["status"], done["active_jobs"]) == ("STOPPED", 0)
     [ended] = jobs_of(client, ref)
     assert ended["state"] == "COMPLETED"
-    assert ended["time_end"] >= ended["time_start"]
+    assert "time_end" not in ended  # not in the Job schema (job.schema.ts); the job's own page has timeEnd
     detail = shaped(call(client, "GET", f"/deployments/{ref}/jobs/{ended['job']}"), "JobById")
+    assert detail["timeEnd"] >= detail["timeStart"] == ended["time_start"]
     assert detail["jobStatus"] == "success"
     logs = [entry["log"] for entry in detail["jobResult"]["opStates"][0]["logs"]]
     assert "hello world\n" in logs
@@ -556,6 +557,22 @@ def test_nosana_sandbox_fault_rate_limit_answers_429_with_retry_after(client, db
 def test_nosana_sandbox_fault_error_rate_answers_503(client, db):
     SandboxFault.objects.create(vendor="*", error_rate=1.0)
     assert error_of(call(client, "GET", "/deployments"), 503) == "Service Unavailable"
+
+
+def test_nosana_sandbox_active_jobs_counts_running_jobs_only(client, clock):
+    # list.ts and getDeploymentById.ts count RUNNING jobs; queued ones are not active.
+    fault = SandboxFault.objects.create(vendor="nosana", no_capacity=True)
+    ref = started(client, clock, {**SEED, "replicas": 2})
+    clock.advance(30)
+    assert [j["state"] for j in jobs_of(client, ref)] == ["QUEUED", "QUEUED"]
+    listed = shaped(call(client, "GET", "/deployments"), "DeploymentList")["deployments"]
+    assert [(d["status"], d["active_jobs"]) for d in listed] == [("RUNNING", 0)]
+    assert get(client, ref)["active_jobs"] == 0
+    fault.delete()
+    jobs_of(client, ref)  # capacity is back: a node takes both
+    clock.advance(2)
+    assert [j["state"] for j in jobs_of(client, ref)] == ["RUNNING", "RUNNING"]
+    assert get(client, ref)["active_jobs"] == 2
 
 
 def test_nosana_sandbox_fault_no_capacity_leaves_jobs_queued(client, clock):
