@@ -16,7 +16,7 @@ from typing import Any
 from providers.base import Endpoint, Offer, Remote, RemoteState, VendorEvent, parse_time
 from providers.coerce import whole
 from providers.nosana.prices import market_price, price_now
-from providers.nosana.statuses import JOB_ENDED, job_counts, remote_state
+from providers.nosana.statuses import JOB_ENDED, remote_state, running_jobs
 
 # What ``current_spec`` reads back from a deployment for an update without ``previous``.
 SPEC_KEYS = (
@@ -73,9 +73,11 @@ def to_remote(
     unit_price: Callable[[str | None], Decimal | None],
 ) -> Remote:
     """A deployment (and, where read, its newest jobs) as a ``Remote``. ``unit_price``
-    is asked for the market's price only when jobs are running, so it may fetch it."""
+    is asked for the market's price only when jobs are running, so it may fetch it.
+    Endpoints are the deployment's own ``endpoints[]`` [V: ``Deployment`` in
+    ``@nosana/api`` 2.1.8 ``schema.d.ts``], not the jobs': no jobs call is needed for them."""
     state, message = remote_state(item, jobs)
-    running = job_counts(jobs)["RUNNING"] if jobs is not None else None
+    running = running_jobs(item, jobs)
     unit = unit_price(item.get("market")) if state == RemoteState.RUNNING and running else None
     return Remote(
         external_id=item.get("id") or "",
@@ -195,7 +197,10 @@ def job_events(jobs: Iterable[dict[str, Any]]) -> list[VendorEvent]:
             node = f" on node {pubkey_short(job['node'])}" if job.get("node") else ""
             out.append(VendorEvent(f"Job {tag} running{node}", started, "job"))
         if job.get("state") in JOB_ENDED:
-            ended = epoch(job.get("time_end")) or parse_time(job.get("updated_at"))
+            # A listed job has no end time (``JobSchema`` in the deployment-manager's
+            # src/router/schema/components/job.schema.ts; ``Job`` in @nosana/api 2.1.8):
+            # an ended job was last updated when it ended.
+            ended = parse_time(job.get("updated_at"))
             out.append(VendorEvent(f"Job {tag} {job['state'].lower()}", ended, "job"))
     return out
 

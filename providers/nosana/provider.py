@@ -44,7 +44,7 @@ from providers.base import (
     VendorEvent,
 )
 from providers.nosana import errors, mapping, prices, rules
-from providers.nosana.statuses import JOB_ENDED
+from providers.nosana.statuses import JOB_ENDED, active_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -168,10 +168,17 @@ class NosanaProvider(Provider):
         return [j for j in (data.get("jobs") or []) if isinstance(j, dict)] if isinstance(data, dict) else []
 
     def _with_jobs(self, item: dict[str, Any]) -> Remote:
-        # One extra call, and only for a RUNNING deployment: its newest jobs (a page of
-        # 100 holds every active one) tell whether containers are really up.
-        jobs = self._jobs_page(item["id"]) if item.get("status") == "RUNNING" and item.get("id") else None
-        return self.to_remote(item, jobs)
+        # The deployment's ``active_jobs`` counts its RUNNING jobs (statuses.py cites the
+        # server): with one running, the list says all the panel shows (state, replicas
+        # ready, price; endpoints are the deployment's own), so no call. One extra call
+        # only for a RUNNING deployment with none running (or no count, from an older
+        # server): its newest jobs (a page of 100 holds every active one) tell queued
+        # from finished from a schedule between runs. That call stays on every poll of
+        # such a deployment (a SCHEDULED one between runs, a market with no free node):
+        # nothing in the list says its jobs did not change, and the adapter keeps no
+        # state from one poll to the next.
+        needs_jobs = item.get("status") == "RUNNING" and item.get("id") and not active_jobs(item)
+        return self.to_remote(item, self._jobs_page(item["id"]) if needs_jobs else None)
 
     def get(self, external_id: str) -> Remote:
         return self._with_jobs(self._http.get(self._path(external_id)).json())
@@ -193,8 +200,8 @@ class NosanaProvider(Provider):
         logger.warning("nosana: stopped paging deployments after %s pages", MAX_PAGES)
 
     def list_remotes(self) -> Iterable[Remote]:
-        # Paged calls for the account, plus one jobs call per RUNNING deployment (and
-        # the public market list once, for prices): RUNNING alone is not "containers up".
+        # Paged calls for the account, plus one jobs call per RUNNING deployment with no
+        # job running (and the public market list once, for prices): see ``_with_jobs``.
         return [self._with_jobs(item) for item in self._pages()]
 
     def find_by_name(self, name: str) -> Remote | None:

@@ -1,8 +1,13 @@
 """Nosana's deployment statuses in the panel's words: one table, one test per row.
 
-``RUNNING`` only says the LIST task was scheduled [V]; what the deployment's jobs add
-(a job RUNNING on a node, or only QUEUED ones) refines it in :func:`remote_state`.
-An unknown status is logged and read as ``UNKNOWN``, never a crash.
+``RUNNING`` only says the LIST task was scheduled [V]; whether jobs run on nodes
+refines it in :func:`remote_state`. Every deployment, listed or read alone, carries
+``active_jobs``: the count of its RUNNING jobs, queued ones not counted
+(``nosana-ci/nosana-deployment-manager`` ``src/router/routes/get/deployments/list.ts``
+and ``[id]/getDeploymentById.ts``: ``count({deployment, state: JobState.RUNNING})``;
+``Deployment.active_jobs: number`` in ``@nosana/api`` 2.1.8 ``dist/client/schema.d.ts``).
+Only when none runs do the deployment's jobs have to say why (queued, finished, or a
+schedule waiting). An unknown status is logged and read as ``UNKNOWN``, never a crash.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from providers.base import RemoteState
+from providers.coerce import whole
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +54,25 @@ def job_counts(jobs: Iterable[dict[str, Any]] | None) -> dict[str, int]:
     return counts
 
 
+def active_jobs(item: dict[str, Any]) -> int | None:
+    """A RUNNING deployment's own count of RUNNING jobs; ``None`` for other statuses
+    (nothing runs) or where the server sent none (older servers)."""
+    if item.get("status") != "RUNNING":
+        return None
+    return whole(item.get("active_jobs"), strings=False)
+
+
+def running_jobs(item: dict[str, Any], jobs: list[dict[str, Any]] | None) -> int | None:
+    """Jobs running on nodes: the jobs page when it was read, else ``active_jobs``."""
+    return job_counts(jobs)["RUNNING"] if jobs is not None else active_jobs(item)
+
+
 def remote_state(item: dict[str, Any], jobs: list[dict[str, Any]] | None = None) -> tuple[RemoteState, str]:
-    """The table, then what the deployment's jobs add, with a message for people.
+    """The table, then what running jobs (or the deployment's jobs) add, with a message.
 
     RUNNING only means the LIST task was scheduled [V]: until a job is RUNNING on a
-    node, it is still provisioning. ``jobs=None`` means the caller did not look.
+    node, it is still provisioning. ``jobs=None`` means the caller did not look: then
+    ``active_jobs`` says whether jobs run, and if none does the state stays unrefined.
     """
     status = item.get("status") or ""
     state = STATUS_TABLE.get(status)
@@ -60,8 +80,13 @@ def remote_state(item: dict[str, Any], jobs: list[dict[str, Any]] | None = None)
         logger.warning("nosana: unknown deployment status %r for %s", status, item.get("id"))
         return RemoteState.UNKNOWN, f"Nosana reports an unknown status {status!r}."
     message = STATUS_MESSAGES.get(status, "")
-    if status != "RUNNING" or jobs is None:
+    if status != "RUNNING":
         return state, message
+    if jobs is None:
+        running = active_jobs(item)
+        if not running:
+            return state, message  # none runs, or not said: only the jobs can tell why
+        return RemoteState.RUNNING, _running(running, whole(item.get("replicas"), strings=False))
     counts = job_counts(jobs)
     if counts["RUNNING"]:
         queued = f"; {counts['QUEUED']} more queued" if counts["QUEUED"] else ""
@@ -75,3 +100,10 @@ def remote_state(item: dict[str, Any], jobs: list[dict[str, Any]] | None = None)
     if strategy in SELF_ENDING and (counts["COMPLETED"] or counts["STOPPED"]):
         return RemoteState.STOPPING, "Every job has finished; Nosana is marking it stopped."
     return RemoteState.PROVISIONING, "Listing jobs on the market."
+
+
+def _running(running: int, desired: int | None) -> str:
+    """What ``active_jobs`` alone says: how many run, of how many replicas."""
+    if desired is not None and running < desired:
+        return f"{running} of {desired} jobs running."
+    return f"{running} job{'s' if running != 1 else ''} running."

@@ -70,14 +70,14 @@ def test_nosana_create_checks_the_spec_before_any_request(respx_mock, nosana):
     assert route.call_count == 0
 
 
-def test_nosana_get_of_a_running_deployment_with_a_running_job(respx_mock, nosana):
+def test_nosana_get_of_a_running_deployment_with_a_running_job_reads_no_jobs(respx_mock, nosana):
+    # active_jobs: 1 is the server's count of RUNNING jobs (list.ts, getDeploymentById.ts).
     route = respx_mock.get(ONE).respond(200, json=fixture("deployment_running"))
     jobs = respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
     markets = mock_markets(respx_mock)
     remote = nosana.get(DEP_ID)
     assert_sent(route, "GET", f"/api/deployments/{DEP_ID}")
-    jobs_request = assert_sent(jobs, "GET", f"/api/deployments/{DEP_ID}/jobs")
-    assert dict(jobs_request.url.params) == {"limit": "100", "sort_order": "desc"}
+    assert jobs.call_count == 0
     assert markets.call_count == 1
     assert (remote.state, remote.vendor_state) == (RemoteState.RUNNING, "RUNNING")
     assert (remote.replicas_ready, remote.replicas_desired) == (1, 1)
@@ -90,10 +90,13 @@ def test_nosana_get_of_a_running_deployment_with_a_running_job(respx_mock, nosan
 
 
 def test_nosana_get_of_running_with_only_queued_jobs_is_provisioning(respx_mock, nosana):
-    respx_mock.get(ONE).respond(200, json=fixture("deployment_running"))
-    respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_queued"))
+    # Queued jobs are not active (active_jobs counts RUNNING ones): only the jobs say why none runs.
+    respx_mock.get(ONE).respond(200, json={**fixture("deployment_running"), "active_jobs": 0})
+    jobs = respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_queued"))
     markets = mock_markets(respx_mock)
     remote = nosana.get(DEP_ID)
+    jobs_request = assert_sent(jobs, "GET", f"/api/deployments/{DEP_ID}/jobs")
+    assert dict(jobs_request.url.params) == {"limit": "100", "sort_order": "desc"}
     assert remote.state == RemoteState.PROVISIONING
     assert remote.message == "2 jobs are queued on the market, waiting for a node."
     assert remote.replicas_ready == 0
@@ -109,6 +112,29 @@ def test_nosana_get_of_a_stopped_deployment_asks_for_no_jobs(respx_mock, nosana)
     assert remote.state == RemoteState.STOPPED
     assert remote.replicas_ready is None
     assert jobs.call_count == 0
+
+
+def test_nosana_get_of_a_deployment_short_of_replicas_needs_no_jobs_and_keeps_its_endpoints(respx_mock, nosana):
+    item = {**fixture("deployment_running"), "replicas": 3, "active_jobs": 2}
+    respx_mock.get(ONE).respond(200, json=item)
+    jobs = respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
+    mock_markets(respx_mock)
+    remote = nosana.get(DEP_ID)
+    assert jobs.call_count == 0
+    assert (remote.state, remote.replicas_ready, remote.replicas_desired) == (RemoteState.RUNNING, 2, 3)
+    assert remote.message == "2 of 3 jobs running."
+    assert remote.price_per_hour == Decimal("0.8800")  # 2 × 0.44
+    assert remote.primary_url == "https://3mZq7dK2hash.node.k8s.prd.nos.ci"  # the deployment's own endpoints
+
+
+def test_nosana_get_from_a_server_without_active_jobs_still_reads_the_jobs(respx_mock, nosana):
+    item = {k: v for k, v in fixture("deployment_running").items() if k != "active_jobs"}
+    respx_mock.get(ONE).respond(200, json=item)
+    jobs = respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
+    mock_markets(respx_mock)
+    remote = nosana.get(DEP_ID)
+    assert jobs.call_count == 1
+    assert (remote.state, remote.replicas_ready, remote.message) == (RemoteState.RUNNING, 1, "1 job running.")
 
 
 def test_nosana_get_escapes_the_id_in_the_path(respx_mock, nosana):
@@ -133,8 +159,13 @@ def test_nosana_list_follows_every_page_and_asks_jobs_only_for_running(respx_moc
     assert pages.call_count == 2
     assert [dict(c.request.url.params) for c in pages.calls] == [{"limit": "100"}, {"limit": "100", "cursor": second}]
     assert all(c.request.headers["Authorization"] == f"Bearer {KEY}" for c in pages.calls)
-    # One jobs call per RUNNING deployment: the first page's and the scheduled one's.
-    assert jobs.call_count == 2
+    # One jobs call per RUNNING deployment with no job running: the scheduled one on
+    # page 2 (active_jobs 0); page 1's llama-demo says active_jobs 1, so none for it.
+    assert jobs.call_count == 1
+    assert (
+        jobs.calls.last.request.url.path
+        == f"/api/deployments/{fixture('deployment_list_page2')['deployments'][0]['id']}/jobs"
+    )
     assert [(r.name, r.state, r.vendor_state) for r in remotes] == [
         ("llama-demo", RemoteState.RUNNING, "RUNNING"),
         ("Hello World", RemoteState.STOPPED, "DRAFT"),
@@ -396,6 +427,17 @@ def test_nosana_logs_before_any_job_ended_say_why_there_are_none(respx_mock, nos
     respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_running"))
     logs = nosana.logs(DEP_ID)
     assert logs.lines == ["Nosana publishes container logs when a job ends; no job of this deployment has ended yet."]
+
+
+def test_nosana_events_date_a_job_s_end_by_its_last_update(respx_mock, nosana):
+    # A listed job has no time_end (job.schema.ts): an ended job was last updated when it ended.
+    respx_mock.get(f"{ONE}/events").respond(200, json={"events": [], "pagination": {}})
+    respx_mock.get(f"{ONE}/jobs").respond(200, json=fixture("jobs_mixed"))
+    ended = [e for e in nosana.events(DEP_ID) if e.message.endswith(("completed", "stopped"))]
+    assert [(e.message, e.at) for e in ended] == [
+        ("Job 5Sto…hijk stopped", dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)),
+        ("Job 6Com…ghij completed", dt.datetime(2026, 3, 2, 11, 0, 5, tzinfo=dt.UTC)),
+    ]
 
 
 def test_nosana_events_merge_the_deployment_events_and_job_changes(respx_mock, nosana):

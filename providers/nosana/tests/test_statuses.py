@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import RemoteState
 from providers.nosana import STATUS_TABLE
-from providers.nosana.statuses import remote_state
+from providers.nosana.statuses import remote_state, running_jobs
 from providers.nosana.tests.samples import DEP_ID
 
 
@@ -69,3 +69,24 @@ def test_nosana_running_is_refined_by_its_jobs(strategy, jobs, expected, message
 )
 def test_nosana_failed_states_say_why(status, message):
     assert remote_state({"status": status}) == (RemoteState.FAILED, message)
+
+
+@pytest.mark.parametrize(
+    ("active_jobs", "replicas", "expected"),
+    [
+        (1, 1, (RemoteState.RUNNING, "1 job running.")),
+        (3, 2, (RemoteState.RUNNING, "3 jobs running.")),  # a rotation's replacement runs beside the old one
+        (1, 2, (RemoteState.RUNNING, "1 of 2 jobs running.")),
+        (0, 1, (RemoteState.RUNNING, "")),  # none runs: only the jobs can tell queued from finished
+        (None, 1, (RemoteState.RUNNING, "")),  # an older server: not said
+    ],
+)
+def test_nosana_running_without_jobs_read_is_told_by_active_jobs(active_jobs, replicas, expected):
+    item = {"id": DEP_ID, "status": "RUNNING", "strategy": "SIMPLE", "replicas": replicas, "active_jobs": active_jobs}
+    assert remote_state(item) == expected
+
+
+def test_nosana_active_jobs_counts_only_for_a_running_deployment():
+    assert running_jobs({"status": "RUNNING", "active_jobs": 2}, None) == 2
+    assert running_jobs({"status": "STOPPING", "active_jobs": 2}, None) is None
+    assert running_jobs({"status": "RUNNING", "active_jobs": 2}, [{"state": "RUNNING"}, {"state": "QUEUED"}]) == 1
