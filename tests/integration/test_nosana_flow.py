@@ -39,12 +39,27 @@ def people(panel_worker, live_server, settings):
 
 def form_data(account, name: str, **fields) -> dict:
     data = {
-        "account": account.pk, "name": name, "market": M4090, "strategy": "SIMPLE", "replicas": "1",
-        "timeout": "60", "image": "docker.io/vllm/vllm-openai:v0.5.4", "cmd_mode": "shell", "cmd": "echo ready",
-        "gpu": "on", "required_vram": "16", "confidential": "on",
-        "env-TOTAL_FORMS": "1", "env-INITIAL_FORMS": "0", "env-0-name": "MODE", "env-0-value": "fast",
-        "ports-TOTAL_FORMS": "1", "ports-INITIAL_FORMS": "0", "ports-0-port": "8000", "ports-0-type": "api",
-    }  # fmt: skip
+        "account": account.pk,
+        "name": name,
+        "market": M4090,
+        "strategy": "SIMPLE",
+        "replicas": "1",
+        "timeout": "60",
+        "image": "docker.io/vllm/vllm-openai:v0.5.4",
+        "cmd_mode": "shell",
+        "cmd": "echo ready",
+        "gpu": "on",
+        "required_vram": "16",
+        "confidential": "on",
+        "env-TOTAL_FORMS": "1",
+        "env-INITIAL_FORMS": "0",
+        "env-0-name": "MODE",
+        "env-0-value": "fast",
+        "ports-TOTAL_FORMS": "1",
+        "ports-INITIAL_FORMS": "0",
+        "ports-0-port": "8000",
+        "ports-0-type": "api",
+    }
     data.update(fields)
     return data
 

@@ -40,10 +40,12 @@ def test_each_vendor_is_seeded_running_and_its_detail_reads_are_counted():
     assert set(rows) == {(v, case) for v in vendors for case in ("all change", "steady")}
     for vendor in vendors:
         assert rows[vendor, "all change"][0] > rows[vendor, "steady"][0]  # every row changed, then none
-    # One list for Together; Nosana (jobs), Fluence and Novita (the instance) read one
-    # detail per running deployment besides their lists.
+    # One list for Together; Nosana's list and its public market list (for prices): a
+    # running deployment's active_jobs says what its jobs did (deployment-manager list.ts).
+    # Fluence and Novita (the instance) read one detail per running deployment besides their lists.
     assert rows["together", "steady"][1] == 1
-    for vendor in ("nosana", "fluence", "novita"):
+    assert rows["nosana", "steady"][1] == 2
+    for vendor in ("fluence", "novita"):
         assert rows[vendor, "steady"][1] > 3
     # Nothing is left behind.
     assert not Team.objects.exists()

@@ -2,8 +2,10 @@
 
 The job definition is built from a few fields (image, command, env, exposed ports,
 GPU, VRAM) or, when the advanced JSON editor is filled, taken from it whole; both
-are checked against the job-definition schema in ``providers.nosana``. The rules
-live there; fields here only parse types and carry hints (``min``/``max``).
+are checked against the job-definition schema by ``NosanaProvider.validate`` (the
+base form calls it; Nosana's rules need no catalog or metadata, so the default
+``validation_context()`` serves). The rules live in ``providers.nosana``, used only
+through its ``__all__``; fields here only parse types and carry hints (``min``/``max``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from django import forms
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import RowForm, VendorDeploymentForm, normalise_path
-from providers import nosana as rules
+from providers.nosana import (
+    EXPOSE_TYPES,
+    JOB_DEFINITION_VERSION,
+    NAME_MAX,
+    STRATEGIES,
+    STRATEGY_LABELS,
+    TIMEOUT_MIN,
+    NosanaProvider,
+)
 
 JD = "job_definition"
 OP = f"{JD}.ops.0"
@@ -64,90 +74,122 @@ class JobDefinitionField(forms.CharField):
 
 class NosanaMainForm(forms.Form):
     account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.none(), label="Nosana account", empty_label=None,
+        queryset=ProviderAccount.objects.none(),
+        label="Nosana account",
+        empty_label=None,
         help_text="Which of the team's Nosana keys pays, from its credits.",
-    )  # fmt: skip
+    )
     name = forms.CharField(
-        max_length=rules.NAME_MAX,
+        max_length=NAME_MAX,
         help_text="Any text; Nosana does not require it to be unique.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "llama-demo"}),
     )
     market = forms.ChoiceField(
-        label="GPU market", choices=[],
+        label="GPU market",
+        choices=[],
         help_text="One GPU per replica, from this market's hosts. Price per hour includes Nosana's network fee.",
-    )  # fmt: skip
+    )
     strategy = forms.ChoiceField(
-        choices=[(s, rules.STRATEGY_LABELS[s]) for s in rules.STRATEGIES], initial="SIMPLE",
+        choices=[(s, STRATEGY_LABELS[s]) for s in STRATEGIES],
+        initial="SIMPLE",
         help_text="Simple and simple-extend stop by themselves once their jobs end.",
-    )  # fmt: skip
+    )
     replicas = forms.IntegerField(
         initial=1, help_text="Jobs run side by side, each on its own GPU.", widget=_num(min=1)
     )
     timeout = forms.IntegerField(
-        label="Timeout (minutes)", initial=60,
+        label="Timeout (minutes)",
+        initial=60,
         help_text="How long each job may run. Infinite needs 60 or more; changing it later needs 60 or more.",
-        widget=_num(min=rules.TIMEOUT_MIN),
-    )  # fmt: skip
+        widget=_num(min=TIMEOUT_MIN),
+    )
     schedule = forms.CharField(
-        required=False, label="Cron schedule", help_text="Five fields, in UTC: minute hour day month weekday.",
+        required=False,
+        label="Cron schedule",
+        help_text="Five fields, in UTC: minute hour day month weekday.",
         widget=forms.TextInput(attrs={"placeholder": "0 * * * *", "spellcheck": "false"}),
-    )  # fmt: skip
+    )
     rotation_time = forms.IntegerField(
-        required=False, label="Rotation time (minutes)",
+        required=False,
+        label="Rotation time (minutes)",
         help_text="A replacement job is listed this long before each job's timeout. Default 20; under timeout − 10.",
         widget=_num(min=1),
-    )  # fmt: skip
+    )
     confidential = forms.BooleanField(
         required=False, initial=True, help_text="Hosts get the job definition only when a job starts on them."
     )
     image = forms.CharField(
-        required=False, max_length=500,
+        required=False,
+        max_length=500,
         help_text="A Docker image, best with its registry: docker.io/vllm/vllm-openai:v0.5.4",
         widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "docker.io/library/ubuntu:24.04"}),
-    )  # fmt: skip
+    )
     cmd_mode = forms.ChoiceField(
-        label="Command style", required=False, initial="shell",
+        label="Command style",
+        required=False,
+        initial="shell",
         choices=[("shell", "One line, run by bash"), ("words", "Arguments, split into words")],
         help_text="Bash runs one line as is; words go to the image's entrypoint one by one.",
-    )  # fmt: skip
+    )
     cmd = ShellWordsField(
-        label="Command", required=False, widget=forms.TextInput(attrs={"spellcheck": "false",
-                                                                         "placeholder": "echo hello world"})
-    )  # fmt: skip
+        label="Command",
+        required=False,
+        widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "echo hello world"}),
+    )
     entrypoint = ShellWordsField(
-        required=False, help_text="Replaces the image's entrypoint, written as on a shell.",
+        required=False,
+        help_text="Replaces the image's entrypoint, written as on a shell.",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-    )  # fmt: skip
-    work_dir = forms.CharField(label="Working directory", required=False,
-                               widget=forms.TextInput(attrs={"placeholder": "/workspace"}))  # fmt: skip
-    gpu = forms.BooleanField(label="GPU required", required=False, initial=True,
-                             help_text="Pass the host's GPU into the container.")  # fmt: skip
+    )
+    work_dir = forms.CharField(
+        label="Working directory", required=False, widget=forms.TextInput(attrs={"placeholder": "/workspace"})
+    )
+    gpu = forms.BooleanField(
+        label="GPU required", required=False, initial=True, help_text="Pass the host's GPU into the container."
+    )
     required_vram = forms.IntegerField(
-        label="Required VRAM (GB)", required=False, help_text="Only hosts with at least this much take the job.",
+        label="Required VRAM (GB)",
+        required=False,
+        help_text="Only hosts with at least this much take the job.",
         widget=_num(min=0),
-    )  # fmt: skip
+    )
     op_id = forms.CharField(
-        label="Operation id", required=False, max_length=100,
+        label="Operation id",
+        required=False,
+        max_length=100,
         help_text="Names the container in logs and endpoints. Defaults to the name, in lowercase and hyphens.",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-    )  # fmt: skip
+    )
     job_definition_json = JobDefinitionField(
-        label="Job definition (JSON)", required=False,
-        help_text="Advanced: when filled, this whole job definition is sent instead of the one built above "
-                  "(several ops, volumes, resources, health checks…). Checked against Nosana's schema.",
-        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "mono",
-                                     "placeholder": '{"version": "0.1", "type": "container", "ops": [...]}'}),
-    )  # fmt: skip
+        label="Job definition (JSON)",
+        required=False,
+        help_text=(
+            "Advanced: when filled, this whole job definition is sent instead of the one built above "
+            "(several ops, volumes, resources, health checks…). Checked against Nosana's schema."
+        ),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 10,
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": '{"version": "0.1", "type": "container", "ops": [...]}',
+            }
+        ),
+    )
     active_revision = forms.IntegerField(
-        label="Active revision", required=False,
+        label="Active revision",
+        required=False,
         help_text="Switch back to an earlier revision of the job definition. A changed job definition makes a new one.",
         widget=_num(min=1),
-    )  # fmt: skip
+    )
 
 
 class EnvRowForm(RowForm):
-    name = forms.CharField(required=False, label="Variable",
-                           widget=forms.TextInput(attrs={"placeholder": "HF_TOKEN", "spellcheck": "false"}))  # fmt: skip
+    name = forms.CharField(
+        required=False,
+        label="Variable",
+        widget=forms.TextInput(attrs={"placeholder": "HF_TOKEN", "spellcheck": "false"}),
+    )
     value = forms.CharField(
         required=False, widget=forms.TextInput(attrs={"placeholder": "value", "spellcheck": "false"})
     )
@@ -156,10 +198,11 @@ class EnvRowForm(RowForm):
 class PortRowForm(RowForm):
     port = forms.IntegerField(required=False, widget=_num(min=1, max=65535, placeholder="8000"))
     type = forms.ChoiceField(
-        required=False, label="Kind",
-        choices=[("", "(not said)"), *((t, t) for t in rules.EXPOSE_TYPES)],
+        required=False,
+        label="Kind",
+        choices=[("", "(not said)"), *((t, t) for t in EXPOSE_TYPES)],
         widget=forms.Select(attrs={"aria-label": "What the port serves"}),
-    )  # fmt: skip
+    )
 
     def is_blank(self) -> bool:
         return (getattr(self, "cleaned_data", {}) or {}).get("port") in (None, "")
@@ -183,9 +226,12 @@ class NosanaDeploymentForm(VendorDeploymentForm):
         ),
         ("Environment", "Variables set in the container. Confidential keeps them from idle hosts.", ["formset:env"]),
         ("Exposed ports", "Each exposed port gets a public HTTPS endpoint while a job runs.", ["formset:ports"]),
-        ("Advanced", "A whole job definition, and the revision that is live.", ["job_definition_json",
-                                                                              "active_revision"]),
-    ]  # fmt: skip
+        (
+            "Advanced",
+            "A whole job definition, and the revision that is live.",
+            ["job_definition_json", "active_revision"],
+        ),
+    ]
     wide_fields = frozenset({"image", "cmd", "job_definition_json", "market", "strategy"})
     show_when = {"schedule": "strategy=SCHEDULED", "rotation_time": "strategy=INFINITE"}
     # No update route changes these [V]; the name's update-name is not on the dashboard host.
@@ -284,13 +330,30 @@ class NosanaDeploymentForm(VendorDeploymentForm):
             # The docs and the dashboard read meta.system_requirements.required_vram (notes §5).
             meta["system_requirements"] = {"required_vram": data["required_vram"]}
         op_id = (data.get("op_id") or "").strip() or slug(data.get("name") or "")
-        return {"version": rules.JOB_DEFINITION_VERSION, "type": "container", "meta": meta,
-                "ops": [{"type": "container/run", "id": op_id, "args": args}]}  # fmt: skip
+        return {
+            "version": JOB_DEFINITION_VERSION,
+            "type": "container",
+            "meta": meta,
+            "ops": [{"type": "container/run", "id": op_id, "args": args}],
+        }
 
     @classmethod
     def initial_from_spec(cls, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        initial = {k: spec[k] for k in ("name", "market", "replicas", "timeout", "strategy", "schedule",
-                                        "rotation_time", "confidential", "active_revision") if k in spec}  # fmt: skip
+        initial = {
+            k: spec[k]
+            for k in (
+                "name",
+                "market",
+                "replicas",
+                "timeout",
+                "strategy",
+                "schedule",
+                "rotation_time",
+                "confidential",
+                "active_revision",
+            )
+            if k in spec
+        }
         job_definition = spec.get(JD) or {}
         rows: dict[str, list[dict[str, Any]]] = {"env": [], "ports": []}
         if not cls.buildable(job_definition):
@@ -406,12 +469,17 @@ class NosanaDeploymentForm(VendorDeploymentForm):
         if unit is None:
             return {}
         replicas = spec.get("replicas") if isinstance(spec.get("replicas"), int) and spec["replicas"] > 0 else 1
-        cost = rules.run_cost({**spec, "replicas": replicas}, unit)
+        cost = NosanaProvider.run_cost({**spec, "replicas": replicas}, unit)
         note = "Paid from Nosana credits while jobs run."
         if cost is not None:
             note += f" Each start reserves {replicas} × {spec.get('timeout')} minutes: ${cost:.2f}."
-        return {"low": unit * replicas, "high": unit * replicas, "low_replicas": replicas,
-                "high_replicas": replicas, "note": note}  # fmt: skip
+        return {
+            "low": unit * replicas,
+            "high": unit * replicas,
+            "low_replicas": replicas,
+            "high_replicas": replicas,
+            "note": note,
+        }
 
 
 FORM = NosanaDeploymentForm

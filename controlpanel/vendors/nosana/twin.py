@@ -72,6 +72,8 @@ PAGE_LIMITS = ("10", "20", "50", "100")  # numbers or strings [V]
 # Premium addresses are the real ones (the seed's 3060 market, the notes' 4090, and
 # Nosana's other public premium markets); prices are illustrative. The two community
 # markets are invented to show the type.
+# One market a row, in the columns named above: the formatter leaves this table alone
+# because formatted it becomes 16 blocks of nine lines that no one can compare.
 MARKETS: tuple[tuple[str, str, str, str, float, float, tuple[str, ...], int, int], ...] = (
     ("7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq", "nvidia-3060", "NVIDIA 3060", "PREMIUM", 0.04, 10,
      ("NVIDIA GeForce RTX 3060",), 12, 14),
@@ -177,20 +179,26 @@ CREATE_SCHEMA: dict[str, Any] = {
 }
 UPDATE_SCHEMAS: dict[str, dict[str, Any]] = {
     "update-replica-count": {  # the update schema allows 0 [V]
-        "type": "object", "required": ["replicas"], "properties": {"replicas": {"type": "number", "minimum": 0}},
+        "type": "object",
+        "required": ["replicas"],
+        "properties": {"replicas": {"type": "number", "minimum": 0}},
     },
     "update-timeout": {
-        "type": "object", "required": ["timeout"], "properties": {"timeout": {"type": "number", "minimum": 60}},
+        "type": "object",
+        "required": ["timeout"],
+        "properties": {"timeout": {"type": "number", "minimum": 60}},
     },
     "update-schedule": {
-        "type": "object", "required": ["schedule"],
+        "type": "object",
+        "required": ["schedule"],
         "properties": {"schedule": {"type": "string", "pattern": CRON_RE.pattern}},
     },
     "update-active-revision": {
-        "type": "object", "required": ["active_revision"],
+        "type": "object",
+        "required": ["active_revision"],
         "properties": {"active_revision": {"type": "number", "minimum": 1}},
     },
-}  # fmt: skip
+}
 
 
 @cache
@@ -275,21 +283,28 @@ def _markets(faults: Faults) -> list[dict[str, Any]]:
     by_slug = {row[1]: row[0] for row in MARKETS}
     out = []
     for address, slug, name, kind, reward, fee, gpu_types, vram, idle in MARKETS:
-        out.append({
-            "address": address, "slug": slug, "name": name, "sft": pubkey(f"sft:{address}"), "type": kind,
-            "usd_reward_per_hour": reward,
-            # The NOS figures follow the USD ones at an illustrative NOS price of $0.60.
-            "nos_reward_per_second": round(reward / 3600 / 0.60, 8),
-            "nos_job_price_per_second": round(reward * (1 + fee / 100) / 3600 / 0.60, 8),
-            "network_fee_percentage": fee,
-            "premium_community_relation": by_slug.get(COMMUNITY_OF.get(slug, "")),
-            "gpu_types": list(gpu_types),
-            "required_images": ["docker.io/nosana/nvidia-smi:latest"] if kind == "PREMIUM" else [],
-            "required_remote_resources": [],
-            "nodes": [] if faults.no_capacity else [pubkey(f"node:{address}:{i}") for i in range(idle)],
-            "client": False, "lowest_vram": vram,
-            "max_usd_uptime_reward_per_day": round(reward * 24 * 0.05, 4) if kind == "PREMIUM" else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "address": address,
+                "slug": slug,
+                "name": name,
+                "sft": pubkey(f"sft:{address}"),
+                "type": kind,
+                "usd_reward_per_hour": reward,
+                # The NOS figures follow the USD ones at an illustrative NOS price of $0.60.
+                "nos_reward_per_second": round(reward / 3600 / 0.60, 8),
+                "nos_job_price_per_second": round(reward * (1 + fee / 100) / 3600 / 0.60, 8),
+                "network_fee_percentage": fee,
+                "premium_community_relation": by_slug.get(COMMUNITY_OF.get(slug, "")),
+                "gpu_types": list(gpu_types),
+                "required_images": ["docker.io/nosana/nvidia-smi:latest"] if kind == "PREMIUM" else [],
+                "required_remote_resources": [],
+                "nodes": [] if faults.no_capacity else [pubkey(f"node:{address}:{i}") for i in range(idle)],
+                "client": False,
+                "lowest_vram": vram,
+                "max_usd_uptime_reward_per_day": round(reward * 24 * 0.05, 4) if kind == "PREMIUM" else None,
+            }
+        )
     return out
 
 
@@ -298,9 +313,12 @@ def _credits(account: str, *, lock: bool = False) -> SandboxObject:
     obj = (objects.select_for_update() if lock else objects).first()
     if obj is None:
         obj, _ = SandboxObject.objects.get_or_create(
-            vendor=VENDOR, account=account, kind="credits", object_id="balance",
+            vendor=VENDOR,
+            account=account,
+            kind="credits",
+            object_id="balance",
             defaults={"data": {"assignedCredits": SANDBOX_CREDITS, "reservedCredits": 0.0, "settledCredits": 0.0}},
-        )  # fmt: skip
+        )
     return obj
 
 
@@ -317,8 +335,13 @@ class Sim:
 
     # --- helpers ---
     def event(self, t: float, category: str, type_: str, message: str, tx: str | None = None) -> None:
-        item = {"category": category, "deploymentId": self.data["id"], "type": type_, "message": message,
-                "created_at": _iso(t)}  # fmt: skip
+        item = {
+            "category": category,
+            "deploymentId": self.data["id"],
+            "type": type_,
+            "message": message,
+            "created_at": _iso(t),
+        }
         if tx:
             item["tx"] = tx
         self.data["_events"] = [*self.data.get("_events", []), item][-MAX_EVENTS:]
@@ -352,8 +375,10 @@ class Sim:
         c["settledCredits"] = round(c["settledCredits"] + amount, 6)
 
     def fails(self) -> bool:
-        return any("does-not-exist" in str((op.get("args") or {}).get("image", ""))
-                   for op in self.revision()["job_definition"].get("ops", []))  # fmt: skip
+        return any(
+            "does-not-exist" in str((op.get("args") or {}).get("image", ""))
+            for op in self.revision()["job_definition"].get("ops", [])
+        )
 
     # --- steps ---
     def list_jobs(self, t: float, count: int) -> bool:
@@ -368,12 +393,21 @@ class Sim:
         for _ in range(count):
             self.reserve(cost)
             job = {
-                "tx": b58(secrets.token_bytes(64)), "job": pubkey(), "deployment": self.data["id"],
-                "market": self.data["market"], "node": None, "revision": self.data["active_revision"],
-                "state": "QUEUED", "time_start": 0, "created_at": _iso(t), "updated_at": _iso(t),
+                "tx": b58(secrets.token_bytes(64)),
+                "job": pubkey(),
+                "deployment": self.data["id"],
+                "market": self.data["market"],
+                "node": None,
+                "revision": self.data["active_revision"],
+                "state": "QUEUED",
+                "time_start": 0,
+                "created_at": _iso(t),
+                "updated_at": _iso(t),
                 "_run_at": None if self.faults.no_capacity else t + _provision() * 2 / 3,
-                "_end_at": None, "_reserved": cost, "_rotated": False,
-            }  # fmt: skip
+                "_end_at": None,
+                "_reserved": cost,
+                "_rotated": False,
+            }
             self.data["_jobs"].append(job)
         return True
 
@@ -400,7 +434,10 @@ class Sim:
 
     def end_job(self, job: dict[str, Any], t: float, state: str) -> None:
         failed = state == "COMPLETED" and self.fails()
-        job.update(state=state, time_end=int(t), updated_at=_iso(t))
+        # A listed job has no end time: ``JobSchema`` (src/router/schema/components/job.schema.ts)
+        # is tx, deployment, job, market, node, revision, state, time_start, created_at,
+        # updated_at. Only the job's own page says ``timeEnd`` (buildDeploymentJobResponse.ts).
+        job.update(state=state, updated_at=_iso(t), _time_end=int(t))
         job["_result"] = self.flow_state(job, t, "failed" if failed else "stopped" if state == "STOPPED" else "success")
         self.settle(job.pop("_reserved", 0.0))
         job["_reserved"] = 0.0
@@ -442,8 +479,13 @@ class Sim:
             image = str(args.get("image", ""))
             logs = [{"type": "stdout", "log": f"Pulling image {image}\n", "timestamp": start_ms}]
             if status == "failed":
-                logs.append({"type": "nodeerr", "log": f"pull access denied for {image}, repository does not exist\n",
-                             "timestamp": start_ms})  # fmt: skip
+                logs.append(
+                    {
+                        "type": "nodeerr",
+                        "log": f"pull access denied for {image}, repository does not exist\n",
+                        "timestamp": start_ms,
+                    }
+                )
             elif job.get("time_start"):
                 logs.append({"type": "stdout", "log": "Container started\n", "timestamp": start_ms})
                 echoed = _echo(args.get("cmd"))
@@ -452,11 +494,18 @@ class Sim:
                 ending = "Container stopped\n" if status == "stopped" else "Timeout reached, container stopped\n"
                 logs.append({"type": "stdout", "log": ending, "timestamp": end_ms})
             exit_code = 1 if status == "failed" else 0
-            op_states.append({
-                "operationId": op.get("id"), "providerId": "docker", "status": status, "startTime": start_ms,
-                "endTime": end_ms, "exitCode": exit_code, "logs": logs,
-                "diagnostics": {"ExitCode": exit_code, "OOMKilled": False},
-            })  # fmt: skip
+            op_states.append(
+                {
+                    "operationId": op.get("id"),
+                    "providerId": "docker",
+                    "status": status,
+                    "startTime": start_ms,
+                    "endTime": end_ms,
+                    "exitCode": exit_code,
+                    "logs": logs,
+                    "diagnostics": {"ExitCode": exit_code, "OOMKilled": False},
+                }
+            )
         return {"status": status, "startTime": start_ms, "endTime": end_ms, "errors": [], "opStates": op_states}
 
     # --- the clock ---
@@ -495,7 +544,10 @@ class Sim:
 
     def finish(self) -> None:
         data = self.data
-        data["active_jobs"] = len(self.jobs("QUEUED", "RUNNING"))
+        # RUNNING jobs only, queued ones not counted: the deployment-manager's
+        # src/router/routes/get/deployments/list.ts and [id]/getDeploymentById.ts
+        # (``count({deployment, state: JobState.RUNNING})``).
+        data["active_jobs"] = len(self.jobs("RUNNING"))
         ended = [j for j in data["_jobs"] if j["state"] in ("COMPLETED", "STOPPED")]
         if len(ended) > MAX_ENDED_JOBS:
             drop = {id(j) for j in ended[: len(ended) - MAX_ENDED_JOBS]}
@@ -545,15 +597,21 @@ def _endpoints(request: HttpRequest, deployment_id: str, job_definition: dict[st
         ports = [expose] if isinstance(expose, int) else [p.get("port") for p in expose or [] if isinstance(p, dict)]
         for port in ports:
             ref = f"{deployment_id}-{op.get('id')}-{port}"
-            out.append({"opId": op.get("id"), "port": port,
-                        "url": request.build_absolute_uri(f"/sandbox/nosana/node/{ref}/")})  # fmt: skip
+            out.append(
+                {"opId": op.get("id"), "port": port, "url": request.build_absolute_uri(f"/sandbox/nosana/node/{ref}/")}
+            )
     return out
 
 
 def _revision(deployment_id: str, number: int, job_definition: dict[str, Any], t: float) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps(job_definition, sort_keys=True).encode()).digest()
-    return {"revision": number, "deployment": deployment_id, "ipfs_definition_hash": "Qm" + b58(digest)[:44],
-            "job_definition": job_definition, "created_at": _iso(t)}  # fmt: skip
+    return {
+        "revision": number,
+        "deployment": deployment_id,
+        "ipfs_definition_hash": "Qm" + b58(digest)[:44],
+        "job_definition": job_definition,
+        "created_at": _iso(t),
+    }
 
 
 # --- pagination and filters ------------------------------------------------------------------------------
@@ -589,14 +647,16 @@ def _page(request: HttpRequest, items: list[dict[str, Any]], key: str, *, sort: 
     ordered = sorted(items, key=lambda i: str(i.get(sort) or ""), reverse=order == "desc")
     size = int(limit)
     page = ordered[offset : offset + size]
-    return json_response({
-        key: page,
-        "pagination": {
-            "cursor_next": _cursor(offset + size) if offset + size < len(ordered) else None,
-            "cursor_prev": _cursor(max(offset - size, 0)) if offset > 0 else None,
-            "total_items": len(ordered),
-        },
-    })  # fmt: skip
+    return json_response(
+        {
+            key: page,
+            "pagination": {
+                "cursor_next": _cursor(offset + size) if offset + size < len(ordered) else None,
+                "cursor_prev": _cursor(max(offset - size, 0)) if offset > 0 else None,
+                "total_items": len(ordered),
+            },
+        }
+    )
 
 
 def _in_range(request: HttpRequest, value: str) -> bool:
@@ -629,14 +689,17 @@ def deployments(request: HttpRequest, *, account: str, faults: Faults) -> HttpRe
     statuses, strategies = _listed(request, "status"), _listed(request, "strategy")
     name, search = request.GET.get("name"), (request.GET.get("search") or "").lower()
     items = [
-        d for d in items
-        if (statuses is None or d["status"] in statuses) and (strategies is None or d["strategy"] in strategies)
+        d
+        for d in items
+        if (statuses is None or d["status"] in statuses)
+        and (strategies is None or d["strategy"] in strategies)
         and (not request.GET.get("id") or d["id"] == request.GET["id"])
         and (not request.GET.get("vault") or d["vault"] == request.GET["vault"])
         # ``name`` (exact) and ``search`` (substring) are the notes' reading of the filters [I].
-        and (name is None or d["name"] == name) and (not search or search in d["name"].lower())
+        and (name is None or d["name"] == name)
+        and (not search or search in d["name"].lower())
         and _in_range(request, d["created_at"])
-    ]  # fmt: skip
+    ]
     return _page(request, items, "deployments")
 
 
@@ -693,8 +756,15 @@ def create(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespons
         data["schedule"] = body["schedule"].strip()
     if strategy == "INFINITE":
         data["rotation_time"] = body.get("rotation_time", 20)
-    data["_events"].append({"category": "Deployment", "deploymentId": deployment_id, "type": "DEPLOYMENT_CREATED",
-                            "message": "Deployment created as a draft.", "created_at": _iso(now)})  # fmt: skip
+    data["_events"].append(
+        {
+            "category": "Deployment",
+            "deploymentId": deployment_id,
+            "type": "DEPLOYMENT_CREATED",
+            "message": "Deployment created as a draft.",
+            "created_at": _iso(now),
+        }
+    )
     obj = SandboxObject.objects.create(
         vendor=VENDOR, account=account, kind="deployment", object_id=deployment_id, name=body["name"][:200], data=data
     )
@@ -718,8 +788,15 @@ def deployment(request: HttpRequest, ref: str, *, account: str, faults: Faults) 
     return HttpResponse(status=204)
 
 
-def _action(request: HttpRequest, ref: str, account: str, faults: Faults, *, active: bool,
-            apply: Callable[[Sim, float], HttpResponse]) -> HttpResponse:  # fmt: skip
+def _action(
+    request: HttpRequest,
+    ref: str,
+    account: str,
+    faults: Faults,
+    *,
+    active: bool,
+    apply: Callable[[Sim, float], HttpResponse],
+) -> HttpResponse:
     """Load, advance and lock one deployment, refuse an archived one where the route
     is behind validateActiveDeployment [V], then let ``apply`` change it."""
     with transaction.atomic():
@@ -781,8 +858,14 @@ def archive(request: HttpRequest, ref: str, *, account: str, faults: Faults) -> 
     return _action(request, ref, account, faults, active=True, apply=apply)
 
 
-def _update(request: HttpRequest, ref: str, account: str, faults: Faults, route: str,
-            apply: Callable[[Sim, dict[str, Any], float], HttpResponse]) -> HttpResponse:  # fmt: skip
+def _update(
+    request: HttpRequest,
+    ref: str,
+    account: str,
+    faults: Faults,
+    route: str,
+    apply: Callable[[Sim, dict[str, Any], float], HttpResponse],
+) -> HttpResponse:
     if request.method != "PATCH":
         return route_not_found(request)
     body = json_body(request)
@@ -884,11 +967,14 @@ def create_revision(request: HttpRequest, ref: str, *, account: str, faults: Fau
         sim.data["endpoints"] = _endpoints(request, sim.data["id"], body)
         sim.data["updated_at"] = _iso(now)
         sim.event(now, "Deployment", "REVISION_CREATED", f"Revision {number} created and made active.")
-        return json_response({
-            "active_revision": number, "endpoints": sim.data["endpoints"],
-            "revisions": [dict(r) for r in sim.data["_revisions"]],
-            "updated_at": sim.data["updated_at"],
-        })  # fmt: skip
+        return json_response(
+            {
+                "active_revision": number,
+                "endpoints": sim.data["endpoints"],
+                "revisions": [dict(r) for r in sim.data["_revisions"]],
+                "updated_at": sim.data["updated_at"],
+            }
+        )
 
     return _action(request, ref, account, faults, active=True, apply=apply)
 
@@ -912,10 +998,13 @@ def jobs(request: HttpRequest, ref: str, *, account: str, faults: Faults) -> Htt
     states = _listed(request, "state")
     revision = request.GET.get("revision")
     items = [
-        _public_job(j) for j in loaded[1].data["_jobs"]
-        if (states is None or j["state"] in states) and (not request.GET.get("job") or j["job"] == request.GET["job"])
-        and (not revision or str(j["revision"]) == revision) and _in_range(request, j["created_at"])
-    ]  # fmt: skip
+        _public_job(j)
+        for j in loaded[1].data["_jobs"]
+        if (states is None or j["state"] in states)
+        and (not request.GET.get("job") or j["job"] == request.GET["job"])
+        and (not revision or str(j["revision"]) == revision)
+        and _in_range(request, j["created_at"])
+    ]
     return _page(request, items, "jobs")
 
 
@@ -930,13 +1019,21 @@ def job(request: HttpRequest, ref: str, job_id: str, *, account: str, faults: Fa
         return error(404, "Job not found.")
     revision = next((r for r in sim.data["_revisions"] if r["revision"] == found["revision"]), sim.revision())
     result = found.get("_result")
-    return json_response({
-        "confidential": sim.data["confidential"], "revision": found["revision"], "market": found["market"],
-        "node": found["node"] or UNASSIGNED_NODE, "state": found["state"],
-        "jobStatus": result["status"] if result else None, "jobDefinition": revision["job_definition"],
-        "jobResult": result, "timeStart": found.get("time_start") or 0, "timeEnd": found.get("time_end") or 0,
-        "listedAt": int(dt.datetime.fromisoformat(found["created_at"].replace("Z", "+00:00")).timestamp()),
-    })  # fmt: skip
+    return json_response(
+        {
+            "confidential": sim.data["confidential"],
+            "revision": found["revision"],
+            "market": found["market"],
+            "node": found["node"] or UNASSIGNED_NODE,
+            "state": found["state"],
+            "jobStatus": result["status"] if result else None,
+            "jobDefinition": revision["job_definition"],
+            "jobResult": result,
+            "timeStart": found.get("time_start") or 0,
+            "timeEnd": found.get("_time_end") or 0,
+            "listedAt": int(dt.datetime.fromisoformat(found["created_at"].replace("Z", "+00:00")).timestamp()),
+        }
+    )
 
 
 @api
@@ -946,10 +1043,12 @@ def events(request: HttpRequest, ref: str, *, account: str, faults: Faults) -> H
         return loaded
     categories, types = _listed(request, "category"), _listed(request, "type")
     items = [
-        e for e in loaded[1].data["_events"]
-        if (categories is None or e["category"] in categories) and (types is None or e["type"] in types)
+        e
+        for e in loaded[1].data["_events"]
+        if (categories is None or e["category"] in categories)
+        and (types is None or e["type"] in types)
         and _in_range(request, e["created_at"])
-    ]  # fmt: skip
+    ]
     return _page(request, items, "events")
 
 
@@ -982,8 +1081,9 @@ def tasks(request: HttpRequest, ref: str, *, account: str, faults: Faults) -> Ht
     wanted = _listed(request, "task")
     items = [
         {"task": task, "deploymentId": data["id"], "status": "PENDING", "due_at": _iso(at), "created_at": _iso(at)}
-        for task, at in due if wanted is None or task in wanted
-    ]  # fmt: skip
+        for task, at in due
+        if wanted is None or task in wanted
+    ]
     return _page(request, items, "tasks", sort="due_at")
 
 
@@ -1059,8 +1159,16 @@ def node(request: HttpRequest, ref: str, rest: str = "") -> HttpResponse:
     running = sim.jobs("RUNNING")
     if not running:
         return error(503, "Service Unavailable")
-    return json_response({"deployment": deployment_id, "endpoint": op_port, "job": running[0]["job"],
-                          "node": running[0]["node"], "path": "/" + rest, "method": request.method})  # fmt: skip
+    return json_response(
+        {
+            "deployment": deployment_id,
+            "endpoint": op_port,
+            "job": running[0]["job"],
+            "node": running[0]["node"],
+            "path": "/" + rest,
+            "method": request.method,
+        }
+    )
 
 
 # A running job's own service URL: public on the internet like the real node endpoint, no key.

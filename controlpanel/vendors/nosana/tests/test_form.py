@@ -23,14 +23,34 @@ from tests.factories import AccountFactory, DeploymentFactory
 M3060 = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
 M4090 = "97G9NnvBDQ2WpKu6fasoMsAKmfj63C9rhysJnkeWodAf"
 OFFERS = [
-    Offer(sku=M4090, name="NVIDIA 4090", kind="market", gpu_model="RTX 4090", gpu_memory_gb=24,
-          price_per_hour=Decimal("0.4400"), extra={"type": "PREMIUM", "idle_nodes": 11}),
-    Offer(sku=M3060, name="NVIDIA 3060", kind="market", gpu_model="RTX 3060", gpu_memory_gb=12,
-          price_per_hour=Decimal("0.0440"), extra={"type": "PREMIUM", "idle_nodes": 14}),
-    Offer(sku="4RX5mWD8gqJEyvBb3sGSmEc4wDRHAp9EJNh6nRwnZ7tR", name="NVIDIA 3090 Community", kind="market",
-          gpu_model="RTX 3090", price_per_hour=Decimal("0.1320"), available=False,
-          extra={"type": "COMMUNITY", "idle_nodes": 0}),
-]  # fmt: skip
+    Offer(
+        sku=M4090,
+        name="NVIDIA 4090",
+        kind="market",
+        gpu_model="RTX 4090",
+        gpu_memory_gb=24,
+        price_per_hour=Decimal("0.4400"),
+        extra={"type": "PREMIUM", "idle_nodes": 11},
+    ),
+    Offer(
+        sku=M3060,
+        name="NVIDIA 3060",
+        kind="market",
+        gpu_model="RTX 3060",
+        gpu_memory_gb=12,
+        price_per_hour=Decimal("0.0440"),
+        extra={"type": "PREMIUM", "idle_nodes": 14},
+    ),
+    Offer(
+        sku="4RX5mWD8gqJEyvBb3sGSmEc4wDRHAp9EJNh6nRwnZ7tR",
+        name="NVIDIA 3090 Community",
+        kind="market",
+        gpu_model="RTX 3090",
+        price_per_hour=Decimal("0.1320"),
+        available=False,
+        extra={"type": "COMMUNITY", "idle_nodes": 0},
+    ),
+]
 SEED = {
     "name": "Hello World",
     "market": M3060,
@@ -55,10 +75,20 @@ def nosana_account(team):
 
 def data(account, **fields: Any) -> dict[str, Any]:
     values = {
-        "account": account.pk, "name": "Hello World", "market": M3060, "strategy": "SIMPLE", "replicas": "1",
-        "timeout": "60", "image": "ubuntu", "cmd_mode": "shell", "cmd": "echo hello world",
-        "env-TOTAL_FORMS": "0", "env-INITIAL_FORMS": "0", "ports-TOTAL_FORMS": "0", "ports-INITIAL_FORMS": "0",
-    }  # fmt: skip
+        "account": account.pk,
+        "name": "Hello World",
+        "market": M3060,
+        "strategy": "SIMPLE",
+        "replicas": "1",
+        "timeout": "60",
+        "image": "ubuntu",
+        "cmd_mode": "shell",
+        "cmd": "echo hello world",
+        "env-TOTAL_FORMS": "0",
+        "env-INITIAL_FORMS": "0",
+        "ports-TOTAL_FORMS": "0",
+        "ports-INITIAL_FORMS": "0",
+    }
     values.update(fields)
     return values
 
@@ -85,39 +115,78 @@ def test_nosana_form_builds_the_seeds_request(nosana_account):
         "confidential": False,
         "job_definition": {
             **SEED["job_definition"],
-            "ops": [{"type": "container/run", "id": "hello-world",
-                     "args": {"image": "ubuntu", "cmd": ["echo hello world"], "gpu": False}}],
+            "ops": [
+                {
+                    "type": "container/run",
+                    "id": "hello-world",
+                    "args": {"image": "ubuntu", "cmd": ["echo hello world"], "gpu": False},
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 def test_nosana_form_builds_every_builder_field(nosana_account):
     form = bound(
         nosana_account,
-        name="llama-demo", market=M4090, strategy="INFINITE", replicas="2", timeout="120", rotation_time="30",
-        confidential="on", image="docker.io/vllm/vllm-openai:v0.5.4", cmd_mode="words",
-        cmd='--model Qwen/Qwen2.5-1.5B-Instruct --served-model-name "qwen small"', entrypoint="python3 -m vllm",
-        work_dir="/srv", gpu="on", required_vram="16", op_id="vllm",
-        **{"env-TOTAL_FORMS": "2", "env-0-name": "HF_TOKEN", "env-0-value": "hf_x", "env-1-name": "MODE",
-           "env-1-value": "fast", "ports-TOTAL_FORMS": "2", "ports-0-port": "8000", "ports-0-type": "api",
-           "ports-1-port": "8080", "ports-1-type": ""},
-    )  # fmt: skip
+        name="llama-demo",
+        market=M4090,
+        strategy="INFINITE",
+        replicas="2",
+        timeout="120",
+        rotation_time="30",
+        confidential="on",
+        image="docker.io/vllm/vllm-openai:v0.5.4",
+        cmd_mode="words",
+        cmd='--model Qwen/Qwen2.5-1.5B-Instruct --served-model-name "qwen small"',
+        entrypoint="python3 -m vllm",
+        work_dir="/srv",
+        gpu="on",
+        required_vram="16",
+        op_id="vllm",
+        **{
+            "env-TOTAL_FORMS": "2",
+            "env-0-name": "HF_TOKEN",
+            "env-0-value": "hf_x",
+            "env-1-name": "MODE",
+            "env-1-value": "fast",
+            "ports-TOTAL_FORMS": "2",
+            "ports-0-port": "8000",
+            "ports-0-type": "api",
+            "ports-1-port": "8080",
+            "ports-1-type": "",
+        },
+    )
     assert form.is_valid(), (form.main.errors, [f.errors for f in form.sets["ports"].forms])
     assert form.spec == {
-        "name": "llama-demo", "market": M4090, "replicas": 2, "timeout": 120, "strategy": "INFINITE",
-        "rotation_time": 30, "confidential": True,
+        "name": "llama-demo",
+        "market": M4090,
+        "replicas": 2,
+        "timeout": 120,
+        "strategy": "INFINITE",
+        "rotation_time": 30,
+        "confidential": True,
         "job_definition": {
-            "version": "0.1", "type": "container",
+            "version": "0.1",
+            "type": "container",
             "meta": {"trigger": "api", "system_requirements": {"required_vram": 16}},
-            "ops": [{"type": "container/run", "id": "vllm", "args": {
-                "image": "docker.io/vllm/vllm-openai:v0.5.4",
-                "cmd": ["--model", "Qwen/Qwen2.5-1.5B-Instruct", "--served-model-name", "qwen small"],
-                "entrypoint": ["python3", "-m", "vllm"], "work_dir": "/srv", "gpu": True,
-                "expose": [{"port": 8000, "type": "api"}, {"port": 8080}],
-                "env": {"HF_TOKEN": "hf_x", "MODE": "fast"},
-            }}],
+            "ops": [
+                {
+                    "type": "container/run",
+                    "id": "vllm",
+                    "args": {
+                        "image": "docker.io/vllm/vllm-openai:v0.5.4",
+                        "cmd": ["--model", "Qwen/Qwen2.5-1.5B-Instruct", "--served-model-name", "qwen small"],
+                        "entrypoint": ["python3", "-m", "vllm"],
+                        "work_dir": "/srv",
+                        "gpu": True,
+                        "expose": [{"port": 8000, "type": "api"}, {"port": 8080}],
+                        "env": {"HF_TOKEN": "hf_x", "MODE": "fast"},
+                    },
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 def test_nosana_form_one_untyped_port_is_the_short_form(nosana_account):
@@ -140,14 +209,23 @@ def test_nosana_form_operation_id_defaults_to_the_name(nosana_account):
 
 def test_nosana_form_json_editor_replaces_the_built_job_definition(nosana_account):
     definition = {
-        "version": "0.1", "type": "container", "meta": {"trigger": "api"},
+        "version": "0.1",
+        "type": "container",
+        "meta": {"trigger": "api"},
         "ops": [
             {"type": "container/create-volume", "id": "models", "args": {"name": "models"}},
-            {"type": "container/run", "id": "app", "execution": {"depends_on": ["models"]},
-             "args": {"image": "ollama/ollama", "volumes": [{"name": "models", "dest": "/root/.ollama"}],
-                      "expose": [{"port": 11434, "type": "api", "health_checks": [{"type": "http", "path": "/"}]}]}},
+            {
+                "type": "container/run",
+                "id": "app",
+                "execution": {"depends_on": ["models"]},
+                "args": {
+                    "image": "ollama/ollama",
+                    "volumes": [{"name": "models", "dest": "/root/.ollama"}],
+                    "expose": [{"port": 11434, "type": "api", "health_checks": [{"type": "http", "path": "/"}]}],
+                },
+            },
         ],
-    }  # fmt: skip
+    }
     form = bound(nosana_account, image="", cmd="", job_definition_json=json.dumps(definition))
     assert form.is_valid(), form.main.errors
     assert form.spec["job_definition"] == definition
@@ -162,22 +240,38 @@ def test_nosana_form_json_editor_replaces_the_built_job_definition(nosana_accoun
         ({"replicas": "0"}, "replicas", "At least 1."),
         ({"timeout": "0"}, "timeout", "At least 1 minute."),
         ({"strategy": "SCHEDULED"}, "schedule", "A scheduled deployment needs a cron schedule."),
-        ({"strategy": "SCHEDULED", "schedule": "0 3 * *"}, "schedule",
-         "Five fields: minute hour day-of-month month day-of-week, e.g. 0 * * * *."),
+        (
+            {"strategy": "SCHEDULED", "schedule": "0 3 * *"},
+            "schedule",
+            "Five fields: minute hour day-of-month month day-of-week, e.g. 0 * * * *.",
+        ),
         ({"strategy": "SCHEDULED", "schedule": "0 25 * * *"}, "schedule", "Not a valid cron expression."),
-        ({"strategy": "INFINITE", "timeout": "45"}, "timeout",
-         "Timeout for infinite deployments must be at least 1 hour."),
-        ({"strategy": "INFINITE", "timeout": "60", "rotation_time": "55"}, "rotation_time",
-         "Rotation time must be at least 10 minutes less than timeout."),
-        ({"strategy": "INFINITE", "timeout": "60", "rotation_time": "50"}, "rotation_time",
-         "Rotation time must be at least 10 minutes less than timeout."),  # 50 is not under 60 − 10
+        (
+            {"strategy": "INFINITE", "timeout": "45"},
+            "timeout",
+            "Timeout for infinite deployments must be at least 1 hour.",
+        ),
+        (
+            {"strategy": "INFINITE", "timeout": "60", "rotation_time": "55"},
+            "rotation_time",
+            "Rotation time must be at least 10 minutes less than timeout.",
+        ),
+        (
+            {"strategy": "INFINITE", "timeout": "60", "rotation_time": "50"},
+            "rotation_time",
+            "Rotation time must be at least 10 minutes less than timeout.",
+        ),  # 50 is not under 60 − 10
         ({"image": ""}, "image", "This field is required."),
         ({"image": "ubuntu latest"}, "image", "An image reference, no spaces."),
         ({"required_vram": "-1"}, "required_vram", "At least 0."),
         ({"name": "   "}, "name", "This field is required."),
-        ({"market": "not-a-market"}, "market", "Select a valid choice. not-a-market is not one of the available choices."),
+        (
+            {"market": "not-a-market"},
+            "market",
+            "Select a valid choice. not-a-market is not one of the available choices.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_nosana_form_rule_on_its_field(nosana_account, fields, field, message):
     form = bound(nosana_account, **fields)
     assert not form.is_valid()
@@ -185,8 +279,16 @@ def test_nosana_form_rule_on_its_field(nosana_account, fields, field, message):
 
 
 def test_nosana_form_bad_port_lands_on_its_row(nosana_account):
-    form = bound(nosana_account, **{"ports-TOTAL_FORMS": "2", "ports-0-port": "8000", "ports-0-type": "api",
-                                    "ports-1-port": "70000", "ports-1-type": "web"})  # fmt: skip
+    form = bound(
+        nosana_account,
+        **{
+            "ports-TOTAL_FORMS": "2",
+            "ports-0-port": "8000",
+            "ports-0-type": "api",
+            "ports-1-port": "70000",
+            "ports-1-type": "web",
+        },
+    )
     assert not form.is_valid()
     assert form.sets["ports"].forms[1].errors["port"] == ["At most 65535."]
 
@@ -198,15 +300,19 @@ def test_nosana_form_single_bad_port_lands_on_the_first_row(nosana_account):
 
 
 def test_nosana_form_bad_env_name_lands_on_its_row(nosana_account):
-    form = bound(nosana_account, **{"env-TOTAL_FORMS": "2", "env-0-name": "OK", "env-0-value": "1",
-                                    "env-1-name": "NOT OK", "env-1-value": "2"})  # fmt: skip
+    form = bound(
+        nosana_account,
+        **{"env-TOTAL_FORMS": "2", "env-0-name": "OK", "env-0-value": "1", "env-1-name": "NOT OK", "env-1-value": "2"},
+    )
     assert not form.is_valid()
     assert form.sets["env"].forms[1].errors["name"] == ["A variable name has no spaces and no “=”."]
 
 
 def test_nosana_form_env_set_twice_is_refused_on_the_second_row(nosana_account):
-    form = bound(nosana_account, **{"env-TOTAL_FORMS": "2", "env-0-name": "A", "env-0-value": "1",
-                                    "env-1-name": "A", "env-1-value": "2"})  # fmt: skip
+    form = bound(
+        nosana_account,
+        **{"env-TOTAL_FORMS": "2", "env-0-name": "A", "env-0-value": "1", "env-1-name": "A", "env-1-value": "2"},
+    )
     assert not form.is_valid()
     assert form.spec is None
     assert form.sets["env"].forms[1].errors["name"] == ["A is set twice."]
@@ -256,9 +362,20 @@ def test_nosana_form_json_editor_must_be_a_json_object(nosana_account, text, mes
     ],
 )
 def test_nosana_vendor_errors_map_onto_fields(nosana_account, path, field, where):
-    form = bound(nosana_account, **{"env-TOTAL_FORMS": "2", "env-0-name": "A", "env-0-value": "1",
-                                    "env-1-name": "MODE", "env-1-value": "x", "ports-TOTAL_FORMS": "2",
-                                    "ports-0-port": "80", "ports-0-type": "web", "ports-1-port": "81"})  # fmt: skip
+    form = bound(
+        nosana_account,
+        **{
+            "env-TOTAL_FORMS": "2",
+            "env-0-name": "A",
+            "env-0-value": "1",
+            "env-1-name": "MODE",
+            "env-1-value": "x",
+            "ports-TOTAL_FORMS": "2",
+            "ports-0-port": "80",
+            "ports-0-type": "web",
+            "ports-1-port": "81",
+        },
+    )
     assert form.is_valid()
     form.add_spec_errors({path: ["the vendor's words"]})
     if where == "main":
@@ -288,19 +405,39 @@ def test_nosana_vendor_error_on_an_unknown_path_is_shown_on_the_form(nosana_acco
 
 
 def test_nosana_initial_from_spec_round_trips_a_built_spec(nosana_account):
-    form = bound(nosana_account, required_vram="8", gpu="on", **{
-        "env-TOTAL_FORMS": "1", "env-0-name": "A", "env-0-value": "1",
-        "ports-TOTAL_FORMS": "1", "ports-0-port": "8000", "ports-0-type": "web"})  # fmt: skip
+    form = bound(
+        nosana_account,
+        required_vram="8",
+        gpu="on",
+        **{
+            "env-TOTAL_FORMS": "1",
+            "env-0-name": "A",
+            "env-0-value": "1",
+            "ports-TOTAL_FORMS": "1",
+            "ports-0-port": "8000",
+            "ports-0-type": "web",
+        },
+    )
     assert form.is_valid()
     initial, rows = NosanaDeploymentForm.initial_from_spec(form.spec)
     assert (initial["cmd_mode"], initial["cmd"], initial["op_id"]) == ("shell", "echo hello world", "hello-world")
     assert rows == {"env": [{"name": "A", "value": "1"}], "ports": [{"port": 8000, "type": "web"}]}
     again = NosanaDeploymentForm(
-        data(nosana_account, **{k: ("on" if v is True else v) for k, v in initial.items() if v is not False},
-             **{"env-TOTAL_FORMS": "1", "env-0-name": "A", "env-0-value": "1", "ports-TOTAL_FORMS": "1",
-                "ports-0-port": "8000", "ports-0-type": "web"}),
-        accounts=ProviderAccount.objects.all(), offers=OFFERS,
-    )  # fmt: skip
+        data(
+            nosana_account,
+            **{k: ("on" if v is True else v) for k, v in initial.items() if v is not False},
+            **{
+                "env-TOTAL_FORMS": "1",
+                "env-0-name": "A",
+                "env-0-value": "1",
+                "ports-TOTAL_FORMS": "1",
+                "ports-0-port": "8000",
+                "ports-0-type": "web",
+            },
+        ),
+        accounts=ProviderAccount.objects.all(),
+        offers=OFFERS,
+    )
     assert again.is_valid(), again.main.errors
     assert again.spec == form.spec
 
@@ -320,10 +457,12 @@ def test_nosana_offers_become_market_choices_with_gpu_and_price(nosana_account):
     form = bound(nosana_account)
     assert form.main.fields["market"].choices == [
         (M3060, "RTX 3060 · NVIDIA 3060 · 12 GB · $0.0440/h · 14 idle hosts"),
-        ("4RX5mWD8gqJEyvBb3sGSmEc4wDRHAp9EJNh6nRwnZ7tR",
-         "RTX 3090 · NVIDIA 3090 Community · $0.1320/h · community · no idle hosts: jobs will queue"),
+        (
+            "4RX5mWD8gqJEyvBb3sGSmEc4wDRHAp9EJNh6nRwnZ7tR",
+            "RTX 3090 · NVIDIA 3090 Community · $0.1320/h · community · no idle hosts: jobs will queue",
+        ),
         (M4090, "RTX 4090 · NVIDIA 4090 · 24 GB · $0.4400/h · 11 idle hosts"),
-    ]  # fmt: skip
+    ]
 
 
 def test_nosana_without_offers_the_market_asks_for_a_sync(nosana_account):
@@ -336,8 +475,11 @@ def test_nosana_without_offers_the_market_asks_for_a_sync(nosana_account):
 def test_nosana_estimate_is_market_price_times_replicas_with_the_reservation(nosana_account):
     form = bound(nosana_account, market=M4090, replicas="3", timeout="90")
     estimate = form.estimate()
-    assert (estimate["unit"], estimate["low"], estimate["high"]) == (Decimal("0.4400"), Decimal("1.3200"),
-                                                                     Decimal("1.3200"))  # fmt: skip
+    assert (estimate["unit"], estimate["low"], estimate["high"]) == (
+        Decimal("0.4400"),
+        Decimal("1.3200"),
+        Decimal("1.3200"),
+    )
     assert estimate["low_replicas"] == 3
     assert estimate["note"] == "Paid from Nosana credits while jobs run. Each start reserves 3 × 90 minutes: $1.98."
     [charge] = form.charges()
@@ -364,8 +506,13 @@ def test_nosana_scale_form_asks_for_one_count():
 
 def test_nosana_edit_post_keeps_the_fixed_fields_and_sends_the_update(logged_in, nosana_account, settings):
     spec = {**SEED, "confidential": True, "job_definition": {**SEED["job_definition"]}}
-    deployment = DeploymentFactory(account=nosana_account, state=State.RUNNING, external_id="Dep1111111111111111111111111111",
-                                   spec=spec, name="Hello World")  # fmt: skip
+    deployment = DeploymentFactory(
+        account=nosana_account,
+        state=State.RUNNING,
+        external_id="Dep1111111111111111111111111111",
+        spec=spec,
+        name="Hello World",
+    )
     initial, _rows = NosanaDeploymentForm.initial_from_spec(spec)
     post = data(nosana_account, timeout="120", **{"cmd_mode": "shell"})
     for fixed in ("market", "strategy", "confidential", "name", "account"):
@@ -376,18 +523,34 @@ def test_nosana_edit_post_keeps_the_fixed_fields_and_sends_the_update(logged_in,
     assert deployment.pending_action == "update"
     sent = deployment.pending_params["spec"]
     assert (sent["market"], sent["strategy"], sent["confidential"], sent["name"], sent["timeout"]) == (
-        M3060, "SIMPLE", True, "Hello World", 120,
-    )  # fmt: skip
+        M3060,
+        "SIMPLE",
+        True,
+        "Hello World",
+        120,
+    )
 
 
 def test_nosana_fix_and_resubmit_may_change_what_would_be_fixed(logged_in, nosana_account):
     for offer in OFFERS:  # the account's synced catalog
         CatalogOffer.objects.create(
-            account=nosana_account, vendor="nosana", kind=offer.kind, sku=offer.sku, name=offer.name,
-            gpu_model=offer.gpu_model, price_per_hour=offer.price_per_hour, extra=offer.extra, synced_at=timezone.now(),
-        )  # fmt: skip
-    deployment = DeploymentFactory(account=nosana_account, state=State.FAILED, spec=dict(SEED), name="Hello World",
-                                   error_fields={"market": ["market: market not found"]})  # fmt: skip
+            account=nosana_account,
+            vendor="nosana",
+            kind=offer.kind,
+            sku=offer.sku,
+            name=offer.name,
+            gpu_model=offer.gpu_model,
+            price_per_hour=offer.price_per_hour,
+            extra=offer.extra,
+            synced_at=timezone.now(),
+        )
+    deployment = DeploymentFactory(
+        account=nosana_account,
+        state=State.FAILED,
+        spec=dict(SEED),
+        name="Hello World",
+        error_fields={"market": ["market: market not found"]},
+    )
     page = logged_in.get(reverse("deployments:edit", args=[deployment.pk])).content.decode()
     assert 'name="market" disabled' not in page
     post = data(nosana_account, market=M4090)
@@ -401,9 +564,14 @@ def test_nosana_fix_and_resubmit_may_change_what_would_be_fixed(logged_in, nosan
 def test_nosana_spec_display_hides_storage_keys_in_resources():
     from controlpanel.core.templatetags.panel import masked_spec
 
-    resource = {"type": "S3", "url": "https://s3.example.com", "target": "/data",
-                "IAM": {"ACCESS_KEY_ID": "AKIA123", "SECRET_ACCESS_KEY": "shh"}}  # fmt: skip
+    resource = {
+        "type": "S3",
+        "url": "https://s3.example.com",
+        "target": "/data",
+        "IAM": {"ACCESS_KEY_ID": "AKIA123", "SECRET_ACCESS_KEY": "shh"},
+    }
     shown = masked_spec({"job_definition": {"ops": [{"args": {"resources": [resource]}}]}})
     assert shown["job_definition"]["ops"][0]["args"]["resources"][0]["IAM"] == {
-        "ACCESS_KEY_ID": "••••", "SECRET_ACCESS_KEY": "••••",
-    }  # fmt: skip
+        "ACCESS_KEY_ID": "••••",
+        "SECRET_ACCESS_KEY": "••••",
+    }

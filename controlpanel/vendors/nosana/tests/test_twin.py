@@ -205,7 +205,7 @@ def test_nosana_sandbox_start_takes_the_schemas_post_and_the_seeds_get(client, c
 def test_nosana_sandbox_simple_runs_for_its_timeout_then_stops_by_itself(client, clock):
     ref = started(client, clock)
     clock.advance(1)  # the LIST task: RUNNING, one queued job
-    assert get(client, ref)["status"] == "RUNNING"
+    assert (get(client, ref)["status"], get(client, ref)["active_jobs"]) == ("RUNNING", 0)
     [queued] = jobs_of(client, ref)
     assert (queued["state"], queued["node"], queued["market"], queued["revision"]) == ("QUEUED", None, M3060, 1)
     clock.advance(2)  # a node takes it
@@ -221,8 +221,9 @@ def test_nosana_sandbox_simple_runs_for_its_timeout_then_stops_by_itself(client,
     assert (done["status"], done["active_jobs"]) == ("STOPPED", 0)
     [ended] = jobs_of(client, ref)
     assert ended["state"] == "COMPLETED"
-    assert ended["time_end"] >= ended["time_start"]
+    assert "time_end" not in ended  # not in the Job schema (job.schema.ts); the job's own page has timeEnd
     detail = shaped(call(client, "GET", f"/deployments/{ref}/jobs/{ended['job']}"), "JobById")
+    assert detail["timeEnd"] >= detail["timeStart"] == ended["time_start"]
     assert detail["jobStatus"] == "success"
     logs = [entry["log"] for entry in detail["jobResult"]["opStates"][0]["logs"]]
     assert "hello world\n" in logs
@@ -437,15 +438,26 @@ def test_nosana_sandbox_without_credits_is_insufficient_funds(client, clock):
         ({"strategy": "SCHEDULED"}, "schedule: must have required property 'schedule'"),
         ({"strategy": "SCHEDULED", "schedule": "daily"}, 'schedule: must match pattern "'),
         ({"strategy": "INFINITE", "timeout": 30}, "Timeout for infinite deployments must be at least 1 hour."),
-        ({"strategy": "INFINITE", "timeout": 60, "rotation_time": 55},
-         "Rotation time must be at least 10 minutes less than timeout."),
+        (
+            {"strategy": "INFINITE", "timeout": 60, "rotation_time": 55},
+            "Rotation time must be at least 10 minutes less than timeout.",
+        ),
         ({"market": "UnknownMarket1111111111111111111111"}, "market: market not found"),
-        ({"job_definition": {"version": "0.1", "type": "container", "ops": [
-            {"type": "container/run", "id": "a", "args": {"image": "x"}},
-            {"type": "container/run", "id": "a", "args": {}}]}},
-         "job_definition/ops/1/args/image: must have required property 'image', job_definition/ops/1/id: must be unique"),
+        (
+            {
+                "job_definition": {
+                    "version": "0.1",
+                    "type": "container",
+                    "ops": [
+                        {"type": "container/run", "id": "a", "args": {"image": "x"}},
+                        {"type": "container/run", "id": "a", "args": {}},
+                    ],
+                }
+            },
+            "job_definition/ops/1/args/image: must have required property 'image', job_definition/ops/1/id: must be unique",
+        ),
     ],
-)  # fmt: skip
+)
 def test_nosana_sandbox_create_refuses_with_path_messages(client, clock, changes, message):
     assert error_of(call(client, "POST", "/deployments/create", {**SEED, **changes}), 400).startswith(message)
 
@@ -466,8 +478,11 @@ def test_nosana_sandbox_refuses_bodies_that_are_not_json_objects(client, clock, 
 def test_nosana_sandbox_unknown_method_is_fastifys_404(client, clock):
     response = call(client, "PUT", "/deployments")
     assert response.status_code == 404
-    assert response.json() == {"message": f"Route PUT:{ROOT}/deployments not found", "error": "Not Found",
-                               "statusCode": 404}  # fmt: skip
+    assert response.json() == {
+        "message": f"Route PUT:{ROOT}/deployments not found",
+        "error": "Not Found",
+        "statusCode": 404,
+    }
 
 
 # --- pagination and filters -----------------------------------------------------------------------------------
@@ -519,8 +534,10 @@ def test_nosana_sandbox_markets_include_the_seeds_and_the_notes_with_premium_gpu
 
 def test_nosana_sandbox_credits_are_reserved_when_listed_and_settled_when_done(client, clock):
     assert shaped(call(client, "GET", "/credits/balance"), "CreditsBalance") == {
-        "assignedCredits": 100.0, "reservedCredits": 0.0, "settledCredits": 0.0,
-    }  # fmt: skip
+        "assignedCredits": 100.0,
+        "reservedCredits": 0.0,
+        "settledCredits": 0.0,
+    }
     ref = started(client, clock, {**SEED, "replicas": 2})
     clock.advance(1)
     assert call(client, "GET", "/credits/balance").json()["reservedCredits"] == pytest.approx(0.088)
@@ -540,6 +557,22 @@ def test_nosana_sandbox_fault_rate_limit_answers_429_with_retry_after(client, db
 def test_nosana_sandbox_fault_error_rate_answers_503(client, db):
     SandboxFault.objects.create(vendor="*", error_rate=1.0)
     assert error_of(call(client, "GET", "/deployments"), 503) == "Service Unavailable"
+
+
+def test_nosana_sandbox_active_jobs_counts_running_jobs_only(client, clock):
+    # list.ts and getDeploymentById.ts count RUNNING jobs; queued ones are not active.
+    fault = SandboxFault.objects.create(vendor="nosana", no_capacity=True)
+    ref = started(client, clock, {**SEED, "replicas": 2})
+    clock.advance(30)
+    assert [j["state"] for j in jobs_of(client, ref)] == ["QUEUED", "QUEUED"]
+    listed = shaped(call(client, "GET", "/deployments"), "DeploymentList")["deployments"]
+    assert [(d["status"], d["active_jobs"]) for d in listed] == [("RUNNING", 0)]
+    assert get(client, ref)["active_jobs"] == 0
+    fault.delete()
+    jobs_of(client, ref)  # capacity is back: a node takes both
+    clock.advance(2)
+    assert [j["state"] for j in jobs_of(client, ref)] == ["RUNNING", "RUNNING"]
+    assert get(client, ref)["active_jobs"] == 2
 
 
 def test_nosana_sandbox_fault_no_capacity_leaves_jobs_queued(client, clock):
@@ -660,8 +693,10 @@ def test_nosana_adapter_bad_key_is_an_auth_error(live_server, db):
 
 def test_nosana_adapter_two_keys_are_two_accounts(live_server, clock):
     base = f"{live_server.url}/sandbox/nosana"
-    with NosanaProvider(api_key="sandbox-one", base_url=base) as one, NosanaProvider(api_key="sandbox-two",
-                                                                                      base_url=base) as two:  # fmt: skip
+    with (
+        NosanaProvider(api_key="sandbox-one", base_url=base) as one,
+        NosanaProvider(api_key="sandbox-two", base_url=base) as two,
+    ):
         made = one.create(copy.deepcopy(SEED))
         assert [r.external_id for r in one.list_remotes()] == [made.external_id]
         assert list(two.list_remotes()) == []

@@ -74,8 +74,10 @@ def test_nosana_submit_creates_then_starts(nosana_account, api):
     deployment.refresh_from_db()
     assert (create.call_count, start.call_count) == (1, 1)
     assert (deployment.state, deployment.vendor_state, deployment.external_id) == (
-        State.PROVISIONING, "STARTING", DRAFT_ID,
-    )  # fmt: skip
+        State.PROVISIONING,
+        "STARTING",
+        DRAFT_ID,
+    )
 
 
 def test_nosana_submit_retry_starts_the_draft_instead_of_creating_again(nosana_account, api):
@@ -179,8 +181,10 @@ def test_nosana_logs_fetch_brings_the_vendors_events_too(nosana_account, api):
     ]
     assert [e["kind"] for e in snapshot.events] == ["DEPLOYMENT_STARTING", "DEPLOYMENT_RUNNING", "job", "job"]
     assert snapshot.events[0] == {
-        "message": "Deployment started.", "at": "2026-03-02T10:00:01+00:00", "kind": "DEPLOYMENT_STARTING",
-    }  # fmt: skip
+        "message": "Deployment started.",
+        "at": "2026-03-02T10:00:01+00:00",
+        "kind": "DEPLOYMENT_STARTING",
+    }
 
 
 def test_nosana_events_failing_does_not_cost_the_logs(nosana_account, api):
