@@ -269,6 +269,9 @@ class Provider:
     # Path under the panel's sandbox root that stands in for ``default_base_url``.
     sandbox_path: ClassVar[str]
     actions: ClassVar[frozenset[Action]] = frozenset()
+    # The vendor's statuses → RemoteState, one dict (the adapter's statuses module); the
+    # contract suite checks every row and the documented statuses it must cover.
+    status_table: ClassVar[Mapping[str, RemoteState]] = {}
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False

@@ -806,6 +806,7 @@ class NovitaProvider(Provider):
     name: ClassVar[str] = "novita"
     default_base_url: ClassVar[str] = "https://api.novita.ai"
     sandbox_path: ClassVar[str] = "/novita"
+    status_table = STATUS_TABLE
     actions: ClassVar[frozenset[Action]] = frozenset(
         {Action.START, Action.STOP, Action.RESTART, Action.UPDATE, Action.DELETE, Action.LOGS}
     )

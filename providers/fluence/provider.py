@@ -70,7 +70,7 @@ from providers.fluence.paths import (
 )
 from providers.fluence.prices import CURRENCY, UPFRONT_HOURS
 from providers.fluence.rules import DEFAULT_PROTOCOL, check_spec
-from providers.fluence.statuses import remote_state, vendor_status
+from providers.fluence.statuses import STATUS_TABLE, remote_state, vendor_status
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class FluenceProvider(Provider):
     default_base_url: ClassVar[str] = "https://api.fluence.dev"
     sandbox_path: ClassVar[str] = "/fluence"
     # No start, stop or scale [V]; restart is a redeploy of a container (a PUT).
+    status_table = STATUS_TABLE
     actions: ClassVar[frozenset[Action]] = frozenset(
         {Action.UPDATE, Action.RESTART, Action.DELETE, Action.LOGS, Action.EVENTS}
     )

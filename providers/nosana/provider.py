@@ -44,7 +44,7 @@ from providers.base import (
     VendorEvent,
 )
 from providers.nosana import errors, mapping, prices, rules
-from providers.nosana.statuses import JOB_ENDED, active_jobs
+from providers.nosana.statuses import JOB_ENDED, STATUS_TABLE, active_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class NosanaProvider(Provider):
     name: ClassVar[str] = "nosana"
     default_base_url: ClassVar[str] = "https://dashboard.k8s.prd.nos.ci"
     sandbox_path: ClassVar[str] = "/nosana"
+    status_table = STATUS_TABLE
     actions: ClassVar[frozenset[Action]] = frozenset(
         {
             Action.START,

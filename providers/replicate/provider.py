@@ -37,7 +37,7 @@ from providers.base import (
 from providers.replicate import errors, mapping
 from providers.replicate.prices import hourly_rate
 from providers.replicate.rules import UPDATE_FIELDS, check_scale, check_spec
-from providers.replicate.statuses import configuration, created, delete_blocked, instances
+from providers.replicate.statuses import STATUS_TABLE, configuration, created, delete_blocked, instances
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class ReplicateProvider(Provider):
     sandbox_path: ClassVar[str] = "/replicate/v1"
     # No start/stop/restart/logs routes [V]: stop, start and scale are PATCHes of the
     # instance bounds; recent predictions are the event history.
+    status_table = STATUS_TABLE
     actions: ClassVar[frozenset[Action]] = frozenset(
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.EVENTS}
     )

@@ -11,8 +11,6 @@ row is covered automatically, and fails here until it has its case module (libcl
 from __future__ import annotations
 
 import copy
-import importlib
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -94,17 +92,10 @@ def provider(case: Case, provider_class: type[Provider], http_client: httpx.Clie
 
 
 def status_table(provider_class: type[Provider]) -> Mapping[str, RemoteState]:
-    """The adapter's status table: a ``STATUS_TABLE`` on the class, else in its module, else
-    in the vendor's package (where a split adapter re-exports it)."""
-    holders: list[Any] = [provider_class, sys.modules[provider_class.__module__]]
-    package = provider_class.__module__.rsplit(".", 1)[0]
-    if package != "providers":
-        holders.append(importlib.import_module(package))
-    for holder in holders:
-        table = getattr(holder, "STATUS_TABLE", None)
-        if isinstance(table, Mapping):
-            return table
-    raise AssertionError(f"{provider_class.__name__} exposes no STATUS_TABLE (class, module or package)")
+    """The adapter's status table, declared on the class (``Provider.status_table``)."""
+    table = provider_class.status_table
+    assert table, f"{provider_class.__name__} declares no status_table"
+    return table
 
 
 def assert_remote(remote: Any, expect: Expect) -> None:

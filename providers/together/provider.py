@@ -32,6 +32,7 @@ from providers.base import (
 from providers.together import errors, mapping
 from providers.together.prices import hourly_rate, rates_from
 from providers.together.rules import check_scale, check_spec
+from providers.together.statuses import STATUS_TABLE
 
 
 class TogetherProvider(Provider):
@@ -39,6 +40,7 @@ class TogetherProvider(Provider):
     default_base_url: ClassVar[str] = "https://api.together.ai/v1"
     sandbox_path: ClassVar[str] = "/together/v1"
     # No start/stop routes: both are PATCHes of the replica bounds [V].
+    status_table = STATUS_TABLE
     actions: ClassVar[frozenset[Action]] = frozenset(
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.LOGS}
     )

@@ -112,10 +112,4 @@ CASE = Case(
         "together/types/beta/container_deployment_status.py, npm together-ai resources/beta/jig/jig.d.ts)"
     ),
     status_routes=status_routes,
-    known_failures={
-        "test_status_table_covers_every_documented_status": (
-            "TogetherProvider.STATUS_TABLE lacks ScaledToZero, the status the SDK (together 3.1.1) reports for a "
-            "deployment stopped with min/max 0: such a deployment reads UNKNOWN instead of STOPPED"
-        ),
-    },
 )
