@@ -33,9 +33,9 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 
 run: $(VENV)/.installed
 	@mkdir -p var
-	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(PY) manage.py bootstrap_demo
-	DEBUG=$${DEBUG:-true} PANEL_SANDBOX_URL=$${PANEL_SANDBOX_URL:-http://127.0.0.1:$(PORT)/sandbox} \
+	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} $(PY) manage.py bootstrap_demo
+	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} PANEL_SANDBOX_URL=$${PANEL_SANDBOX_URL:-http://127.0.0.1:$(PORT)/sandbox} \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 # Browser tests drive the system Chromium; install Debian's package if it is missing and we can.
@@ -59,9 +59,9 @@ screenshots: $(VENV)/.installed-dev chromium
 
 # Performance figures (printed, never asserted): the dashboard and one account poll.
 bench: $(VENV)/.installed-dev
-	DEBUG=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py migrate -v0
-	DEBUG=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py bench_dashboard --deployments 10000
-	DEBUG=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py bench_refresh --deployments 100 1000
+	DEBUG=true PANEL_SANDBOX=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py migrate -v0
+	DEBUG=true PANEL_SANDBOX=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py bench_dashboard --deployments 10000
+	DEBUG=true PANEL_SANDBOX=true PANEL_VAR_DIR=$(CURDIR)/var/bench $(PY) manage.py bench_refresh --deployments 100 1000
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -261,6 +261,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- The panel -----------------------------------------------------------------------
 PORT = env_int("PORT", 8000)
+# The built-in vendor sandbox (/sandbox/...): anyone who can reach the panel can write to it,
+# so it is off unless this turns it on, whatever DEBUG says. `make run`, the tests, the demo
+# and the benchmarks turn it on.
+PANEL_SANDBOX = env_bool("PANEL_SANDBOX", False)
+# A sandbox account (one per key) holds at most this many objects; past it, creates are refused.
+SANDBOX_MAX_OBJECTS_PER_ACCOUNT = env_int("SANDBOX_MAX_OBJECTS_PER_ACCOUNT", 20000)
 # Where workers reach the built-in vendor sandbox (sandbox accounts resolve against it).
 PANEL_SANDBOX_URL = env_str("PANEL_SANDBOX_URL", f"http://127.0.0.1:{PORT}/sandbox").rstrip("/")
 # How often an account with deployments in motion, or all steady, is polled.

@@ -17,6 +17,7 @@ os.environ.setdefault("CELERY_KEY_PREFIX", "paneltest:")
 os.environ.setdefault("CELERY_QUEUE", "controlpanel-test")
 os.environ.setdefault("CACHE_KEY_PREFIX", "paneltest")
 os.environ.setdefault("SANDBOX_PROVISION_SECONDS", "2")
+os.environ.setdefault("PANEL_SANDBOX", "true")
 
 from controlpanel.settings import *  # noqa: E402,F403
 from controlpanel.settings import DATABASES, VAR_DIR  # noqa: E402

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -31,7 +32,9 @@ urlpatterns = [
     path("team/", include("controlpanel.teams.urls")),
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),
-    path("sandbox/", include("controlpanel.sandbox.urls")),
     path("admin/", admin.site.urls),
     path("", include("controlpanel.deployments.urls")),
 ]
+
+if settings.PANEL_SANDBOX:  # off in production unless asked for: anyone could write to it
+    urlpatterns.insert(-1, path("sandbox/", include("controlpanel.sandbox.urls")))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from controlpanel.credentials.models import EndpointKind, ProviderAccount
 from providers.registry import vendor_choices
@@ -52,7 +53,9 @@ class AccountForm(forms.Form):
         data = super().clean()
         if data.get("endpoint") == EndpointKind.CUSTOM and not data.get("custom_base_url"):
             self.add_error("custom_base_url", "Give the base URL to send requests to.")
-        if (
+        if data.get("endpoint") == EndpointKind.SANDBOX and not settings.PANEL_SANDBOX:
+            self.add_error("endpoint", "The built-in sandbox is switched off on this server (PANEL_SANDBOX).")
+        elif (
             data.get("endpoint") == EndpointKind.SANDBOX
             and data.get("api_key")
             and not data["api_key"].startswith("sandbox")

@@ -20,7 +20,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from controlpanel.sandbox.models import SandboxFault
+from controlpanel.sandbox.models import SandboxFault, SandboxFull
 
 KEY_PREFIX = "sandbox"
 
@@ -132,6 +132,8 @@ def endpoint(
                 response = view(request, *args, account=account, faults=faults, **kwargs)
             except JSONBodyError as exc:
                 return errors.bad_json(str(exc))
+            except SandboxFull as exc:  # a 409 is a refusal no retry changes (Rejected)
+                return json_response({"message": str(exc)}, status=409)
             if faults.lost_response_rate and random.random() < faults.lost_response_rate:
                 # The work is done, the answer never arrives: the case that tempts a
                 # client into creating (and paying for) the same thing twice.

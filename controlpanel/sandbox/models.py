@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.db import models
+
+
+class SandboxFull(Exception):
+    """A sandbox account holds ``SANDBOX_MAX_OBJECTS_PER_ACCOUNT`` objects already."""
 
 
 class SandboxObject(models.Model):
@@ -31,6 +38,16 @@ class SandboxObject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor}:{self.kind}:{self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Every twin adds objects through here, so no key can fill the database: the
+        sandbox answers anyone who can reach it."""
+        if self._state.adding:
+            limit = settings.SANDBOX_MAX_OBJECTS_PER_ACCOUNT
+            mine = SandboxObject.objects.filter(vendor=self.vendor, account=self.account)
+            if mine[limit - 1 : limit].exists():
+                raise SandboxFull(f"this sandbox account already holds {limit} objects; delete some first")
+        super().save(*args, **kwargs)
 
 
 class SandboxFault(models.Model):

@@ -14,7 +14,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from controlpanel.credentials.models import EndpointKind, ProviderAccount, Vendor
@@ -32,6 +32,8 @@ class Command(BaseCommand):
     help = "Create the demo team, login and sandbox keys if they do not exist; print the login."
 
     def handle(self, *args: object, **options: object) -> None:
+        if not settings.PANEL_SANDBOX:
+            raise CommandError("The demo team's keys are sandbox keys: run it with PANEL_SANDBOX=true (make run does).")
         credentials_file = settings.VAR_DIR / "demo-login.txt"
         User = get_user_model()
         with transaction.atomic():
