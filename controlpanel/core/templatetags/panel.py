@@ -9,9 +9,18 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from providers.registry import VENDORS
+
 register = template.Library()
 
 SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASS", "AUTH", "CREDENTIAL", "PRIVATE")
+
+
+@register.simple_tag
+def vendor_names(conjunction: str = "or") -> str:
+    """Every vendor's name from the registry, for prose: "Nosana, Together AI ... or Novita AI"."""
+    names = [v.display_name for v in VENDORS]
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 @register.filter
