@@ -1313,7 +1313,7 @@ def test_novita_logs_refuse_an_address_that_is_not_http(respx_mock, novita):
 
 
 def test_novita_logs_keep_the_last_lines(respx_mock, novita, monkeypatch):
-    monkeypatch.setattr("providers.novita.LOG_LINES", 3)
+    monkeypatch.setattr("providers.novita.provider.LOG_LINES", 3)
     respx_mock.get(ONE).respond(200, json=fixture("instance_running"))
     respx_mock.get(INSTANCE_LOG).respond(200, text="\n".join(f"l{i}" for i in range(10)))
     assert novita.logs(ID, which="instance").lines == ["l7", "l8", "l9"]
