@@ -1,8 +1,9 @@
 """Novita's error bodies: what they say, for ``providers.http`` to type by status.
 
-The body is ``{code, reason, message, metadata}`` [I: Novita's other APIs], read
-defensively (notes §4): the error name from ``reason`` (or a string ``code``), the text
-from ``message``, else the raw text. The name overrides the status only where the two
+The body is ``{code, reason, message, metadata}`` [I: Novita's other APIs], or the same
+nested as ``{"error": {code, message}}`` [C: Novita's generic clients], read defensively
+(notes §4): the error name from ``reason`` (or a string ``code``), the text from
+``message``, else the raw text. The name overrides the status only where the two
 disagree (``RESOURCE_NOT_FOUND`` is a 400 that means NotFound [V], ``CONFLICT`` a 400
 that is a refusal, ``UNKNOWN`` on a 4xx still worth a retry); a ``VALIDATOR_PARAM``
 message is put on the field it names.
@@ -81,21 +82,31 @@ ERROR_FIELDS: dict[str, str] = {
 _NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")
 
 
-def error_name(body: Any) -> str:
-    """``reason``, or ``code`` when it is a name rather than a number [I]."""
+def _parts(body: Any) -> list[dict[str, Any]]:
+    """The error body and, nested in it, ``{"error": {"code", "message"}}``: the shape
+    Novita's generic clients parse [C: cnovita 0.3.0 on PyPI, ``cnovita/core/client.py``
+    ``NovitaClient._request`` reads ``err["error"]["message"]`` and ``["code"]``]. The
+    nested one is read first."""
     if not isinstance(body, dict):
-        return ""
-    for key in ("reason", "code", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and _NAME_RE.match(value.strip()):
-            return value.strip()
+        return []
+    nested = body.get("error")
+    return [nested, body] if isinstance(nested, dict) else [body]
+
+
+def error_name(body: Any) -> str:
+    """``reason``, or ``code`` when it is a name rather than a number [I], flat or nested."""
+    for part in _parts(body):
+        for key in ("reason", "code", "error"):
+            value = part.get(key)
+            if isinstance(value, str) and _NAME_RE.match(value.strip()):
+                return value.strip()
     return ""
 
 
 def error_message(body: Any) -> str:
-    if isinstance(body, dict):
+    for part in _parts(body):
         for key in ("message", "msg", "detail", "error"):
-            value = body.get(key)
+            value = part.get(key)
             if isinstance(value, str) and value.strip() and not _NAME_RE.match(value.strip()):
                 return value.strip()[:MAX_MESSAGE]
     if isinstance(body, str):

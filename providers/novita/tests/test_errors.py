@@ -233,3 +233,20 @@ def test_novita_error_detail_names_the_field_of_a_spec_error():
 
 def test_novita_error_detail_of_an_empty_body_is_left_to_the_shared_reading():
     assert error_detail(httpx.Response(502, text="")) is None
+
+
+def test_novita_nested_error_body_is_read_like_the_flat_one(respx_mock, novita):
+    # {"error": {"code", "message"}}: the shape cnovita's client parses (cnovita/core/client.py).
+    exc = _fail(respx_mock, novita, 400, {"error": {"code": "BALANCE_NOT_ENOUGH", "message": "recharge"}})
+    assert (type(exc), exc.message) == (Rejected, "recharge (BALANCE_NOT_ENOUGH)")
+
+
+def test_novita_nested_error_with_a_numeric_code_keeps_the_status_meaning(respx_mock, novita):
+    exc = _fail(respx_mock, novita, 400, {"error": {"code": 400, "message": "gpuNum must be between 1 and 8"}})
+    assert type(exc) is SpecError
+    assert exc.fields == {"gpuNum": ["gpuNum must be between 1 and 8"]}
+
+
+def test_novita_nested_error_resource_not_found_is_not_found(respx_mock, novita):
+    exc = _fail(respx_mock, novita, 400, {"error": {"code": "RESOURCE_NOT_FOUND", "message": "no such instance"}})
+    assert (type(exc), exc.message) == (NotFound, "no such instance (RESOURCE_NOT_FOUND)")
