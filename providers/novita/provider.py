@@ -255,26 +255,49 @@ class NovitaProvider(Provider):
         return self.to_remote(self._item(external_id))
 
     def _pages(self, **filters: Any) -> list[dict[str, Any]]:
-        """Every instance: ``pageNum`` from 1 [I: the MCP server's default], until as many
-        distinct ids as ``total`` or an empty page; a page that brings nothing new ends it
-        (a server that ignores ``pageNum`` would repeat page 1 for ever)."""
+        """Every instance, whichever way the server counts its pages. ``pageNum`` is
+        documented as ">= 0" [V: Novita's docs, "List Instances"] and the ``cnovita`` client
+        starts at 0 [C: cnovita 0.3.0 on PyPI, ``cnovita/core/client.py``,
+        ``gpu_list_instances(page_num=0)``], while Novita's MCP server starts at 1 [C, per
+        the contract's corrections; not checked here]. So page 0 comes first and the
+        answers tell the base: page 1 repeating page 0 is a server counting from 1 that
+        reads 0 as 1, and an empty page 0 with rows left is one that has no page 0.
+        Paging ends at ``total`` distinct ids, on an empty page, or on a page that brings
+        nothing new (a server that ignores ``pageNum``; also how it ends without ``total``)."""
         seen: dict[str, dict[str, Any]] = {}
-        for page in range(1, MAX_PAGES + 1):
-            params = {"pageSize": PAGE_SIZE, "pageNum": page, **filters}
-            data = self._http.get(self._gpu("/gpu/instances"), params=params).json()
-            items = [i for i in (data.get("instances") or []) if isinstance(i, dict)] if isinstance(data, dict) else []
-            total = whole(data.get("total")) if isinstance(data, dict) else None
+        first_ids: list[str] | None = None
+        for page in range(MAX_PAGES):
+            items, total = self._list_page(page, filters)
+            ids = [str(item.get("id") or "") for item in items]
             fresh = 0
-            for item in items:
-                key = str(item.get("id") or "")
+            for key, item in zip(ids, items, strict=True):
                 if key and key not in seen:
                     seen[key] = item
                     fresh += 1
-            if not items or not fresh or (total is not None and len(seen) >= total):
+            if total is not None and len(seen) >= total:
                 break
+            if not items:
+                if page == 0:
+                    continue  # a server counting from 1 may have no page 0
+                break
+            if not fresh:
+                if page == 1 and ids == first_ids:
+                    continue  # it read 0 as 1: page 2 is the next one
+                break
+            if page == 0:
+                first_ids = ids
         else:
             logger.warning("novita: stopped paging instances after %s pages", MAX_PAGES)
         return list(seen.values())
+
+    def _list_page(self, page: int, filters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
+        """One ``GET /gpu/instances`` page: its instances and ``total`` (``None`` if absent) [V]."""
+        params = {"pageSize": PAGE_SIZE, "pageNum": page, **filters}
+        data = self._http.get(self._gpu("/gpu/instances"), params=params).json()
+        if not isinstance(data, dict):
+            return [], None
+        items = [i for i in (data.get("instances") or []) if isinstance(i, dict)]
+        return items, whole(data.get("total"))
 
     def _detailed(self, item: dict[str, Any]) -> Remote:
         """A listed instance; a running one is read again for its connection details

@@ -17,8 +17,10 @@ its spec path, e.g. ``invalid field envs.0.key: …`` (the vendor's wording is n
 documented; the field has to be findable in it). Mutations answer ``{}`` [V].
 
 Choices where the notes leave things open (the strict reading each time, marked [I]):
-- paging: ``pageNum`` is 1-based and 0 is read as 1; ``pageSize`` 0 means 10 and is
-  capped at 100; newest first; ``networkstorages/list`` pages the same way by ``pageNo``;
+- paging: the instance list counts ``pageNum`` from 0 (documented as ">= 0" [V], the
+  cnovita client's first page [C]); templates and ``networkstorages/list`` (by ``pageNo``)
+  count from 1 and read 0 as 1 [I]; ``pageSize`` 0 means 10 and is capped at 100; newest
+  first;
 - regions: a product's ``regions`` are cluster names exactly as ``/clusters`` spells them
   (``"US-CA-06 (California)"``), and an instance's ``clusterName`` is that name; an empty
   ``clusterId`` picks the storage's cluster, else the first cluster the product is sold
@@ -605,11 +607,12 @@ def _query_int(request: HttpRequest, key: str, *, lo: int = 0, hi: int | None = 
     return value
 
 
-def _page(request: HttpRequest, items: list[Any], *, page_key: str) -> tuple[list[Any], int, int]:
-    """One page of ``items``: 1-based, page 0 read as 1, size 0 → 10, at most 100 [I]."""
-    number = _query_int(request, page_key) or 1
+def _page(request: HttpRequest, items: list[Any], *, page_key: str, first: int = 1) -> tuple[list[Any], int, int]:
+    """One page of ``items``, counted from ``first``; size 0 → 10, at most 100 [I]. Counted
+    from 1 (templates, network storages [I]), page 0 is read as 1."""
+    number = max(_query_int(request, page_key) or 0, first)
     size = min(_query_int(request, "pageSize") or PAGE_DEFAULT, PAGE_MAX)
-    start = (number - 1) * size
+    start = (number - first) * size
     return items[start : start + size], number, size
 
 
@@ -1353,7 +1356,9 @@ def instances(request: HttpRequest, *, account: str, faults: Faults) -> HttpResp
         and name in r["name"].lower()
         and product_name in r["productName"].lower()
     ]
-    page, _, _ = _page(request, rows, page_key="pageNum")
+    # Pages count from 0: ``pageNum`` is ">= 0" [V: Novita's docs, "List Instances"], and the
+    # cnovita client's first page is 0 [C: cnovita 0.3.0, cnovita/core/client.py].
+    page, _, _ = _page(request, rows, page_key="pageNum", first=0)
     return json_response({"instances": page, "total": len(rows)})
 
 

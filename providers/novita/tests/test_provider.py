@@ -251,24 +251,37 @@ def test_novita_instance_price_unknown_when_products_fail(respx_mock, novita):
 # --- list and find_by_name --------------------------------------------------------------------------------
 
 
-def pages(*answers: dict[str, Any]):
+def pages(*answers: dict[str, Any], base: int = 0, page_zero: str = "empty"):
+    """A list endpoint counting its pages from ``base``. One counting from 1 answers
+    page 0 as page 1 (``page_zero="as_one"``) or with no rows (``"empty"``)."""
+
     def respond(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["pageNum"])
-        return httpx.Response(200, json=answers[page - 1] if page <= len(answers) else {"instances": [], "total": 0})
+        if base == 1 and page == 0 and page_zero == "as_one":
+            page = 1
+        index = page - base
+        empty: dict[str, Any] = {"instances": []}
+        if answers and "total" in answers[0]:
+            empty["total"] = answers[0]["total"]
+        return httpx.Response(200, json=answers[index] if 0 <= index < len(answers) else empty)
 
     return respond
 
 
-def test_novita_list_reads_every_page_dedupes_and_details_running_ones(respx_mock, novita, products):
-    route = respx_mock.get(LIST).mock(side_effect=pages(fixture("instances_page1"), fixture("instances_page2")))
-    details = respx_mock.get(ONE).mock(
+def details_by_id(respx_mock):
+    return respx_mock.get(ONE).mock(
         side_effect=lambda request: httpx.Response(
             200,
             json={**fixture("instance_running"), "id": request.url.params["instanceId"]},
         )
     )
+
+
+def test_novita_list_reads_every_page_dedupes_and_details_running_ones(respx_mock, novita, products):
+    route = respx_mock.get(LIST).mock(side_effect=pages(fixture("instances_page1"), fixture("instances_page2")))
+    details = details_by_id(respx_mock)
     remotes = novita.list_remotes()
-    assert [c.request.url.params["pageNum"] for c in route.calls] == ["1", "2"]  # 1-based; stops at total
+    assert [c.request.url.params["pageNum"] for c in route.calls] == ["0", "1"]  # from 0; stops at total
     assert {c.request.url.params["pageSize"] for c in route.calls} == {"100"}
     assert_sent(route, "GET", "/gpu-instance/openapi/v1/gpu/instances")
     assert [r.external_id for r in remotes] == ["inst0001", "inst0002", ID, "inst0004", "inst0005"]
@@ -280,6 +293,35 @@ def test_novita_list_reads_every_page_dedupes_and_details_running_ones(respx_moc
     assert by_id["inst0002"].connection == {}
     assert by_id[ID].connection["SSH"] == "ssh root@203.0.113.10 -p 31522"
     assert by_id["inst0004"].state == RemoteState.STOPPING
+
+
+@pytest.mark.parametrize(
+    ("base", "page_zero", "asked"),
+    [
+        (0, "empty", ["0", "1"]),  # the docs' reading (">= 0") and the cnovita client's
+        (1, "as_one", ["0", "1", "2"]),  # page 1 repeats page 0: the next page is 2
+        (1, "empty", ["0", "1", "2"]),  # no page 0, but total says there are rows
+    ],
+)
+def test_novita_list_reads_the_first_page_whichever_way_the_server_counts(
+    respx_mock, novita, products, base, page_zero, asked
+):
+    answers = (fixture("instances_page1"), fixture("instances_page2"))
+    route = respx_mock.get(LIST).mock(side_effect=pages(*answers, base=base, page_zero=page_zero))
+    details_by_id(respx_mock)
+    remotes = novita.list_remotes()
+    assert [c.request.url.params["pageNum"] for c in route.calls] == asked
+    assert [r.external_id for r in remotes] == ["inst0001", "inst0002", ID, "inst0004", "inst0005"]
+
+
+@pytest.mark.parametrize(("base", "page_zero"), [(0, "empty"), (1, "as_one"), (1, "empty")])
+def test_novita_list_without_total_reads_until_an_empty_or_repeated_page(respx_mock, novita, products, base, page_zero):
+    answers = [{"instances": fixture(f"instances_page{n}")["instances"]} for n in (1, 2)]
+    route = respx_mock.get(LIST).mock(side_effect=pages(*answers, base=base, page_zero=page_zero))
+    details_by_id(respx_mock)
+    remotes = novita.list_remotes()
+    assert [r.external_id for r in remotes] == ["inst0001", "inst0002", ID, "inst0004", "inst0005"]
+    assert route.calls.last.request.url.params["pageNum"] == str(base + 2)  # the empty page after the last
 
 
 def test_novita_list_keeps_the_listed_answer_when_a_detail_read_fails(respx_mock, novita, products):
@@ -303,7 +345,8 @@ def test_novita_list_stops_when_a_page_brings_nothing_new(respx_mock, novita, pr
     page = {"instances": fixture("instances_page1")["instances"][:2], "total": 50}
     route = respx_mock.get(LIST).respond(200, json=page)  # a server that ignores pageNum
     assert len(novita.list_remotes()) == 2
-    assert route.call_count == 2
+    # Page 1 repeating page 0 could be a server counting from 1: page 2 settles it.
+    assert [c.request.url.params["pageNum"] for c in route.calls] == ["0", "1", "2"]
 
 
 def test_novita_list_of_an_empty_account(respx_mock, novita):

@@ -177,7 +177,7 @@ def test_novita_sandbox_bad_json_is_a_request_error(client, db):
 def test_novita_sandbox_keys_are_isolated_accounts(client, clock):
     mine = create(client)
     other = "sandbox-novita-b"
-    assert ok(call(client, "GET", "/gpu/instances", key=other, pageNum=1, pageSize=10)) == {"instances": [], "total": 0}
+    assert ok(call(client, "GET", "/gpu/instances", key=other, pageNum=0, pageSize=10)) == {"instances": [], "total": 0}
     assert "not found" in refused(
         call(client, "GET", "/gpu/instance", key=other, instanceId=mine), "RESOURCE_NOT_FOUND"
     )
@@ -472,24 +472,24 @@ def _names(client, **params: Any) -> tuple[list[str], int]:
     return [i["name"] for i in body["instances"]], body["total"]
 
 
-def test_novita_sandbox_lists_newest_first_in_one_based_pages(client, clock):
+def test_novita_sandbox_lists_newest_first_in_pages_counted_from_zero(client, clock):
+    # pageNum is documented as ">= 0" (Novita's docs, "List Instances"); the cnovita client starts at 0.
     for i in range(5):
         create(client, PLAIN, name=f"box-{i}")
-    assert _names(client, pageNum=1, pageSize=2) == (["box-4", "box-3"], 5)
-    assert _names(client, pageNum=2, pageSize=2) == (["box-2", "box-1"], 5)
-    assert _names(client, pageNum=3, pageSize=2) == (["box-0"], 5)
-    assert _names(client, pageNum=4, pageSize=2) == ([], 5)
-    assert _names(client, pageNum=0, pageSize=2) == (["box-4", "box-3"], 5)  # 0 is read as 1 [I]
-    assert _names(client, pageNum=1, pageSize=0)[0] == [f"box-{i}" for i in (4, 3, 2, 1, 0)]  # 0: the default
-    assert _names(client)[1] == 5  # both "required" parameters missing: the defaults
+    assert _names(client, pageNum=0, pageSize=2) == (["box-4", "box-3"], 5)
+    assert _names(client, pageNum=1, pageSize=2) == (["box-2", "box-1"], 5)
+    assert _names(client, pageNum=2, pageSize=2) == (["box-0"], 5)
+    assert _names(client, pageNum=3, pageSize=2) == ([], 5)
+    assert _names(client, pageNum=0, pageSize=0)[0] == [f"box-{i}" for i in (4, 3, 2, 1, 0)]  # 0: the default
+    assert _names(client) == ([f"box-{i}" for i in (4, 3, 2, 1, 0)], 5)  # both "required" parameters missing
 
 
 def test_novita_sandbox_caps_the_page_size(client, clock, monkeypatch):
     monkeypatch.setattr(twin, "PAGE_MAX", 3)
     for i in range(4):
         create(client, PLAIN, name=f"box-{i}")
-    assert _names(client, pageNum=1, pageSize=50) == (["box-3", "box-2", "box-1"], 4)
-    assert _names(client, pageNum=2, pageSize=50) == (["box-0"], 4)
+    assert _names(client, pageNum=0, pageSize=50) == (["box-3", "box-2", "box-1"], 4)
+    assert _names(client, pageNum=1, pageSize=50) == (["box-0"], 4)
 
 
 @pytest.mark.parametrize(
@@ -518,7 +518,7 @@ def _id_of(client, name: str) -> str:
 
 def test_novita_sandbox_list_items_have_the_list_shape(client, instant):
     create(client)
-    [item] = ok(call(client, "GET", "/gpu/instances", pageNum=1, pageSize=10))["instances"]
+    [item] = ok(call(client, "GET", "/gpu/instances", pageNum=0, pageSize=10))["instances"]
     assert item["portMappings"] == [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}]  # no endpoints
     assert not any(key.startswith("connectComponent") for key in item)
     assert (item["cpuNum"], item["memory"], item["gpuNum"]) == ("14", "240", "1")  # strings [V]
@@ -1492,3 +1492,9 @@ def test_novita_adapter_follows_a_spot_reclaim(live_server, clock):
         reclaimed = made.get(created.external_id)
         assert (reclaimed.state, reclaimed.vendor_state) == (RemoteState.STOPPED, "exited")
         assert "reclaimed" in reclaimed.message
+
+
+def test_novita_adapter_reads_every_page_of_the_sandbox(adapter, monkeypatch):
+    monkeypatch.setattr(twin, "PAGE_MAX", 2)  # the adapter asks for 100 a page: the twin answers 2
+    made = [adapter.create({**NOTES_CREATE, "name": f"box-{i}"}).external_id for i in range(5)]
+    assert sorted(r.external_id for r in adapter.list_remotes()) == sorted(made)
