@@ -33,7 +33,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9-]+$")  # [C] the official MCP tool: letters, 
 PRODUCT_ID_MAX = 255
 IMAGE_URL_MAX = 500
 IMAGE_AUTH_MAX = 10239
-ENVS_MAX = 100
+ENVS_MAX = 100  # GPU instances [V]
+# CPU instances [V: Novita's docs, "Create CPU Instance", as the contract's corrections quote it].
+CPU_ENVS_MAX = 30
 ENV_KEY_MAX = 511
 ENV_VALUE_MAX = 4095
 COMMAND_MAX = 2047  # command and entrypoint each [V]

@@ -21,6 +21,7 @@ from providers.novita.fields import (
     BILLING_LABELS,
     BILLING_MODES,
     COMMAND_MAX,
+    CPU_ENVS_MAX,
     CREATE_FIELDS,
     CUDA_MAX,
     CUDA_RE,
@@ -81,7 +82,7 @@ def check_spec(
     values: dict[str, Any] = {"kind": kind, **_texts(spec, problems)}
     ports, values["tools"] = _ports_and_tools(spec, problems)
     values["ports"] = format_ports(ports)
-    values["envs"] = _envs(spec, problems)
+    values["envs"] = _envs(spec, problems, limit=CPU_ENVS_MAX if kind == "cpu" else ENVS_MAX)
     values["networkStorages"] = _network_storages(spec, problems)
     if kind == "gpu":
         values.update(_gpu_settings(spec, problems))
@@ -205,10 +206,11 @@ def _tool(i: int, tool: Mapping[str, Any], seen_ports: set[int], problems: Probl
     return {"name": str(tool_name or ""), "port": str(port if port is not None else ""), "type": str(tool_type or "")}
 
 
-def _envs(spec: Mapping[str, Any], problems: Problems) -> list[dict[str, str]]:
+def _envs(spec: Mapping[str, Any], problems: Problems, *, limit: int) -> list[dict[str, str]]:
+    """``envs[{key, value}]``: at most 100 on a GPU instance, 30 on a CPU one [V]."""
     envs = _list_of(spec, "envs", problems, "{key, value}")
-    if len(envs) > ENVS_MAX:
-        problems.add("envs", f"At most {ENVS_MAX} environment variables.")
+    if len(envs) > limit:
+        problems.add("envs", f"At most {limit} environment variables.")
     out: list[dict[str, str]] = []
     keys: set[str] = set()
     for i, env in enumerate(envs):

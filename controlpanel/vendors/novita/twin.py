@@ -122,6 +122,7 @@ MAX_ROOTFS = 6144
 MAX_CUDA = (12, 8)
 RESERVED_PORTS = frozenset({2222, 2223, 2224})
 MAX_PORTS = 15  # ports + tools [V]
+MAX_ENVS, MAX_ENVS_CPU = 100, 30  # GPU and CPU instances [V]
 BILLING_MODES = ("onDemand", "monthly", "spot")
 STATUSES = (
     "toCreate",
@@ -647,9 +648,12 @@ def _parse_ports(value: Any) -> list[dict[str, Any]]:
     return ports
 
 
-def _check_envs(body: dict[str, Any], field: str = "envs") -> list[dict[str, str]]:
+def _check_envs(body: dict[str, Any], *, kind: str, field: str = "envs") -> list[dict[str, str]]:
+    """At most 100 variables on a GPU instance, 30 on a CPU one [V: Novita's docs, "Create
+    CPU Instance", as the contract's corrections quote it]; an upgrade keeps the limit [I]."""
     envs: list[dict[str, str]] = []
-    for i, raw in enumerate(_list(body, "envs", max_items=100, field=field)):
+    limit = MAX_ENVS_CPU if kind == "cpu" else MAX_ENVS
+    for i, raw in enumerate(_list(body, "envs", max_items=limit, field=field)):
         item = _item(raw, f"{field}.{i}")
         key = _text(item, "key", field=f"{field}.{i}.key", max_len=511, min_len=1)
         value = _text(item, "value", field=f"{field}.{i}.value", max_len=4095)
@@ -1050,7 +1054,7 @@ def _create_fields(body: dict[str, Any]) -> dict[str, Any]:
     tools = _check_tools(body, ports)
     if len(ports) + len(tools) > MAX_PORTS:
         raise invalid("ports", f"ports and tools together may use at most {MAX_PORTS} ports")
-    fields.update(ports=ports, tools=tools, envs=_check_envs(body))
+    fields.update(ports=ports, tools=tools, envs=_check_envs(body, kind=kind))
     fields["command"] = _text(body, "command", max_len=2047)
     fields["entrypoint"] = _text(body, "entrypoint", max_len=2047)
     fields["networkId"] = _text(body, "networkId", max_len=255)
@@ -1509,7 +1513,7 @@ def upgrade(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
         auth_id = _text(body, "imageAuthId", max_len=255)
         if auth_id and not _objects(account, "auth").filter(object_id=auth_id).exists():
             raise invalid("imageAuthId", f"registry credential {auth_id} does not exist")
-        envs = _check_envs(body)
+        envs = _check_envs(body, kind=data.get("kind") or "gpu")
         command = _text(body, "command", max_len=2047)
         entrypoint = _text(body, "entrypoint", max_len=2047)
         if not isinstance(body["save"], bool):

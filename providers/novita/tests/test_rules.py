@@ -171,6 +171,14 @@ def test_novita_rules_at_most_100_envs():
     assert len(check_spec({**MINIMAL, "envs": envs[:100]})["envs"]) == 100
 
 
+def test_novita_rules_cpu_instances_take_at_most_30_envs():
+    # The create-cpu-instance page allows 30 variables; the GPU create allows 100 [V].
+    cpu = {"productId": "cpu.4c8g", "kind": "cpu", "imageUrl": "ubuntu:22.04"}
+    envs = [{"key": f"K{i}", "value": "v"} for i in range(31)]
+    assert errors_of({**cpu, "envs": envs}) == {"envs": ["At most 30 environment variables."]}
+    assert len(check_spec({**cpu, "envs": envs[:30]})["envs"]) == 30
+
+
 def test_novita_rules_env_key_rules():
     envs = [
         {"key": "", "value": "a"},

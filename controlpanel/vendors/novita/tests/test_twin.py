@@ -309,6 +309,14 @@ def test_novita_sandbox_creates_a_cpu_instance(client, instant):
     assert item["clusterId"] == "1"
 
 
+def test_novita_sandbox_cpu_instances_take_30_environment_variables(client, instant):
+    # The create-cpu-instance page allows 30 variables; the GPU create allows 100 [V].
+    cpu = {"kind": "cpu", "productId": "cpu.8c16g", "imageUrl": "docker.io/library/redis:7"}
+    envs = [{"key": f"K{i}", "value": ""} for i in range(31)]
+    invalid_field(call(client, "POST", "/gpu/instance/create", {**cpu, "envs": envs}), "envs")
+    assert len(get(client, create(client, {**cpu, "envs": envs[:30]}))["envs"]) == 30
+
+
 def test_novita_sandbox_raises_a_small_root_disk_to_10_gb(client, instant):
     # "If the minimum value is less than 10 GB, the system will default to 10 GB" [V].
     assert get(client, create(client, PLAIN, rootfsSize=5))["rootfsSize"] == 10
