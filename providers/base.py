@@ -307,7 +307,6 @@ class Provider:
         self._http = VendorHTTP(
             base_url=(base_url or self.default_base_url).rstrip("/"),
             headers=self.auth_headers(api_key),
-            error_parser=self.parse_error,
             error_detail=self.error_detail,
             client=client,
             timeout=timeout,
@@ -334,21 +333,12 @@ class Provider:
         override); ``None`` leaves the message to ``providers.http``'s generic reading."""
         return None
 
-    def parse_error(self, response: httpx.Response) -> ProviderError | None:
-        """Deprecated: the whole typed error. Adapters move to ``error_detail``."""
-        return None
-
     # --- rules and prices: class methods, so forms can use them without a key ----------
     @classmethod
     def validate(cls, spec: dict[str, Any], context: ValidationContext | None = None) -> dict[str, Any]:
         """Check ``spec`` against the vendor's rules; return it normalised or raise
         :class:`SpecError`. ``context`` carries what some rules need beyond the spec:
         the account's catalog and metadata, and whether this is an update."""
-        return cls.validate_spec(spec)
-
-    @classmethod
-    def validate_spec(cls, spec: dict[str, Any]) -> dict[str, Any]:
-        """Deprecated: adapters move to ``validate(spec, context)``."""
         return spec
 
     @classmethod

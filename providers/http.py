@@ -102,7 +102,6 @@ class VendorHTTP:
         *,
         base_url: str,
         headers: dict[str, str],
-        error_parser: Callable[[httpx.Response], ProviderError | None] | None = None,
         error_detail: Callable[[httpx.Response], ErrorDetail | None] | None = None,
         client: httpx.Client | None = None,
         timeout: float = 30.0,
@@ -112,7 +111,6 @@ class VendorHTTP:
         self.base_url = base_url
         self._headers = {"Accept": "application/json", **headers}
         self._secrets = _secrets_in(headers)
-        self._parse_error = error_parser
         self._error_detail = error_detail
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
@@ -185,9 +183,6 @@ class VendorHTTP:
         """Map a non-2xx response onto the error types. This is the one place HTTP
         statuses become error types; the adapter's ``error_detail`` hook says what the
         body means (its message, the fields it names, the rare override)."""
-        legacy = self._parse_error(response) if self._parse_error and response.status_code != 429 else None
-        if legacy is not None and (response.status_code < 500 or not legacy.retryable):
-            return legacy
         status = response.status_code
         body = json_or_none(response)
         detail = (self._error_detail(response) if self._error_detail else None) or ErrorDetail()

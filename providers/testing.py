@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parent
 
 
 def fixture_path(vendor: str, name: str) -> Path:
-    moved = ROOT / vendor / "tests" / "fixtures" / f"{name}.json"
-    return moved if moved.exists() else ROOT / "tests" / "fixtures" / vendor / f"{name}.json"
+    return ROOT / vendor / "tests" / "fixtures" / f"{name}.json"
 
 
 def load_fixture(vendor: str, name: str) -> Any:

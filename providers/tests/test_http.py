@@ -11,8 +11,17 @@ import httpx
 import pytest
 import respx
 
-from providers.base import AuthError, NotFound, ProviderError, RateLimited, Rejected, SpecError, Transient
-from providers.http import MAX_MESSAGE, VendorHTTP, backoff_seconds, parse_retry_after
+from providers.base import (
+    AuthError,
+    ErrorDetail,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    SpecError,
+    Transient,
+)
+from providers.http import MAX_MESSAGE, VendorHTTP, backoff_seconds, error_type_for, parse_retry_after
 from providers.together import TogetherProvider
 
 BASE = "https://vendor.test/v1"
@@ -21,7 +30,7 @@ KEY = "vendor-key-abcdef123456"
 
 @pytest.fixture
 def http() -> Iterator[VendorHTTP]:
-    client = VendorHTTP(base_url=BASE, headers={"Authorization": f"Bearer {KEY}"}, error_parser=lambda response: None)
+    client = VendorHTTP(base_url=BASE, headers={"Authorization": f"Bearer {KEY}"})
     yield client
     client.close()
 
@@ -119,21 +128,50 @@ def test_vendor_http_error_messages_are_bounded(respx_mock, http):
     assert len(caught.value.fields[""][0]) == MAX_MESSAGE
 
 
-def test_vendor_http_prefers_the_adapters_parser_for_4xx(respx_mock):
-    parsed = Rejected("out of credits", status_code=400)
-    client = VendorHTTP(base_url=BASE, headers={}, error_parser=lambda response: parsed)
-    respx_mock.post(f"{BASE}/things").respond(400, json={"message": "generic"})
-    with pytest.raises(Rejected) as caught:
+def test_vendor_http_takes_the_adapters_message_and_fields_from_its_detail(respx_mock):
+    detail = ErrorDetail(message="GPU count too high", fields={"gpu_count": ["At most 8."]})
+    client = VendorHTTP(base_url=BASE, headers={}, error_detail=lambda response: detail)
+    respx_mock.post(f"{BASE}/things").respond(409, json={"message": "generic"})
+    with pytest.raises(SpecError) as caught:  # a body that names fields is a SpecError whatever the 4xx
         client.post("/things", json={})
-    assert caught.value is parsed
+    assert caught.value.fields == {"gpu_count": ["At most 8."]}
+    assert caught.value.status_code == 409
+
+
+def test_vendor_http_types_the_adapters_message_by_status(respx_mock):
+    client = VendorHTTP(base_url=BASE, headers={}, error_detail=lambda response: ErrorDetail("out of credits"))
+    respx_mock.post(f"{BASE}/things").respond(402, json={"message": "generic"})
+    with pytest.raises(Rejected, match="out of credits"):
+        client.post("/things", json={})
 
 
 def test_vendor_http_lets_the_adapter_call_a_5xx_a_refusal(respx_mock):
-    # Some vendors (Nosana) answer refusals with 500; a non-retryable parse wins.
-    client = VendorHTTP(base_url=BASE, headers={}, error_parser=lambda response: Rejected("no such market"))
+    # Some vendors (Nosana) answer refusals with 500; the adapter's override wins.
+    client = VendorHTTP(
+        base_url=BASE, headers={}, error_detail=lambda response: ErrorDetail("no such market", error=Rejected)
+    )
     respx_mock.post(f"{BASE}/things").respond(500, json={"message": "no such market"})
     with pytest.raises(Rejected, match="no such market"):
         client.post("/things", json={})
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, SpecError),
+        (401, AuthError),
+        (403, AuthError),
+        (404, NotFound),
+        (409, Rejected),
+        (422, SpecError),
+        (429, RateLimited),
+        (408, Transient),
+        (500, Transient),
+        (503, Transient),
+    ],
+)
+def test_error_type_for_is_the_one_status_table(status, expected):
+    assert error_type_for(status) is expected
 
 
 # --- retries ------------------------------------------------------------------------------------
@@ -242,10 +280,10 @@ def test_vendor_http_url_joins_paths_and_keeps_absolute_urls(http):
 
 def test_vendor_http_closes_only_the_client_it_made():
     given = httpx.Client()
-    VendorHTTP(base_url=BASE, headers={}, error_parser=lambda response: None, client=given).close()
+    VendorHTTP(base_url=BASE, headers={}, client=given).close()
     assert not given.is_closed
     given.close()
-    owned = VendorHTTP(base_url=BASE, headers={}, error_parser=lambda response: None)
+    owned = VendorHTTP(base_url=BASE, headers={})
     owned.close()
     assert owned._client.is_closed
 
@@ -304,7 +342,7 @@ def test_503_retry_after_is_kept_for_the_caller():
     """A 503 may say when to come back; the task's countdown honours it like a 429's."""
     with respx.mock(base_url="https://vendor.example") as api:
         api.post("/x").respond(503, headers={"Retry-After": "11"}, json={"error": "maintenance"})
-        client = VendorHTTP(base_url="https://vendor.example", headers={}, error_parser=lambda r: None)
+        client = VendorHTTP(base_url="https://vendor.example", headers={})
         with pytest.raises(Transient) as excinfo:
             client.post("/x", json={})
     assert excinfo.value.retry_after == 11

@@ -101,11 +101,17 @@ def test_novita_deploy_through_the_form_and_see_it_running(page, live_server, pa
     shot(page, "novita-deployment-page")
     deployment = Deployment.objects.get(team=team)
     assert deployment.spec == {
-        "name": "browser-llama", "productId": A100, "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-        "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp",
-        "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}], "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}],
+        "name": "browser-llama",
+        "productId": A100,
+        "kind": "gpu",
+        "gpuNum": 1,
+        "rootfsSize": 100,
+        "imageUrl": "docker.io/vllm/vllm-openai:latest",
+        "ports": "8000/http, 22/tcp",
+        "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}],
+        "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}],
         "billingMode": "onDemand",
-    }  # fmt: skip
+    }
 
     # Stop: Novita's exited, and Start is offered again.
     page.get_by_role("button", name="Stop", exact=True).click()

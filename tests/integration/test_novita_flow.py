@@ -26,21 +26,49 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 VOLUME = "d4e82677-3f80-4020-a731-d15b1c589aa8"  # the notes' volume: every twin account has it
 # The notes' example create request, as the form posts it.
 SEED_FORM = {
-    "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "gpuNum": "1", "rootfsSize": "100",
-    "imageUrl": "docker.io/vllm/vllm-openai:latest", "imageAuthId": "", "command": "", "entrypoint": "",
-    "clusterId": "", "minCudaVersion": "12.4", "billingMode": "onDemand",
-    "jupyter": "on", "jupyter_port": "8888", "jupyter_type": "http",
-    "ports-TOTAL_FORMS": "2", "ports-INITIAL_FORMS": "0",
-    "ports-0-port": "8000", "ports-0-type": "http", "ports-1-port": "22", "ports-1-type": "tcp",
-    "env-TOTAL_FORMS": "1", "env-INITIAL_FORMS": "0", "env-0-key": "HF_TOKEN", "env-0-value": "hf_xxx",
-    "volumes-TOTAL_FORMS": "1", "volumes-INITIAL_FORMS": "0", "volumes-0-Id": VOLUME, "volumes-0-mountPoint": "/network",
-}  # fmt: skip
+    "name": "llama-serve-01",
+    "productId": "A100-80GB.14c240g",
+    "gpuNum": "1",
+    "rootfsSize": "100",
+    "imageUrl": "docker.io/vllm/vllm-openai:latest",
+    "imageAuthId": "",
+    "command": "",
+    "entrypoint": "",
+    "clusterId": "",
+    "minCudaVersion": "12.4",
+    "billingMode": "onDemand",
+    "jupyter": "on",
+    "jupyter_port": "8888",
+    "jupyter_type": "http",
+    "ports-TOTAL_FORMS": "2",
+    "ports-INITIAL_FORMS": "0",
+    "ports-0-port": "8000",
+    "ports-0-type": "http",
+    "ports-1-port": "22",
+    "ports-1-type": "tcp",
+    "env-TOTAL_FORMS": "1",
+    "env-INITIAL_FORMS": "0",
+    "env-0-key": "HF_TOKEN",
+    "env-0-value": "hf_xxx",
+    "volumes-TOTAL_FORMS": "1",
+    "volumes-INITIAL_FORMS": "0",
+    "volumes-0-Id": VOLUME,
+    "volumes-0-mountPoint": "/network",
+}
 SEED_SPEC = {
-    "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-    "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp",
-    "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}], "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
-    "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}], "billingMode": "onDemand", "minCudaVersion": "12.4",
-}  # fmt: skip
+    "name": "llama-serve-01",
+    "productId": "A100-80GB.14c240g",
+    "kind": "gpu",
+    "gpuNum": 1,
+    "rootfsSize": 100,
+    "imageUrl": "docker.io/vllm/vllm-openai:latest",
+    "ports": "8000/http, 22/tcp",
+    "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}],
+    "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
+    "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}],
+    "billingMode": "onDemand",
+    "minCudaVersion": "12.4",
+}
 
 
 @pytest.fixture

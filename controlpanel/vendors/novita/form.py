@@ -1,8 +1,9 @@
 """The Novita form: every field of ``POST /gpu/instance/create`` for a GPU instance.
 
-The rules live in ``providers.novita`` (``validate_spec``, with the chosen product's
-window, billing methods and regions from the synced catalog, and the key's clusters and
-network volumes from its metadata); fields here parse types, carry hints to the browser
+The rules live in ``providers.novita`` (``NovitaProvider.validate``, given the chosen
+product's window, billing methods and regions from the synced catalog, the key's clusters
+and network volumes from its metadata, and when editing the spec the instance has, in
+``validation_context()``); fields here parse types, carry hints to the browser
 and turn rows into the request's shapes: port rows into the ``"8000/http, 22/tcp"``
 string, env rows into ``envs[{key, value}]``, volume rows into ``networkStorages[{Id,
 mountPoint}]`` and the Jupyter switch into ``tools``. CPU instances (``kind: "cpu"``)
@@ -52,12 +53,17 @@ from controlpanel.deployments.forms.base import (
 )
 from providers import novita as rules
 from providers.base import Offer as OfferData
-from providers.base import SpecError
+from providers.base import ValidationContext
 
 TOOL = "tools.0"  # the form offers Novita's one tool, Jupyter [V]
 # Form fields that stand for a tool entry, and the spec paths they answer for.
-JUPYTER_PATHS = {TOOL: "jupyter", "tools": "jupyter", f"{TOOL}.name": "jupyter", f"{TOOL}.port": "jupyter_port",
-                 f"{TOOL}.type": "jupyter_type"}  # fmt: skip
+JUPYTER_PATHS = {
+    TOOL: "jupyter",
+    "tools": "jupyter",
+    f"{TOOL}.name": "jupyter",
+    f"{TOOL}.port": "jupyter_port",
+    f"{TOOL}.type": "jupyter_type",
+}
 
 
 def _num(**attrs: Any) -> forms.NumberInput:
@@ -66,62 +72,81 @@ def _num(**attrs: Any) -> forms.NumberInput:
 
 class NovitaMainForm(forms.Form):
     account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.none(), label="Novita account", empty_label=None,
+        queryset=ProviderAccount.objects.none(),
+        label="Novita account",
+        empty_label=None,
         help_text="Which of the team's Novita keys owns the instance and pays for it.",
-    )  # fmt: skip
+    )
     name = forms.CharField(
         help_text="Letters, digits and hyphens, up to 255. Novita cannot rename an instance later.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "llama-serve-01"}),
     )
     productId = forms.ChoiceField(  # noqa: N815 -- named as Novita's request field
-        label="GPU product", choices=(),
+        label="GPU product",
+        choices=(),
         help_text="Price per GPU-hour on demand, then spot and a month's subscription; stock and regions.",
-    )  # fmt: skip
+    )
     gpuNum = forms.IntegerField(  # noqa: N815
-        label="GPUs", initial=1, help_text="1 to 8 of the product's GPUs; CPU, memory and disk grow with them.",
+        label="GPUs",
+        initial=1,
+        help_text="1 to 8 of the product's GPUs; CPU, memory and disk grow with them.",
         widget=_num(min=rules.GPU_NUM[0], max=rules.GPU_NUM[1]),
-    )  # fmt: skip
+    )
     clusterId = forms.ChoiceField(  # noqa: N815
-        label="Cluster", required=False, choices=(),
+        label="Cluster",
+        required=False,
+        choices=(),
         help_text="Must be one of the product's regions. Any: Novita picks one where the product has capacity.",
-    )  # fmt: skip
+    )
     rootfsSize = forms.IntegerField(  # noqa: N815
-        label="Root disk (GB)", initial=60,
+        label="Root disk (GB)",
+        initial=60,
         help_text="Within the product's window (shown with each product). It can grow later, never shrink.",
         widget=_num(min=rules.ROOTFS[0], max=rules.ROOTFS[1]),
-    )  # fmt: skip
+    )
     minCudaVersion = forms.CharField(  # noqa: N815
-        label="Minimum CUDA version", required=False,
+        label="Minimum CUDA version",
+        required=False,
         help_text="Only hosts whose driver supports this CUDA version, e.g. 12.4.",
         widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "12.4"}),
-    )  # fmt: skip
+    )
     networkId = forms.CharField(  # noqa: N815
-        label="VPC network id", required=False, help_text="Leave empty unless the instance joins a VPC network.",
+        label="VPC network id",
+        required=False,
+        help_text="Leave empty unless the instance joins a VPC network.",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-    )  # fmt: skip
+    )
     template = forms.ChoiceField(
-        label="Start from a template", required=False, choices=(),
-        help_text="Novita's official templates and your own. Fills in the image, ports, variable names, command, "
-                  "root disk and Jupyter you have not set yourself; you see them when you review the cost.",
-    )  # fmt: skip
+        label="Start from a template",
+        required=False,
+        choices=(),
+        help_text=(
+            "Novita's official templates and your own. Fills in the image, ports, variable names, command, "
+            "root disk and Jupyter you have not set yourself; you see them when you review the cost."
+        ),
+    )
     imageUrl = forms.CharField(  # noqa: N815
         label="Image",
         help_text="A container image with its registry, e.g. docker.io/vllm/vllm-openai:latest.",
         widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "docker.io/vllm/vllm-openai:latest"}),
     )
     imageAuthId = forms.ChoiceField(  # noqa: N815
-        label="Saved registry credential", required=False, choices=(),
+        label="Saved registry credential",
+        required=False,
+        choices=(),
         help_text="For a private image: a credential saved at Novita (listed when the key was last checked).",
-    )  # fmt: skip
+    )
     imageAuth = forms.CharField(  # noqa: N815
-        label="Or registry username:password", required=False,
+        label="Or registry username:password",
+        required=False,
         help_text="Sent with the request and never shown again: a copy asks for it anew. Use one or the other.",
         widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "off", "spellcheck": "false"}),
-    )  # fmt: skip
+    )
     command = forms.CharField(
-        required=False, help_text="Replaces the image's CMD, e.g. --model meta-llama/Llama-3.1-8B-Instruct.",
+        required=False,
+        help_text="Replaces the image's CMD, e.g. --model meta-llama/Llama-3.1-8B-Instruct.",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-    )  # fmt: skip
+    )
     entrypoint = forms.CharField(
         required=False,
         help_text="Replaces the image's ENTRYPOINT.",
@@ -140,9 +165,11 @@ class NovitaMainForm(forms.Form):
         label="Jupyter port type", required=False, initial="http", choices=[(t, t) for t in rules.PORT_TYPES]
     )
     billingMode = forms.ChoiceField(  # noqa: N815
-        label="Billing", initial="onDemand", choices=[(m, rules.BILLING_LABELS[m]) for m in rules.BILLING_MODES],
+        label="Billing",
+        initial="onDemand",
+        choices=[(m, rules.BILLING_LABELS[m]) for m in rules.BILLING_MODES],
         help_text="The product's label says which modes it is sold in and at what price.",
-    )  # fmt: skip
+    )
     month = forms.IntegerField(
         label="Months", required=False, initial=1, help_text="Prepaid now, for this many months.", widget=_num(min=1)
     )
@@ -150,10 +177,11 @@ class NovitaMainForm(forms.Form):
         label="Renew automatically", required=False, help_text="At expiry, Novita renews and charges again."
     )
     autoRenewMonth = forms.IntegerField(  # noqa: N815
-        label="Renew for (months)", required=False,
+        label="Renew for (months)",
+        required=False,
         help_text="With auto-renew: 1 to 12 months each time.",
         widget=_num(min=rules.AUTO_RENEW_MONTHS[0], max=rules.AUTO_RENEW_MONTHS[1]),
-    )  # fmt: skip
+    )
 
 
 class PortRowForm(RowForm):
@@ -161,9 +189,12 @@ class PortRowForm(RowForm):
         required=False, widget=_num(min=rules.PORT_RANGE[0], max=rules.PORT_RANGE[1], placeholder="8000")
     )
     type = forms.ChoiceField(
-        required=False, initial="http", label="Type", choices=[(t, t) for t in rules.PORT_TYPES],
+        required=False,
+        initial="http",
+        label="Type",
+        choices=[(t, t) for t in rules.PORT_TYPES],
         widget=forms.Select(attrs={"aria-label": "Port type: http gets a public URL, tcp a host and port"}),
-    )  # fmt: skip
+    )
 
     def is_blank(self) -> bool:
         return (getattr(self, "cleaned_data", {}) or {}).get("port") in (None, "")
@@ -171,9 +202,11 @@ class PortRowForm(RowForm):
 
 class EnvRowForm(RowForm):
     key = forms.CharField(
-        required=False, label="Variable", strip=False,
+        required=False,
+        label="Variable",
+        strip=False,
         widget=forms.TextInput(attrs={"placeholder": "HF_TOKEN", "spellcheck": "false"}),
-    )  # fmt: skip
+    )
     value = forms.CharField(
         required=False, strip=False, widget=forms.TextInput(attrs={"placeholder": "value", "spellcheck": "false"})
     )
@@ -190,9 +223,11 @@ class VolumeRowForm(RowForm):
 
     Id = forms.ChoiceField(label="Network volume", required=False, choices=())  # capital I, as Novita spells it
     mountPoint = forms.CharField(  # noqa: N815
-        label="Mount path", required=False, initial=rules.DEFAULT_MOUNT_POINT,
+        label="Mount path",
+        required=False,
+        initial=rules.DEFAULT_MOUNT_POINT,
         widget=forms.TextInput(attrs={"placeholder": rules.DEFAULT_MOUNT_POINT, "spellcheck": "false"}),
-    )  # fmt: skip
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -226,10 +261,10 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         (
             "Ports",
             "http ports get a public URL, tcp ports a host and port. 2222–2224 are Novita's; "
-            "at most 15 ports, Jupyter included.",
+            f"at most {rules.MAX_PORTS_AND_TOOLS} ports, Jupyter included.",
             ["formset:ports", "jupyter", "jupyter_port", "jupyter_type"],
         ),
-        ("Environment", "Up to 100 variables set in the container.", ["formset:env"]),
+        ("Environment", f"Up to {rules.ENVS_MAX} variables set in the container.", ["formset:env"]),
         (
             "Network volumes",
             "Volumes live in one cluster: choose that cluster above, or Novita may place the instance elsewhere.",
@@ -264,8 +299,10 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         initial_rows = (kwargs.get("row_initial") or {}).get("volumes") or []
         volumes = self.volume_choices([str(r.get("Id") or "") for r in initial_rows])
         # A row form per instance: its volume choices are this team's, not a global.
-        self.formsets = {**self.formsets, "volumes": (type("VolumeRowForm", (VolumeRowForm,), {"choices": volumes}),
-                                                      "networkStorages")}  # fmt: skip
+        self.formsets = {
+            **self.formsets,
+            "volumes": (type("VolumeRowForm", (VolumeRowForm,), {"choices": volumes}), "networkStorages"),
+        }
         self.templates = self.template_items(data, kwargs.get("initial"))
         if data is not None and not kwargs.get("editing"):
             data = self.apply_template(data, kwargs.get("offers") or [])
@@ -336,19 +373,27 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         return items
 
     def template_choices(self) -> list[tuple[str, Any]]:
-        mine = [(str(t["id"]), self.template_label(t) + self._owner(a))
-                for a, t in self.templates if t.get("channel") == "private"]  # fmt: skip
+        mine = [
+            (str(t["id"]), self.template_label(t) + self._owner(a))
+            for a, t in self.templates
+            if t.get("channel") == "private"
+        ]
         official = [(str(t["id"]), self.template_label(t)) for _a, t in self.templates if t.get("channel") != "private"]
         empty = "None: my own settings" if self.templates else "None yet: templates are listed when a key is verified"
-        return [("", empty)] + [(group, items) for group, items in (("Your templates", mine),
-                                                                     ("Novita's templates", official)) if items]  # fmt: skip
+        return [("", empty)] + [
+            (group, items) for group, items in (("Your templates", mine), ("Novita's templates", official)) if items
+        ]
 
     @staticmethod
     def template_label(template: dict[str, Any]) -> str:
         ports = ", ".join(f"{p.get('port')}/{p.get('type') or 'http'}" for p in template.get("ports") or [])
-        parts = [str(template.get("name") or template["id"]), str(template.get("image") or ""),
-                 f"ports {ports}" if ports else "", " + ".join(template.get("tools") or []),
-                 f"{template['rootfs_gb']} GB disk" if template.get("rootfs_gb") else ""]  # fmt: skip
+        parts = [
+            str(template.get("name") or template["id"]),
+            str(template.get("image") or ""),
+            f"ports {ports}" if ports else "",
+            " + ".join(template.get("tools") or []),
+            f"{template['rootfs_gb']} GB disk" if template.get("rootfs_gb") else "",
+        ]
         return " · ".join(p for p in parts if p)
 
     def apply_template(self, data: Any, offers: list[OfferData]) -> Any:
@@ -408,8 +453,10 @@ class NovitaDeploymentForm(VendorDeploymentForm):
             clusters.append((current, f"{current} (not in the key's cluster list)"))
         self.main.fields["clusterId"].choices = [("", "Any cluster: Novita chooses"), *clusters]
 
-        auths = [(str(r["id"]), str(r.get("name") or r["id"]) + self._owner(a))
-                 for a, r in self.metadata_items("registry_auths")]  # fmt: skip
+        auths = [
+            (str(r["id"]), str(r.get("name") or r["id"]) + self._owner(a))
+            for a, r in self.metadata_items("registry_auths")
+        ]
         current = str(initial.get("imageAuthId") or "")
         if current and current not in {aid for aid, _ in auths}:
             auths.append((current, f"{current} (not in the key's credential list)"))
@@ -444,8 +491,20 @@ class NovitaDeploymentForm(VendorDeploymentForm):
     # --- building ------------------------------------------------------------------------
     def build_spec(self, data: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": "gpu"}
-        for key in ("name", "productId", "gpuNum", "rootfsSize", "imageUrl", "imageAuthId", "imageAuth", "command",
-                    "entrypoint", "clusterId", "networkId", "minCudaVersion"):  # fmt: skip
+        for key in (
+            "name",
+            "productId",
+            "gpuNum",
+            "rootfsSize",
+            "imageUrl",
+            "imageAuthId",
+            "imageAuth",
+            "command",
+            "entrypoint",
+            "clusterId",
+            "networkId",
+            "minCudaVersion",
+        ):
             value = data.get(key)
             if isinstance(value, str) and key != "imageAuth":
                 value = value.strip()
@@ -459,8 +518,13 @@ class NovitaDeploymentForm(VendorDeploymentForm):
             spec["envs"] = envs
         if data.get("jupyter"):
             port = data.get("jupyter_port")
-            spec["tools"] = [{"name": "Jupyter", "port": "" if port is None else str(port),
-                              "type": data.get("jupyter_type") or "http"}]  # fmt: skip
+            spec["tools"] = [
+                {
+                    "name": "Jupyter",
+                    "port": "" if port is None else str(port),
+                    "type": data.get("jupyter_type") or "http",
+                }
+            ]
         volumes = [{"Id": r.get("Id") or "", "mountPoint": r.get("mountPoint") or ""} for r in rows.get("volumes", [])]
         if volumes:
             spec["networkStorages"] = volumes
@@ -484,36 +548,36 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         rows = {
             "ports": [{"port": p["port"], "type": p["type"]} for p in ports],
             "env": [{"key": e.get("key", ""), "value": e.get("value", "")} for e in spec.get("envs") or []],
-            "volumes": [{"Id": v.get("Id", ""), "mountPoint": v.get("mountPoint", "")}
-                        for v in spec.get("networkStorages") or []],
-        }  # fmt: skip
+            "volumes": [
+                {"Id": v.get("Id", ""), "mountPoint": v.get("mountPoint", "")}
+                for v in spec.get("networkStorages") or []
+            ],
+        }
         return initial, rows
 
     # --- validation --------------------------------------------------------------------------
-    def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """Given the catalog (the product's window, billing methods, regions) and the key's
-        metadata (clusters, volumes' clusters); when editing, what the update would refuse."""
-        self.check_edit(spec)
-        return self.provider_class.validate_spec(
-            spec, offers=self.offers, metadata=self.metadata_for(self.account), existing=self.fixed
+    def validation_context(self) -> ValidationContext:
+        """The catalog (the product's window, billing methods, regions) and the key's
+        metadata (clusters, volumes' clusters); when editing, the spec the instance has, so
+        that what the update would refuse (a disk that shrinks, user:pass through an
+        upgrade...) is said on the field before it is queued."""
+        return ValidationContext(
+            offers=tuple(self.offers),
+            metadata=self.metadata_for(self.account),
+            existing=self.fixed,
+            previous=self.previous_spec() if self.fixed else None,
         )
 
     def accept(self, spec: dict[str, Any]) -> bool:
         return self.check_owners(self.account)
 
-    def check_edit(self, spec: dict[str, Any]) -> None:
-        """What the update will refuse, said on the field before it is queued: the adapter's
-        own ``plan_update`` from the spec the instance has (rebuilt from the form's initial
-        values) to the new one (a disk that shrinks, user:pass through an upgrade...)."""
-        if not self.fixed:
-            return
+    def previous_spec(self) -> dict[str, Any] | None:
+        """The spec the instance has, rebuilt from the form's initial values."""
         rows = {prefix: list(formset.initial or []) for prefix, formset in self.sets.items()}
         try:
-            old = rules.check_spec(self.build_spec(dict(self.main.initial), rows), existing=True)
-            new = rules.check_spec(spec, existing=True)
-        except (SpecError, KeyError, TypeError, ValueError):
-            return  # the create rules speak for the new spec; an old one that fails today's rules is the vendor's
-        rules.plan_update(old, new)
+            return self.build_spec(dict(self.main.initial), rows)
+        except (KeyError, TypeError, ValueError):
+            return None  # an old spec the form cannot read is the vendor's to judge
 
     def check_owners(self, account: ProviderAccount | None) -> bool:
         """The credential and volumes chosen must be the paying key's own."""
@@ -567,9 +631,13 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         if unit is None:
             return {}
         return {
-            "low": unit, "high": unit, "low_replicas": 1, "high_replicas": 1, "unit_label": "instance",
+            "low": unit,
+            "high": unit,
+            "low_replicas": 1,
+            "high_replicas": 1,
+            "unit_label": "instance",
             "note": self.price_note(spec),
-        }  # fmt: skip
+        }
 
     def price_note(self, spec: dict[str, Any]) -> str:
         """On demand vs spot vs monthly for the chosen product and GPU count, before anything is sent."""
@@ -618,8 +686,11 @@ def _preset_value(template: dict[str, Any], key: str, *, floor: int, jupyter_por
     if key == "ports":
         # A template that lists Jupyter exposes its port through the tool, not a row.
         skip = jupyter_port if _lists_jupyter(template) else None
-        return [(str(p.get("port")), p.get("type") or "http") for p in template.get("ports") or []
-                if str(p.get("port")) != skip]  # fmt: skip
+        return [
+            (str(p.get("port")), p.get("type") or "http")
+            for p in template.get("ports") or []
+            if str(p.get("port")) != skip
+        ]
     # The metadata keeps variable names only (values may be secrets): rows to fill in.
     return [(str(name), "") for name in template.get("env_keys") or [] if name]
 

@@ -17,8 +17,10 @@ its spec path, e.g. ``invalid field envs.0.key: …`` (the vendor's wording is n
 documented; the field has to be findable in it). Mutations answer ``{}`` [V].
 
 Choices where the notes leave things open (the strict reading each time, marked [I]):
-- paging: ``pageNum`` is 1-based and 0 is read as 1; ``pageSize`` 0 means 10 and is
-  capped at 100; newest first; ``networkstorages/list`` pages the same way by ``pageNo``;
+- paging: the instance list counts ``pageNum`` from 0 (documented as ">= 0" [V], the
+  cnovita client's first page [C]); templates and ``networkstorages/list`` (by ``pageNo``)
+  count from 1 and read 0 as 1 [I]; ``pageSize`` 0 means 10 and is capped at 100; newest
+  first;
 - regions: a product's ``regions`` are cluster names exactly as ``/clusters`` spells them
   (``"US-CA-06 (California)"``), and an instance's ``clusterName`` is that name; an empty
   ``clusterId`` picks the storage's cluster, else the first cluster the product is sold
@@ -120,13 +122,31 @@ MAX_ROOTFS = 6144
 MAX_CUDA = (12, 8)
 RESERVED_PORTS = frozenset({2222, 2223, 2224})
 MAX_PORTS = 15  # ports + tools [V]
+MAX_ENVS, MAX_ENVS_CPU = 100, 30  # GPU and CPU instances [V]
 BILLING_MODES = ("onDemand", "monthly", "spot")
 STATUSES = (
-    "toCreate", "creating", "pulling", "running", "toStart", "starting", "toStop", "stopping", "exited",
-    "toRestart", "restarting", "toRemove", "removing", "removed", "toReset", "resetting", "migrating", "freezing",
-)  # fmt: skip
-BILLED = frozenset({"pulling", "running", "starting", "toStop", "stopping", "toRestart", "restarting", "toReset",
-                    "resetting"})  # fmt: skip
+    "toCreate",
+    "creating",
+    "pulling",
+    "running",
+    "toStart",
+    "starting",
+    "toStop",
+    "stopping",
+    "exited",
+    "toRestart",
+    "restarting",
+    "toRemove",
+    "removing",
+    "removed",
+    "toReset",
+    "resetting",
+    "migrating",
+    "freezing",
+)
+BILLED = frozenset(
+    {"pulling", "running", "starting", "toStop", "stopping", "toRestart", "restarting", "toReset", "resetting"}
+)
 BEING_REMOVED = frozenset({"toRemove", "removing", "removed"})
 NAME_RE = re.compile(r"^[A-Za-z0-9-]*$")
 CUDA_RE = re.compile(r"^(\d+)\.(\d+)$")
@@ -158,56 +178,179 @@ TERMS = ((3, 0.05), (6, 0.10), (12, 0.15))
 # Illustrative prices; the notes' A100 example (160000 / 80000 / 95000000) and the
 # 4090's id from the notes are kept as written.
 PRODUCTS: tuple[dict[str, Any], ...] = (
-    {"id": "4090.16c62g", "name": "RTX 4090 24GB", "cpuPerGpu": 16, "memoryPerGpu": 62, "diskPerGpu": 100,
-     "availableDeploy": True, "minRootFS": 10, "maxRootFS": 400, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [OREGON, FRANKFURT, SINGAPORE], "price": "35000", "spotPrice": "18000",
-     "monthlyPrice": _months(18_900_000, *TERMS), "billingMethods": ["onDemand", "spot", "monthly"],
-     "inventoryState": "high"},
-    {"id": "A100-80GB.14c240g", "name": "A100 SXM 80GB", "cpuPerGpu": 14, "memoryPerGpu": 240, "diskPerGpu": 1024,
-     "availableDeploy": True, "minRootFS": 10, "maxRootFS": 1024, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [CALIFORNIA], "price": "160000", "spotPrice": "80000",
-     "monthlyPrice": _months(95_000_000, *TERMS), "billingMethods": ["onDemand", "spot", "monthly"],
-     "inventoryState": "high"},
-    {"id": "H100-80GB.16c200g", "name": "H100 SXM 80GB", "cpuPerGpu": 16, "memoryPerGpu": 200, "diskPerGpu": 1500,
-     "availableDeploy": True, "minRootFS": 20, "maxRootFS": 2048, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [CALIFORNIA, FRANKFURT], "price": "249000", "spotPrice": "149000",
-     "monthlyPrice": _months(159_000_000, *TERMS), "billingMethods": ["onDemand", "spot", "monthly"],
-     "inventoryState": "low"},
-    {"id": "L40S.12c94g", "name": "L40S 48GB", "cpuPerGpu": 12, "memoryPerGpu": 94, "diskPerGpu": 500,
-     "availableDeploy": True, "minRootFS": 10, "maxRootFS": 800, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [FRANKFURT], "price": "86000", "spotPrice": "43000", "monthlyPrice": [],
-     "billingMethods": ["onDemand", "spot"], "inventoryState": "normal"},
-    {"id": "3090.8c30g", "name": "RTX 3090 24GB", "cpuPerGpu": 8, "memoryPerGpu": 30, "diskPerGpu": 100,
-     "availableDeploy": True, "minRootFS": 10, "maxRootFS": 300, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [], "price": "21000", "spotPrice": "0", "monthlyPrice": _months(11_500_000, *TERMS),
-     "billingMethods": ["onDemand", "monthly"], "inventoryState": "normal"},
-    {"id": "RTX6000Ada.12c94g", "name": "RTX 6000 Ada 48GB", "cpuPerGpu": 12, "memoryPerGpu": 94, "diskPerGpu": 400,
-     "availableDeploy": True, "minRootFS": 10, "maxRootFS": 600, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [SINGAPORE, OREGON], "price": "77000", "spotPrice": "0", "monthlyPrice": [],
-     "billingMethods": ["onDemand"], "inventoryState": "low"},
-    {"id": "H200-141GB.24c240g", "name": "H200 141GB", "cpuPerGpu": 24, "memoryPerGpu": 240, "diskPerGpu": 2000,
-     "availableDeploy": False, "minRootFS": 20, "maxRootFS": 2048, "minLocalStorage": 0, "maxLocalStorage": 0,
-     "regions": [CALIFORNIA], "price": "349000", "spotPrice": "0", "monthlyPrice": _months(220_000_000, *TERMS),
-     "billingMethods": ["onDemand", "monthly"], "inventoryState": "none"},
-)  # fmt: skip
+    {
+        "id": "4090.16c62g",
+        "name": "RTX 4090 24GB",
+        "cpuPerGpu": 16,
+        "memoryPerGpu": 62,
+        "diskPerGpu": 100,
+        "availableDeploy": True,
+        "minRootFS": 10,
+        "maxRootFS": 400,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [OREGON, FRANKFURT, SINGAPORE],
+        "price": "35000",
+        "spotPrice": "18000",
+        "monthlyPrice": _months(18_900_000, *TERMS),
+        "billingMethods": ["onDemand", "spot", "monthly"],
+        "inventoryState": "high",
+    },
+    {
+        "id": "A100-80GB.14c240g",
+        "name": "A100 SXM 80GB",
+        "cpuPerGpu": 14,
+        "memoryPerGpu": 240,
+        "diskPerGpu": 1024,
+        "availableDeploy": True,
+        "minRootFS": 10,
+        "maxRootFS": 1024,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [CALIFORNIA],
+        "price": "160000",
+        "spotPrice": "80000",
+        "monthlyPrice": _months(95_000_000, *TERMS),
+        "billingMethods": ["onDemand", "spot", "monthly"],
+        "inventoryState": "high",
+    },
+    {
+        "id": "H100-80GB.16c200g",
+        "name": "H100 SXM 80GB",
+        "cpuPerGpu": 16,
+        "memoryPerGpu": 200,
+        "diskPerGpu": 1500,
+        "availableDeploy": True,
+        "minRootFS": 20,
+        "maxRootFS": 2048,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [CALIFORNIA, FRANKFURT],
+        "price": "249000",
+        "spotPrice": "149000",
+        "monthlyPrice": _months(159_000_000, *TERMS),
+        "billingMethods": ["onDemand", "spot", "monthly"],
+        "inventoryState": "low",
+    },
+    {
+        "id": "L40S.12c94g",
+        "name": "L40S 48GB",
+        "cpuPerGpu": 12,
+        "memoryPerGpu": 94,
+        "diskPerGpu": 500,
+        "availableDeploy": True,
+        "minRootFS": 10,
+        "maxRootFS": 800,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [FRANKFURT],
+        "price": "86000",
+        "spotPrice": "43000",
+        "monthlyPrice": [],
+        "billingMethods": ["onDemand", "spot"],
+        "inventoryState": "normal",
+    },
+    {
+        "id": "3090.8c30g",
+        "name": "RTX 3090 24GB",
+        "cpuPerGpu": 8,
+        "memoryPerGpu": 30,
+        "diskPerGpu": 100,
+        "availableDeploy": True,
+        "minRootFS": 10,
+        "maxRootFS": 300,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [],
+        "price": "21000",
+        "spotPrice": "0",
+        "monthlyPrice": _months(11_500_000, *TERMS),
+        "billingMethods": ["onDemand", "monthly"],
+        "inventoryState": "normal",
+    },
+    {
+        "id": "RTX6000Ada.12c94g",
+        "name": "RTX 6000 Ada 48GB",
+        "cpuPerGpu": 12,
+        "memoryPerGpu": 94,
+        "diskPerGpu": 400,
+        "availableDeploy": True,
+        "minRootFS": 10,
+        "maxRootFS": 600,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [SINGAPORE, OREGON],
+        "price": "77000",
+        "spotPrice": "0",
+        "monthlyPrice": [],
+        "billingMethods": ["onDemand"],
+        "inventoryState": "low",
+    },
+    {
+        "id": "H200-141GB.24c240g",
+        "name": "H200 141GB",
+        "cpuPerGpu": 24,
+        "memoryPerGpu": 240,
+        "diskPerGpu": 2000,
+        "availableDeploy": False,
+        "minRootFS": 20,
+        "maxRootFS": 2048,
+        "minLocalStorage": 0,
+        "maxLocalStorage": 0,
+        "regions": [CALIFORNIA],
+        "price": "349000",
+        "spotPrice": "0",
+        "monthlyPrice": _months(220_000_000, *TERMS),
+        "billingMethods": ["onDemand", "monthly"],
+        "inventoryState": "none",
+    },
+)
 PRODUCT_BY_ID = {p["id"]: p for p in PRODUCTS}
 # CPU products: all clusters, on demand only [I]; price in the same unit per hour [I].
 CPU_PRODUCTS: tuple[dict[str, Any], ...] = (
-    {"id": "cpu.4c8g", "name": "4 vCPU 8 GB", "cpuNum": 4, "memorySize": 8, "rootfsSize": 40, "localVolumeSize": 40,
-     "availableDeploy": True, "price": "6000"},
-    {"id": "cpu.8c16g", "name": "8 vCPU 16 GB", "cpuNum": 8, "memorySize": 16, "rootfsSize": 60, "localVolumeSize": 80,
-     "availableDeploy": True, "price": "12000"},
-    {"id": "cpu.16c64g", "name": "16 vCPU 64 GB", "cpuNum": 16, "memorySize": 64, "rootfsSize": 100,
-     "localVolumeSize": 200, "availableDeploy": True, "price": "30000"},
-)  # fmt: skip
+    {
+        "id": "cpu.4c8g",
+        "name": "4 vCPU 8 GB",
+        "cpuNum": 4,
+        "memorySize": 8,
+        "rootfsSize": 40,
+        "localVolumeSize": 40,
+        "availableDeploy": True,
+        "price": "6000",
+    },
+    {
+        "id": "cpu.8c16g",
+        "name": "8 vCPU 16 GB",
+        "cpuNum": 8,
+        "memorySize": 16,
+        "rootfsSize": 60,
+        "localVolumeSize": 80,
+        "availableDeploy": True,
+        "price": "12000",
+    },
+    {
+        "id": "cpu.16c64g",
+        "name": "16 vCPU 64 GB",
+        "cpuNum": 16,
+        "memorySize": 64,
+        "rootfsSize": 100,
+        "localVolumeSize": 200,
+        "availableDeploy": True,
+        "price": "30000",
+    },
+)
 CPU_PRODUCT_BY_ID = {p["id"]: p for p in CPU_PRODUCTS}
 
 
 def _cluster_json(cluster: dict[str, Any]) -> dict[str, Any]:
     gpus = [p["name"] for p in PRODUCTS if not p["regions"] or cluster["name"] in p["regions"]]
-    return {"id": cluster["id"], "name": cluster["name"], "availableGpuType": gpus,
-            "supportNetworkStorage": cluster["supportNetworkStorage"],
-            "supportInstanceNetwork": cluster["supportInstanceNetwork"]}  # fmt: skip
+    return {
+        "id": cluster["id"],
+        "name": cluster["name"],
+        "availableGpuType": gpus,
+        "supportNetworkStorage": cluster["supportNetworkStorage"],
+        "supportInstanceNetwork": cluster["supportInstanceNetwork"],
+    }
 
 
 def _sold_in(product: dict[str, Any]) -> list[dict[str, Any]]:
@@ -225,32 +368,97 @@ STORAGE_PRICE_PER_GB_MONTH = 7000  # 1/100 000 USD, i.e. $0.07 per GB-month [I]
 
 TEMPLATE_USER = "1000000000000001"  # the Novita account that publishes the official templates
 TEMPLATES: tuple[dict[str, Any], ...] = (
-    {"Id": "1", "user": TEMPLATE_USER, "name": "PyTorch 2.4 (CUDA 12.4)",
-     "readme": "# PyTorch\nPyTorch 2.4 with CUDA 12.4 and JupyterLab on port 8888.", "logo": "", "type": "instance",
-     "channel": "official", "image": "docker.io/pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime", "imageAuth": "",
-     "startCommand": "", "rootfsSize": 60, "volumes": [{"type": "local", "size": 20, "mountPath": "/workspace"}],
-     "ports": [{"type": "http", "ports": [8888]}, {"type": "tcp", "ports": [22]}], "envs": [], "tools": ["Jupyter"],
-     "createTime": "1711995567"},
-    {"Id": "2", "user": TEMPLATE_USER, "name": "vLLM OpenAI server",
-     "readme": "# vLLM\nAn OpenAI-compatible server on port 8000. Set HF_TOKEN for gated models.", "logo": "",
-     "type": "instance", "channel": "official", "image": "docker.io/vllm/vllm-openai:latest", "imageAuth": "",
-     "startCommand": "--model meta-llama/Llama-3.1-8B-Instruct", "rootfsSize": 100, "volumes": [],
-     "ports": [{"type": "http", "ports": [8000]}, {"type": "tcp", "ports": [22]}],
-     "envs": [{"key": "HF_TOKEN", "value": ""}], "tools": [], "createTime": "1713162260"},
-    {"Id": "3", "user": TEMPLATE_USER, "name": "Ubuntu 22.04", "readme": "# Ubuntu\nA plain Ubuntu with SSH.",
-     "logo": "", "type": "instance", "channel": "official", "image": "docker.io/library/ubuntu:22.04",
-     "imageAuth": "", "startCommand": "sleep infinity", "rootfsSize": 20, "volumes": [],
-     "ports": [{"type": "tcp", "ports": [22]}], "envs": [], "tools": [], "createTime": "1709251200"},
-    {"Id": "104", "user": "1032922317920824", "name": "ComfyUI", "readme": "# ComfyUI\nNode-based diffusion UI.",
-     "logo": "", "type": "instance", "channel": "community", "image": "ghcr.io/ai-dock/comfyui:latest",
-     "imageAuth": "", "startCommand": "", "rootfsSize": 80, "volumes": [],
-     "ports": [{"type": "http", "ports": [8188]}], "envs": [], "tools": [], "createTime": "1716940800"},
-    {"Id": "105", "user": "1032922317920824", "name": "Stable Diffusion WebUI",
-     "readme": "# AUTOMATIC1111\nThe classic web UI on port 7860.", "logo": "", "type": "instance",
-     "channel": "community", "image": "docker.io/universonic/stable-diffusion-webui:latest", "imageAuth": "",
-     "startCommand": "", "rootfsSize": 80, "volumes": [], "ports": [{"type": "http", "ports": [7860]}],
-     "envs": [], "tools": [], "createTime": "1718150400"},
-)  # fmt: skip
+    {
+        "Id": "1",
+        "user": TEMPLATE_USER,
+        "name": "PyTorch 2.4 (CUDA 12.4)",
+        "readme": "# PyTorch\nPyTorch 2.4 with CUDA 12.4 and JupyterLab on port 8888.",
+        "logo": "",
+        "type": "instance",
+        "channel": "official",
+        "image": "docker.io/pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime",
+        "imageAuth": "",
+        "startCommand": "",
+        "rootfsSize": 60,
+        "volumes": [{"type": "local", "size": 20, "mountPath": "/workspace"}],
+        "ports": [{"type": "http", "ports": [8888]}, {"type": "tcp", "ports": [22]}],
+        "envs": [],
+        "tools": ["Jupyter"],
+        "createTime": "1711995567",
+    },
+    {
+        "Id": "2",
+        "user": TEMPLATE_USER,
+        "name": "vLLM OpenAI server",
+        "readme": "# vLLM\nAn OpenAI-compatible server on port 8000. Set HF_TOKEN for gated models.",
+        "logo": "",
+        "type": "instance",
+        "channel": "official",
+        "image": "docker.io/vllm/vllm-openai:latest",
+        "imageAuth": "",
+        "startCommand": "--model meta-llama/Llama-3.1-8B-Instruct",
+        "rootfsSize": 100,
+        "volumes": [],
+        "ports": [{"type": "http", "ports": [8000]}, {"type": "tcp", "ports": [22]}],
+        "envs": [{"key": "HF_TOKEN", "value": ""}],
+        "tools": [],
+        "createTime": "1713162260",
+    },
+    {
+        "Id": "3",
+        "user": TEMPLATE_USER,
+        "name": "Ubuntu 22.04",
+        "readme": "# Ubuntu\nA plain Ubuntu with SSH.",
+        "logo": "",
+        "type": "instance",
+        "channel": "official",
+        "image": "docker.io/library/ubuntu:22.04",
+        "imageAuth": "",
+        "startCommand": "sleep infinity",
+        "rootfsSize": 20,
+        "volumes": [],
+        "ports": [{"type": "tcp", "ports": [22]}],
+        "envs": [],
+        "tools": [],
+        "createTime": "1709251200",
+    },
+    {
+        "Id": "104",
+        "user": "1032922317920824",
+        "name": "ComfyUI",
+        "readme": "# ComfyUI\nNode-based diffusion UI.",
+        "logo": "",
+        "type": "instance",
+        "channel": "community",
+        "image": "ghcr.io/ai-dock/comfyui:latest",
+        "imageAuth": "",
+        "startCommand": "",
+        "rootfsSize": 80,
+        "volumes": [],
+        "ports": [{"type": "http", "ports": [8188]}],
+        "envs": [],
+        "tools": [],
+        "createTime": "1716940800",
+    },
+    {
+        "Id": "105",
+        "user": "1032922317920824",
+        "name": "Stable Diffusion WebUI",
+        "readme": "# AUTOMATIC1111\nThe classic web UI on port 7860.",
+        "logo": "",
+        "type": "instance",
+        "channel": "community",
+        "image": "docker.io/universonic/stable-diffusion-webui:latest",
+        "imageAuth": "",
+        "startCommand": "",
+        "rootfsSize": 80,
+        "volumes": [],
+        "ports": [{"type": "http", "ports": [7860]}],
+        "envs": [],
+        "tools": [],
+        "createTime": "1718150400",
+    },
+)
 TEMPLATE_BY_ID = {t["Id"]: t for t in TEMPLATES}
 OTHERS_PRIVATE_TEMPLATE = "9001"  # exists, but belongs to another user
 
@@ -279,8 +487,9 @@ def _provision_seconds() -> float:
 
 
 def error(status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
-    return json_response({"code": status, "reason": reason, "message": message, "metadata": {}}, status=status,
-                         headers=headers)  # fmt: skip
+    return json_response(
+        {"code": status, "reason": reason, "message": message, "metadata": {}}, status=status, headers=headers
+    )
 
 
 class Refused(Exception):
@@ -305,7 +514,7 @@ ERRORS = VendorErrors(
     unavailable=lambda: error(503, "UNKNOWN", "service temporarily unavailable, please retry later"),
     rate_limited=lambda seconds: error(
         429, "RATE_LIMIT_EXCEEDED", "too many requests, please slow down", headers={"Retry-After": str(seconds)}
-    ),  # fmt: skip
+    ),
     bad_json=lambda detail: error(400, "REQUEST", f"request body is not valid JSON: {detail}"),
 )
 _endpoint = endpoint(VENDOR, key=bearer_key, errors=ERRORS)
@@ -342,6 +551,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 
 
 def _int(value: Any, field: str) -> int:
+    # Strict, unlike providers.coerce.whole: the vendor's JSON decoder refuses "1" or 1.5 for an int [I].
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(field, "must be an integer")
     return value
@@ -353,7 +563,8 @@ def _opt_int(body: dict[str, Any], key: str, field: str | None = None, default: 
 
 
 def _text(body: dict[str, Any], key: str, *, field: str | None = None, max_len: int, min_len: int = 0) -> str:
-    """A string field; missing or null reads as ``""`` (Go's zero value)."""
+    """A string field; missing or null reads as ``""`` (Go's zero value). Strict, unlike
+    ``providers.coerce.text``: another type is the vendor's 400, not an empty string."""
     field = field or key
     value = body.get(key)
     if value is None:
@@ -397,11 +608,12 @@ def _query_int(request: HttpRequest, key: str, *, lo: int = 0, hi: int | None = 
     return value
 
 
-def _page(request: HttpRequest, items: list[Any], *, page_key: str) -> tuple[list[Any], int, int]:
-    """One page of ``items``: 1-based, page 0 read as 1, size 0 → 10, at most 100 [I]."""
-    number = _query_int(request, page_key) or 1
+def _page(request: HttpRequest, items: list[Any], *, page_key: str, first: int = 1) -> tuple[list[Any], int, int]:
+    """One page of ``items``, counted from ``first``; size 0 → 10, at most 100 [I]. Counted
+    from 1 (templates, network storages [I]), page 0 is read as 1."""
+    number = max(_query_int(request, page_key) or 0, first)
     size = min(_query_int(request, "pageSize") or PAGE_DEFAULT, PAGE_MAX)
-    start = (number - 1) * size
+    start = (number - first) * size
     return items[start : start + size], number, size
 
 
@@ -436,9 +648,12 @@ def _parse_ports(value: Any) -> list[dict[str, Any]]:
     return ports
 
 
-def _check_envs(body: dict[str, Any], field: str = "envs") -> list[dict[str, str]]:
+def _check_envs(body: dict[str, Any], *, kind: str, field: str = "envs") -> list[dict[str, str]]:
+    """At most 100 variables on a GPU instance, 30 on a CPU one [V: Novita's docs, "Create
+    CPU Instance", as the contract's corrections quote it]; an upgrade keeps the limit [I]."""
     envs: list[dict[str, str]] = []
-    for i, raw in enumerate(_list(body, "envs", max_items=100, field=field)):
+    limit = MAX_ENVS_CPU if kind == "cpu" else MAX_ENVS
+    for i, raw in enumerate(_list(body, "envs", max_items=limit, field=field)):
         item = _item(raw, f"{field}.{i}")
         key = _text(item, "key", field=f"{field}.{i}.key", max_len=511, min_len=1)
         value = _text(item, "value", field=f"{field}.{i}.value", max_len=4095)
@@ -464,25 +679,43 @@ def _account(account: str) -> SandboxObject:
     try:
         with transaction.atomic():
             obj = SandboxObject.objects.create(
-                vendor=VENDOR, account=account, kind="account", object_id="account",
-                data={"credit": START_BALANCE_USD * UNITS_PER_USD, "purchases": [], "settled": "0", "next_auth": 1002,
-                      "created_at": _iso(_now())},
-            )  # fmt: skip
+                vendor=VENDOR,
+                account=account,
+                kind="account",
+                object_id="account",
+                data={
+                    "credit": START_BALANCE_USD * UNITS_PER_USD,
+                    "purchases": [],
+                    "settled": "0",
+                    "next_auth": 1002,
+                    "created_at": _iso(_now()),
+                },
+            )
     except IntegrityError:  # a concurrent first request made it: use theirs
         return _objects(account, "account").select_for_update().get()
     for storage_id, name, size, cluster_id in SEED_STORAGES:
         _save_storage(account, storage_id, name=name, size=size, cluster_id=cluster_id)
     SandboxObject.objects.create(
-        vendor=VENDOR, account=account, kind="auth", object_id="1001", name="ghcr.io",
+        vendor=VENDOR,
+        account=account,
+        kind="auth",
+        object_id="1001",
+        name="ghcr.io",
         data={"id": "1001", "name": "ghcr.io", "username": "sandbox-bot", "password": secrets.token_urlsafe(18)},
-    )  # fmt: skip
+    )
     return obj
 
 
 def _save_storage(account: str, storage_id: str, *, name: str, size: int, cluster_id: str) -> SandboxObject:
     cluster = CLUSTER_BY_ID[cluster_id]
-    data = {"storageId": storage_id, "storageName": name, "storageSize": size, "clusterId": cluster_id,
-            "clusterName": cluster["name"], "price": str(size * STORAGE_PRICE_PER_GB_MONTH)}  # fmt: skip
+    data = {
+        "storageId": storage_id,
+        "storageName": name,
+        "storageSize": size,
+        "clusterId": cluster_id,
+        "clusterName": cluster["name"],
+        "price": str(size * STORAGE_PRICE_PER_GB_MONTH),
+    }
     obj, _ = SandboxObject.objects.update_or_create(
         vendor=VENDOR, account=account, kind="storage", object_id=storage_id, defaults={"name": name, "data": data}
     )
@@ -569,8 +802,14 @@ def _plan(data: dict[str, Any], now: dt.datetime, *steps: tuple[float, dict[str,
 
 
 def _schedule_create(data: dict[str, Any], now: dt.datetime) -> None:
-    _plan(data, now, (0, {"status": "toCreate"}), (0.1, {"status": "creating"}), (0.3, {"status": "pulling"}),
-          (1, {"status": "running"}))  # fmt: skip
+    _plan(
+        data,
+        now,
+        (0, {"status": "toCreate"}),
+        (0.1, {"status": "creating"}),
+        (0.3, {"status": "pulling"}),
+        (1, {"status": "running"}),
+    )
     if data["billingMode"] == "spot" and RECLAIM_NAME in data["name"]:
         # The sandbox's spot switch: one reclaim, a provisioning time after it first runs.
         seconds = _provision_seconds()
@@ -612,8 +851,9 @@ def _advance(acct: SandboxObject, objs: list[SandboxObject], now: dt.datetime) -
                 data["expired"] = True
                 if _state(data, end)["status"] not in ("exited", "toStop", "stopping"):
                     data["steps"] = [s for s in data["steps"] if _time(s["at"]) <= end]
-                    _plan(data, end, (0, {"status": "toStop"}), (0.1, {"status": "stopping"}),
-                          (0.5, {"status": "exited"}))  # fmt: skip
+                    _plan(
+                        data, end, (0, {"status": "toStop"}), (0.1, {"status": "stopping"}), (0.5, {"status": "exited"})
+                    )
             obj.save(update_fields=["data", "updated_at"])
     for obj in objs:
         state = _state(obj.data, now)
@@ -688,8 +928,9 @@ def _check_tools(body: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict
     return tools
 
 
-def _check_storages(account: str, body: dict[str, Any], key: str, *, id_key: str, mount_key: str,
-                    field: str) -> list[tuple[SandboxObject, str]]:  # fmt: skip
+def _check_storages(
+    account: str, body: dict[str, Any], key: str, *, id_key: str, mount_key: str, field: str
+) -> list[tuple[SandboxObject, str]]:
     """Network storage mounts: each exists in this account, mount points unique."""
     mounts: list[tuple[SandboxObject, str]] = []
     items = _list(body, key, max_items=30, field=field)
@@ -739,8 +980,9 @@ def _check_image(account: str, body: dict[str, Any]) -> tuple[str, str, str]:
     return image, image_auth, auth_id
 
 
-def _pick_cluster(body: dict[str, Any], candidates: list[dict[str, Any]],
-                  mounts: list[tuple[SandboxObject, str]]) -> dict[str, Any]:  # fmt: skip
+def _pick_cluster(
+    body: dict[str, Any], candidates: list[dict[str, Any]], mounts: list[tuple[SandboxObject, str]]
+) -> dict[str, Any]:
     cluster_id = _text(body, "clusterId", max_len=255)
     if cluster_id and cluster_id not in CLUSTER_BY_ID:
         raise invalid("clusterId", f"cluster {cluster_id} does not exist")
@@ -791,16 +1033,15 @@ def _check_billing(body: dict[str, Any], product: dict[str, Any]) -> tuple[str, 
     return billing, month, auto_renew, renew_months if auto_renew else 0
 
 
-@api("POST")
-def create(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
-    body = _body(request)
+def _create_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The create body's own rules, checked before any stored state is read."""
     kind = body.get("kind")
     if kind not in ("gpu", "cpu"):
         raise invalid("kind", "must be gpu or cpu")
     name = _text(body, "name", max_len=255)
     if not NAME_RE.match(name):
         raise invalid("name", "may contain only letters, digits and hyphens")
-    product_id = _text(body, "productId", max_len=255, min_len=1)
+    fields: dict[str, Any] = {"kind": kind, "name": name, "productId": _text(body, "productId", max_len=255, min_len=1)}
     if kind == "gpu":
         gpus = _opt_int(body, "gpuNum")
         if not 1 <= gpus <= 8:
@@ -808,81 +1049,141 @@ def create(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespons
         rootfs = _opt_int(body, "rootfsSize")
         if rootfs < 0 or rootfs > MAX_ROOTFS:
             raise invalid("rootfsSize", f"must be inside range [10, {MAX_ROOTFS}]")
-        rootfs = max(rootfs, 10)  # "less than 10 GB … will default to 10 GB" [V]
+        fields.update(gpuNum=gpus, rootfsSize=max(rootfs, 10))  # "less than 10 GB … will default to 10 GB" [V]
     ports = _parse_ports(body.get("ports"))
     tools = _check_tools(body, ports)
     if len(ports) + len(tools) > MAX_PORTS:
         raise invalid("ports", f"ports and tools together may use at most {MAX_PORTS} ports")
-    envs = _check_envs(body)
-    command = _text(body, "command", max_len=2047)
-    entrypoint = _text(body, "entrypoint", max_len=2047)
-    network_id = _text(body, "networkId", max_len=255)
-    cuda = _check_cuda(body)
+    fields.update(ports=ports, tools=tools, envs=_check_envs(body, kind=kind))
+    fields["command"] = _text(body, "command", max_len=2047)
+    fields["entrypoint"] = _text(body, "entrypoint", max_len=2047)
+    fields["networkId"] = _text(body, "networkId", max_len=255)
+    fields["minCudaVersion"] = _check_cuda(body)
+    return fields
+
+
+def _create_product(body: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The product asked for, its billing and root disk (set in ``fields``), and the
+    clusters it can be placed in."""
+    product_id = fields["productId"]
+    if fields["kind"] == "gpu":
+        product = PRODUCT_BY_ID.get(product_id)
+        if product is None:
+            raise invalid("productId", f"GPU product {product_id} does not exist")
+        billing = _check_billing(body, product)
+        rootfs = fields["rootfsSize"]
+        if rootfs < product["minRootFS"] or rootfs > product["maxRootFS"]:
+            raise invalid(
+                "rootfsSize",
+                f"must be inside range [{max(10, product['minRootFS'])}, "
+                f"{min(MAX_ROOTFS, product['maxRootFS'])}] for {product['name']}",
+            )
+        candidates = _sold_in(product)
+    else:
+        product = CPU_PRODUCT_BY_ID.get(product_id)
+        if product is None:
+            raise invalid("productId", f"CPU product {product_id} does not exist")
+        billing = _check_billing(body, product)
+        fields.update(gpuNum=0, rootfsSize=product["rootfsSize"])
+        fields["localStorageMountPoint"] = _text(body, "localStorageMountPoint", max_len=4095) or "/workspace"
+        candidates = list(CLUSTERS)
+    fields.update(zip(("billingMode", "month", "autoRenew", "autoRenewMonth"), billing, strict=True))
+    return product, candidates
+
+
+def _check_funds(
+    acct: SandboxObject, live: list[SandboxObject], now: dt.datetime, product: dict[str, Any], fields: dict[str, Any]
+) -> int:
+    """What creating it charges at once (a subscription), refused if the balance does not
+    cover it (or an hour of the rent), or the account holds too many instances."""
+    billing, month, gpus = fields["billingMode"], fields["month"], fields["gpuNum"]
+    available = _money(acct, live, now)["available"]
+    cost = 0
+    if billing == "monthly":
+        cost = _monthly_cost(product, month, gpus)
+        if available < cost:
+            raise Refused("BALANCE_NOT_ENOUGH", f"balance does not cover {month} month(s) of {product['name']}")
+    elif available < _hourly_rate(product, billing, gpus):
+        raise Refused("BALANCE_NOT_ENOUGH", f"balance does not cover an hour of {product['name']}")
+    if sum(1 for o in live if _status(o, now) not in BEING_REMOVED) >= INSTANCE_LIMIT:
+        raise Refused(
+            "CREATE_INSTANCE_LIMIT",
+            f"at most {INSTANCE_LIMIT} instances per account: recharge or delete other instances",
+        )
+    return cost
+
+
+@api("POST")
+def create(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
+    body = _body(request)
+    fields = _create_fields(body)
     with transaction.atomic():
         now = _now()
         acct, live = _world(account, now)
-        mounts = _check_storages(account, body, "networkStorages", id_key="Id", mount_key="mountPoint",
-                                 field="networkStorages")  # fmt: skip
-        if kind == "gpu":
-            product = PRODUCT_BY_ID.get(product_id)
-            if product is None:
-                raise invalid("productId", f"GPU product {product_id} does not exist")
-            billing, month, auto_renew, renew_months = _check_billing(body, product)
-            if rootfs < product["minRootFS"] or rootfs > product["maxRootFS"]:
-                raise invalid("rootfsSize", f"must be inside range [{max(10, product['minRootFS'])}, "
-                                            f"{min(MAX_ROOTFS, product['maxRootFS'])}] for {product['name']}")  # fmt: skip
-            candidates = _sold_in(product)
-        else:
-            product = CPU_PRODUCT_BY_ID.get(product_id)
-            if product is None:
-                raise invalid("productId", f"CPU product {product_id} does not exist")
-            billing, month, auto_renew, renew_months = _check_billing(body, product)
-            gpus, rootfs, candidates = 0, product["rootfsSize"], list(CLUSTERS)
-            local_mount = _text(body, "localStorageMountPoint", max_len=4095) or "/workspace"
+        mounts = _check_storages(
+            account, body, "networkStorages", id_key="Id", mount_key="mountPoint", field="networkStorages"
+        )
+        product, candidates = _create_product(body, fields)
         if faults.no_capacity or not product["availableDeploy"]:
             raise Refused("INSUFFICIENT_RESOURCE", f"no {product['name']} is available right now")
-        image, image_auth, auth_id = _check_image(account, body)
-        if network_id:
-            raise Refused("NETWORK_NOT_FOUND", f"network {network_id} not found")
+        image = _check_image(account, body)
+        if fields["networkId"]:
+            raise Refused("NETWORK_NOT_FOUND", f"network {fields['networkId']} not found")
         cluster = _pick_cluster(body, candidates, mounts)
-        available = _money(acct, live, now)["available"]
-        if billing == "monthly":
-            cost = _monthly_cost(product, month, gpus)
-            if available < cost:
-                raise Refused("BALANCE_NOT_ENOUGH", f"balance does not cover {month} month(s) of {product['name']}")
-        elif available < _hourly_rate(product, billing, gpus):
-            raise Refused("BALANCE_NOT_ENOUGH", f"balance does not cover an hour of {product['name']}")
-        if sum(1 for o in live if _status(o, now) not in BEING_REMOVED) >= INSTANCE_LIMIT:
-            raise Refused(
-                "CREATE_INSTANCE_LIMIT",
-                f"at most {INSTANCE_LIMIT} instances per account: recharge or delete other instances",
-            )
-        instance_id = secrets.token_hex(8)
-        data: dict[str, Any] = {
-            "id": instance_id, "name": name, "kind": kind, "productId": product["id"],
-            "productName": product["name"], "clusterId": cluster["id"], "clusterName": cluster["name"],
-            "gpuNum": gpus, "cpuNum": product["cpuPerGpu"] * gpus if kind == "gpu" else product["cpuNum"],
-            "memory": product["memoryPerGpu"] * gpus if kind == "gpu" else product["memorySize"],
-            "rootfsSize": rootfs, "imageUrl": image, "imageAuth": image_auth, "imageAuthId": auth_id,
-            "command": command, "entrypoint": entrypoint, "ports": ports, "tools": tools, "envs": envs,
-            "mounts": [{"id": s.object_id, "mountPath": m} for s, m in mounts], "networkId": network_id,
-            "billingMode": billing, "month": month, "autoRenew": auto_renew, "autoRenewMonth": renew_months,
-            "minCudaVersion": cuda, "createdAt": _iso(now), "endTime": None, "expired": False,
-            "password": secrets.token_urlsafe(12), "steps": [],
-            "rates": [[_iso(now), str(_hourly_rate(product, billing, gpus))]],
-        }  # fmt: skip
-        if kind == "cpu":
-            data["localStorage"] = {"size": product["localVolumeSize"], "mountPath": local_mount}
+        cost = _check_funds(acct, live, now, product, fields)
+        data = _instance_data(fields, product, cluster, image, mounts, now)
         _new_node(data)
-        if billing == "monthly":
-            _charge(acct, cost, f"{instance_id}: {month} month(s) of {gpus} × {product['name']}", now)
+        if fields["billingMode"] == "monthly":
+            month, gpus = fields["month"], fields["gpuNum"]
+            _charge(acct, cost, f"{data['id']}: {month} month(s) of {gpus} × {product['name']}", now)
             data["endTime"] = _iso(now + MONTH * month)
             acct.save(update_fields=["data", "updated_at"])
         _schedule_create(data, now)
         SandboxObject.objects.create(
-            vendor=VENDOR, account=account, kind="instance", object_id=instance_id, name=name, data=data
+            vendor=VENDOR, account=account, kind="instance", object_id=data["id"], name=data["name"], data=data
         )
-    return json_response({"id": instance_id})
+    return json_response({"id": data["id"]})
+
+
+def _instance_data(
+    fields: dict[str, Any],
+    product: dict[str, Any],
+    cluster: dict[str, Any],
+    image: tuple[str, str, str],
+    mounts: list[tuple[SandboxObject, str]],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The stored record of a new instance (its node and schedule are added after)."""
+    kind, gpus = fields["kind"], fields["gpuNum"]
+    data: dict[str, Any] = {
+        "id": secrets.token_hex(8),
+        "name": fields["name"],
+        "kind": kind,
+        "productId": product["id"],
+        "productName": product["name"],
+        "clusterId": cluster["id"],
+        "clusterName": cluster["name"],
+        "gpuNum": gpus,
+        "cpuNum": product["cpuPerGpu"] * gpus if kind == "gpu" else product["cpuNum"],
+        "memory": product["memoryPerGpu"] * gpus if kind == "gpu" else product["memorySize"],
+        "rootfsSize": fields["rootfsSize"],
+        "imageUrl": image[0],
+        "imageAuth": image[1],
+        "imageAuthId": image[2],
+        **{key: fields[key] for key in ("command", "entrypoint", "ports", "tools", "envs")},
+        "mounts": [{"id": s.object_id, "mountPath": m} for s, m in mounts],
+        **{key: fields[key] for key in ("networkId", "billingMode", "month", "autoRenew", "autoRenewMonth")},
+        "minCudaVersion": fields["minCudaVersion"],
+        "createdAt": _iso(now),
+        "endTime": None,
+        "expired": False,
+        "password": secrets.token_urlsafe(12),
+        "steps": [],
+        "rates": [[_iso(now), str(_hourly_rate(product, fields["billingMode"], gpus))]],
+    }
+    if kind == "cpu":
+        data["localStorage"] = {"size": product["localVolumeSize"], "mountPath": fields["localStorageMountPoint"]}
+    return data
 
 
 def _new_node(data: dict[str, Any]) -> None:
@@ -911,9 +1212,13 @@ def _map_ports(data: dict[str, Any]) -> None:
 def _times(data: dict[str, Any], now: dt.datetime) -> dict[str, str]:
     runs = [m for m, s in _steps(data) if m <= now and s.get("status") == "running"]
     stops = [m for m, s in _steps(data) if m <= now and s.get("status") == "exited"]
-    return {"createdAt": _unix(_time(data["createdAt"])), "startedAt": _unix(runs[0] if runs else None),
-            "lastStartedAt": _unix(runs[-1] if runs else None), "stoppedAt": _unix(stops[0] if stops else None),
-            "lastStoppedAt": _unix(stops[-1] if stops else None)}  # fmt: skip
+    return {
+        "createdAt": _unix(_time(data["createdAt"])),
+        "startedAt": _unix(runs[0] if runs else None),
+        "lastStartedAt": _unix(runs[-1] if runs else None),
+        "stoppedAt": _unix(stops[0] if stops else None),
+        "lastStoppedAt": _unix(stops[-1] if stops else None),
+    }
 
 
 def _storage_sizes(account: str) -> dict[str, int]:
@@ -921,11 +1226,19 @@ def _storage_sizes(account: str) -> dict[str, int]:
 
 
 def _volume_mounts(data: dict[str, Any], sizes: dict[str, int]) -> list[dict[str, Any]]:
-    mounts = [{"type": "network", "size": sizes.get(m["id"], 0), "id": m["id"], "mountPath": m["mountPath"]}
-              for m in data["mounts"]]  # fmt: skip
+    mounts = [
+        {"type": "network", "size": sizes.get(m["id"], 0), "id": m["id"], "mountPath": m["mountPath"]}
+        for m in data["mounts"]
+    ]
     if data.get("localStorage"):
-        mounts.append({"type": "local", "size": data["localStorage"]["size"], "id": "",
-                       "mountPath": data["localStorage"]["mountPath"]})  # fmt: skip
+        mounts.append(
+            {
+                "type": "local",
+                "size": data["localStorage"]["size"],
+                "id": "",
+                "mountPath": data["localStorage"]["mountPath"],
+            }
+        )
     return mounts
 
 
@@ -935,18 +1248,32 @@ def _listed(obj: SandboxObject, now: dt.datetime, sizes: dict[str, int]) -> dict
     state = _state(data, now)
     end = _end_time(data)
     return {
-        "id": data["id"], "name": data["name"], "clusterId": data["clusterId"], "clusterName": data["clusterName"],
-        "status": state["status"], "imageUrl": data["imageUrl"], "imageAuthId": data["imageAuthId"],
-        "command": data["command"], "entrypoint": data["entrypoint"], "cpuNum": str(data["cpuNum"]),
-        "memory": str(data["memory"]), "gpuNum": str(data["gpuNum"]),
+        "id": data["id"],
+        "name": data["name"],
+        "clusterId": data["clusterId"],
+        "clusterName": data["clusterName"],
+        "status": state["status"],
+        "imageUrl": data["imageUrl"],
+        "imageAuthId": data["imageAuthId"],
+        "command": data["command"],
+        "entrypoint": data["entrypoint"],
+        "cpuNum": str(data["cpuNum"]),
+        "memory": str(data["memory"]),
+        "gpuNum": str(data["gpuNum"]),
         "portMappings": [{"port": p["port"], "type": p["type"]} for p in data["ports"]],
-        "productId": data["productId"], "productName": data["productName"], "rootfsSize": data["rootfsSize"],
-        "volumeMounts": _volume_mounts(data, sizes), "statusError": dict(state["error"]),
-        "envs": [dict(e) for e in data["envs"]], "kind": data["kind"], "billingMode": data["billingMode"],
-        "endTime": _unix(end) if end is not None else "-1", "spotStatus": state["spot"],
+        "productId": data["productId"],
+        "productName": data["productName"],
+        "rootfsSize": data["rootfsSize"],
+        "volumeMounts": _volume_mounts(data, sizes),
+        "statusError": dict(state["error"]),
+        "envs": [dict(e) for e in data["envs"]],
+        "kind": data["kind"],
+        "billingMode": data["billingMode"],
+        "endTime": _unix(end) if end is not None else "-1",
+        "spotStatus": state["spot"],
         "spotReclaimTime": _unix(_time(state["reclaim"])) if state["reclaim"] else "0",
         **_times(data, now),
-    }  # fmt: skip
+    }
 
 
 def _proxy_url(request: HttpRequest, data: dict[str, Any], port: str) -> str:
@@ -977,23 +1304,37 @@ def _detail(request: HttpRequest, obj: SandboxObject, now: dt.datetime) -> dict[
         for which in ("system", "instance")
     }
     product = _product_of(data)
-    out.update({
-        "portMappings": mappings,
-        "network": {"id": data["networkId"], "ip": ""},
-        "node": {"maxRootfsSize": product.get("maxRootFS", data["rootfsSize"])},
-        "jobs": [],
-        "freeStorageSize": max(data["rootfsSize"] - 12, 0),  # an image's worth used [invented]
-        "keepDataDay": 7,  # [invented]
-        "connectComponentSSH": {"sshCommand": f"ssh root@{data['nodeIp']} -p {data['portMap']['22']}",
-                                "password": data["password"], "isRunning": up},
-        "connectComponentWebTerminal": {"address": _proxy_url(request, data, "terminal"), "username": "root",
-                                        "password": data["password"], "isRunning": up},
-        "connectComponentJupyter": {"port": int(jupyter["port"]) if jupyter else 0,
-                                    "address": _proxy_url(request, data, jupyter["port"]) if jupyter else "",
-                                    "isRunning": up and jupyter is not None},
-        "connectComponentLog": {"systemLogAddress": logs["system"], "instanceLogAddress": logs["instance"],
-                                "isRunning": status not in ("toCreate", "creating", *BEING_REMOVED)},
-    })  # fmt: skip
+    out.update(
+        {
+            "portMappings": mappings,
+            "network": {"id": data["networkId"], "ip": ""},
+            "node": {"maxRootfsSize": product.get("maxRootFS", data["rootfsSize"])},
+            "jobs": [],
+            "freeStorageSize": max(data["rootfsSize"] - 12, 0),  # an image's worth used [invented]
+            "keepDataDay": 7,  # [invented]
+            "connectComponentSSH": {
+                "sshCommand": f"ssh root@{data['nodeIp']} -p {data['portMap']['22']}",
+                "password": data["password"],
+                "isRunning": up,
+            },
+            "connectComponentWebTerminal": {
+                "address": _proxy_url(request, data, "terminal"),
+                "username": "root",
+                "password": data["password"],
+                "isRunning": up,
+            },
+            "connectComponentJupyter": {
+                "port": int(jupyter["port"]) if jupyter else 0,
+                "address": _proxy_url(request, data, jupyter["port"]) if jupyter else "",
+                "isRunning": up and jupyter is not None,
+            },
+            "connectComponentLog": {
+                "systemLogAddress": logs["system"],
+                "instanceLogAddress": logs["instance"],
+                "isRunning": status not in ("toCreate", "creating", *BEING_REMOVED),
+            },
+        }
+    )
     return out
 
 
@@ -1012,9 +1353,16 @@ def instances(request: HttpRequest, *, account: str, faults: Faults) -> HttpResp
         _, live = _world(account, now)
         sizes = _storage_sizes(account)
         rows = [_listed(o, now, sizes) for o in reversed(live)]  # newest first [I]
-    rows = [r for r in rows if (not status or r["status"] == status) and name in r["name"].lower()
-            and product_name in r["productName"].lower()]  # fmt: skip
-    page, _, _ = _page(request, rows, page_key="pageNum")
+    rows = [
+        r
+        for r in rows
+        if (not status or r["status"] == status)
+        and name in r["name"].lower()
+        and product_name in r["productName"].lower()
+    ]
+    # Pages count from 0: ``pageNum`` is ">= 0" [V: Novita's docs, "List Instances"], and the
+    # cnovita client's first page is 0 [C: cnovita 0.3.0, cnovita/core/client.py].
+    page, _, _ = _page(request, rows, page_key="pageNum", first=0)
     return json_response({"instances": page, "total": len(rows)})
 
 
@@ -1083,8 +1431,9 @@ def restart(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
         status = _status(obj, now)
         if status != "running":
             raise _conflict(status, "restart", "running")
-        _plan(obj.data, now, (0, {"status": "toRestart"}), (0.1, {"status": "restarting"}),
-              (0.5, {"status": "running"}))  # fmt: skip
+        _plan(
+            obj.data, now, (0, {"status": "toRestart"}), (0.1, {"status": "restarting"}), (0.5, {"status": "running"})
+        )
 
     return _action(request, account, act)
 
@@ -1097,9 +1446,11 @@ def delete(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespons
             raise _conflict(status, "delete", "not already being removed")
         end = _end_time(data)
         if data["billingMode"] == "monthly" and end is not None and end > now:
-            raise Refused("PREPAID_INSTANCE_NOT_SUPPORT_RELEASE",
-                          f"a subscription instance cannot be released before it expires at "
-                          f"{end.strftime('%Y-%m-%d %H:%M:%S')} UTC (endTime {_unix(end)})")  # fmt: skip
+            raise Refused(
+                "PREPAID_INSTANCE_NOT_SUPPORT_RELEASE",
+                f"a subscription instance cannot be released before it expires at "
+                f"{end.strftime('%Y-%m-%d %H:%M:%S')} UTC (endTime {_unix(end)})",
+            )
         _plan(data, now, (0, {"status": "toRemove"}), (0.1, {"status": "removing"}), (0.5, {"status": "removed"}))
 
     return _action(request, account, act)
@@ -1140,8 +1491,9 @@ def edit(request: HttpRequest, *, account: str, faults: Faults) -> HttpResponse:
             raise invalid("expandRootDisk", "must be greater than or equal to 0 (the disk can only grow)")
         ceiling = min(MAX_ROOTFS, _product_of(data).get("maxRootFS", MAX_ROOTFS))
         if data["rootfsSize"] + grow > ceiling:
-            raise invalid("expandRootDisk", f"the root disk may grow to at most {ceiling} GB "
-                                            f"(it is {data['rootfsSize']} GB)")  # fmt: skip
+            raise invalid(
+                "expandRootDisk", f"the root disk may grow to at most {ceiling} GB (it is {data['rootfsSize']} GB)"
+            )
         _settled_states(obj, now, "edit")
         data["ports"] = ports
         data["rootfsSize"] += grow
@@ -1161,7 +1513,7 @@ def upgrade(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
         auth_id = _text(body, "imageAuthId", max_len=255)
         if auth_id and not _objects(account, "auth").filter(object_id=auth_id).exists():
             raise invalid("imageAuthId", f"registry credential {auth_id} does not exist")
-        envs = _check_envs(body)
+        envs = _check_envs(body, kind=data.get("kind") or "gpu")
         command = _text(body, "command", max_len=2047)
         entrypoint = _text(body, "entrypoint", max_len=2047)
         if not isinstance(body["save"], bool):
@@ -1172,8 +1524,9 @@ def upgrade(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
         for i, raw in enumerate(_list(volume, "volumeMounts", max_items=30, field="networkVolume.volumeMounts")):
             if _item(raw, f"networkVolume.volumeMounts.{i}").get("type") != "network":
                 raise invalid(f"networkVolume.volumeMounts.{i}.type", "must be network")
-        mounts = _check_storages(account, volume, "volumeMounts", id_key="id", mount_key="mountPath",
-                                 field="networkVolume.volumeMounts")  # fmt: skip
+        mounts = _check_storages(
+            account, volume, "volumeMounts", id_key="id", mount_key="mountPath", field="networkVolume.volumeMounts"
+        )
         elsewhere = [s for s, _ in mounts if s.data["clusterId"] != data["clusterId"]]
         if elsewhere:
             raise Refused(
@@ -1184,9 +1537,15 @@ def upgrade(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
         if NOT_FOUND_IMAGE in image:
             raise Refused("IMAGE_NOT_FOUND", f"image {image} not found or not accessible")
         _settled_states(obj, now, "upgrade")
-        data.update(imageUrl=image, imageAuthId=auth_id, imageAuth="" if auth_id else data["imageAuth"], envs=envs,
-                    command=command, entrypoint=entrypoint,
-                    mounts=[{"id": s.object_id, "mountPath": m} for s, m in mounts])  # fmt: skip
+        data.update(
+            imageUrl=image,
+            imageAuthId=auth_id,
+            imageAuth="" if auth_id else data["imageAuth"],
+            envs=envs,
+            command=command,
+            entrypoint=entrypoint,
+            mounts=[{"id": s.object_id, "mountPath": m} for s, m in mounts],
+        )
         _plan(data, now, (0, {"status": "toReset"}), (0.1, {"status": "resetting"}), (1, {"status": "running"}))
 
     return _action(request, account, act)
@@ -1322,10 +1681,15 @@ def balance(request: HttpRequest, *, account: str, faults: Faults) -> HttpRespon
     def units(value: Decimal, rounding: str) -> str:
         return str(int((value / 10).to_integral_value(rounding=rounding)))  # 1/100 000 → 1/10 000 USD
 
-    return json_response({
-        "availableBalance": units(money["available"], ROUND_FLOOR), "cashBalance": units(money["cash"], ROUND_FLOOR),
-        "creditLimit": "0", "pendingCharges": units(money["pending"], ROUND_CEILING), "outstandingInvoices": "0",
-    })  # fmt: skip
+    return json_response(
+        {
+            "availableBalance": units(money["available"], ROUND_FLOOR),
+            "cashBalance": units(money["cash"], ROUND_FLOOR),
+            "creditLimit": "0",
+            "pendingCharges": units(money["pending"], ROUND_CEILING),
+            "outstandingInvoices": "0",
+        }
+    )
 
 
 # --- network storage ------------------------------------------------------------------------------------------
@@ -1400,8 +1764,11 @@ def storage_delete(request: HttpRequest, *, account: str, faults: Faults) -> Htt
         now = _now()
         _, live = _world(account, now)
         obj = _storage(account, body)
-        users = [o.object_id for o in live if _status(o, now) not in BEING_REMOVED
-                 and any(m["id"] == obj.object_id for m in o.data["mounts"])]  # fmt: skip
+        users = [
+            o.object_id
+            for o in live
+            if _status(o, now) not in BEING_REMOVED and any(m["id"] == obj.object_id for m in o.data["mounts"])
+        ]
         if users:
             raise Refused("NETWORK_STORAGE_IN_USE", f"network storage is mounted by instance {', '.join(users)}")
         obj.delete()
@@ -1421,10 +1788,13 @@ def templates(request: HttpRequest, *, account: str, faults: Faults) -> HttpResp
     name = request.GET.get("name", "").strip().lower()
     mine = request.GET.get("isMyCommunity", "").strip().lower() == "true"
     rows = [
-        t for t in TEMPLATES
-        if (not channels or t["channel"] in channels) and (not kind or t["type"] == kind) and name in t["name"].lower()
+        t
+        for t in TEMPLATES
+        if (not channels or t["channel"] in channels)
+        and (not kind or t["type"] == kind)
+        and name in t["name"].lower()
         and not (mine and t["channel"] == "community")  # this account has published none
-    ]  # fmt: skip
+    ]
     page, number, size = _page(request, rows, page_key="pageNum")
     return json_response({"template": page, "pageSize": size, "pageNum": number, "total": len(rows)})
 
@@ -1459,8 +1829,14 @@ def auth_save(request: HttpRequest, *, account: str, faults: Faults) -> HttpResp
         auth_id = str(acct.data["next_auth"])
         acct.data["next_auth"] += 1
         acct.save(update_fields=["data", "updated_at"])
-        SandboxObject.objects.create(vendor=VENDOR, account=account, kind="auth", object_id=auth_id,
-                                     name=values["name"], data={"id": auth_id, **values})  # fmt: skip
+        SandboxObject.objects.create(
+            vendor=VENDOR,
+            account=account,
+            kind="auth",
+            object_id=auth_id,
+            name=values["name"],
+            data={"id": auth_id, **values},
+        )
     return json_response({})
 
 
@@ -1535,8 +1911,9 @@ def instance_logs(request: HttpRequest, instance_id: str, which: str, token: str
         return HttpResponse("method not allowed\n", status=405, content_type="text/plain")
     if "Authorization" in request.headers:
         # Not the vendor API: a client must never send its key to a host an answer named.
-        return HttpResponse("refused: this log address takes no Authorization header\n", status=400,
-                            content_type="text/plain")  # fmt: skip
+        return HttpResponse(
+            "refused: this log address takes no Authorization header\n", status=400, content_type="text/plain"
+        )
     obj = SandboxObject.objects.filter(vendor=VENDOR, kind="instance", object_id=instance_id).first()
     if obj is None or which not in ("system", "instance"):
         return HttpResponse("404 page not found\n", status=404, content_type="text/plain")

@@ -91,22 +91,23 @@ def without_total(page: dict[str, Any]) -> dict[str, Any]:
 _page1, _page2 = fixture("instances_page1"), fixture("instances_page2")
 ZERO_BASED = f"{LIST_SOURCE}; 'Corrections': pageNum is documented >= 0 and the cnovita client starts at 0"
 NO_TOTAL = f"{LIST_SOURCE}; 'Corrections': page correctly when the server omits total"
+ONE_BASED = f"{LIST_SOURCE}; the MCP server counts pageNum from 1 (a server that reads 0 as 1)"
 LIST_READINGS = {
-    "pageNum counted from 0": (
-        Route("GET", INSTANCES, _page1, params={"pageNum": "0"}, source=cited("instances_page1", ZERO_BASED)),
-        Route("GET", INSTANCES, _page2, params={"pageNum": "1"}, source=cited("instances_page2", ZERO_BASED)),
-        Route("GET", INSTANCES, {"instances": [], "total": 5}, params={"pageNum": "2"}, source=ZERO_BASED),
+    "pageNum counted from 1, 0 read as 1": (
+        Route("GET", INSTANCES, _page1, params={"pageNum": "0"}, source=cited("instances_page1", ONE_BASED)),
+        Route("GET", INSTANCES, _page1, params={"pageNum": "1"}, source=cited("instances_page1", ONE_BASED)),
+        Route("GET", INSTANCES, _page2, params={"pageNum": "2"}, source=cited("instances_page2", ONE_BASED)),
         RUNNING,
         RUNNING_5,
     ),
     "no total": (
         Route(
-            "GET", INSTANCES, without_total(_page1), params={"pageNum": "1"}, source=cited("instances_page1", NO_TOTAL)
+            "GET", INSTANCES, without_total(_page1), params={"pageNum": "0"}, source=cited("instances_page1", NO_TOTAL)
         ),
         Route(
-            "GET", INSTANCES, without_total(_page2), params={"pageNum": "2"}, source=cited("instances_page2", NO_TOTAL)
+            "GET", INSTANCES, without_total(_page2), params={"pageNum": "1"}, source=cited("instances_page2", NO_TOTAL)
         ),
-        Route("GET", INSTANCES, {"instances": []}, params={"pageNum": "3"}, source=NO_TOTAL),
+        Route("GET", INSTANCES, {"instances": []}, params={"pageNum": "2"}, source=NO_TOTAL),
         RUNNING,
         RUNNING_5,
     ),
@@ -139,24 +140,12 @@ CASE = Case(
     get_id=ID,
     get=(RUNNING,),
     got=Expect(ID, "llama-serve-01", RemoteState.RUNNING),
-    # NOTES §2.4 and "Corrections": page by pageNum until `total` is collected, also when
-    # the server repeats an item (or a page).
+    # NOTES §2.4 and "Corrections": pageNum is ">= 0" (the cnovita client starts at 0); page
+    # until `total` is collected. LIST_READINGS holds the 1-based reading and a missing total.
     paging="page-number",
     list=(
-        Route(
-            "GET",
-            INSTANCES,
-            fixture("instances_page1"),
-            params={"pageNum": "1"},
-            source=cited("instances_page1", LIST_SOURCE),
-        ),
-        Route(
-            "GET",
-            INSTANCES,
-            fixture("instances_page2"),
-            params={"pageNum": "2"},
-            source=cited("instances_page2", LIST_SOURCE),
-        ),
+        Route("GET", INSTANCES, _page1, params={"pageNum": "0"}, source=cited("instances_page1", ZERO_BASED)),
+        Route("GET", INSTANCES, _page2, params={"pageNum": "1"}, source=cited("instances_page2", ZERO_BASED)),
         RUNNING,
         RUNNING_5,
     ),
@@ -240,19 +229,6 @@ CASE = Case(
     statuses=STATUSES,
     statuses_source=f"{NOTES} §3: the status enum of the get/list pages, plus `pending` seen by a public client",
     status_routes=status_routes,
-    known_failures={
-        "test_get_of_an_unknown_id_is_not_found_in_each_documented_shape": (
-            "NovitaProvider reads the error name only from a flat body (reason/code/error as strings): "
-            'RESOURCE_NOT_FOUND nested under "error" (a shape the notes\' Corrections say to read) becomes '
-            "a SpecError, so a gone instance is never marked LOST (the same miss turns a nested CONFLICT "
-            "on a repeated start/stop into a SpecError)"
-        ),
-        "test_list_remotes_reads_every_page_under_each_documented_reading": (
-            "NovitaProvider.list_remotes() starts at pageNum=1, so a server that counts pages from 0 (the reading "
-            "the docs' '>= 0' and the cnovita client give) loses its whole first page: inst0001 and inst0002 "
-            "are never listed, and the panel would mark them LOST"
-        ),
-    },
     background=(
         Route("GET", f"{GPU}/products", fixture("products"), source=cited("products", f"{NOTES} §2.2 catalog")),
     ),

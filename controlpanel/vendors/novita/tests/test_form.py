@@ -13,7 +13,8 @@ import pytest
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms import form_class_for
 from controlpanel.vendors.novita.form import NovitaDeploymentForm
-from providers import novita as rules
+from providers.novita.fields import UPGRADE_NEEDS_SAVED_AUTH
+from providers.novita.mapping import product_offer
 from tests.factories import AccountFactory
 
 VOLUME = "d4e82677-3f80-4020-a731-d15b1c589aa8"  # the notes' volume, in California
@@ -21,57 +22,144 @@ FRANKFURT_VOLUME = "7c1e0b54-2a33-4b1e-9a0e-5f1d2c3b4a59"
 # Products as GET /products answers them (prices in 1/100 000 USD per GPU-hour, strings),
 # turned into offers the way the adapter's catalog does.
 PRODUCTS = [
-    {"id": "A100-80GB.14c240g", "name": "A100 SXM 80GB", "cpuPerGpu": 14, "memoryPerGpu": 240, "diskPerGpu": 1024,
-     "availableDeploy": True, "minRootFS": 10, "maxRootFS": 1024, "regions": ["US-CA-06 (California)"],
-     "price": "160000", "spotPrice": "80000", "monthlyPrice": [{"price": "95000000", "month": 1},
-                                                               {"price": "270750000", "month": 3}],
-     "billingMethods": ["onDemand", "spot", "monthly"], "inventoryState": "high"},
-    {"id": "4090.16c62g", "name": "RTX 4090 24GB", "cpuPerGpu": 16, "memoryPerGpu": 62, "diskPerGpu": 100,
-     "availableDeploy": True, "minRootFS": 20, "maxRootFS": 400, "regions": ["EU-DE-01 (Frankfurt)"],
-     "price": "35000", "spotPrice": "18000", "monthlyPrice": [], "billingMethods": ["onDemand", "spot"],
-     "inventoryState": "normal"},
-    {"id": "H200-141GB.24c240g", "name": "H200 141GB", "cpuPerGpu": 24, "memoryPerGpu": 240, "diskPerGpu": 2000,
-     "availableDeploy": False, "minRootFS": 20, "maxRootFS": 2048, "regions": [], "price": "349000",
-     "spotPrice": "0", "monthlyPrice": [], "billingMethods": ["onDemand"], "inventoryState": "none"},
-]  # fmt: skip
-OFFERS = [rules.product_offer(p) for p in PRODUCTS]
-# Templates as the adapter keeps them in the key's metadata (``rules.template_entry``).
+    {
+        "id": "A100-80GB.14c240g",
+        "name": "A100 SXM 80GB",
+        "cpuPerGpu": 14,
+        "memoryPerGpu": 240,
+        "diskPerGpu": 1024,
+        "availableDeploy": True,
+        "minRootFS": 10,
+        "maxRootFS": 1024,
+        "regions": ["US-CA-06 (California)"],
+        "price": "160000",
+        "spotPrice": "80000",
+        "monthlyPrice": [{"price": "95000000", "month": 1}, {"price": "270750000", "month": 3}],
+        "billingMethods": ["onDemand", "spot", "monthly"],
+        "inventoryState": "high",
+    },
+    {
+        "id": "4090.16c62g",
+        "name": "RTX 4090 24GB",
+        "cpuPerGpu": 16,
+        "memoryPerGpu": 62,
+        "diskPerGpu": 100,
+        "availableDeploy": True,
+        "minRootFS": 20,
+        "maxRootFS": 400,
+        "regions": ["EU-DE-01 (Frankfurt)"],
+        "price": "35000",
+        "spotPrice": "18000",
+        "monthlyPrice": [],
+        "billingMethods": ["onDemand", "spot"],
+        "inventoryState": "normal",
+    },
+    {
+        "id": "H200-141GB.24c240g",
+        "name": "H200 141GB",
+        "cpuPerGpu": 24,
+        "memoryPerGpu": 240,
+        "diskPerGpu": 2000,
+        "availableDeploy": False,
+        "minRootFS": 20,
+        "maxRootFS": 2048,
+        "regions": [],
+        "price": "349000",
+        "spotPrice": "0",
+        "monthlyPrice": [],
+        "billingMethods": ["onDemand"],
+        "inventoryState": "none",
+    },
+]
+OFFERS = [product_offer(p) for p in PRODUCTS]
+# Templates as the adapter keeps them in the key's metadata (``providers.novita.mapping.template_entry``).
 VLLM = "docker.io/vllm/vllm-openai:latest"
 PYTORCH = "docker.io/pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime"
 UBUNTU = "docker.io/library/ubuntu:22.04"
 TEMPLATES = [
-    {"id": "tpl-77", "name": "vllm-llama3", "channel": "private", "image": VLLM,
-     "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": ["HF_TOKEN"],
-     "start_command": "--model meta-llama/Llama-3.1-8B-Instruct", "rootfs_gb": 100, "tools": []},
-    {"id": "1", "name": "PyTorch 2.4 (CUDA 12.4)", "channel": "official", "image": PYTORCH,
-     "ports": [{"port": 8888, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": [], "start_command": "",
-     "rootfs_gb": 60, "tools": ["Jupyter"]},
-    {"id": "3", "name": "Ubuntu 22.04", "channel": "official", "image": UBUNTU,
-     "ports": [{"port": 22, "type": "tcp"}], "env_keys": [], "start_command": "sleep infinity", "rootfs_gb": 10,
-     "tools": []},
-    {"id": "9", "name": "Llama 405B", "channel": "official", "image": "docker.io/acme/llama-405b:1",
-     "ports": [{"port": 8000, "type": "http"}], "env_keys": [], "start_command": "", "rootfs_gb": 2000, "tools": []},
+    {
+        "id": "tpl-77",
+        "name": "vllm-llama3",
+        "channel": "private",
+        "image": VLLM,
+        "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}],
+        "env_keys": ["HF_TOKEN"],
+        "start_command": "--model meta-llama/Llama-3.1-8B-Instruct",
+        "rootfs_gb": 100,
+        "tools": [],
+    },
+    {
+        "id": "1",
+        "name": "PyTorch 2.4 (CUDA 12.4)",
+        "channel": "official",
+        "image": PYTORCH,
+        "ports": [{"port": 8888, "type": "http"}, {"port": 22, "type": "tcp"}],
+        "env_keys": [],
+        "start_command": "",
+        "rootfs_gb": 60,
+        "tools": ["Jupyter"],
+    },
+    {
+        "id": "3",
+        "name": "Ubuntu 22.04",
+        "channel": "official",
+        "image": UBUNTU,
+        "ports": [{"port": 22, "type": "tcp"}],
+        "env_keys": [],
+        "start_command": "sleep infinity",
+        "rootfs_gb": 10,
+        "tools": [],
+    },
+    {
+        "id": "9",
+        "name": "Llama 405B",
+        "channel": "official",
+        "image": "docker.io/acme/llama-405b:1",
+        "ports": [{"port": 8000, "type": "http"}],
+        "env_keys": [],
+        "start_command": "",
+        "rootfs_gb": 2000,
+        "tools": [],
+    },
     {"id": "old", "name": "listed before templates kept their image", "channel": "official"},
-]  # fmt: skip
+]
 METADATA = {
     "clusters": [{"id": "5", "name": "US-CA-06 (California)"}, {"id": "3", "name": "EU-DE-01 (Frankfurt)"}],
     "registry_auths": [{"id": "1001", "name": "ghcr.io"}],
     "network_storages": [
-        {"id": VOLUME, "name": "llama-weights", "cluster_id": "5", "cluster_name": "US-CA-06 (California)",
-         "size_gb": 10},
-        {"id": FRANKFURT_VOLUME, "name": "eu-data", "cluster_id": "3", "cluster_name": "EU-DE-01 (Frankfurt)",
-         "size_gb": 50},
+        {
+            "id": VOLUME,
+            "name": "llama-weights",
+            "cluster_id": "5",
+            "cluster_name": "US-CA-06 (California)",
+            "size_gb": 10,
+        },
+        {
+            "id": FRANKFURT_VOLUME,
+            "name": "eu-data",
+            "cluster_id": "3",
+            "cluster_name": "EU-DE-01 (Frankfurt)",
+            "size_gb": 50,
+        },
     ],
     "templates": TEMPLATES,
-}  # fmt: skip
+}
 # The notes' example create request (contract §2.3), without its empty strings and
 # "month": 0, which the form leaves out as the vendor's defaults.
 SEED_SPEC = {
-    "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-    "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp",
-    "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}], "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
-    "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}], "billingMode": "onDemand", "minCudaVersion": "12.4",
-}  # fmt: skip
+    "name": "llama-serve-01",
+    "productId": "A100-80GB.14c240g",
+    "kind": "gpu",
+    "gpuNum": 1,
+    "rootfsSize": 100,
+    "imageUrl": "docker.io/vllm/vllm-openai:latest",
+    "ports": "8000/http, 22/tcp",
+    "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}],
+    "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
+    "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}],
+    "billingMode": "onDemand",
+    "minCudaVersion": "12.4",
+}
 
 
 @pytest.fixture
@@ -89,13 +177,22 @@ def rows(prefix: str, items: list[dict[str, Any]], initial: int = 0) -> dict[str
 
 def data(account, **fields: Any) -> dict[str, Any]:
     values = {
-        "account": account.pk, "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "gpuNum": "1",
-        "clusterId": "", "rootfsSize": "100", "minCudaVersion": "12.4", "imageUrl": "docker.io/vllm/vllm-openai:latest",
-        "jupyter": "on", "jupyter_port": "8888", "jupyter_type": "http", "billingMode": "onDemand",
+        "account": account.pk,
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "gpuNum": "1",
+        "clusterId": "",
+        "rootfsSize": "100",
+        "minCudaVersion": "12.4",
+        "imageUrl": "docker.io/vllm/vllm-openai:latest",
+        "jupyter": "on",
+        "jupyter_port": "8888",
+        "jupyter_type": "http",
+        "billingMode": "onDemand",
         **rows("ports", [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}]),
         **rows("env", [{"key": "HF_TOKEN", "value": "hf_xxx"}]),
         **rows("volumes", [{"Id": VOLUME, "mountPoint": "/network"}]),
-    }  # fmt: skip
+    }
     values.update(fields)
     return {k: v for k, v in values.items() if v is not None}
 
@@ -130,21 +227,45 @@ def test_novita_form_builds_the_notes_example_request(novita_account):
 
 def test_novita_form_sends_every_optional_field_when_filled(novita_account):
     form = bound(
-        novita_account, name="full-01", gpuNum="2", clusterId="5", rootfsSize="200", networkId="vpc-1",
-        imageAuthId="1001", command="--model x", entrypoint="/bin/serve", jupyter=None,
-        billingMode="monthly", month="3", autoRenew="on", autoRenewMonth="6",
+        novita_account,
+        name="full-01",
+        gpuNum="2",
+        clusterId="5",
+        rootfsSize="200",
+        networkId="vpc-1",
+        imageAuthId="1001",
+        command="--model x",
+        entrypoint="/bin/serve",
+        jupyter=None,
+        billingMode="monthly",
+        month="3",
+        autoRenew="on",
+        autoRenewMonth="6",
         **rows("env", [{"key": "A", "value": "1"}, {"key": "B", "value": ""}]),
         **rows("volumes", [{"Id": VOLUME, "mountPoint": "/models"}]),
-    )  # fmt: skip
+    )
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        "name": "full-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 2, "rootfsSize": 200,
-        "imageUrl": "docker.io/vllm/vllm-openai:latest", "imageAuthId": "1001", "ports": "8000/http, 22/tcp",
-        "envs": [{"key": "A", "value": "1"}, {"key": "B", "value": ""}], "command": "--model x",
-        "entrypoint": "/bin/serve", "clusterId": "5", "networkStorages": [{"Id": VOLUME, "mountPoint": "/models"}],
-        "networkId": "vpc-1", "billingMode": "monthly", "month": 3, "autoRenew": True, "autoRenewMonth": 6,
+        "name": "full-01",
+        "productId": "A100-80GB.14c240g",
+        "kind": "gpu",
+        "gpuNum": 2,
+        "rootfsSize": 200,
+        "imageUrl": "docker.io/vllm/vllm-openai:latest",
+        "imageAuthId": "1001",
+        "ports": "8000/http, 22/tcp",
+        "envs": [{"key": "A", "value": "1"}, {"key": "B", "value": ""}],
+        "command": "--model x",
+        "entrypoint": "/bin/serve",
+        "clusterId": "5",
+        "networkStorages": [{"Id": VOLUME, "mountPoint": "/models"}],
+        "networkId": "vpc-1",
+        "billingMode": "monthly",
+        "month": 3,
+        "autoRenew": True,
+        "autoRenewMonth": 6,
         "minCudaVersion": "12.4",
-    }  # fmt: skip
+    }
 
 
 def test_novita_form_leaves_out_what_is_empty(novita_account):
@@ -153,9 +274,14 @@ def test_novita_form_leaves_out_what_is_empty(novita_account):
     )
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-        "imageUrl": "docker.io/vllm/vllm-openai:latest", "billingMode": "onDemand",
-    }  # fmt: skip
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "kind": "gpu",
+        "gpuNum": 1,
+        "rootfsSize": 100,
+        "imageUrl": "docker.io/vllm/vllm-openai:latest",
+        "billingMode": "onDemand",
+    }
 
 
 def test_novita_form_blank_rows_are_ignored(novita_account):
@@ -211,33 +337,58 @@ def test_novita_form_lists_only_novita_keys(novita_account, account):
         ({"productId": "H200-141GB.24c240g"}, "productId", "H200 141GB has no capacity now: choose another product."),
         ({"gpuNum": "0"}, "gpuNum", "1 to 8 GPUs."),
         ({"gpuNum": "9"}, "gpuNum", "1 to 8 GPUs."),
-        ({"clusterId": "3", "volumes-TOTAL_FORMS": "0"}, "clusterId", "A100 SXM 80GB is not sold in this cluster; it is in: US-CA-06 (California)."),
+        (
+            {"clusterId": "3", "volumes-TOTAL_FORMS": "0"},
+            "clusterId",
+            "A100 SXM 80GB is not sold in this cluster; it is in: US-CA-06 (California).",
+        ),
         ({"rootfsSize": "5"}, "rootfsSize", "10 to 6144 GB."),
         ({"rootfsSize": "2000"}, "rootfsSize", "A100 SXM 80GB takes a root disk of 10–1024 GB."),
-        ({"productId": "4090.16c62g", "rootfsSize": "15", "volumes-TOTAL_FORMS": "0"}, "rootfsSize",
-         "RTX 4090 24GB takes a root disk of 20–400 GB."),
+        (
+            {"productId": "4090.16c62g", "rootfsSize": "15", "volumes-TOTAL_FORMS": "0"},
+            "rootfsSize",
+            "RTX 4090 24GB takes a root disk of 20–400 GB.",
+        ),
         ({"minCudaVersion": "12"}, "minCudaVersion", "A CUDA version like 12.4."),
         ({"imageUrl": ""}, "imageUrl", "This field is required."),
         ({"imageUrl": "docker.io/" + "a" * 500}, "imageUrl", "At most 500 characters."),
         ({"imageUrl": "my image"}, "imageUrl", "An image reference has no spaces."),
         ({"imageAuth": "just-a-user"}, "imageAuth", "Registry credentials are username:password."),
-        ({"imageAuth": "bot:pw", "imageAuthId": "1001"}, "imageAuth",
-         "Give a saved registry credential or username:password, not both."),
+        (
+            {"imageAuth": "bot:pw", "imageAuthId": "1001"},
+            "imageAuth",
+            "Give a saved registry credential or username:password, not both.",
+        ),
         ({"command": "x" * 2048}, "command", "At most 2047 characters."),
         ({"entrypoint": "x" * 2048}, "entrypoint", "At most 2047 characters."),
         ({"jupyter_port": "2223"}, "jupyter_port", "2222, 2223 and 2224 are reserved by Novita."),
         ({"jupyter_port": "8000"}, "jupyter_port", "8000 is already exposed as a port."),
         ({"jupyter_port": ""}, "jupyter_port", "This field is required."),
         ({"billingMode": "monthly", "month": ""}, "month", "Monthly billing needs at least 1 month."),
-        ({"productId": "4090.16c62g", "billingMode": "monthly", "month": "1", "rootfsSize": "100",
-          "volumes-TOTAL_FORMS": "0"}, "billingMode", "RTX 4090 24GB is sold on demand, spot only."),
+        (
+            {
+                "productId": "4090.16c62g",
+                "billingMode": "monthly",
+                "month": "1",
+                "rootfsSize": "100",
+                "volumes-TOTAL_FORMS": "0",
+            },
+            "billingMode",
+            "RTX 4090 24GB is sold on demand, spot only.",
+        ),
         ({"billingMode": "monthly", "month": "1", "autoRenewMonth": "3"}, "autoRenewMonth", "Only with auto-renew."),
-        ({"billingMode": "monthly", "month": "1", "autoRenew": "on", "autoRenewMonth": "13"}, "autoRenewMonth",
-         "1 to 12 months."),
-        ({"billingMode": "monthly", "month": "1", "autoRenew": "on"}, "autoRenewMonth",
-         "Say for how many months it renews (1 to 12)."),
+        (
+            {"billingMode": "monthly", "month": "1", "autoRenew": "on", "autoRenewMonth": "13"},
+            "autoRenewMonth",
+            "1 to 12 months.",
+        ),
+        (
+            {"billingMode": "monthly", "month": "1", "autoRenew": "on"},
+            "autoRenewMonth",
+            "Say for how many months it renews (1 to 12).",
+        ),
     ],
-)  # fmt: skip
+)
 def test_novita_form_rule_lands_on_its_field(novita_account, fields, where, message):
     errors = invalid(bound(novita_account, **fields))
     assert errors == {where: [message]}
@@ -293,14 +444,23 @@ def test_novita_form_at_most_a_hundred_variables(novita_account):
     [
         ([{"Id": VOLUME, "mountPoint": "network"}], "volumes-0-mountPoint", "An absolute path, e.g. /network."),
         ([{"Id": VOLUME, "mountPoint": "/" + "m" * 4095}], "volumes-0-mountPoint", "At most 4095 characters."),
-        ([{"Id": VOLUME, "mountPoint": "/a"}, {"Id": VOLUME, "mountPoint": "/b"}], "volumes-1-Id",
-         "This volume is mounted twice."),
-        ([{"Id": VOLUME, "mountPoint": "/a"}, {"Id": FRANKFURT_VOLUME, "mountPoint": "/a"}], "volumes-1-mountPoint",
-         "Another volume is mounted here."),
-        ([{"Id": "not-listed", "mountPoint": "/a"}], "volumes-0-Id",
-         "Select a valid choice. not-listed is not one of the available choices."),
+        (
+            [{"Id": VOLUME, "mountPoint": "/a"}, {"Id": VOLUME, "mountPoint": "/b"}],
+            "volumes-1-Id",
+            "This volume is mounted twice.",
+        ),
+        (
+            [{"Id": VOLUME, "mountPoint": "/a"}, {"Id": FRANKFURT_VOLUME, "mountPoint": "/a"}],
+            "volumes-1-mountPoint",
+            "Another volume is mounted here.",
+        ),
+        (
+            [{"Id": "not-listed", "mountPoint": "/a"}],
+            "volumes-0-Id",
+            "Select a valid choice. not-listed is not one of the available choices.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_novita_form_volume_rule_lands_on_its_row(novita_account, volumes, where, message):
     errors = invalid(bound(novita_account, clusterId="", **rows("volumes", volumes)))
     assert errors.get(where) == [message], errors
@@ -333,8 +493,12 @@ def test_novita_form_rules_are_not_django_validators():
     from django.core import validators
 
     fields = NovitaDeploymentForm.main_form.base_fields
-    rule_types = (validators.MinValueValidator, validators.MaxValueValidator, validators.MaxLengthValidator,
-                  validators.RegexValidator)  # fmt: skip
+    rule_types = (
+        validators.MinValueValidator,
+        validators.MaxValueValidator,
+        validators.MaxLengthValidator,
+        validators.RegexValidator,
+    )
     for name in ("name", "gpuNum", "rootfsSize", "imageUrl", "command", "minCudaVersion", "autoRenewMonth"):
         assert not [v for v in fields[name].validators if isinstance(v, rule_types)], name
     assert fields["gpuNum"].widget.attrs == {"min": 1, "max": 8}  # hints for the browser, from the rules
@@ -411,8 +575,10 @@ def test_novita_without_a_catalog_the_product_asks_for_a_sync(novita_account):
 def test_novita_clusters_credentials_and_volumes_come_from_the_key(novita_account):
     form = bound(novita_account)
     assert form.main.fields["clusterId"].choices == [
-        ("", "Any cluster: Novita chooses"), ("5", "US-CA-06 (California)"), ("3", "EU-DE-01 (Frankfurt)"),
-    ]  # fmt: skip
+        ("", "Any cluster: Novita chooses"),
+        ("5", "US-CA-06 (California)"),
+        ("3", "EU-DE-01 (Frankfurt)"),
+    ]
     assert form.main.fields["imageAuthId"].choices[1:] == [("1001", "ghcr.io")]
     assert form.sets["volumes"].forms[0].fields["Id"].choices == [
         ("", "Choose a volume…"),
@@ -425,9 +591,11 @@ def test_novita_clusters_credentials_and_volumes_come_from_the_key(novita_accoun
 
 def test_novita_with_two_keys_each_choice_names_its_key_and_must_be_the_payers(novita_account, team):
     other = AccountFactory(
-        team=team, vendor="novita", label="Novita prod",
+        team=team,
+        vendor="novita",
+        label="Novita prod",
         metadata={"registry_auths": [{"id": "2002", "name": "docker hub"}], "network_storages": [], "clusters": []},
-    )  # fmt: skip
+    )
     form = bound(novita_account, imageAuthId="2002")
     assert ("2002", "docker hub — Novita prod") in form.main.fields["imageAuthId"].choices
     assert ("5", "US-CA-06 (California)") in form.main.fields["clusterId"].choices  # Novita's, not a key's
@@ -443,10 +611,15 @@ def blank(account, **fields: Any) -> dict[str, Any]:
     """A new form as the browser posts it untouched: the product chosen, the image, command
     and rows empty, the root disk and Jupyter port at the form's defaults, Jupyter off."""
     values = data(
-        account, imageUrl="", minCudaVersion="", rootfsSize="60", jupyter=None,
-        **rows("ports", [{"port": "", "type": "http"}]), **rows("env", [{"key": "", "value": ""}]),
+        account,
+        imageUrl="",
+        minCudaVersion="",
+        rootfsSize="60",
+        jupyter=None,
+        **rows("ports", [{"port": "", "type": "http"}]),
+        **rows("env", [{"key": "", "value": ""}]),
         **rows("volumes", []),
-    )  # fmt: skip
+    )
     values.update(fields)
     return values
 
@@ -461,12 +634,15 @@ def test_novita_templates_are_choices_from_the_keys_metadata(novita_account):
     assert form.main.fields["template"].choices == [
         ("", "None: my own settings"),
         ("Your templates", [("tpl-77", f"vllm-llama3 · {VLLM} · ports 8000/http, 22/tcp · 100 GB disk")]),
-        ("Novita's templates", [
-            ("1", f"PyTorch 2.4 (CUDA 12.4) · {PYTORCH} · ports 8888/http, 22/tcp · Jupyter · 60 GB disk"),
-            ("3", f"Ubuntu 22.04 · {UBUNTU} · ports 22/tcp · 10 GB disk"),
-            ("9", "Llama 405B · docker.io/acme/llama-405b:1 · ports 8000/http · 2000 GB disk"),
-        ]),
-    ]  # fmt: skip
+        (
+            "Novita's templates",
+            [
+                ("1", f"PyTorch 2.4 (CUDA 12.4) · {PYTORCH} · ports 8888/http, 22/tcp · Jupyter · 60 GB disk"),
+                ("3", f"Ubuntu 22.04 · {UBUNTU} · ports 22/tcp · 10 GB disk"),
+                ("9", "Llama 405B · docker.io/acme/llama-405b:1 · ports 8000/http · 2000 GB disk"),
+            ],
+        ),
+    ]
     assert "template" in {name for section in form.sections for name in section[2]}
 
 
@@ -480,10 +656,17 @@ def test_novita_template_fills_the_empty_fields(novita_account):
     form = posted(blank(novita_account, template="tpl-77"))
     assert form.is_valid(), (form.main.errors, [f.errors for fs in form.sets.values() for f in fs.forms])
     assert form.spec == {
-        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-        "imageUrl": VLLM, "ports": "8000/http, 22/tcp", "envs": [{"key": "HF_TOKEN", "value": ""}],
-        "command": "--model meta-llama/Llama-3.1-8B-Instruct", "billingMode": "onDemand",
-    }  # fmt: skip
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "kind": "gpu",
+        "gpuNum": 1,
+        "rootfsSize": 100,
+        "imageUrl": VLLM,
+        "ports": "8000/http, 22/tcp",
+        "envs": [{"key": "HF_TOKEN", "value": ""}],
+        "command": "--model meta-llama/Llama-3.1-8B-Instruct",
+        "billingMode": "onDemand",
+    }
     # The page shows what was filled in, so the user sees what will be sent (and gives
     # HF_TOKEN its value there).
     assert (form.main["imageUrl"].value(), form.main["rootfsSize"].value()) == (VLLM, "100")
@@ -493,21 +676,29 @@ def test_novita_template_fills_the_empty_fields(novita_account):
 
 
 def test_novita_template_keeps_what_the_user_typed(novita_account):
-    form = bound(novita_account, template="tpl-77", command="--model Qwen/Qwen2.5-7B-Instruct",
-                 **rows("env", [{"key": "HF_TOKEN", "value": "hf_mine"}, {"key": "MODEL", "value": "qwen"}]))  # fmt: skip
+    form = bound(
+        novita_account,
+        template="tpl-77",
+        command="--model Qwen/Qwen2.5-7B-Instruct",
+        **rows("env", [{"key": "HF_TOKEN", "value": "hf_mine"}, {"key": "MODEL", "value": "qwen"}]),
+    )
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        **SEED_SPEC, "command": "--model Qwen/Qwen2.5-7B-Instruct",
+        **SEED_SPEC,
+        "command": "--model Qwen/Qwen2.5-7B-Instruct",
         "envs": [{"key": "HF_TOKEN", "value": "hf_mine"}, {"key": "MODEL", "value": "qwen"}],
-    }  # fmt: skip
+    }
     # Everything typed stays; the template adds only its Jupyter, not ticked here.
     typed = {"imageUrl": "docker.io/acme/serve:2", "command": "--port 9000", "rootfsSize": "200", "jupyter": None}
     form = bound(novita_account, template="1", **typed, **rows("ports", [{"port": 9000, "type": "http"}]))
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        **SEED_SPEC, "imageUrl": "docker.io/acme/serve:2", "command": "--port 9000", "rootfsSize": 200,
+        **SEED_SPEC,
+        "imageUrl": "docker.io/acme/serve:2",
+        "command": "--port 9000",
+        "rootfsSize": 200,
         "ports": "9000/http",
-    }  # fmt: skip
+    }
 
 
 def test_novita_template_env_values_are_never_copied(novita_account):
@@ -525,10 +716,16 @@ def test_novita_template_with_jupyter_ticks_the_tool_and_leaves_its_port_to_it(n
     form = posted(blank(novita_account, template="1"))
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 60,
-        "imageUrl": PYTORCH, "ports": "22/tcp", "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "kind": "gpu",
+        "gpuNum": 1,
+        "rootfsSize": 60,
+        "imageUrl": PYTORCH,
+        "ports": "22/tcp",
+        "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
         "billingMode": "onDemand",
-    }  # fmt: skip
+    }
     assert form.main["jupyter"].value() is True
     # A port row of the user's already on Jupyter's port: the tool is left unticked.
     form = posted(blank(novita_account, template="1", **rows("ports", [{"port": 8888, "type": "http"}])))
@@ -541,9 +738,16 @@ def test_novita_switching_templates_replaces_the_previous_ones_values(novita_acc
     form = posted({**filled, "template": "3"})
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 10,
-        "imageUrl": UBUNTU, "ports": "22/tcp", "command": "sleep infinity", "billingMode": "onDemand",
-    }  # fmt: skip
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "kind": "gpu",
+        "gpuNum": 1,
+        "rootfsSize": 10,
+        "imageUrl": UBUNTU,
+        "ports": "22/tcp",
+        "command": "sleep infinity",
+        "billingMode": "onDemand",
+    }
     # A value given on the review page is the user's: switching keeps that row.
     given = {**filled, "env-0-value": "hf_given", "template": "3"}
     assert posted(given).main.data["env-0-value"] == "hf_given"
@@ -577,8 +781,14 @@ def test_novita_templates_are_the_chosen_keys(novita_account, team):
 
 
 def test_novita_editing_has_no_template_picker(novita_account):
-    post = {"rootfsSize": "100", "imageUrl": "", "template": "3", **rows("ports", []), **rows("env", []),
-            **rows("volumes", [])}  # fmt: skip
+    post = {
+        "rootfsSize": "100",
+        "imageUrl": "",
+        "template": "3",
+        **rows("ports", []),
+        **rows("env", []),
+        **rows("volumes", []),
+    }
     form = editing_form(SEED_SPEC, post)
     assert "template" not in form.main.fields
     assert invalid(form)["imageUrl"] == ["This field is required."]
@@ -634,9 +844,14 @@ def test_novita_on_demand_charges_nothing_and_spot_warns(novita_account):
 def editing_form(spec: dict[str, Any], post: dict[str, Any] | None = None, **kwargs: Any) -> NovitaDeploymentForm:
     initial, row_initial = NovitaDeploymentForm.initial_from_spec(spec)
     return NovitaDeploymentForm(
-        post, initial=initial, row_initial=row_initial, editing=True, offers=OFFERS,
-        accounts=ProviderAccount.objects.all(), **kwargs,
-    )  # fmt: skip
+        post,
+        initial=initial,
+        row_initial=row_initial,
+        editing=True,
+        offers=OFFERS,
+        accounts=ProviderAccount.objects.all(),
+        **kwargs,
+    )
 
 
 def test_novita_initial_from_spec_round_trips(novita_account):
@@ -658,9 +873,21 @@ def test_novita_editing_fixes_what_novita_cannot_change(novita_account):
     form = editing_form(SEED_SPEC)
     disabled = {name for name, field in form.main.fields.items() if field.disabled}
     assert disabled == {
-        "name", "productId", "gpuNum", "clusterId", "networkId", "minCudaVersion", "imageAuth", "billingMode",
-        "month", "autoRenew", "autoRenewMonth", "jupyter", "jupyter_port", "jupyter_type",
-    }  # fmt: skip
+        "name",
+        "productId",
+        "gpuNum",
+        "clusterId",
+        "networkId",
+        "minCudaVersion",
+        "imageAuth",
+        "billingMode",
+        "month",
+        "autoRenew",
+        "autoRenewMonth",
+        "jupyter",
+        "jupyter_port",
+        "jupyter_type",
+    }
     assert "account" not in form.main.fields
     editable = {"rootfsSize", "imageUrl", "imageAuthId", "command", "entrypoint"}
     assert editable <= set(form.main.fields) - disabled
@@ -668,27 +895,41 @@ def test_novita_editing_fixes_what_novita_cannot_change(novita_account):
 
 def test_novita_update_post_changes_image_env_ports_and_grows_the_disk(novita_account):
     post = {
-        "name": "hijacked", "productId": "4090.16c62g", "gpuNum": "8", "billingMode": "spot",  # locked: ignored
-        "rootfsSize": "150", "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", "command": "--port 8000",
+        "name": "hijacked",
+        "productId": "4090.16c62g",
+        "gpuNum": "8",
+        "billingMode": "spot",  # locked: ignored
+        "rootfsSize": "150",
+        "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+        "command": "--port 8000",
         # The page showed two ports, one variable and one volume: the second port and the
         # volume are removed (cleared), the variable changed.
         **rows("ports", [{"port": 8000, "type": "http"}, {"port": "", "type": "tcp"}], initial=2),
         **rows("env", [{"key": "HF_TOKEN", "value": "hf_new"}], initial=1),
         **rows("volumes", [{"Id": "", "mountPoint": ""}], initial=1),
-    }  # fmt: skip
+    }
     form = editing_form(SEED_SPEC, post)
     assert form.is_valid(), (form.main.errors, [f.errors for f in form.sets["ports"].forms])
     expected = {
-        **SEED_SPEC, "rootfsSize": 150, "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", "command": "--port 8000",
-        "ports": "8000/http", "envs": [{"key": "HF_TOKEN", "value": "hf_new"}],
-    }  # fmt: skip
+        **SEED_SPEC,
+        "rootfsSize": 150,
+        "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+        "command": "--port 8000",
+        "ports": "8000/http",
+        "envs": [{"key": "HF_TOKEN", "value": "hf_new"}],
+    }
     del expected["networkStorages"]  # every volume row removed: the upgrade unmounts them
     assert form.spec == expected
 
 
 def test_novita_update_cannot_shrink_the_root_disk(novita_account):
-    post = {"rootfsSize": "80", "imageUrl": SEED_SPEC["imageUrl"], **rows("ports", []), **rows("env", []),
-            **rows("volumes", [])}  # fmt: skip
+    post = {
+        "rootfsSize": "80",
+        "imageUrl": SEED_SPEC["imageUrl"],
+        **rows("ports", []),
+        **rows("env", []),
+        **rows("volumes", []),
+    }
     form = editing_form(SEED_SPEC, post)
     assert invalid(form) == {"rootfsSize": ["Novita can only grow the root disk: it has 100 GB now."]}
 
@@ -696,16 +937,26 @@ def test_novita_update_cannot_shrink_the_root_disk(novita_account):
 def test_novita_update_of_an_image_pulled_with_username_password_asks_for_a_saved_credential(novita_account):
     spec = {**SEED_SPEC, "imageAuth": "bot:pw", "networkStorages": []}
     spec.pop("imageAuthId", None)
-    post = {"rootfsSize": "100", "imageUrl": "ghcr.io/acme/app:2", **rows("ports", []), **rows("env", []),
-            **rows("volumes", [])}  # fmt: skip
+    post = {
+        "rootfsSize": "100",
+        "imageUrl": "ghcr.io/acme/app:2",
+        **rows("ports", []),
+        **rows("env", []),
+        **rows("volumes", []),
+    }
     form = editing_form(spec, post)
-    assert invalid(form) == {"imageAuth": [rules.UPGRADE_NEEDS_SAVED_AUTH]}
+    assert invalid(form) == {"imageAuth": [UPGRADE_NEEDS_SAVED_AUTH]}
 
 
 def test_novita_update_of_a_sold_out_product_is_not_refused_for_capacity(novita_account):
     spec = {**SEED_SPEC, "productId": "H200-141GB.24c240g", "rootfsSize": 100, "networkStorages": []}
-    post = {"rootfsSize": "100", "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", **rows("ports", []),
-            **rows("env", []), **rows("volumes", [])}  # fmt: skip
+    post = {
+        "rootfsSize": "100",
+        "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+        **rows("ports", []),
+        **rows("env", []),
+        **rows("volumes", []),
+    }
     form = editing_form(spec, post)
     assert form.is_valid(), form.main.errors
 
@@ -731,8 +982,13 @@ def test_novita_a_stored_registry_password_is_never_written_into_a_page(novita_a
 
 
 def test_novita_editing_keeps_ids_gone_from_the_lists(novita_account):
-    spec = {**SEED_SPEC, "productId": "gone.1c1g", "clusterId": "42", "imageAuthId": "9",
-            "networkStorages": [{"Id": "vol-gone", "mountPoint": "/w"}]}  # fmt: skip
+    spec = {
+        **SEED_SPEC,
+        "productId": "gone.1c1g",
+        "clusterId": "42",
+        "imageAuthId": "9",
+        "networkStorages": [{"Id": "vol-gone", "mountPoint": "/w"}],
+    }
     form = editing_form(spec)
     assert ("gone.1c1g", "gone.1c1g (not in the synced product list)") in form.main.fields["productId"].choices
     assert ("42", "42 (not in the key's cluster list)") in form.main.fields["clusterId"].choices
@@ -743,8 +999,11 @@ def test_novita_editing_keeps_ids_gone_from_the_lists(novita_account):
 
 def test_novita_clone_to_another_vendor_carries_name_image_and_env():
     common = NovitaDeploymentForm.common_from_spec(SEED_SPEC)
-    assert common == {"name": "llama-serve-01", "image": "docker.io/vllm/vllm-openai:latest",
-                      "env": [("HF_TOKEN", "hf_xxx")]}  # fmt: skip
+    assert common == {
+        "name": "llama-serve-01",
+        "image": "docker.io/vllm/vllm-openai:latest",
+        "env": [("HF_TOKEN", "hf_xxx")],
+    }
     initial, row_initial = NovitaDeploymentForm.initial_from_common(common)
     assert initial == {"name": "llama-serve-01", "imageUrl": "docker.io/vllm/vllm-openai:latest"}
     assert row_initial == {"env": [{"key": "HF_TOKEN", "value": "hf_xxx"}]}

@@ -22,13 +22,15 @@ from controlpanel.catalog.models import Offer as CatalogOffer
 from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, LogSnapshot
 from controlpanel.deployments.states import State
-from providers import novita as rules
 from providers.base import Action
+from providers.novita.mapping import connection_of, endpoints_of, masked, product_offer
+from providers.novita.provider import GPU_API
+from providers.novita.statuses import remote_state
 from providers.testing import load_fixture
 from tests.factories import AccountFactory, DeploymentFactory, post_confirmed
 
 HX = {"HTTP_HX_REQUEST": "true"}
-GPU = rules.GPU_API
+GPU = GPU_API
 INSTANCE_ID = "8b7f3c2e1a9d4f60"
 VOLUME = "d4e82677-3f80-4020-a731-d15b1c589aa8"
 METADATA = {
@@ -36,15 +38,23 @@ METADATA = {
     "registry_auths": [{"id": "1001", "name": "ghcr.io"}],
     "network_storages": [
         {"id": VOLUME, "name": "llama-weights", "cluster_id": "5", "cluster_name": "US-CA-06", "size_gb": 10}
-    ],  # fmt: skip
+    ],
     "templates": [],
 }
 SPEC = {
-    "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-    "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp",
-    "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}], "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
-    "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}], "billingMode": "onDemand", "minCudaVersion": "12.4",
-}  # fmt: skip
+    "name": "llama-serve-01",
+    "productId": "A100-80GB.14c240g",
+    "kind": "gpu",
+    "gpuNum": 1,
+    "rootfsSize": 100,
+    "imageUrl": "docker.io/vllm/vllm-openai:latest",
+    "ports": "8000/http, 22/tcp",
+    "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}],
+    "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
+    "networkStorages": [{"Id": VOLUME, "mountPoint": "/network"}],
+    "billingMode": "onDemand",
+    "minCudaVersion": "12.4",
+}
 
 
 @pytest.fixture
@@ -53,13 +63,22 @@ def novita_account(team):
         team=team, vendor="novita", label="Novita sandbox", api_key="sandbox-novita-panel", metadata=METADATA
     )
     for product in load_fixture("novita", "products")["data"]:
-        offer = rules.product_offer(product)
+        offer = product_offer(product)
         CatalogOffer.objects.create(
-            account=account, vendor="novita", kind=offer.kind, sku=offer.sku, name=offer.name,
-            gpu_model=offer.gpu_model, gpu_count=offer.gpu_count, gpu_memory_gb=offer.gpu_memory_gb,
-            price_per_hour=offer.price_per_hour, available=offer.available, extra=offer.extra, raw=offer.raw,
+            account=account,
+            vendor="novita",
+            kind=offer.kind,
+            sku=offer.sku,
+            name=offer.name,
+            gpu_model=offer.gpu_model,
+            gpu_count=offer.gpu_count,
+            gpu_memory_gb=offer.gpu_memory_gb,
+            price_per_hour=offer.price_per_hour,
+            available=offer.available,
+            extra=offer.extra,
+            raw=offer.raw,
             synced_at=timezone.now(),
-        )  # fmt: skip
+        )
     return account
 
 
@@ -72,13 +91,22 @@ def rows(prefix: str, items: list[dict[str, Any]]) -> dict[str, str]:
 
 def form_post(account, **overrides: Any) -> dict[str, Any]:
     data = {
-        "account": account.pk, "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "gpuNum": "1",
-        "clusterId": "", "rootfsSize": "100", "minCudaVersion": "12.4", "imageUrl": "docker.io/vllm/vllm-openai:latest",
-        "jupyter": "on", "jupyter_port": "8888", "jupyter_type": "http", "billingMode": "onDemand",
+        "account": account.pk,
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "gpuNum": "1",
+        "clusterId": "",
+        "rootfsSize": "100",
+        "minCudaVersion": "12.4",
+        "imageUrl": "docker.io/vllm/vllm-openai:latest",
+        "jupyter": "on",
+        "jupyter_port": "8888",
+        "jupyter_type": "http",
+        "billingMode": "onDemand",
         **rows("ports", [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}]),
         **rows("env", [{"key": "HF_TOKEN", "value": "hf_xxx"}]),
         **rows("volumes", [{"Id": VOLUME, "mountPoint": "/network"}]),
-    }  # fmt: skip
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -92,14 +120,21 @@ def novita_deployment(
 ) -> Deployment:
     """A deployment as the poll leaves it: the adapter's reading of the instance."""
     item = instance(id=external_id, **changes)
-    vendor_state, message = item["status"], rules.remote_state(item)[1]
-    endpoints = rules.endpoints_of(item)
+    vendor_state, message = item["status"], remote_state(item)[1]
+    endpoints = endpoints_of(item)
     return DeploymentFactory(
-        account=account, name="llama-serve-01", spec=copy.deepcopy(spec or SPEC), state=state,
-        external_id=external_id, vendor_state=vendor_state, status_message=message, raw=rules.masked(item),
-        connection=rules.connection_of(item), endpoints=[e.as_dict() for e in endpoints],
+        account=account,
+        name="llama-serve-01",
+        spec=copy.deepcopy(spec or SPEC),
+        state=state,
+        external_id=external_id,
+        vendor_state=vendor_state,
+        status_message=message,
+        raw=masked(item),
+        connection=connection_of(item),
+        endpoints=[e.as_dict() for e in endpoints],
         endpoint_url=next((e.url for e in endpoints if e.url), ""),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -113,10 +148,35 @@ def api(novita_account):
 
 def test_novita_create_page_renders_every_field(logged_in, novita_account):
     content = logged_in.get(reverse("deployments:create", args=["novita"])).content.decode()
-    for name in ("account", "name", "productId", "gpuNum", "clusterId", "rootfsSize", "minCudaVersion", "networkId",
-                 "template", "imageUrl", "imageAuthId", "imageAuth", "command", "entrypoint", "jupyter", "jupyter_port",
-                 "jupyter_type", "billingMode", "month", "autoRenew", "autoRenewMonth", "ports-0-port", "ports-0-type",
-                 "env-0-key", "env-0-value", "volumes-0-Id", "volumes-0-mountPoint"):  # fmt: skip
+    for name in (
+        "account",
+        "name",
+        "productId",
+        "gpuNum",
+        "clusterId",
+        "rootfsSize",
+        "minCudaVersion",
+        "networkId",
+        "template",
+        "imageUrl",
+        "imageAuthId",
+        "imageAuth",
+        "command",
+        "entrypoint",
+        "jupyter",
+        "jupyter_port",
+        "jupyter_type",
+        "billingMode",
+        "month",
+        "autoRenew",
+        "autoRenewMonth",
+        "ports-0-port",
+        "ports-0-type",
+        "env-0-key",
+        "env-0-value",
+        "volumes-0-Id",
+        "volumes-0-mountPoint",
+    ):
         assert f'name="{name}"' in content, name
     assert "A100 SXM 80GB · $1.60/GPU-h on demand · spot $0.80/GPU-h · $950.00/GPU-month" in content
     assert "H100 SXM 80GB · $2.50/GPU-h on demand · $1,500.00/GPU-month" in content
@@ -141,16 +201,32 @@ def test_novita_create_confirms_the_amount_then_queues_the_spec(logged_in, novit
 
 
 def test_novita_template_fills_the_form_and_the_confirmation_shows_it(logged_in, novita_account):
-    vllm = {"id": "2", "name": "vLLM OpenAI server", "channel": "official", "image": "docker.io/vllm/vllm-openai:latest",
-            "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}], "env_keys": ["HF_TOKEN"],
-            "start_command": "--model meta-llama/Llama-3.1-8B-Instruct", "rootfs_gb": 100, "tools": []}  # fmt: skip
+    vllm = {
+        "id": "2",
+        "name": "vLLM OpenAI server",
+        "channel": "official",
+        "image": "docker.io/vllm/vllm-openai:latest",
+        "ports": [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}],
+        "env_keys": ["HF_TOKEN"],
+        "start_command": "--model meta-llama/Llama-3.1-8B-Instruct",
+        "rootfs_gb": 100,
+        "tools": [],
+    }
     novita_account.metadata = {**METADATA, "templates": [vllm]}
     novita_account.save()
     url = reverse("deployments:create", args=["novita"])
     assert "vLLM OpenAI server · docker.io/vllm/vllm-openai:latest" in logged_in.get(url).content.decode()
-    values = form_post(novita_account, template="2", imageUrl="", rootfsSize="60", minCudaVersion="", jupyter=None,
-                       **rows("ports", [{"port": "", "type": "http"}]), **rows("env", [{"key": "", "value": ""}]),
-                       **rows("volumes", []))  # fmt: skip
+    values = form_post(
+        novita_account,
+        template="2",
+        imageUrl="",
+        rootfsSize="60",
+        minCudaVersion="",
+        jupyter=None,
+        **rows("ports", [{"port": "", "type": "http"}]),
+        **rows("env", [{"key": "", "value": ""}]),
+        **rows("volumes", []),
+    )
     content = logged_in.post(url, values, **HX).content.decode()
     assert "Confirm: this spends money" in content
     assert 'value="docker.io/vllm/vllm-openai:latest"' in content
@@ -160,11 +236,17 @@ def test_novita_template_fills_the_form_and_the_confirmation_shows_it(logged_in,
     # Confirming posts the same form: the template fills it the same way, the digest holds.
     post_confirmed(logged_in, url, values)
     assert Deployment.objects.get(team=novita_account.team).spec == {
-        "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 100,
-        "imageUrl": "docker.io/vllm/vllm-openai:latest", "ports": "8000/http, 22/tcp",
-        "envs": [{"key": "HF_TOKEN", "value": ""}], "command": "--model meta-llama/Llama-3.1-8B-Instruct",
+        "name": "llama-serve-01",
+        "productId": "A100-80GB.14c240g",
+        "kind": "gpu",
+        "gpuNum": 1,
+        "rootfsSize": 100,
+        "imageUrl": "docker.io/vllm/vllm-openai:latest",
+        "ports": "8000/http, 22/tcp",
+        "envs": [{"key": "HF_TOKEN", "value": ""}],
+        "command": "--model meta-llama/Llama-3.1-8B-Instruct",
         "billingMode": "onDemand",
-    }  # fmt: skip
+    }
 
 
 def test_novita_monthly_confirmation_names_what_is_charged_at_creation(logged_in, novita_account):
@@ -218,24 +300,34 @@ def test_novita_edit_locks_what_novita_cannot_change(logged_in, novita_account):
 def test_novita_edit_sends_an_update_with_the_new_spec(logged_in, novita_account):
     deployment = novita_deployment(novita_account)
     post = {
-        "rootfsSize": "150", "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
-        **rows("ports", [{"port": 8000, "type": "http"}]), **rows("env", [{"key": "HF_TOKEN", "value": "hf_new"}]),
+        "rootfsSize": "150",
+        "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+        **rows("ports", [{"port": 8000, "type": "http"}]),
+        **rows("env", [{"key": "HF_TOKEN", "value": "hf_new"}]),
         **rows("volumes", [{"Id": VOLUME, "mountPoint": "/network"}]),
-    }  # fmt: skip
+    }
     response = logged_in.post(reverse("deployments:edit", args=[deployment.pk]), post)
     assert response.status_code == 302
     deployment.refresh_from_db()
     assert deployment.pending_action == "update"
     assert deployment.pending_params["spec"] == {
-        **SPEC, "rootfsSize": 150, "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", "ports": "8000/http",
+        **SPEC,
+        "rootfsSize": 150,
+        "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+        "ports": "8000/http",
         "envs": [{"key": "HF_TOKEN", "value": "hf_new"}],
-    }  # fmt: skip
+    }
 
 
 def test_novita_edit_refuses_to_shrink_the_disk(logged_in, novita_account):
     deployment = novita_deployment(novita_account)
-    post = {"rootfsSize": "50", "imageUrl": SPEC["imageUrl"], **rows("ports", []), **rows("env", []),
-            **rows("volumes", [])}  # fmt: skip
+    post = {
+        "rootfsSize": "50",
+        "imageUrl": SPEC["imageUrl"],
+        **rows("ports", []),
+        **rows("env", []),
+        **rows("volumes", []),
+    }
     content = logged_in.post(reverse("deployments:edit", args=[deployment.pk]), post).content.decode()
     assert content.index("Novita can only grow the root disk: it has 100 GB now.") > content.index(
         'id="err-rootfsSize"'
@@ -278,9 +370,11 @@ def test_novita_page_gates_actions_as_novita_does(logged_in, novita_account):
 def test_novita_page_says_a_monthly_instance_is_deleted_only_after_its_term(logged_in, novita_account):
     ends = timezone.now() + dt.timedelta(days=20)
     deployment = novita_deployment(
-        novita_account, spec={**SPEC, "billingMode": "monthly", "month": 1}, billingMode="monthly",
+        novita_account,
+        spec={**SPEC, "billingMode": "monthly", "month": 1},
+        billingMode="monthly",
         endTime=str(int(ends.timestamp())),
-    )  # fmt: skip
+    )
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     when = ends.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     assert f"Novita does not release a monthly (prepaid) instance before its subscription ends on {when} UTC" in content
@@ -309,8 +403,10 @@ def test_novita_submit_creates_the_instance(novita_account, api):
     deployment.refresh_from_db()
     assert json.loads(create.calls.last.request.content) == SPEC
     assert (deployment.state, deployment.vendor_state, deployment.external_id) == (
-        State.PROVISIONING, "creating", INSTANCE_ID,
-    )  # fmt: skip
+        State.PROVISIONING,
+        "creating",
+        INSTANCE_ID,
+    )
 
 
 def test_novita_submit_vendor_field_error_lands_on_the_edit_page(logged_in, novita_account, api):
@@ -340,8 +436,10 @@ def test_novita_refresh_reads_the_list_and_the_running_instance(novita_account, 
     services.account_refresh(account_id=novita_account.pk)
     deployment.refresh_from_db()
     assert (deployment.state, deployment.vendor_state, deployment.price_per_hour) == (
-        State.RUNNING, "running", Decimal("1.6"),
-    )  # fmt: skip
+        State.RUNNING,
+        "running",
+        Decimal("1.6"),
+    )
     assert deployment.connection["SSH"] == "ssh root@203.0.113.10 -p 31522"
     assert deployment.raw["connectComponentSSH"]["password"] == "******"
 
@@ -387,9 +485,10 @@ def test_novita_update_edits_ports_and_disk_then_upgrades_the_image(owner, novit
     api.get(f"{GPU}/products").respond(200, json=load_fixture("novita", "products"))
     services.deployment_run_action(deployment_id=deployment.pk)
     assert json.loads(edit.calls.last.request.content) == {
-        "instanceId": INSTANCE_ID, "ports": [{"port": 8000, "type": "http"}, {"port": 8888, "type": "http"}],
+        "instanceId": INSTANCE_ID,
+        "ports": [{"port": 8000, "type": "http"}, {"port": 8888, "type": "http"}],
         "expandRootDisk": 50,
-    }  # fmt: skip
+    }
     body = json.loads(upgrade.calls.last.request.content)
     assert (body["imageUrl"], body["envs"], body["save"]) == (new["imageUrl"], SPEC["envs"], True)
     assert body["networkVolume"] == {"volumeMounts": [{"type": "network", "id": VOLUME, "mountPath": "/network"}]}
@@ -458,6 +557,9 @@ def test_novita_logs_are_read_from_the_stream_addresses_without_the_key(novita_a
     snapshot = LogSnapshot.objects.get(deployment=deployment)
     assert snapshot.error == ""
     assert snapshot.lines == [
-        "── system log ──", "pulling image", "image pulled",
-        "── instance log ──", "INFO: Uvicorn running on http://0.0.0.0:8000",
-    ]  # fmt: skip
+        "── system log ──",
+        "pulling image",
+        "image pulled",
+        "── instance log ──",
+        "INFO: Uvicorn running on http://0.0.0.0:8000",
+    ]

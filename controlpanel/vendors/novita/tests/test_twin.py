@@ -29,20 +29,34 @@ EU_STORAGE = twin.SEED_STORAGES[1][0]  # in Frankfurt
 START = 500 * 10_000  # the starting balance in 1/10 000 USD
 # The create request of contract §2.3, exactly as written there.
 NOTES_CREATE: dict[str, Any] = {
-    "name": "llama-serve-01", "productId": "A100-80GB.14c240g", "kind": "gpu",
-    "gpuNum": 1, "rootfsSize": 100,
-    "imageUrl": "docker.io/vllm/vllm-openai:latest", "imageAuthId": "",
+    "name": "llama-serve-01",
+    "productId": "A100-80GB.14c240g",
+    "kind": "gpu",
+    "gpuNum": 1,
+    "rootfsSize": 100,
+    "imageUrl": "docker.io/vllm/vllm-openai:latest",
+    "imageAuthId": "",
     "ports": "8000/http, 22/tcp",
     "envs": [{"key": "HF_TOKEN", "value": "hf_xxx"}],
     "tools": [{"name": "Jupyter", "port": "8888", "type": "http"}],
-    "command": "", "entrypoint": "",
-    "clusterId": "", "networkStorages": [{"Id": "d4e82677-3f80-4020-a731-d15b1c589aa8", "mountPoint": "/network"}],
-    "billingMode": "onDemand", "month": 0,
+    "command": "",
+    "entrypoint": "",
+    "clusterId": "",
+    "networkStorages": [{"Id": "d4e82677-3f80-4020-a731-d15b1c589aa8", "mountPoint": "/network"}],
+    "billingMode": "onDemand",
+    "month": 0,
     "minCudaVersion": "12.4",
-}  # fmt: skip
+}
 # A small instance with nothing optional: one 4090, on demand.
-PLAIN = {"name": "plain", "productId": "4090.16c62g", "kind": "gpu", "gpuNum": 1, "rootfsSize": 50,
-         "imageUrl": "docker.io/library/ubuntu:22.04", "ports": "80/http, 3306/tcp"}  # fmt: skip
+PLAIN = {
+    "name": "plain",
+    "productId": "4090.16c62g",
+    "kind": "gpu",
+    "gpuNum": 1,
+    "rootfsSize": 50,
+    "imageUrl": "docker.io/library/ubuntu:22.04",
+    "ports": "80/http, 3306/tcp",
+}
 DROP = object()
 
 
@@ -163,7 +177,7 @@ def test_novita_sandbox_bad_json_is_a_request_error(client, db):
 def test_novita_sandbox_keys_are_isolated_accounts(client, clock):
     mine = create(client)
     other = "sandbox-novita-b"
-    assert ok(call(client, "GET", "/gpu/instances", key=other, pageNum=1, pageSize=10)) == {"instances": [], "total": 0}
+    assert ok(call(client, "GET", "/gpu/instances", key=other, pageNum=0, pageSize=10)) == {"instances": [], "total": 0}
     assert "not found" in refused(
         call(client, "GET", "/gpu/instance", key=other, instanceId=mine), "RESOURCE_NOT_FOUND"
     )
@@ -195,26 +209,67 @@ def test_novita_sandbox_accepts_the_notes_create_request_verbatim(client, instan
     assert [(p["port"], p["type"]) for p in item["portMappings"]] == [(8000, "http"), (22, "tcp")]
     assert item["connectComponentJupyter"]["port"] == 8888
     assert (item["billingMode"], item["endTime"], item["spotStatus"], item["spotReclaimTime"]) == (
-        "onDemand", "-1", "", "0",
-    )  # fmt: skip
+        "onDemand",
+        "-1",
+        "",
+        "0",
+    )
 
 
 def test_novita_sandbox_accepts_the_seeds_port_example(client, instant):
     # "Instance open ports, e.g.: 80/http, 3306/tcp" (seed).
     instance_id = create(client, PLAIN, ports="80/http, 3306/tcp")
     assert get(client, instance_id)["portMappings"][1] == {
-        "port": 3306, "endpoint": get(client, instance_id)["portMappings"][1]["endpoint"], "type": "tcp",
-    }  # fmt: skip
+        "port": 3306,
+        "endpoint": get(client, instance_id)["portMappings"][1]["endpoint"],
+        "type": "tcp",
+    }
 
 
 def test_novita_sandbox_get_answers_the_full_shape_with_a_real_password(client, instant):
     item = get(client, create(client))
-    listed = {"id", "name", "clusterId", "clusterName", "status", "imageUrl", "imageAuthId", "command", "entrypoint",
-              "cpuNum", "memory", "gpuNum", "portMappings", "productId", "productName", "rootfsSize", "volumeMounts",
-              "statusError", "envs", "kind", "billingMode", "endTime", "spotStatus", "spotReclaimTime", "createdAt",
-              "startedAt", "stoppedAt", "lastStartedAt", "lastStoppedAt"}  # fmt: skip
-    extra = {"network", "node", "jobs", "freeStorageSize", "keepDataDay", "connectComponentSSH",
-             "connectComponentWebTerminal", "connectComponentJupyter", "connectComponentLog"}  # fmt: skip
+    listed = {
+        "id",
+        "name",
+        "clusterId",
+        "clusterName",
+        "status",
+        "imageUrl",
+        "imageAuthId",
+        "command",
+        "entrypoint",
+        "cpuNum",
+        "memory",
+        "gpuNum",
+        "portMappings",
+        "productId",
+        "productName",
+        "rootfsSize",
+        "volumeMounts",
+        "statusError",
+        "envs",
+        "kind",
+        "billingMode",
+        "endTime",
+        "spotStatus",
+        "spotReclaimTime",
+        "createdAt",
+        "startedAt",
+        "stoppedAt",
+        "lastStartedAt",
+        "lastStoppedAt",
+    }
+    extra = {
+        "network",
+        "node",
+        "jobs",
+        "freeStorageSize",
+        "keepDataDay",
+        "connectComponentSSH",
+        "connectComponentWebTerminal",
+        "connectComponentJupyter",
+        "connectComponentLog",
+    }
     assert set(item) == listed | extra
     ssh, terminal = item["connectComponentSSH"], item["connectComponentWebTerminal"]
     assert re.fullmatch(r"ssh root@203\.0\.113\.\d+ -p \d+", ssh["sshCommand"])
@@ -233,14 +288,33 @@ def test_novita_sandbox_get_answers_the_full_shape_with_a_real_password(client, 
 
 
 def test_novita_sandbox_creates_a_cpu_instance(client, instant):
-    instance_id = create(client, {"kind": "cpu", "productId": "cpu.8c16g", "imageUrl": "docker.io/library/redis:7",
-                                  "localStorageMountPoint": "/data"})  # fmt: skip
+    instance_id = create(
+        client,
+        {
+            "kind": "cpu",
+            "productId": "cpu.8c16g",
+            "imageUrl": "docker.io/library/redis:7",
+            "localStorageMountPoint": "/data",
+        },
+    )
     item = get(client, instance_id)
     assert (item["kind"], item["gpuNum"], item["cpuNum"], item["memory"], item["rootfsSize"]) == (
-        "cpu", "0", "8", "16", 60,
-    )  # fmt: skip
+        "cpu",
+        "0",
+        "8",
+        "16",
+        60,
+    )
     assert item["volumeMounts"] == [{"type": "local", "size": 80, "id": "", "mountPath": "/data"}]
     assert item["clusterId"] == "1"
+
+
+def test_novita_sandbox_cpu_instances_take_30_environment_variables(client, instant):
+    # The create-cpu-instance page allows 30 variables; the GPU create allows 100 [V].
+    cpu = {"kind": "cpu", "productId": "cpu.8c16g", "imageUrl": "docker.io/library/redis:7"}
+    envs = [{"key": f"K{i}", "value": ""} for i in range(31)]
+    invalid_field(call(client, "POST", "/gpu/instance/create", {**cpu, "envs": envs}), "envs")
+    assert len(get(client, create(client, {**cpu, "envs": envs[:30]}))["envs"]) == 30
 
 
 def test_novita_sandbox_raises_a_small_root_disk_to_10_gb(client, instant):
@@ -357,14 +431,20 @@ def test_novita_sandbox_create_rule_names_the_field(client, clock, changes, fiel
         ({"imageUrl": "docker.io/acme/does-not-exist:1"}, "IMAGE_NOT_FOUND"),
         ({"networkStorages": [{"Id": "0b8f9a52-0000-4000-8000-000000000000"}]}, "NETWORK_STORAGE_NOT_FOUND"),
         ({"networkStorages": [{"Id": EU_STORAGE}]}, "NETWORK_STORAGE_UNAVAILABLE"),  # A100s are not sold there
-        ({"clusterId": "5", "productId": "H100-80GB.16c200g", "networkStorages": [{"Id": EU_STORAGE}]},
-         "NETWORK_STORAGE_UNAVAILABLE"),
-        ({"productId": "H100-80GB.16c200g",
-          "networkStorages": [{"Id": STORAGE, "mountPoint": "/a"}, {"Id": EU_STORAGE, "mountPoint": "/b"}]},
-         "NETWORK_STORAGE_UNAVAILABLE"),
+        (
+            {"clusterId": "5", "productId": "H100-80GB.16c200g", "networkStorages": [{"Id": EU_STORAGE}]},
+            "NETWORK_STORAGE_UNAVAILABLE",
+        ),
+        (
+            {
+                "productId": "H100-80GB.16c200g",
+                "networkStorages": [{"Id": STORAGE, "mountPoint": "/a"}, {"Id": EU_STORAGE, "mountPoint": "/b"}],
+            },
+            "NETWORK_STORAGE_UNAVAILABLE",
+        ),
         ({"networkId": "vpc-7"}, "NETWORK_NOT_FOUND"),
     ],
-)  # fmt: skip
+)
 def test_novita_sandbox_create_refusal_uses_novitas_name(client, clock, changes, reason):
     refused(call(client, "POST", "/gpu/instance/create", body_with(NOTES_CREATE, **changes)), reason)
     assert not SandboxObject.objects.filter(vendor="novita", kind="instance").exists()
@@ -400,28 +480,30 @@ def _names(client, **params: Any) -> tuple[list[str], int]:
     return [i["name"] for i in body["instances"]], body["total"]
 
 
-def test_novita_sandbox_lists_newest_first_in_one_based_pages(client, clock):
+def test_novita_sandbox_lists_newest_first_in_pages_counted_from_zero(client, clock):
+    # pageNum is documented as ">= 0" (Novita's docs, "List Instances"); the cnovita client starts at 0.
     for i in range(5):
         create(client, PLAIN, name=f"box-{i}")
-    assert _names(client, pageNum=1, pageSize=2) == (["box-4", "box-3"], 5)
-    assert _names(client, pageNum=2, pageSize=2) == (["box-2", "box-1"], 5)
-    assert _names(client, pageNum=3, pageSize=2) == (["box-0"], 5)
-    assert _names(client, pageNum=4, pageSize=2) == ([], 5)
-    assert _names(client, pageNum=0, pageSize=2) == (["box-4", "box-3"], 5)  # 0 is read as 1 [I]
-    assert _names(client, pageNum=1, pageSize=0)[0] == [f"box-{i}" for i in (4, 3, 2, 1, 0)]  # 0: the default
-    assert _names(client)[1] == 5  # both "required" parameters missing: the defaults
+    assert _names(client, pageNum=0, pageSize=2) == (["box-4", "box-3"], 5)
+    assert _names(client, pageNum=1, pageSize=2) == (["box-2", "box-1"], 5)
+    assert _names(client, pageNum=2, pageSize=2) == (["box-0"], 5)
+    assert _names(client, pageNum=3, pageSize=2) == ([], 5)
+    assert _names(client, pageNum=0, pageSize=0)[0] == [f"box-{i}" for i in (4, 3, 2, 1, 0)]  # 0: the default
+    assert _names(client) == ([f"box-{i}" for i in (4, 3, 2, 1, 0)], 5)  # both "required" parameters missing
 
 
 def test_novita_sandbox_caps_the_page_size(client, clock, monkeypatch):
     monkeypatch.setattr(twin, "PAGE_MAX", 3)
     for i in range(4):
         create(client, PLAIN, name=f"box-{i}")
-    assert _names(client, pageNum=1, pageSize=50) == (["box-3", "box-2", "box-1"], 4)
-    assert _names(client, pageNum=2, pageSize=50) == (["box-0"], 4)
+    assert _names(client, pageNum=0, pageSize=50) == (["box-3", "box-2", "box-1"], 4)
+    assert _names(client, pageNum=1, pageSize=50) == (["box-0"], 4)
 
 
-@pytest.mark.parametrize(("params", "field"), [({"pageSize": "ten"}, "pageSize"), ({"pageNum": -1}, "pageNum"),
-                                               ({"status": "sleeping"}, "status")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"pageSize": "ten"}, "pageSize"), ({"pageNum": -1}, "pageNum"), ({"status": "sleeping"}, "status")],
+)
 def test_novita_sandbox_list_query_rule_names_the_field(client, db, params, field):
     invalid_field(call(client, "GET", "/gpu/instances", **params), field)
 
@@ -444,7 +526,7 @@ def _id_of(client, name: str) -> str:
 
 def test_novita_sandbox_list_items_have_the_list_shape(client, instant):
     create(client)
-    [item] = ok(call(client, "GET", "/gpu/instances", pageNum=1, pageSize=10))["instances"]
+    [item] = ok(call(client, "GET", "/gpu/instances", pageNum=0, pageSize=10))["instances"]
     assert item["portMappings"] == [{"port": 8000, "type": "http"}, {"port": 22, "type": "tcp"}]  # no endpoints
     assert not any(key.startswith("connectComponent") for key in item)
     assert (item["cpuNum"], item["memory"], item["gpuNum"]) == ("14", "240", "1")  # strings [V]
@@ -613,10 +695,15 @@ def test_novita_sandbox_migrate_moves_to_a_new_node_and_keeps_the_state(client, 
 
 # --- edit and upgrade -----------------------------------------------------------------------------------------
 
-UPGRADE = {"imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", "imageAuthId": "1001",
-           "envs": [{"key": "HF_TOKEN", "value": "hf_new"}, {"key": "VLLM_PORT", "value": "8000"}],
-           "command": "--model Qwen/Qwen2.5-7B", "entrypoint": "python3 -m vllm.entrypoints.openai.api_server",
-           "save": True, "networkVolume": {"volumeMounts": []}}  # fmt: skip
+UPGRADE = {
+    "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+    "imageAuthId": "1001",
+    "envs": [{"key": "HF_TOKEN", "value": "hf_new"}, {"key": "VLLM_PORT", "value": "8000"}],
+    "command": "--model Qwen/Qwen2.5-7B",
+    "entrypoint": "python3 -m vllm.entrypoints.openai.api_server",
+    "save": True,
+    "networkVolume": {"volumeMounts": []},
+}
 
 
 def test_novita_sandbox_edit_replaces_ports_and_grows_the_disk(client, instant):
@@ -662,8 +749,11 @@ def test_novita_sandbox_upgrade_replaces_the_configuration(client, clock):
     item = get(client, instance_id)
     assert item["status"] == "running"
     assert (item["imageUrl"], item["imageAuthId"], item["command"], item["entrypoint"]) == (
-        UPGRADE["imageUrl"], "1001", UPGRADE["command"], UPGRADE["entrypoint"],
-    )  # fmt: skip
+        UPGRADE["imageUrl"],
+        "1001",
+        UPGRADE["command"],
+        UPGRADE["entrypoint"],
+    )
     assert item["envs"] == UPGRADE["envs"]
     assert item["volumeMounts"] == []  # [] removes every mount [V]
     mounts = {"volumeMounts": [{"type": "network", "id": STORAGE, "mountPath": "/models"}]}
@@ -688,12 +778,16 @@ def test_novita_sandbox_upgrade_needs_every_field(client, instant, missing):
         ({"entrypoint": "e" * 2048}, "entrypoint"),
         ({"save": "yes"}, "save"),
         ({"networkVolume": {}}, "networkVolume.volumeMounts"),
-        ({"networkVolume": {"volumeMounts": [{"type": "local", "id": STORAGE, "mountPath": "/m"}]}},
-         "networkVolume.volumeMounts.0.type"),
-        ({"networkVolume": {"volumeMounts": [{"type": "network", "id": STORAGE, "mountPath": "m"}]}},
-         "networkVolume.volumeMounts.0.mountPath"),
+        (
+            {"networkVolume": {"volumeMounts": [{"type": "local", "id": STORAGE, "mountPath": "/m"}]}},
+            "networkVolume.volumeMounts.0.type",
+        ),
+        (
+            {"networkVolume": {"volumeMounts": [{"type": "network", "id": STORAGE, "mountPath": "m"}]}},
+            "networkVolume.volumeMounts.0.mountPath",
+        ),
     ],
-)  # fmt: skip
+)
 def test_novita_sandbox_upgrade_rule_names_the_field(client, instant, changes, field):
     instance_id = create(client)
     invalid_field(act(client, "upgrade", instance_id, **{**UPGRADE, **changes}), field)
@@ -703,12 +797,16 @@ def test_novita_sandbox_upgrade_rule_names_the_field(client, instant, changes, f
     ("changes", "reason"),
     [
         ({"imageUrl": "docker.io/acme/does-not-exist:2"}, "IMAGE_NOT_FOUND"),
-        ({"networkVolume": {"volumeMounts": [{"type": "network", "id": EU_STORAGE, "mountPath": "/eu"}]}},
-         "NETWORK_STORAGE_UNAVAILABLE"),
-        ({"networkVolume": {"volumeMounts": [{"type": "network", "id": "nope", "mountPath": "/x"}]}},
-         "NETWORK_STORAGE_NOT_FOUND"),
+        (
+            {"networkVolume": {"volumeMounts": [{"type": "network", "id": EU_STORAGE, "mountPath": "/eu"}]}},
+            "NETWORK_STORAGE_UNAVAILABLE",
+        ),
+        (
+            {"networkVolume": {"volumeMounts": [{"type": "network", "id": "nope", "mountPath": "/x"}]}},
+            "NETWORK_STORAGE_NOT_FOUND",
+        ),
     ],
-)  # fmt: skip
+)
 def test_novita_sandbox_upgrade_refusal_uses_novitas_name(client, instant, changes, reason):
     instance_id = create(client)
     refused(act(client, "upgrade", instance_id, **{**UPGRADE, **changes}), reason)
@@ -796,23 +894,34 @@ def test_novita_sandbox_conversion_refusals(client, instant, base, changes, reas
 
 
 def test_novita_sandbox_conversion_waits_for_creation(client, clock):
-    refused(act(client, "transToMonthlyInstance", create(client, PLAIN), month=1),
-            "CREATING_INSTANCE_NOT_SUPPORT_RENEWAL")  # fmt: skip
+    refused(
+        act(client, "transToMonthlyInstance", create(client, PLAIN), month=1), "CREATING_INSTANCE_NOT_SUPPORT_RENEWAL"
+    )
 
 
 # --- money -------------------------------------------------------------------------------------------------------
 
 
 def test_novita_sandbox_balance_starts_full(client, db):
-    assert balance(client) == {"availableBalance": str(START), "cashBalance": str(START), "creditLimit": "0",
-                               "pendingCharges": "0", "outstandingInvoices": "0"}  # fmt: skip
+    assert balance(client) == {
+        "availableBalance": str(START),
+        "cashBalance": str(START),
+        "creditLimit": "0",
+        "pendingCharges": "0",
+        "outstandingInvoices": "0",
+    }
 
 
 def test_novita_sandbox_bills_per_second_and_settles_on_the_hour(client, instant):
     create(client)  # an A100 at $1.60/h, from 10:15
     instant.advance(minutes=30)  # 10:45
-    assert balance(client) == {"availableBalance": str(START - 8_000), "cashBalance": str(START), "creditLimit": "0",
-                               "pendingCharges": "8000", "outstandingInvoices": "0"}  # fmt: skip
+    assert balance(client) == {
+        "availableBalance": str(START - 8_000),
+        "cashBalance": str(START),
+        "creditLimit": "0",
+        "pendingCharges": "8000",
+        "outstandingInvoices": "0",
+    }
     instant.advance(minutes=30)  # 11:15: 10:15–11:00 is settled
     money = balance(client)
     assert (money["cashBalance"], money["pendingCharges"]) == (str(START - 12_000), "4000")
@@ -847,8 +956,9 @@ def test_novita_sandbox_charges_a_subscription_up_front(client, instant):
     assert balance(client)["availableBalance"] == str(START - 2 * 1_890_000)  # nothing per second
 
 
-@pytest.mark.parametrize(("month", "key", "units"), [(3, "sandbox-novita-3", 3_277_500),
-                                                     (2, "sandbox-novita-2", 2_300_000)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("month", "key", "units"), [(3, "sandbox-novita-3", 3_277_500), (2, "sandbox-novita-2", 2_300_000)]
+)
 def test_novita_sandbox_prices_a_term_from_its_table_or_by_the_month(client, instant, month, key, units):
     # The 3090: $115 a month, 3 months listed at 5% off; 2 months unlisted, so 2 × one month [I].
     create(client, {**PLAIN, "productId": "3090.8c30g"}, key=key, month=month)
@@ -880,14 +990,30 @@ def test_novita_sandbox_lists_products_as_the_docs_show(client, db):
     products = {p["id"]: p for p in ok(call(client, "GET", "/products"))["data"]}
     assert {"A100-80GB.14c240g", "4090.16c62g"} <= set(products)
     a100 = products["A100-80GB.14c240g"]
-    assert set(a100) == {"id", "name", "cpuPerGpu", "memoryPerGpu", "diskPerGpu", "availableDeploy", "minRootFS",
-                         "maxRootFS", "minLocalStorage", "maxLocalStorage", "regions", "price", "spotPrice",
-                         "monthlyPrice", "billingMethods", "inventoryState"}  # fmt: skip
+    assert set(a100) == {
+        "id",
+        "name",
+        "cpuPerGpu",
+        "memoryPerGpu",
+        "diskPerGpu",
+        "availableDeploy",
+        "minRootFS",
+        "maxRootFS",
+        "minLocalStorage",
+        "maxLocalStorage",
+        "regions",
+        "price",
+        "spotPrice",
+        "monthlyPrice",
+        "billingMethods",
+        "inventoryState",
+    }
     assert (a100["price"], a100["spotPrice"], a100["regions"]) == ("160000", "80000", ["US-CA-06 (California)"])
     assert a100["monthlyPrice"][0] == {"price": 95000000, "month": 1}
     assert (products["H200-141GB.24c240g"]["availableDeploy"], products["H200-141GB.24c240g"]["inventoryState"]) == (
-        False, "none",
-    )  # fmt: skip
+        False,
+        "none",
+    )
     assert products["3090.8c30g"]["regions"] == []  # sold everywhere
 
 
@@ -907,8 +1033,10 @@ def test_novita_sandbox_filters_products(client, db, params, expected):
     assert {p["id"] for p in ok(call(client, "GET", "/products", **params))["data"]} == expected
 
 
-@pytest.mark.parametrize(("params", "field"), [({"billingMethod": "weekly"}, "billingMethod"),
-                                               ({"gpuNum": 9}, "gpuNum"), ({"clusterId": 256}, "clusterId")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"billingMethod": "weekly"}, "billingMethod"), ({"gpuNum": 9}, "gpuNum"), ({"clusterId": 256}, "clusterId")],
+)
 def test_novita_sandbox_product_query_rule_names_the_field(client, db, params, field):
     invalid_field(call(client, "GET", "/products", **params), field)
 
@@ -921,8 +1049,16 @@ def test_novita_sandbox_no_capacity_shows_products_sold_out(client, db):
 
 def test_novita_sandbox_lists_cpu_products(client, db):
     items = ok(call(client, "GET", "/cpu/products"))["data"]
-    assert set(items[0]) == {"id", "name", "cpuNum", "memorySize", "rootfsSize", "localVolumeSize",
-                             "availableDeploy", "price"}  # fmt: skip
+    assert set(items[0]) == {
+        "id",
+        "name",
+        "cpuNum",
+        "memorySize",
+        "rootfsSize",
+        "localVolumeSize",
+        "availableDeploy",
+        "price",
+    }
     assert [p["id"] for p in ok(call(client, "GET", "/cpu/products", productName="16 vcpu"))["data"]] == ["cpu.16c64g"]
     assert ok(call(client, "GET", "/cpu/products", clusterId=42))["data"] == []
 
@@ -934,8 +1070,14 @@ def test_novita_sandbox_lists_the_accounts_storages(client, db):
     body = ok(call(client, "GET", "/networkstorages/list"))
     assert body["total"] == 2
     notes = next(s for s in body["data"] if s["storageId"] == STORAGE)
-    assert notes == {"storageId": STORAGE, "storageName": "llama-weights", "storageSize": 10, "clusterId": "5",
-                     "clusterName": "US-CA-06 (California)", "price": "70000"}  # fmt: skip
+    assert notes == {
+        "storageId": STORAGE,
+        "storageName": "llama-weights",
+        "storageSize": 10,
+        "clusterId": "5",
+        "clusterName": "US-CA-06 (California)",
+        "price": "70000",
+    }
     assert ok(call(client, "GET", "/networkstorages/list", storageName="EU"))["total"] == 1
     assert [s["storageId"] for s in ok(call(client, "GET", "/networkstorages/list", storageId=STORAGE))["data"]] == [
         STORAGE
@@ -947,8 +1089,9 @@ def test_novita_sandbox_lists_the_accounts_storages(client, db):
 
 
 def test_novita_sandbox_creates_updates_and_deletes_a_storage(client, db):
-    response = call(client, "POST", "/networkstorage/create", {"clusterId": "1", "storageName": "ckpt",
-                                                                 "storageSize": 100})  # fmt: skip
+    response = call(
+        client, "POST", "/networkstorage/create", {"clusterId": "1", "storageName": "ckpt", "storageSize": 100}
+    )
     storage_id = ok(response)
     assert isinstance(storage_id, str)  # a bare string [V]
     assert re.fullmatch(r"[0-9a-f-]{36}", storage_id)
@@ -963,19 +1106,22 @@ def test_novita_sandbox_creates_updates_and_deletes_a_storage(client, db):
 @pytest.mark.parametrize(
     ("path", "body", "reason", "field"),
     [
-        ("create", {"clusterId": "8", "storageName": "x", "storageSize": 10}, "CUR_CLUSTER_NETWORK_STORAGE_NOT_SUPPORT",
-         None),
+        (
+            "create",
+            {"clusterId": "8", "storageName": "x", "storageSize": 10},
+            "CUR_CLUSTER_NETWORK_STORAGE_NOT_SUPPORT",
+            None,
+        ),
         ("create", {"clusterId": "1", "storageName": "x", "storageSize": 20000}, "NETWORK_STORAGE_TOO_LARGE", None),
         ("create", {"clusterId": "77", "storageName": "x", "storageSize": 10}, "VALIDATOR_PARAM", "clusterId"),
         ("create", {"clusterId": "1", "storageSize": 10}, "VALIDATOR_PARAM", "storageName"),
         ("create", {"clusterId": "1", "storageName": "x", "storageSize": 5}, "VALIDATOR_PARAM", "storageSize"),
         ("update", {"storageId": STORAGE, "storageName": "x", "storageSize": 5}, "VALIDATOR_PARAM", "storageSize"),
         ("update", {"storageId": "nope", "storageName": "x", "storageSize": 50}, "NETWORK_STORAGE_NOT_FOUND", None),
-        ("update", {"storageId": STORAGE, "storageName": "x", "storageSize": 10241}, "NETWORK_STORAGE_TOO_LARGE",
-         None),
+        ("update", {"storageId": STORAGE, "storageName": "x", "storageSize": 10241}, "NETWORK_STORAGE_TOO_LARGE", None),
         ("delete", {"storageId": "nope"}, "NETWORK_STORAGE_NOT_FOUND", None),
     ],
-)  # fmt: skip
+)
 def test_novita_sandbox_storage_refusals(client, db, path, body, reason, field):
     response = call(client, "POST", f"/networkstorage/{path}", body)
     if field:
@@ -998,9 +1144,24 @@ def test_novita_sandbox_refuses_to_delete_a_mounted_storage(client, instant):
 def test_novita_sandbox_lists_templates_as_the_docs_show(client, db):
     body = ok(call(client, "GET", "/templates"))
     assert (body["total"], body["pageNum"], body["pageSize"]) == (5, 1, 10)
-    assert set(body["template"][0]) == {"Id", "user", "name", "readme", "logo", "type", "channel", "image",
-                                        "imageAuth", "startCommand", "rootfsSize", "volumes", "ports", "envs",
-                                        "tools", "createTime"}  # fmt: skip
+    assert set(body["template"][0]) == {
+        "Id",
+        "user",
+        "name",
+        "readme",
+        "logo",
+        "type",
+        "channel",
+        "image",
+        "imageAuth",
+        "startCommand",
+        "rootfsSize",
+        "volumes",
+        "ports",
+        "envs",
+        "tools",
+        "createTime",
+    }
     assert ok(call(client, "GET", "/templates", channel="official"))["total"] == 3
     assert ok(call(client, "GET", "/templates", channel="official,community"))["total"] == 5
     assert ok(call(client, "GET", "/templates", channel="private", isMyCommunity="false"))["total"] == 0
@@ -1013,8 +1174,10 @@ def test_novita_sandbox_lists_templates_as_the_docs_show(client, db):
 
 def test_novita_sandbox_gets_one_template(client, db):
     template = ok(call(client, "GET", "/template", templateId="2"))["template"]
-    assert (template["image"], template["ports"][0]) == ("docker.io/vllm/vllm-openai:latest",
-                                                          {"type": "http", "ports": [8000]})  # fmt: skip
+    assert (template["image"], template["ports"][0]) == (
+        "docker.io/vllm/vllm-openai:latest",
+        {"type": "http", "ports": [8000]},
+    )
     refused(call(client, "GET", "/template", templateId="77"), "TEMPLATE_NOT_FOUND")
     refused(call(client, "GET", "/template", templateId=twin.OTHERS_PRIVATE_TEMPLATE), "TEMPLATE_IS_PRIVATE")
     invalid_field(call(client, "GET", "/template"), "templateId")
@@ -1055,9 +1218,11 @@ def test_novita_sandbox_serves_logs_at_the_addresses_it_names(client, clock):
     assert system["Content-Type"] == "text/plain; charset=utf-8"
     lines = system.content.decode().splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == [
-        f"instance {instance_id} queued on cluster US-CA-06 (California)", "allocating 1 x A100 SXM 80GB",
-        "pulling image docker.io/vllm/vllm-openai:latest", "container started",
-    ]  # fmt: skip
+        f"instance {instance_id} queued on cluster US-CA-06 (California)",
+        "allocating 1 x A100 SXM 80GB",
+        "pulling image docker.io/vllm/vllm-openai:latest",
+        "container started",
+    ]
     container = client.get(log["instanceLogAddress"]).content.decode()
     assert "starting docker.io/vllm/vllm-openai:latest: --model x" in container
     assert "environment: HF_TOKEN" in container
@@ -1081,8 +1246,12 @@ def test_novita_sandbox_proxies_http_ports_while_running(client, clock):
     url = item["portMappings"][0]["endpoint"]
     assert client.get(url).status_code == 502  # not running yet
     clock.advance(seconds=10)
-    assert ok(client.get(url + "v1/models")) == {"instance": instance_id, "port": "8000", "path": "/v1/models",
-                                                 "method": "GET"}  # fmt: skip
+    assert ok(client.get(url + "v1/models")) == {
+        "instance": instance_id,
+        "port": "8000",
+        "path": "/v1/models",
+        "method": "GET",
+    }
     assert client.get(item["connectComponentJupyter"]["address"]).status_code == 200
     assert client.get(item["connectComponentWebTerminal"]["address"]).status_code == 200
     assert client.get(f"/sandbox/novita/proxy/{instance_id}-22/").status_code == 404  # tcp, not proxied
@@ -1155,8 +1324,14 @@ def test_novita_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter, li
     assert adapter.start(instance_id, spec).state == RemoteState.RUNNING
     assert adapter.restart(instance_id, spec).state == RemoteState.RUNNING
 
-    newer = {**spec, "ports": "8000/http, 22/tcp, 9090/tcp", "rootfsSize": 150, "command": "--model x",
-             "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0", "envs": [{"key": "HF_TOKEN", "value": "hf_new"}]}  # fmt: skip
+    newer = {
+        **spec,
+        "ports": "8000/http, 22/tcp, 9090/tcp",
+        "rootfsSize": 150,
+        "command": "--model x",
+        "imageUrl": "docker.io/vllm/vllm-openai:v0.6.0",
+        "envs": [{"key": "HF_TOKEN", "value": "hf_new"}],
+    }
     updated = adapter.update(instance_id, newer, previous=spec)
     assert updated.state == RemoteState.RUNNING
     raw = updated.raw
@@ -1197,13 +1372,17 @@ def test_novita_adapter_subscription_is_charged_up_front_and_kept(adapter):
     [
         ({"clusterId": "1", "networkStorages": []}, "clusterId"),
         ({"productId": "B200.32c256g"}, "productId"),
-        ({"networkStorages": [{"Id": "0b8f9a52-0000-4000-8000-000000000000", "mountPoint": "/network"}]},
-         "networkStorages.0.Id"),
+        (
+            {"networkStorages": [{"Id": "0b8f9a52-0000-4000-8000-000000000000", "mountPoint": "/network"}]},
+            "networkStorages.0.Id",
+        ),
         ({"imageUrl": "docker.io/acme/does-not-exist:1"}, "imageUrl"),
-        ({"productId": "L40S.12c94g", "clusterId": "3", "networkStorages": [], "billingMode": "monthly", "month": 1},
-         "billingMode"),
+        (
+            {"productId": "L40S.12c94g", "clusterId": "3", "networkStorages": [], "billingMode": "monthly", "month": 1},
+            "billingMode",
+        ),
     ],
-)  # fmt: skip
+)
 def test_novita_adapter_sandbox_refusal_lands_on_the_field(adapter, changes, field):
     # Rules only the twin knows (the catalog, the account's volumes): its 400 on the field.
     with pytest.raises(SpecError) as caught:
@@ -1275,8 +1454,11 @@ def test_novita_adapter_reads_the_catalog_and_account(adapter):
     offers = {o.sku: o for o in adapter.catalog()}
     assert set(offers) == set(twin.PRODUCT_BY_ID)
     a100 = offers["A100-80GB.14c240g"]
-    assert (a100.price_per_hour, a100.available, Decimal(a100.extra["spotPrice"])) == (Decimal("1.6"), True,
-                                                                                     Decimal("0.8"))  # fmt: skip
+    assert (a100.price_per_hour, a100.available, Decimal(a100.extra["spotPrice"])) == (
+        Decimal("1.6"),
+        True,
+        Decimal("0.8"),
+    )
     assert a100.extra["regions"] == ["US-CA-06 (California)"]
     assert offers["H200-141GB.24c240g"].available is False
     metadata = adapter.account_metadata()
@@ -1318,3 +1500,9 @@ def test_novita_adapter_follows_a_spot_reclaim(live_server, clock):
         reclaimed = made.get(created.external_id)
         assert (reclaimed.state, reclaimed.vendor_state) == (RemoteState.STOPPED, "exited")
         assert "reclaimed" in reclaimed.message
+
+
+def test_novita_adapter_reads_every_page_of_the_sandbox(adapter, monkeypatch):
+    monkeypatch.setattr(twin, "PAGE_MAX", 2)  # the adapter asks for 100 a page: the twin answers 2
+    made = [adapter.create({**NOTES_CREATE, "name": f"box-{i}"}).external_id for i in range(5)]
+    assert sorted(r.external_id for r in adapter.list_remotes()) == sorted(made)
