@@ -149,7 +149,7 @@ def test_monthly_cost_splits_at_the_first_of_the_month(account):
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
     deployment.cost_since = start - dt.timedelta(hours=5)  # began last month
     deployment.save()
-    from controlpanel.deployments.services import _accrue_cost
+    from controlpanel.deployments.services.transitions import _accrue_cost
 
     _accrue_cost(deployment, start + dt.timedelta(hours=2))
     assert round(deployment.cost_accrued, 4) == Decimal("7")  # all of it
