@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from controlpanel.audit.services import actor_label
-from controlpanel.deployments.models import Deployment, DeploymentEvent, EventKind, month_start_of
+from controlpanel.deployments.cost import accrue
+from controlpanel.deployments.models import Deployment, DeploymentEvent, EventKind
 from controlpanel.deployments.states import (
     InvalidTransition,
     State,
@@ -33,20 +33,17 @@ COST_FIELDS = ("cost_accrued", "cost_since", "cost_month", "cost_month_accrued")
 
 
 def _accrue_cost(deployment: Deployment, now: dt.datetime) -> None:
-    """Fold the running rate into the totals before the rate or state changes: all of it
-    into ``cost_accrued``, and the part since the 1st (UTC) into this month's figure."""
-    month_start = month_start_of(now)
-    if deployment.cost_month != month_start.date():
-        deployment.cost_month, deployment.cost_month_accrued = month_start.date(), Decimal("0")
-    if deployment.price_per_hour and deployment.cost_since:
-        hours = Decimal((now - deployment.cost_since).total_seconds()) / Decimal(3600)
-        deployment.cost_accrued += deployment.price_per_hour * hours
-        in_month = max(deployment.cost_since, month_start)
-        if now > in_month:
-            deployment.cost_month_accrued += (
-                deployment.price_per_hour * Decimal((now - in_month).total_seconds()) / Decimal(3600)
-            )
-    deployment.cost_since = now
+    """Fold the running rate into the row's totals before the rate or state changes."""
+    folded = accrue(
+        accrued=deployment.cost_accrued,
+        month=deployment.cost_month,
+        month_accrued=deployment.cost_month_accrued,
+        price=deployment.price_per_hour,
+        since=deployment.cost_since,
+        now=now,
+    )
+    deployment.cost_accrued, deployment.cost_month = folded.accrued, folded.month
+    deployment.cost_month_accrued, deployment.cost_since = folded.month_accrued, folded.since
 
 
 def event_record(
