@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,6 +30,7 @@ from providers.base import (
     Action,
     AuthError,
     NotFound,
+    Provider,
     ProviderError,
     Remote,
     SpecError,
@@ -144,6 +147,56 @@ def _safe_params(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+# --- the vendor call behind each action ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    remote: Remote | None  # the vendor's answer, when its call returns one worth applying
+    spec: dict[str, Any]  # the spec the row keeps once the vendor has accepted
+
+
+def _stop(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    return _Outcome(provider.stop(deployment.external_id, deployment.spec), dict(deployment.spec))
+
+
+def _restart(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    return _Outcome(provider.restart(deployment.external_id, deployment.spec), dict(deployment.spec))
+
+
+def _scale(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    return _Outcome(provider.scale(deployment.external_id, params), {**deployment.spec, **params})
+
+
+def _update(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    """A new spec; with ``redeploy`` set, the same spec rolled out again (the vendor's redeploy)."""
+    spec = params["spec"]
+    if params.get("redeploy"):
+        return _Outcome(provider.redeploy(deployment.external_id, spec), spec)
+    return _Outcome(provider.update(deployment.external_id, spec, deployment.spec), spec)
+
+
+def _delete(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    provider.delete(deployment.external_id)
+    return _Outcome(None, dict(deployment.spec))
+
+
+def _archive(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    provider.archive(deployment.external_id)  # the poll sees the archived status and finishes it
+    return _Outcome(None, dict(deployment.spec))
+
+
+# Start is not here: it re-enters the submission path (see ``deployment_request_action``).
+VENDOR_CALLS: dict[Action, Callable[[Provider, Deployment, dict[str, Any]], _Outcome]] = {
+    Action.STOP: _stop,
+    Action.RESTART: _restart,
+    Action.SCALE: _scale,
+    Action.UPDATE: _update,
+    Action.DELETE: _delete,
+    Action.ARCHIVE: _archive,
+}
+
+
 def deployment_run_action(*, deployment_id: int) -> None:
     """The worker's half of an action. Raises ``Transient`` for the task to retry."""
     deployment = Deployment.objects.select_related("account", "pending_actor").filter(pk=deployment_id).first()
@@ -153,31 +206,12 @@ def deployment_run_action(*, deployment_id: int) -> None:
         # Not at the vendor yet (no id): try again once the submission has landed.
         raise Transient("waiting for the submission to finish")
     action, params, actor = Action(deployment.pending_action), deployment.pending_params, deployment.pending_actor
-    new_spec = dict(deployment.spec)
     try:
         with provider_for(deployment.account) as provider:
-            remote: Remote | None
-            if action is Action.STOP:
-                remote = provider.stop(deployment.external_id, deployment.spec)
-            elif action is Action.RESTART:
-                remote = provider.restart(deployment.external_id, deployment.spec)
-            elif action is Action.SCALE:
-                remote = provider.scale(deployment.external_id, params)
-                new_spec.update(params)
-            elif action is Action.UPDATE:
-                new_spec = params["spec"]
-                if params.get("redeploy"):
-                    remote = provider.redeploy(deployment.external_id, new_spec)
-                else:
-                    remote = provider.update(deployment.external_id, new_spec, deployment.spec)
-            elif action is Action.DELETE:
-                provider.delete(deployment.external_id)
-                remote = None
-            elif action is Action.ARCHIVE:
-                provider.archive(deployment.external_id)
-                remote = None
-            else:
+            call = VENDOR_CALLS.get(action)
+            if call is None:
                 raise Unsupported(f"unknown action {action}")
+            outcome = call(provider, deployment, params)
     except Transient:
         raise
     except SpecError as exc:
@@ -192,7 +226,7 @@ def deployment_run_action(*, deployment_id: int) -> None:
     except DecryptionError as exc:
         _finish_action(deployment_id, actor, error=str(exc))
     else:
-        _finish_action(deployment_id, actor, error=None, remote=remote, spec=new_spec)
+        _finish_action(deployment_id, actor, error=None, remote=outcome.remote, spec=outcome.spec)
 
 
 def _finish_action(
