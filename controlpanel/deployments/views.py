@@ -21,6 +21,7 @@ from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
 from controlpanel.deployments.forms import form_class_for
+from controlpanel.deployments.forms.actions import ScaleForm
 from controlpanel.deployments.forms.dashboard import PAGE_SIZE, DashboardFilterForm
 from controlpanel.deployments.states import IN_MOTION, State
 from controlpanel.teams.decorators import team_required
@@ -410,8 +411,6 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @team_required(Perm.DEPLOY)
 def scale(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = selectors.team_deployment(team=request.team, pk=pk)
-    from controlpanel.deployments.forms.actions import ScaleForm
-
     form = ScaleForm(request.POST, vendor=deployment.vendor)
     if not form.is_valid():
         message = "; ".join(

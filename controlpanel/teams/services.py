@@ -25,6 +25,9 @@ from django.utils import timezone
 
 from controlpanel.audit.models import AuditAction
 from controlpanel.audit.services import audit_record
+from controlpanel.credentials.models import ProviderAccount
+from controlpanel.deployments.models import Deployment
+from controlpanel.deployments.states import State
 from controlpanel.teams.models import Invitation, Membership, Team
 from controlpanel.teams.permissions import Perm, Role, perm_to_assign
 
@@ -126,10 +129,6 @@ def team_delete(*, team: Team, actor: AbstractBaseUser, confirm_name: str) -> No
     Refused while any deployment may still exist at a vendor: once the team is gone
     nobody could stop it from the panel, and it would go on billing.
     """
-    from controlpanel.credentials.models import ProviderAccount
-    from controlpanel.deployments.models import Deployment
-    from controlpanel.deployments.states import State
-
     team = _lock_team(team)
     require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     if confirm_name.strip() != team.name:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import respx
@@ -7,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from controlpanel.catalog.models import Offer
-from controlpanel.catalog.services import catalog_sync
+from controlpanel.catalog.services import accounts_claim_catalog_sync, catalog_sync
 from controlpanel.credentials.models import KeyStatus
 
 HARDWARE = {
@@ -89,10 +90,6 @@ def test_prices_page_compares_and_filters(logged_in, account, other_team):
 
 
 def test_catalog_sync_is_claimed_once_until_due_again(account, settings):
-    import datetime as dt
-
-    from controlpanel.catalog.services import accounts_claim_catalog_sync
-
     assert accounts_claim_catalog_sync() == [account.pk]  # never synced: due now
     assert accounts_claim_catalog_sync() == []  # claimed: not again until the interval passes
     later = timezone.now() + dt.timedelta(seconds=settings.PANEL_CATALOG_SYNC_SECONDS + 1)

@@ -12,6 +12,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_spend, dashboard_version
 from controlpanel.deployments.services import deployment_transition
+from controlpanel.deployments.services.transitions import _accrue_cost
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
 from tests.factories import AccountFactory, DeploymentFactory
@@ -149,8 +150,6 @@ def test_monthly_cost_splits_at_the_first_of_the_month(account):
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
     deployment.cost_since = start - dt.timedelta(hours=5)  # began last month
     deployment.save()
-    from controlpanel.deployments.services.transitions import _accrue_cost
-
     _accrue_cost(deployment, start + dt.timedelta(hours=2))
     assert round(deployment.cost_accrued, 4) == Decimal("7")  # all of it
     assert round(deployment.cost_month_accrued, 4) == Decimal("2")  # only since the 1st

@@ -5,6 +5,7 @@ import pytest
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms import form_class_for
 from controlpanel.deployments.forms.base import normalise_path
+from controlpanel.vendors import demo_specs
 from controlpanel.vendors.together.form import TogetherDeploymentForm
 from providers.registry import SLUGS
 
@@ -130,15 +131,11 @@ def test_estimate_follows_gpu_and_replicas(account):
 
 
 def _clone_pairs():
-    from controlpanel.vendors import demo_specs
-
     return [(src, dst) for src in sorted(demo_specs()) for dst in SLUGS if src != dst]
 
 
 @pytest.mark.parametrize(("source", "target"), _clone_pairs())
 def test_clone_carries_name_image_and_env_values_between_every_pair_of_vendors(source, target):
-    from controlpanel.vendors import demo_specs
-
     common = form_class_for(source).common_from_spec(demo_specs()[source])
     initial, rows = form_class_for(target).initial_from_common(common)
     assert initial["name"] == demo_specs()[source]["name"]
