@@ -68,9 +68,12 @@ def account_create(
     _store_key(account, api_key.strip())
     account.save()
     audit_record(
-        team=team, actor=actor, action=AuditAction.KEY_ADDED, target=account,
+        team=team,
+        actor=actor,
+        action=AuditAction.KEY_ADDED,
+        target=account,
         summary=f"Added {account.get_vendor_display()} key “{account.label}” ({account.masked_key})",
-    )  # fmt: skip
+    )
     _queue_verify(account, actor)
     return account
 
@@ -81,9 +84,12 @@ def account_rename(*, account: ProviderAccount, actor: AbstractBaseUser, label: 
     old, account.label = account.label, label.strip()
     account.save(update_fields=["label", "updated_at"])
     audit_record(
-        team=account.team, actor=actor, action=AuditAction.KEY_RENAMED, target=account,
+        team=account.team,
+        actor=actor,
+        action=AuditAction.KEY_RENAMED,
+        target=account,
         summary=f"Renamed key “{old}” to “{account.label}”",
-    )  # fmt: skip
+    )
     return account
 
 
@@ -96,9 +102,12 @@ def account_rotate(*, account: ProviderAccount, actor: AbstractBaseUser, api_key
     account.status, account.status_message = KeyStatus.VERIFYING, ""
     account.save(update_fields=["encrypted_key", "key_last4", "status", "status_message", "updated_at"])
     audit_record(
-        team=account.team, actor=actor, action=AuditAction.KEY_ROTATED, target=account,
+        team=account.team,
+        actor=actor,
+        action=AuditAction.KEY_ROTATED,
+        target=account,
         summary=f"Rotated key “{account.label}” from {old_mask} to {account.masked_key}",
-    )  # fmt: skip
+    )
     _queue_verify(account, actor)
     return account
 
@@ -120,9 +129,12 @@ def account_delete(*, account: ProviderAccount, actor: AbstractBaseUser) -> None
         noun = "deployment still uses" if live == 1 else "deployments still use"
         raise ValidationError(f"{live} {noun} this key. Delete them first, or rotate the key instead.")
     audit_record(
-        team=account.team, actor=actor, action=AuditAction.KEY_DELETED, target=account,
+        team=account.team,
+        actor=actor,
+        action=AuditAction.KEY_DELETED,
+        target=account,
         summary=f"Deleted {account.get_vendor_display()} key “{account.label}” ({account.masked_key})",
-    )  # fmt: skip
+    )
     account.delete()
 
 
@@ -157,9 +169,13 @@ def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderA
                 values.update(balance=info.balance, balance_currency=info.currency, balance_checked_at=timezone.now())
         ProviderAccount.objects.filter(pk=account.pk).update(**values)
         audit_record(
-            team=account.team, actor=actor, action=AuditAction.KEY_VERIFIED, target=account,
-            summary=f"Verified “{account.label}”: {message}"[:2000], data={"status": status},
-        )  # fmt: skip
+            team=account.team,
+            actor=actor,
+            action=AuditAction.KEY_VERIFIED,
+            target=account,
+            summary=f"Verified “{account.label}”: {message}"[:2000],
+            data={"status": status},
+        )
     account.refresh_from_db()
     if status == KeyStatus.OK:
         sync_catalog_task.delay_on_commit(account.pk)  # a key that works brings its catalog with it

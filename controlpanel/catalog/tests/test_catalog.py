@@ -14,11 +14,16 @@ from controlpanel.credentials.models import KeyStatus
 HARDWARE = {
     "object": "list",
     "data": [
-        {"object": "hardware", "id": "1x_nvidia_h100_80gb_sxm", "pricing": {"cents_per_minute": 5.6},
-         "specs": {"gpu_type": "h100", "gpu_link": "sxm", "gpu_memory": 80, "gpu_count": 1},
-         "availability": {"status": "available"}, "updated_at": "2026-11-01T00:00:00Z"},
+        {
+            "object": "hardware",
+            "id": "1x_nvidia_h100_80gb_sxm",
+            "pricing": {"cents_per_minute": 5.6},
+            "specs": {"gpu_type": "h100", "gpu_link": "sxm", "gpu_memory": 80, "gpu_count": 1},
+            "availability": {"status": "available"},
+            "updated_at": "2026-11-01T00:00:00Z",
+        },
     ],
-}  # fmt: skip
+}
 
 
 def mock_together(api):
@@ -66,9 +71,16 @@ def test_catalog_sync_skips_a_refused_key(account):
 
 def offer(account, sku, model, count, price, **extra):
     return Offer.objects.create(
-        account=account, vendor=account.vendor, sku=sku, name=f"{model} x{count}", gpu_model=model, gpu_count=count,
-        price_per_hour=Decimal(price), synced_at=timezone.now(), **extra,
-    )  # fmt: skip
+        account=account,
+        vendor=account.vendor,
+        sku=sku,
+        name=f"{model} x{count}",
+        gpu_model=model,
+        gpu_count=count,
+        price_per_hour=Decimal(price),
+        synced_at=timezone.now(),
+        **extra,
+    )
 
 
 def test_prices_page_compares_and_filters(logged_in, account, other_team):

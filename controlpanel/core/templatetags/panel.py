@@ -62,8 +62,14 @@ def masked_spec(spec: Any) -> Any:
             if key in ("environment_variables", "envs", "environment", "env") and isinstance(value, (list, dict)):
                 out[key] = _mask_env(value)
             elif key.lower() in (
-                "password", "imageauth", "image_auth", "credentials", "ssh_key", "authentication", "iam",
-            ):  # fmt: skip
+                "password",
+                "imageauth",
+                "image_auth",
+                "credentials",
+                "ssh_key",
+                "authentication",
+                "iam",
+            ):
                 out[key] = _mask(value) if not isinstance(value, dict) else {k: _mask(v) for k, v in value.items()}
             else:
                 out[key] = masked_spec(value)

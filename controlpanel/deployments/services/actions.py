@@ -112,9 +112,13 @@ def deployment_request_action(
     params = params or {}
     summary = f"{_describe(action, params)}: {deployment.name}"
     audit_record(
-        team=deployment.team, actor=actor, action=AUDIT_FOR_ACTION[action], target=deployment,
-        summary=summary, data={"params": _safe_params(params)},
-    )  # fmt: skip
+        team=deployment.team,
+        actor=actor,
+        action=AUDIT_FOR_ACTION[action],
+        target=deployment,
+        summary=summary,
+        data={"params": _safe_params(params)},
+    )
 
     if action is Action.START:
         deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Start requested")

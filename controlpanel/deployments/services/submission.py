@@ -73,10 +73,13 @@ def deployment_create(
     deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Submitted from the form")
     price = f" (about ${estimated_price_per_hour:.2f}/h)" if estimated_price_per_hour else ""
     audit_record(
-        team=team, actor=actor, action=AuditAction.DEPLOYMENT_CREATED, target=deployment,
+        team=team,
+        actor=actor,
+        action=AuditAction.DEPLOYMENT_CREATED,
+        target=deployment,
         summary=f"Created {account.get_vendor_display()} deployment {deployment.name} on “{account.label}”{price}",
         data={"vendor": account.vendor, "account_id": account.pk},
-    )  # fmt: skip
+    )
     submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
 
@@ -178,9 +181,11 @@ def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str
         deployment.error_fields = {}
         deployment.save(update_fields=["external_id", "error_fields", "updated_at"])
         event_record(
-            deployment, kind=EventKind.INFO, actor=None,
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
             message=f"{verb} on {deployment.get_vendor_display()} as {remote.external_id}",
-        )  # fmt: skip
+        )
         target = state_for_remote(State.SUBMITTING, remote.state) or State.PROVISIONING
         apply_remote(deployment, remote, target=target)
         ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
@@ -226,13 +231,19 @@ def deployment_resubmit(
     deployment.error_fields, deployment.last_error, deployment.status_message = {}, "", ""
     deployment.estimated_price_per_hour = estimated_price_per_hour
     deployment_transition(
-        deployment=deployment, to=State.QUEUED, actor=actor, message="Resubmitted with changes",
+        deployment=deployment,
+        to=State.QUEUED,
+        actor=actor,
+        message="Resubmitted with changes",
         extra_fields=("spec", "name", "error_fields", "last_error", "status_message", "estimated_price_per_hour"),
-    )  # fmt: skip
+    )
     audit_record(
-        team=deployment.team, actor=actor, action=AuditAction.DEPLOYMENT_RETRIED, target=deployment,
+        team=deployment.team,
+        actor=actor,
+        action=AuditAction.DEPLOYMENT_RETRIED,
+        target=deployment,
         summary=f"Resubmitted {deployment.name} with a corrected spec",
-    )  # fmt: skip
+    )
     submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
 

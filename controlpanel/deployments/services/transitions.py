@@ -93,10 +93,8 @@ def deployment_transition(
     deployment.state = to
     deployment.state_changed_at = now
     deployment.save(
-        update_fields=[
-            "state", "state_changed_at", *COST_FIELDS, "price_per_hour", *extra_fields, "updated_at"
-        ]
-    )  # fmt: skip
+        update_fields=["state", "state_changed_at", *COST_FIELDS, "price_per_hour", *extra_fields, "updated_at"]
+    )
     event_record(deployment, kind=EventKind.STATE, actor=actor, from_state=current, to_state=to, message=message)
     logger.info(
         "deployment_id=%s external_id=%s %s -> %s",
@@ -169,8 +167,11 @@ def apply_remote(deployment: Deployment, remote: Remote, *, target: State | None
         else:
             logger.warning(
                 "deployment_id=%s external_id=%s: vendor state %s does not follow %s; kept",
-                deployment.pk, deployment.external_id, remote.vendor_state, deployment.state,
-            )  # fmt: skip
+                deployment.pk,
+                deployment.external_id,
+                remote.vendor_state,
+                deployment.state,
+            )
     if not moved:
         if changed:
             deployment.save(update_fields=[*dict.fromkeys(changed), "raw", "checked_at", "updated_at"])

@@ -32,11 +32,32 @@ def fleet(team, owner, make_member, account):
     second = AccountFactory(team=team, vendor="nosana", label="Nosana key")
     now = timezone.now()
     rows = {
-        "alpha": DeploymentFactory(account=account, name="alpha", state=State.RUNNING, created_by=owner, price_per_hour=Decimal("3.36"), replicas_ready=2, checked_at=now),
-        "bravo": DeploymentFactory(account=account, name="bravo", state=State.STOPPED, created_by=other_user, checked_at=now - dt.timedelta(minutes=5)),
-        "charlie": DeploymentFactory(account=second, name="charlie", state=State.PROVISIONING, created_by=owner, price_per_hour=Decimal("0.44"), replicas_ready=0),
+        "alpha": DeploymentFactory(
+            account=account,
+            name="alpha",
+            state=State.RUNNING,
+            created_by=owner,
+            price_per_hour=Decimal("3.36"),
+            replicas_ready=2,
+            checked_at=now,
+        ),
+        "bravo": DeploymentFactory(
+            account=account,
+            name="bravo",
+            state=State.STOPPED,
+            created_by=other_user,
+            checked_at=now - dt.timedelta(minutes=5),
+        ),
+        "charlie": DeploymentFactory(
+            account=second,
+            name="charlie",
+            state=State.PROVISIONING,
+            created_by=owner,
+            price_per_hour=Decimal("0.44"),
+            replicas_ready=0,
+        ),
         "delta": DeploymentFactory(account=second, name="delta", state=State.FAILED, created_by=other_user),
-    }  # fmt: skip
+    }
     for i, row in enumerate(rows.values()):  # distinct ages: alpha oldest
         Deployment.objects.filter(pk=row.pk).update(created_at=now - dt.timedelta(hours=10 - i))
     DeploymentFactory(account=account, name="gone", state=State.DELETED)

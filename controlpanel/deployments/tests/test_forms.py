@@ -12,10 +12,18 @@ from providers.registry import SLUGS
 
 def bound(account, **fields):
     data = {
-        "account": account.pk, "name": "flux", "image": "registry.together.ai/p/flux:1", "gpu_type": "h100-80gb",
-        "gpu_count": "2", "min_replicas": "1", "max_replicas": "3",
-        "env-TOTAL_FORMS": "0", "env-INITIAL_FORMS": "0", "volumes-TOTAL_FORMS": "0", "volumes-INITIAL_FORMS": "0",
-    }  # fmt: skip
+        "account": account.pk,
+        "name": "flux",
+        "image": "registry.together.ai/p/flux:1",
+        "gpu_type": "h100-80gb",
+        "gpu_count": "2",
+        "min_replicas": "1",
+        "max_replicas": "3",
+        "env-TOTAL_FORMS": "0",
+        "env-INITIAL_FORMS": "0",
+        "volumes-TOTAL_FORMS": "0",
+        "volumes-INITIAL_FORMS": "0",
+    }
     data.update(fields)
     return TogetherDeploymentForm(data, accounts=ProviderAccount.objects.all())
 
@@ -23,23 +31,56 @@ def bound(account, **fields):
 def test_form_builds_a_create_deployment_request(account):
     form = bound(
         account,
-        description="Flux worker", cpu="8", memory="64", storage="200", port="8000", health_check_path="/health",
-        termination_grace_period_seconds="300", command="/bin/sh -c", args='python serve.py --name "a b"',
-        autoscaling_metric="HTTPTotalRequests", autoscaling_target="100", autoscaling_time_interval_minutes="5",
-        **{"env-TOTAL_FORMS": "2", "env-0-name": "MODEL_PATH", "env-0-source": "value", "env-0-value": "/models",
-           "env-1-name": "HF_TOKEN", "env-1-source": "secret", "env-1-secret": "hf-token",
-           "volumes-TOTAL_FORMS": "1", "volumes-0-name": "weights", "volumes-0-mount_path": "/models", "volumes-0-version": "2"},
-    )  # fmt: skip
+        description="Flux worker",
+        cpu="8",
+        memory="64",
+        storage="200",
+        port="8000",
+        health_check_path="/health",
+        termination_grace_period_seconds="300",
+        command="/bin/sh -c",
+        args='python serve.py --name "a b"',
+        autoscaling_metric="HTTPTotalRequests",
+        autoscaling_target="100",
+        autoscaling_time_interval_minutes="5",
+        **{
+            "env-TOTAL_FORMS": "2",
+            "env-0-name": "MODEL_PATH",
+            "env-0-source": "value",
+            "env-0-value": "/models",
+            "env-1-name": "HF_TOKEN",
+            "env-1-source": "secret",
+            "env-1-secret": "hf-token",
+            "volumes-TOTAL_FORMS": "1",
+            "volumes-0-name": "weights",
+            "volumes-0-mount_path": "/models",
+            "volumes-0-version": "2",
+        },
+    )
     assert form.is_valid(), form.main.errors
     assert form.spec == {
-        "name": "flux", "description": "Flux worker", "image": "registry.together.ai/p/flux:1", "gpu_type": "h100-80gb",
-        "gpu_count": 2, "cpu": 8.0, "memory": 64.0, "storage": 200, "min_replicas": 1, "max_replicas": 3, "port": 8000,
-        "health_check_path": "/health", "termination_grace_period_seconds": 300,
-        "command": ["/bin/sh", "-c"], "args": ["python", "serve.py", "--name", "a b"],
-        "environment_variables": [{"name": "MODEL_PATH", "value": "/models"}, {"name": "HF_TOKEN", "value_from_secret": "hf-token"}],
+        "name": "flux",
+        "description": "Flux worker",
+        "image": "registry.together.ai/p/flux:1",
+        "gpu_type": "h100-80gb",
+        "gpu_count": 2,
+        "cpu": 8.0,
+        "memory": 64.0,
+        "storage": 200,
+        "min_replicas": 1,
+        "max_replicas": 3,
+        "port": 8000,
+        "health_check_path": "/health",
+        "termination_grace_period_seconds": 300,
+        "command": ["/bin/sh", "-c"],
+        "args": ["python", "serve.py", "--name", "a b"],
+        "environment_variables": [
+            {"name": "MODEL_PATH", "value": "/models"},
+            {"name": "HF_TOKEN", "value_from_secret": "hf-token"},
+        ],
         "volumes": [{"name": "weights", "mount_path": "/models", "version": 2}],
         "autoscaling": {"metric": "HTTPTotalRequests", "target": 100.0, "time_interval_minutes": 5},
-    }  # fmt: skip
+    }
 
 
 def test_form_blank_rows_are_ignored(account):
@@ -85,8 +126,17 @@ def test_form_unbalanced_quotes_in_command(account):
     ],
 )
 def test_vendor_errors_map_onto_fields(account, path, field, where):
-    form = bound(account, **{"env-TOTAL_FORMS": "1", "env-0-name": "X", "env-0-value": "1",
-                             "volumes-TOTAL_FORMS": "1", "volumes-0-name": "v", "volumes-0-mount_path": "/m"})  # fmt: skip
+    form = bound(
+        account,
+        **{
+            "env-TOTAL_FORMS": "1",
+            "env-0-name": "X",
+            "env-0-value": "1",
+            "volumes-TOTAL_FORMS": "1",
+            "volumes-0-name": "v",
+            "volumes-0-mount_path": "/m",
+        },
+    )
     assert form.is_valid()
     form.add_spec_errors({path: ["the vendor's words"]})
     target = form.main if where == "main" else form.sets[where].forms[0]
@@ -106,11 +156,17 @@ def test_normalise_path():
 
 def test_initial_from_spec_round_trips(account):
     spec = {
-        "name": "flux", "image": "img", "gpu_type": "b200-192gb", "gpu_count": 1, "min_replicas": 0, "max_replicas": 2,
-        "command": ["a", "b c"], "autoscaling": {"metric": "QueueBacklogPerWorker", "target": 1.01},
+        "name": "flux",
+        "image": "img",
+        "gpu_type": "b200-192gb",
+        "gpu_count": 1,
+        "min_replicas": 0,
+        "max_replicas": 2,
+        "command": ["a", "b c"],
+        "autoscaling": {"metric": "QueueBacklogPerWorker", "target": 1.01},
         "environment_variables": [{"name": "A", "value": "1"}, {"name": "B", "value_from_secret": "s"}],
         "volumes": [{"name": "w", "mount_path": "/w"}],
-    }  # fmt: skip
+    }
     initial, rows = TogetherDeploymentForm.initial_from_spec(spec)
     assert initial["autoscaling_metric"] == "QueueBacklogPerWorker"
     assert rows["env"] == [

@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 status=KeyStatus.OK,
                 encrypted_key=crypto.encrypt(f"sandbox-bench-{vendor}"),
                 key_last4="0000",
-            )  # fmt: skip
+            )
             for vendor in VENDORS
         ]
         try:
@@ -84,7 +84,7 @@ class Command(BaseCommand):
                         if state == State.RUNNING
                         else None,
                         cost_since=now if state == State.RUNNING else None,
-                    )  # fmt: skip
+                    )
                     for i in range(deployments)
                 ),
                 batch_size=1000,
