@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from controlpanel.deployments import cost
-from controlpanel.deployments.states import BILLING, IN_MOTION, State
+from controlpanel.deployments.states import IN_MOTION, State
 from providers.registry import vendor_choices
 
 
@@ -101,10 +101,6 @@ class Deployment(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.state == State.DELETED
-
-    @property
-    def is_billing(self) -> bool:
-        return self.state in BILLING
 
     @property
     def cost_this_month(self) -> Decimal:

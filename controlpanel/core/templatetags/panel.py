@@ -11,8 +11,6 @@ from django.utils import timezone
 
 register = template.Library()
 
-SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASS", "AUTH", "CREDENTIAL", "PRIVATE")
-
 
 @register.filter
 def money(value: Any, places: int = 2) -> str:
