@@ -243,6 +243,7 @@ def _finish_action(
     spec: dict[str, Any] | None = None,
     gone: bool = False,
 ) -> None:
+    """Record how the pending action ended: refused (``error``), or accepted and the row moved."""
     with transaction.atomic():
         deployment = (
             Deployment.objects.select_for_update(of=("self",))
@@ -256,43 +257,63 @@ def _finish_action(
         described = _describe(action, deployment.pending_params)
         deployment.pending_action, deployment.pending_params, deployment.pending_since = "", {}, None
         deployment.pending_actor = None
-        clear = ["pending_action", "pending_params", "pending_since", "pending_actor"]
         if error is not None:
-            deployment.last_error = f"{described} failed: {error}"[:MAX_MESSAGE]
-            deployment.error_fields = fields or {}
-            deployment.save(update_fields=[*clear, "last_error", "error_fields", "updated_at"])
-            event_record(deployment, kind=EventKind.ERROR, actor=actor, message=deployment.last_error)
+            _record_refusal(deployment, actor, message=f"{described} failed: {error}", fields=fields)
             return
-        deployment.last_error, deployment.error_fields = "", {}
-        if spec is not None:
-            deployment.spec = spec
-            deployment.name = str(spec.get("name") or deployment.name)[:200]
-        deployment.save(update_fields=[*clear, "last_error", "error_fields", "spec", "name", "updated_at"])
-        event_record(
-            deployment,
-            kind=EventKind.ACTION,
-            actor=actor,
-            message=f"{described}: accepted by {deployment.get_vendor_display()}",
-        )
-        if gone or action in (Action.DELETE, Action.ARCHIVE):
-            # Archive is the panel's delete for a vendor that keeps a read-only record
-            # (Nosana): the poll sees the archived status as deleted and finishes it.
-            to = State.DELETING
-            accepted = "Archive accepted" if action is Action.ARCHIVE else "Delete accepted"
-            deployment_transition(deployment=deployment, to=to, actor=actor, message=accepted)
-            if gone:
-                deployment_transition(
-                    deployment=deployment, to=State.DELETED, actor=actor, message="The vendor no longer has it"
-                )
-        elif remote is not None:
-            target = state_for_remote(deployment.state, remote.state)
-            if action is Action.STOP and target in (State.RUNNING, State.UPDATING):
-                target = State.STOPPING  # the vendor took the stop; its status lags
-            apply_remote(deployment, remote, target=target, actor=actor)
-        elif action is Action.STOP:
-            deployment_transition(deployment=deployment, to=State.STOPPING, actor=actor, message="Stop accepted")
+        _record_acceptance(deployment, actor, described=described, spec=spec)
+        _move_after_acceptance(deployment, actor, action=action, remote=remote, gone=gone)
         if deployment.account_id:
             ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
+
+
+PENDING_FIELDS = ("pending_action", "pending_params", "pending_since", "pending_actor")
+
+
+def _record_refusal(
+    deployment: Deployment, actor: AbstractBaseUser | None, *, message: str, fields: dict[str, list[str]] | None
+) -> None:
+    deployment.last_error = message[:MAX_MESSAGE]
+    deployment.error_fields = fields or {}
+    deployment.save(update_fields=[*PENDING_FIELDS, "last_error", "error_fields", "updated_at"])
+    event_record(deployment, kind=EventKind.ERROR, actor=actor, message=deployment.last_error)
+
+
+def _record_acceptance(
+    deployment: Deployment, actor: AbstractBaseUser | None, *, described: str, spec: dict[str, Any] | None
+) -> None:
+    deployment.last_error, deployment.error_fields = "", {}
+    if spec is not None:
+        deployment.spec = spec
+        deployment.name = str(spec.get("name") or deployment.name)[:200]
+    deployment.save(update_fields=[*PENDING_FIELDS, "last_error", "error_fields", "spec", "name", "updated_at"])
+    event_record(
+        deployment,
+        kind=EventKind.ACTION,
+        actor=actor,
+        message=f"{described}: accepted by {deployment.get_vendor_display()}",
+    )
+
+
+def _move_after_acceptance(
+    deployment: Deployment, actor: AbstractBaseUser | None, *, action: Action, remote: Remote | None, gone: bool
+) -> None:
+    """The state an accepted action leads to, as far as the vendor's answer shows it."""
+    if gone or action in (Action.DELETE, Action.ARCHIVE):
+        # Archive is the panel's delete for a vendor that keeps a read-only record
+        # (Nosana): the poll sees the archived status as deleted and finishes it.
+        accepted = "Archive accepted" if action is Action.ARCHIVE else "Delete accepted"
+        deployment_transition(deployment=deployment, to=State.DELETING, actor=actor, message=accepted)
+        if gone:
+            deployment_transition(
+                deployment=deployment, to=State.DELETED, actor=actor, message="The vendor no longer has it"
+            )
+    elif remote is not None:
+        target = state_for_remote(deployment.state, remote.state)
+        if action is Action.STOP and target in (State.RUNNING, State.UPDATING):
+            target = State.STOPPING  # the vendor took the stop; its status lags
+        apply_remote(deployment, remote, target=target, actor=actor)
+    elif action is Action.STOP:
+        deployment_transition(deployment=deployment, to=State.STOPPING, actor=actor, message="Stop accepted")
 
 
 def deployment_action_gave_up(*, deployment_id: int, message: str) -> None:
