@@ -205,14 +205,20 @@ REDIS_URL = env_str("REDIS_URL")
 _CACHE_PREFIX = env_str("CACHE_KEY_PREFIX", "panel")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                    "KEY_PREFIX": _CACHE_PREFIX}
-    }  # fmt: skip
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _CACHE_PREFIX,
+        }
+    }
 else:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                    "LOCATION": str(VAR_DIR / "cache"), "KEY_PREFIX": _CACHE_PREFIX}
-    }  # fmt: skip
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": _CACHE_PREFIX,
+        }
+    }
 
 # --- Celery --------------------------------------------------------------------------
 if REDIS_URL:

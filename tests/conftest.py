@@ -56,10 +56,26 @@ def panel_worker(django_db_setup, django_db_blocker, live_server):
     }
     schedule = Path(settings.VAR_DIR) / f"beat-{uuid.uuid4().hex[:6]}"
     command = [
-        sys.executable, "-m", "celery", "-A", "controlpanel", "worker", "-B", "-s", str(schedule),
-        "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO", "-n", hostname,
-        "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "controlpanel",
+        "worker",
+        "-B",
+        "-s",
+        str(schedule),
+        "--pool",
+        "threads",
+        "--concurrency",
+        "4",
+        "--loglevel",
+        "INFO",
+        "-n",
+        hostname,
+        "--without-gossip",
+        "--without-mingle",
+    ]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -74,7 +74,11 @@ def _update(w: World) -> None:
 
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
-        team=w.team, actor=w.owner, vendor="together", label="Second", api_key=SECRET_KEY + "2",
+        team=w.team,
+        actor=w.owner,
+        vendor="together",
+        label="Second",
+        api_key=SECRET_KEY + "2",
         endpoint=EndpointKind.SANDBOX,
     ),
     AuditAction.KEY_VERIFIED: _key_verified,
@@ -95,7 +99,9 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
         team=w.team, actor=w.owner, to=w.member(Role.ADMIN, "ada")
     ),
     AuditAction.DEPLOYMENT_CREATED: lambda w: deployments.deployment_create(
-        team=w.team, actor=w.owner, account=w.account,
+        team=w.team,
+        actor=w.owner,
+        account=w.account,
         spec=together_spec(environment_variables=[{"name": "HF_TOKEN", "value": ENV_SECRET}]),
     ),
     AuditAction.DEPLOYMENT_STARTED: lambda w: deployments.deployment_request_action(
@@ -106,7 +112,9 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     ),
     AuditAction.DEPLOYMENT_RESTARTED: _restart,
     AuditAction.DEPLOYMENT_SCALED: lambda w: deployments.deployment_request_action(
-        deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.SCALE,
+        deployment=w.deployment(State.RUNNING),
+        actor=w.owner,
+        action=Action.SCALE,
         params={"min_replicas": 2, "max_replicas": 3},
     ),
     AuditAction.DEPLOYMENT_UPDATED: _update,
@@ -114,10 +122,11 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
         deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.DELETE
     ),
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
-        deployment=w.deployment(State.FAILED, external_id=""), actor=w.owner,
+        deployment=w.deployment(State.FAILED, external_id=""),
+        actor=w.owner,
         spec=together_spec(environment_variables=[{"name": "HF_TOKEN", "value": ENV_SECRET}]),
     ),
-}  # fmt: skip
+}
 
 
 def test_every_audit_action_has_a_service_that_writes_it():
@@ -132,8 +141,17 @@ def world(team, owner, monkeypatch):
 
 def _forbidden(w: World) -> list[str]:
     ciphertexts = list(ProviderAccount.objects.values_list("encrypted_key", flat=True))
-    return [SECRET_KEY, SECRET_KEY + "2", ROTATED_KEY, ENV_SECRET, "KEYMATERIAL", "ROTATEDMATERIAL", *w.tokens,
-            *[teams.hash_token(t) for t in w.tokens], *ciphertexts]  # fmt: skip
+    return [
+        SECRET_KEY,
+        SECRET_KEY + "2",
+        ROTATED_KEY,
+        ENV_SECRET,
+        "KEYMATERIAL",
+        "ROTATEDMATERIAL",
+        *w.tokens,
+        *[teams.hash_token(t) for t in w.tokens],
+        *ciphertexts,
+    ]
 
 
 @pytest.mark.parametrize("action", list(AuditAction), ids=lambda a: a.value)

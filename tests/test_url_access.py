@@ -73,10 +73,18 @@ class Rule:
 
 def _together_data(w: Any) -> dict[str, Any]:
     return {
-        "account": w.deploy_account.pk, "name": "walker-made", "image": "registry.together.ai/p/walker:1",
-        "gpu_type": "h100-80gb", "gpu_count": "1", "min_replicas": "1", "max_replicas": "1",
-        "env-TOTAL_FORMS": "0", "env-INITIAL_FORMS": "0", "volumes-TOTAL_FORMS": "0", "volumes-INITIAL_FORMS": "0",
-    }  # fmt: skip
+        "account": w.deploy_account.pk,
+        "name": "walker-made",
+        "image": "registry.together.ai/p/walker:1",
+        "gpu_type": "h100-80gb",
+        "gpu_count": "1",
+        "min_replicas": "1",
+        "max_replicas": "1",
+        "env-TOTAL_FORMS": "0",
+        "env-INITIAL_FORMS": "0",
+        "volumes-TOTAL_FORMS": "0",
+        "volumes-INITIAL_FORMS": "0",
+    }
 
 
 def _confirmed_create(w: Any) -> dict[str, Any]:
@@ -111,7 +119,7 @@ RULES: dict[str, Rule] = {
             "api_key": "sandbox-injected-0001",
             "endpoint": "sandbox",
         },
-    ),  # fmt: skip
+    ),
     "credentials:row": Rule(Perm.VIEW, obj="account"),
     "credentials:verify": Rule(Perm.MANAGE_KEYS, obj="account"),
     "credentials:rename": Rule(Perm.MANAGE_KEYS, obj="account", data=lambda w: {"label": "Renamed by walker"}),
@@ -173,15 +181,28 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
     )
     spare_account = AccountFactory(team=team, label=f"{prefix} spare key")  # unused: deletable if allowed
     invitation = Invitation.objects.create(
-        team=team, email=f"{prefix}-invitee@example.com", role=Role.VIEWER, token_hash=hash_token(f"{prefix}-token"),
-        invited_by=members[Role.OWNER].user, expires_at=team.created_at + dt.timedelta(days=7),
-    )  # fmt: skip
+        team=team,
+        email=f"{prefix}-invitee@example.com",
+        role=Role.VIEWER,
+        token_hash=hash_token(f"{prefix}-token"),
+        invited_by=members[Role.OWNER].user,
+        expires_at=team.created_at + dt.timedelta(days=7),
+    )
     return SimpleNamespace(
-        team=team, members=members, target=target, deploy_account=deploy_account, deployment=deployment,
-        account=spare_account, invitation=invitation,
-        objects={"deployment": deployment.pk, "account": spare_account.pk, "member": target.pk,
-                 "invitation": invitation.pk},
-    )  # fmt: skip
+        team=team,
+        members=members,
+        target=target,
+        deploy_account=deploy_account,
+        deployment=deployment,
+        account=spare_account,
+        invitation=invitation,
+        objects={
+            "deployment": deployment.pk,
+            "account": spare_account.pk,
+            "member": target.pk,
+            "invitation": invitation.pk,
+        },
+    )
 
 
 @pytest.fixture

@@ -11,9 +11,11 @@ class AuditFilterForm(forms.Form):
     actor = forms.ChoiceField(required=False, label="Who")
     action = forms.ChoiceField(required=False, label="What", choices=[("", "Every kind"), *AuditAction.choices])
     target = forms.CharField(
-        required=False, label="On what", max_length=200,
+        required=False,
+        label="On what",
+        max_length=200,
         widget=forms.TextInput(attrs={"placeholder": "a deployment, key or member", "type": "search"}),
-    )  # fmt: skip
+    )
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 

@@ -49,7 +49,15 @@ class Offer(models.Model):
     def as_offer(self) -> OfferData:
         """The plain ``providers`` form, for adapters' price and rule checks."""
         return OfferData(
-            sku=self.sku, name=self.name, kind=self.kind, gpu_model=self.gpu_model, gpu_count=self.gpu_count,
-            gpu_memory_gb=self.gpu_memory_gb, price_per_hour=self.price_per_hour, available=self.available,
-            location=self.location, extra=self.extra, raw=self.raw,
-        )  # fmt: skip
+            sku=self.sku,
+            name=self.name,
+            kind=self.kind,
+            gpu_model=self.gpu_model,
+            gpu_count=self.gpu_count,
+            gpu_memory_gb=self.gpu_memory_gb,
+            price_per_hour=self.price_per_hour,
+            available=self.available,
+            location=self.location,
+            extra=self.extra,
+            raw=self.raw,
+        )

@@ -47,14 +47,23 @@ def catalog_sync(*, account_id: int) -> int:
         kept = []
         for offer in offers:
             row, _ = Offer.objects.update_or_create(
-                account=account, kind=offer.kind, sku=offer.sku, location=offer.location,
+                account=account,
+                kind=offer.kind,
+                sku=offer.sku,
+                location=offer.location,
                 defaults={
-                    "vendor": account.vendor, "name": offer.name[:200], "gpu_model": offer.gpu_model[:100],
-                    "gpu_count": offer.gpu_count, "gpu_memory_gb": offer.gpu_memory_gb,
-                    "price_per_hour": offer.price_per_hour, "available": offer.available, "extra": offer.extra,
-                    "raw": offer.raw, "synced_at": now,
+                    "vendor": account.vendor,
+                    "name": offer.name[:200],
+                    "gpu_model": offer.gpu_model[:100],
+                    "gpu_count": offer.gpu_count,
+                    "gpu_memory_gb": offer.gpu_memory_gb,
+                    "price_per_hour": offer.price_per_hour,
+                    "available": offer.available,
+                    "extra": offer.extra,
+                    "raw": offer.raw,
+                    "synced_at": now,
                 },
-            )  # fmt: skip
+            )
             kept.append(row.pk)
         Offer.objects.filter(account=account).exclude(pk__in=kept).delete()
         values = {"catalog_synced_at": now, "catalog_error": ""}

@@ -11,6 +11,8 @@ import socket
 from typing import Any
 
 from celery import bootsteps
+from django.db import close_old_connections
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +20,7 @@ INTERVAL_SECONDS = 10.0
 
 
 def beat(kind: str, hostname: str | None = None) -> None:
-    from django.utils import timezone
-
+    # Not at the top: controlpanel.celery imports this module before the app registry is ready.
     from controlpanel.core.models import Heartbeat
 
     Heartbeat.objects.update_or_create(
@@ -44,8 +45,6 @@ class HeartbeatStep(bootsteps.StartStopStep):
             self.tref = None
 
     def _beat(self, worker: Any) -> None:
-        from django.db import close_old_connections
-
         try:
             # The timer runs outside any task, so Celery's per-task connection handling
             # does not cover it: drop a connection the database has closed meanwhile.

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
+from controlpanel.celery import app
 from controlpanel.core.models import Heartbeat
 from providers.registry import VENDORS
 
@@ -21,8 +22,6 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    from controlpanel.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

@@ -12,8 +12,19 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     search_fields = ["label", "team__name"]
     # The ciphertext is not shown either: keys are changed through the panel's rotate.
     exclude = ["encrypted_key"]
-    readonly_fields = ["key_last4", "status", "status_message", "verified_at", "metadata", "refresh_lease_until",
-                       "next_refresh_at", "last_refreshed_at", "last_refresh_error", "created_by", "created_at"]  # fmt: skip
+    readonly_fields = [
+        "key_last4",
+        "status",
+        "status_message",
+        "verified_at",
+        "metadata",
+        "refresh_lease_until",
+        "next_refresh_at",
+        "last_refreshed_at",
+        "last_refresh_error",
+        "created_by",
+        "created_at",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False  # a key is added through the panel, which encrypts and audits it

@@ -96,7 +96,3 @@ class ProviderAccount(models.Model):
     @property
     def is_sandbox(self) -> bool:
         return self.endpoint == EndpointKind.SANDBOX
-
-    @property
-    def is_usable(self) -> bool:
-        return self.status != KeyStatus.INVALID

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,8 +13,11 @@ from django.utils import timezone
 
 from controlpanel.audit.models import AuditAction
 from controlpanel.audit.services import audit_record
+from controlpanel.catalog.tasks import sync_catalog_task
 from controlpanel.credentials import crypto
 from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
+from controlpanel.credentials.tasks import verify_account_task
+from controlpanel.deployments.selectors import live_deployment_count
 from controlpanel.teams.models import Team
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.services import require_perm
@@ -23,8 +28,6 @@ logger = logging.getLogger(__name__)
 
 def provider_for(account: ProviderAccount, *, timeout: float | None = None) -> Provider:
     """Build the adapter for ``account`` with its decrypted key. Close it after use."""
-    from django.conf import settings
-
     return account.provider_class(
         crypto.decrypt(account.encrypted_key),
         base_url=account.base_url,
@@ -38,8 +41,6 @@ def _store_key(account: ProviderAccount, api_key: str) -> None:
 
 
 def _queue_verify(account: ProviderAccount, actor: AbstractBaseUser | None) -> None:
-    from controlpanel.credentials.tasks import verify_account_task
-
     verify_account_task.delay_on_commit(account.pk, actor.pk if actor is not None else None)
 
 
@@ -67,9 +68,12 @@ def account_create(
     _store_key(account, api_key.strip())
     account.save()
     audit_record(
-        team=team, actor=actor, action=AuditAction.KEY_ADDED, target=account,
+        team=team,
+        actor=actor,
+        action=AuditAction.KEY_ADDED,
+        target=account,
         summary=f"Added {account.get_vendor_display()} key “{account.label}” ({account.masked_key})",
-    )  # fmt: skip
+    )
     _queue_verify(account, actor)
     return account
 
@@ -80,9 +84,12 @@ def account_rename(*, account: ProviderAccount, actor: AbstractBaseUser, label: 
     old, account.label = account.label, label.strip()
     account.save(update_fields=["label", "updated_at"])
     audit_record(
-        team=account.team, actor=actor, action=AuditAction.KEY_RENAMED, target=account,
+        team=account.team,
+        actor=actor,
+        action=AuditAction.KEY_RENAMED,
+        target=account,
         summary=f"Renamed key “{old}” to “{account.label}”",
-    )  # fmt: skip
+    )
     return account
 
 
@@ -95,9 +102,12 @@ def account_rotate(*, account: ProviderAccount, actor: AbstractBaseUser, api_key
     account.status, account.status_message = KeyStatus.VERIFYING, ""
     account.save(update_fields=["encrypted_key", "key_last4", "status", "status_message", "updated_at"])
     audit_record(
-        team=account.team, actor=actor, action=AuditAction.KEY_ROTATED, target=account,
+        team=account.team,
+        actor=actor,
+        action=AuditAction.KEY_ROTATED,
+        target=account,
         summary=f"Rotated key “{account.label}” from {old_mask} to {account.masked_key}",
-    )  # fmt: skip
+    )
     _queue_verify(account, actor)
     return account
 
@@ -113,24 +123,23 @@ def account_request_verify(*, account: ProviderAccount, actor: AbstractBaseUser)
 
 @transaction.atomic
 def account_delete(*, account: ProviderAccount, actor: AbstractBaseUser) -> None:
-    from controlpanel.deployments.selectors import live_deployment_count
-
     require_perm(actor=actor, team=account.team, perm=Perm.MANAGE_KEYS)
     live = live_deployment_count(account=account)
     if live:
         noun = "deployment still uses" if live == 1 else "deployments still use"
         raise ValidationError(f"{live} {noun} this key. Delete them first, or rotate the key instead.")
     audit_record(
-        team=account.team, actor=actor, action=AuditAction.KEY_DELETED, target=account,
+        team=account.team,
+        actor=actor,
+        action=AuditAction.KEY_DELETED,
+        target=account,
         summary=f"Deleted {account.get_vendor_display()} key “{account.label}” ({account.masked_key})",
-    )  # fmt: skip
+    )
     account.delete()
 
 
 def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderAccount | None:
     """Worker side of "verify": one cheap authenticated call, its answer on the account."""
-    from django.contrib.auth import get_user_model
-
     account = ProviderAccount.objects.select_related("team").filter(pk=account_id).first()
     if account is None:
         return None
@@ -160,13 +169,15 @@ def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderA
                 values.update(balance=info.balance, balance_currency=info.currency, balance_checked_at=timezone.now())
         ProviderAccount.objects.filter(pk=account.pk).update(**values)
         audit_record(
-            team=account.team, actor=actor, action=AuditAction.KEY_VERIFIED, target=account,
-            summary=f"Verified “{account.label}”: {message}"[:2000], data={"status": status},
-        )  # fmt: skip
+            team=account.team,
+            actor=actor,
+            action=AuditAction.KEY_VERIFIED,
+            target=account,
+            summary=f"Verified “{account.label}”: {message}"[:2000],
+            data={"status": status},
+        )
     account.refresh_from_db()
     if status == KeyStatus.OK:
-        from controlpanel.catalog.tasks import sync_catalog_task
-
         sync_catalog_task.delay_on_commit(account.pk)  # a key that works brings its catalog with it
     return account
 

@@ -12,6 +12,7 @@ from django_htmx.http import trigger_client_event
 from controlpanel.credentials import services
 from controlpanel.credentials.forms import AccountForm, RenameForm, RotateForm
 from controlpanel.credentials.selectors import team_account, team_accounts
+from controlpanel.deployments.services import account_request_refresh
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
 
@@ -100,8 +101,6 @@ def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @team_required()
 def key_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Refresh now": the account is polled on the next sweep (within a couple of seconds)."""
-    from controlpanel.deployments.services import account_request_refresh
-
     account = team_account(team=request.team, pk=pk)
     account_request_refresh(account=account, actor=request.user)
     message = f"Asking {account.get_vendor_display()} about “{account.label}” now."

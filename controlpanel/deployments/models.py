@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -9,12 +8,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from controlpanel.deployments.states import BILLING, IN_MOTION, State
+from controlpanel.deployments import cost
+from controlpanel.deployments.states import IN_MOTION, State
 from providers.registry import vendor_choices
-
-
-def month_start_of(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 class Deployment(models.Model):
@@ -107,29 +103,22 @@ class Deployment(models.Model):
         return self.state == State.DELETED
 
     @property
-    def is_billing(self) -> bool:
-        return self.state in BILLING
-
-    @property
     def cost_this_month(self) -> Decimal:
         """What it has cost since the 1st of this month (UTC), at the rates it ran at."""
-        now = timezone.now()
-        start = month_start_of(now)
-        total = self.cost_month_accrued if self.cost_month == start.date() else Decimal("0")
-        if self.price_per_hour and self.cost_since:
-            since = max(self.cost_since, start)
-            if now > since:
-                total += self.price_per_hour * Decimal((now - since).total_seconds()) / Decimal(3600)
-        return total
+        return cost.cost_this_month(
+            month=self.cost_month,
+            month_accrued=self.cost_month_accrued,
+            price=self.price_per_hour,
+            since=self.cost_since,
+            now=timezone.now(),
+        )
 
     @property
     def cost_so_far(self) -> Decimal:
         """Accrued cost plus the current rate since it last changed."""
-        total = self.cost_accrued
-        if self.price_per_hour and self.cost_since:
-            hours = Decimal((timezone.now() - self.cost_since).total_seconds()) / Decimal(3600)
-            total += self.price_per_hour * hours
-        return total
+        return cost.cost_so_far(
+            accrued=self.cost_accrued, price=self.price_per_hour, since=self.cost_since, now=timezone.now()
+        )
 
 
 class EventKind(models.TextChoices):

@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.models import Deployment, DeploymentEvent, month_start_of
+from controlpanel.deployments.cost import cost_this_month, month_start_of
+from controlpanel.deployments.models import Deployment, DeploymentEvent
 from controlpanel.deployments.states import State
 from controlpanel.teams.models import Team
 
@@ -121,13 +122,10 @@ def dashboard_spend(*, team: Team) -> dict[str, dict[str, Decimal]]:
         .filter(Q(cost_month=start.date()) | Q(price_per_hour__isnull=False))
         .values_list("vendor", "price_per_hour", "cost_since", "cost_month", "cost_month_accrued")
     )
-    for vendor, price, since, cost_month, accrued in rows:
-        if cost_month == start.date():
-            month[vendor] += accrued
+    for vendor, price, since, month_of_share, accrued in rows:
+        share = cost_this_month(month=month_of_share, month_accrued=accrued, price=price, since=since, now=now)
+        if share or month_of_share == start.date():
+            month[vendor] += share
         if price:
             per_hour[vendor] += price
-            if since is not None:
-                since = max(since, start)
-                if now > since:
-                    month[vendor] += price * Decimal((now - since).total_seconds()) / Decimal(3600)
     return {"per_hour": dict(per_hour), "month": dict(month)}

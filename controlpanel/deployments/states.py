@@ -57,9 +57,6 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 WATCHED = frozenset({S.PROVISIONING, S.RUNNING, S.UPDATING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETING, S.LOST})
 # States that are on their way somewhere: poll fast, show a spinner.
 IN_MOTION = frozenset({S.QUEUED, S.SUBMITTING, S.PROVISIONING, S.UPDATING, S.STOPPING, S.DELETING})
-# States in which the vendor is (or may be) billing.
-BILLING = frozenset({S.PROVISIONING, S.RUNNING, S.UPDATING, S.STOPPING})
-TERMINAL = frozenset({S.DELETED})
 
 
 class InvalidTransition(Exception):

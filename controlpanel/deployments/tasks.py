@@ -21,6 +21,7 @@ def _countdown(retries: int, exc: Transient) -> float:
 
 @shared_task(bind=True, name="controlpanel.deployments.tasks.submit_deployment_task", max_retries=MAX_SUBMIT_RETRIES)
 def submit_deployment_task(self, deployment_id: int) -> None:
+    # At call time: the services import this module to queue its tasks (a real cycle).
     from controlpanel.deployments.services import deployment_submit, deployment_submit_gave_up
 
     try:
@@ -37,6 +38,7 @@ def submit_deployment_task(self, deployment_id: int) -> None:
 
 @shared_task(bind=True, name="controlpanel.deployments.tasks.deployment_action_task", max_retries=MAX_ACTION_RETRIES)
 def deployment_action_task(self, deployment_id: int) -> None:
+    # At call time: the services import this module to queue its tasks (a real cycle).
     from controlpanel.deployments.services import deployment_action_gave_up, deployment_run_action
 
     try:
@@ -51,6 +53,7 @@ def deployment_action_task(self, deployment_id: int) -> None:
 @shared_task(name="controlpanel.deployments.tasks.refresh_accounts_task")
 def refresh_accounts_task() -> None:
     """Beat, every few seconds. Leases keep it to one refresh in flight per account."""
+    # At call time: the services import this module to queue its tasks (a real cycle).
     from controlpanel.deployments.services import refresh_sweep
 
     for account_id in refresh_sweep():
@@ -61,6 +64,7 @@ def refresh_accounts_task() -> None:
 def refresh_account_task(account_id: int) -> None:
     # Not retried by Celery: the next sweep is the retry, and the lease expiring
     # covers a worker that died mid-refresh.
+    # At call time: the services import this module to queue its tasks (a real cycle).
     from controlpanel.deployments.services import account_refresh
 
     account_refresh(account_id=account_id)
@@ -68,6 +72,7 @@ def refresh_account_task(account_id: int) -> None:
 
 @shared_task(name="controlpanel.deployments.tasks.fetch_logs_task")
 def fetch_logs_task(deployment_id: int) -> None:
+    # At call time: the services import this module to queue its tasks (a real cycle).
     from controlpanel.deployments.services import deployment_fetch_logs
 
     deployment_fetch_logs(deployment_id=deployment_id)

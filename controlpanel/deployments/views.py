@@ -21,6 +21,7 @@ from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
 from controlpanel.deployments.forms import form_class_for
+from controlpanel.deployments.forms.actions import ScaleForm
 from controlpanel.deployments.forms.dashboard import PAGE_SIZE, DashboardFilterForm
 from controlpanel.deployments.states import IN_MOTION, State
 from controlpanel.teams.decorators import team_required
@@ -61,21 +62,32 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
     filters = DashboardFilterForm(request.GET, accounts=accounts, members=team_members(team=team))
     query = filters.query()
     rows = selectors.dashboard_deployments(
-        team=team, user=request.user, vendor=query.vendor, state=query.state, account_id=query.account_id,
-        creator_id=query.creator_id, mine=query.mine, query=query.query, sort=query.sort, descending=query.descending,
-    )  # fmt: skip
+        team=team,
+        user=request.user,
+        vendor=query.vendor,
+        state=query.state,
+        account_id=query.account_id,
+        creator_id=query.creator_id,
+        mine=query.mine,
+        query=query.query,
+        sort=query.sort,
+        descending=query.descending,
+    )
     page = Paginator(rows, PAGE_SIZE).get_page(query.page)
     counts = selectors.dashboard_counts(team=team)
     spend = selectors.dashboard_spend(team=team)
     in_motion = any(d.is_in_motion for d in page.object_list)
     vendors = [
         {
-            "value": v.value, "label": v.label, "count": counts["vendor"].get(v.value, 0),
-            "per_hour": spend["per_hour"].get(v.value), "month": spend["month"].get(v.value),
+            "value": v.value,
+            "label": v.label,
+            "count": counts["vendor"].get(v.value, 0),
+            "per_hour": spend["per_hour"].get(v.value),
+            "month": spend["month"].get(v.value),
         }
         for v in Vendor
         if counts["vendor"].get(v.value) or spend["month"].get(v.value)
-    ]  # fmt: skip
+    ]
     sort_links = {}
     for key in selectors.SORTS:
         descending = not query.descending if key == query.sort else key in ("age", "price", "checked", "replicas")
@@ -172,8 +184,14 @@ def _offers(request: HttpRequest, vendor: str) -> list[Any]:
 
 
 def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, Any]:
-    return {"form": form, "vendor": form.vendor, "vendor_label": Vendor(form.vendor).label,
-            "estimate": form.estimate(), "accounts": team_accounts(team=request.team, vendor=form.vendor), **extra}  # fmt: skip
+    return {
+        "form": form,
+        "vendor": form.vendor,
+        "vendor_label": Vendor(form.vendor).label,
+        "estimate": form.estimate(),
+        "accounts": team_accounts(team=request.team, vendor=form.vendor),
+        **extra,
+    }
 
 
 def _spec_digest(form: Any) -> str:
@@ -269,9 +287,11 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 if resubmit:
                     services.deployment_resubmit(
-                        deployment=deployment, actor=request.user, spec=form.spec,
+                        deployment=deployment,
+                        actor=request.user,
+                        spec=form.spec,
                         estimated_price_per_hour=form.estimate().get("low"),
-                    )  # fmt: skip
+                    )
                     messages.success(request, f"{deployment.name} is queued again.")
                 else:
                     services.deployment_request_action(
@@ -289,8 +309,13 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         if deployment.error_fields:
             _bind_errors(form, deployment.error_fields)
     template = "deployments/_form.html" if request.htmx else "deployments/edit.html"
-    context = _form_context(request, form, deployment=deployment, resubmit=resubmit,
-                            refusal=services.action_refusal(deployment, Action.UPDATE) if not resubmit else "")  # fmt: skip
+    context = _form_context(
+        request,
+        form,
+        deployment=deployment,
+        resubmit=resubmit,
+        refusal=services.action_refusal(deployment, Action.UPDATE) if not resubmit else "",
+    )
     return render(request, template, context)
 
 
@@ -364,9 +389,13 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 ACTION_NAMES = {
-    "start": Action.START, "stop": Action.STOP, "restart": Action.RESTART, "delete": Action.DELETE, "archive": Action.ARCHIVE,
+    "start": Action.START,
+    "stop": Action.STOP,
+    "restart": Action.RESTART,
+    "delete": Action.DELETE,
+    "archive": Action.ARCHIVE,
     "redeploy": Action.UPDATE,  # the same spec again, through the vendor's update (a rollout)
-}  # fmt: skip
+}
 DONE_MESSAGES = {
     Action.START: "Start requested.",
     Action.STOP: "Stop sent to the vendor.",
@@ -410,8 +439,6 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @team_required(Perm.DEPLOY)
 def scale(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = selectors.team_deployment(team=request.team, pk=pk)
-    from controlpanel.deployments.forms.actions import ScaleForm
-
     form = ScaleForm(request.POST, vendor=deployment.vendor)
     if not form.is_valid():
         message = "; ".join(
@@ -434,5 +461,13 @@ def logs(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = selectors.team_deployment(team=request.team, pk=pk)
     snapshot = services.deployment_request_logs(deployment=deployment)
     has_logs = deployment.account is not None and Action.LOGS in deployment.account.provider_class.actions
-    return render(request, "deployments/_logs.html", {"deployment": deployment, "snapshot": snapshot, "has_logs": has_logs,
-                                                       "follow": request.GET.get("follow") == "1"})  # fmt: skip
+    return render(
+        request,
+        "deployments/_logs.html",
+        {
+            "deployment": deployment,
+            "snapshot": snapshot,
+            "has_logs": has_logs,
+            "follow": request.GET.get("follow") == "1",
+        },
+    )

@@ -38,13 +38,6 @@ def bearer_key(request: HttpRequest) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def header_key(name: str) -> Callable[[HttpRequest], str | None]:
-    def read(request: HttpRequest) -> str | None:
-        return request.headers.get(name, "").strip() or None
-
-    return read
-
-
 @dataclass(frozen=True)
 class Faults:
     latency_ms: int = 0

@@ -20,10 +20,6 @@ def membership_for(*, user: AbstractBaseUser, team_id: int | None) -> Membership
     return memberships.order_by("created_at", "pk").first()
 
 
-def user_teams(*, user: AbstractBaseUser) -> QuerySet[Team]:
-    return Team.objects.filter(memberships__user=user, deleted_at__isnull=True).order_by("name", "pk")
-
-
 def team_members(*, team: Team) -> QuerySet[Membership]:
     return Membership.objects.filter(team=team).select_related("user").order_by("created_at", "pk")
 

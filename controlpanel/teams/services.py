@@ -25,6 +25,9 @@ from django.utils import timezone
 
 from controlpanel.audit.models import AuditAction
 from controlpanel.audit.services import audit_record
+from controlpanel.credentials.models import ProviderAccount
+from controlpanel.deployments.models import Deployment
+from controlpanel.deployments.states import State
 from controlpanel.teams.models import Invitation, Membership, Team
 from controlpanel.teams.permissions import Perm, Role, perm_to_assign
 
@@ -90,9 +93,13 @@ def team_rename(*, team: Team, actor: AbstractBaseUser, name: str) -> Team:
     team.name = new
     team.save(update_fields=["name"])
     audit_record(
-        team=team, actor=actor, action=AuditAction.TEAM_SETTINGS, target=team,
-        summary=f"Renamed the team from “{old}” to “{new}”", data={"field": "name", "from": old, "to": new},
-    )  # fmt: skip
+        team=team,
+        actor=actor,
+        action=AuditAction.TEAM_SETTINGS,
+        target=team,
+        summary=f"Renamed the team from “{old}” to “{new}”",
+        data={"field": "name", "from": old, "to": new},
+    )
     return team
 
 
@@ -112,10 +119,13 @@ def team_transfer_ownership(*, team: Team, actor: AbstractBaseUser, to: Membersh
     to.role = Role.OWNER
     name = to.user.get_username()
     audit_record(
-        team=team, actor=actor, action=AuditAction.OWNERSHIP_TRANSFERRED, target=to,
+        team=team,
+        actor=actor,
+        action=AuditAction.OWNERSHIP_TRANSFERRED,
+        target=to,
         summary=f"Transferred ownership to {name} (was {_label(was)}); {actor.get_username()} is now an admin",
         data={"to_user_id": to.user_id, "from_user_id": actor.pk, "to_previous_role": was},
-    )  # fmt: skip
+    )
     return to
 
 
@@ -126,10 +136,6 @@ def team_delete(*, team: Team, actor: AbstractBaseUser, confirm_name: str) -> No
     Refused while any deployment may still exist at a vendor: once the team is gone
     nobody could stop it from the panel, and it would go on billing.
     """
-    from controlpanel.credentials.models import ProviderAccount
-    from controlpanel.deployments.models import Deployment
-    from controlpanel.deployments.states import State
-
     team = _lock_team(team)
     require_perm(actor=actor, team=team, perm=Perm.MANAGE_TEAM)
     if confirm_name.strip() != team.name:
@@ -141,13 +147,16 @@ def team_delete(*, team: Team, actor: AbstractBaseUser, confirm_name: str) -> No
     accounts = list(ProviderAccount.objects.filter(team=team))
     members = list(Membership.objects.filter(team=team).select_related("user"))
     audit_record(
-        team=team, actor=actor, action=AuditAction.TEAM_DELETED, target=team,
+        team=team,
+        actor=actor,
+        action=AuditAction.TEAM_DELETED,
+        target=team,
         summary=f"Deleted the team “{team.name}” with {len(members)} member(s) and {len(accounts)} key(s)",
         data={
             "members": [m.user.get_username() for m in members],
             "keys": [f"{a.get_vendor_display()} · {a.label} ({a.masked_key})" for a in accounts],
         },
-    )  # fmt: skip
+    )
     now = timezone.now()
     Invitation.objects.filter(team=team, accepted_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
     for account in accounts:
@@ -178,10 +187,13 @@ def member_change_role(*, membership: Membership, actor: AbstractBaseUser, role:
     membership.save(update_fields=["role"])
     name = membership.user.get_username()
     audit_record(
-        team=team, actor=actor, action=AuditAction.MEMBER_ROLE_CHANGED, target=membership,
+        team=team,
+        actor=actor,
+        action=AuditAction.MEMBER_ROLE_CHANGED,
+        target=membership,
         summary=f"Changed {name}'s role from {old.label} to {role.label}",
         data={"user_id": membership.user_id, "from": old.value, "to": role.value},
-    )  # fmt: skip
+    )
     return membership
 
 
@@ -198,10 +210,13 @@ def member_remove(*, membership: Membership, actor: AbstractBaseUser) -> None:
     name = membership.user.get_username()
     own = membership.user_id == actor.pk
     audit_record(
-        team=team, actor=actor, action=AuditAction.MEMBER_REMOVED, target=membership,
+        team=team,
+        actor=actor,
+        action=AuditAction.MEMBER_REMOVED,
+        target=membership,
         summary=f"{name} left the team" if own else f"Removed {name} ({_label(membership.role)}) from the team",
         data={"user_id": membership.user_id, "role": membership.role},
-    )  # fmt: skip
+    )
     membership.delete()
 
 
@@ -212,9 +227,13 @@ def member_leave(*, team: Team, actor: AbstractBaseUser) -> None:
     if mine.role == Role.OWNER:
         _keep_an_owner(team=team, without=mine)
     audit_record(
-        team=team, actor=actor, action=AuditAction.MEMBER_REMOVED, target=mine,
-        summary=f"{actor.get_username()} left the team", data={"user_id": actor.pk, "role": mine.role},
-    )  # fmt: skip
+        team=team,
+        actor=actor,
+        action=AuditAction.MEMBER_REMOVED,
+        target=mine,
+        summary=f"{actor.get_username()} left the team",
+        data={"user_id": actor.pk, "role": mine.role},
+    )
     mine.delete()
 
 
@@ -267,10 +286,13 @@ def invitation_create(*, team: Team, actor: AbstractBaseUser, email: str, role: 
         expires_at=now + dt.timedelta(days=settings.PANEL_INVITE_DAYS),
     )
     audit_record(
-        team=team, actor=actor, action=AuditAction.MEMBER_INVITED, target=invitation,
+        team=team,
+        actor=actor,
+        action=AuditAction.MEMBER_INVITED,
+        target=invitation,
         summary=f"Invited {email} as {role.label}",
         data={"email": email, "role": role.value, "expires_at": invitation.expires_at.isoformat()},
-    )  # fmt: skip
+    )
     return invitation, token
 
 
@@ -302,10 +324,13 @@ def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> Inv
         raise ValidationError("This invitation was already accepted or revoked.")
     invitation.revoked_at = now
     audit_record(
-        team=invitation.team, actor=actor, action=AuditAction.MEMBER_INVITE_REVOKED, target=invitation,
+        team=invitation.team,
+        actor=actor,
+        action=AuditAction.MEMBER_INVITE_REVOKED,
+        target=invitation,
         summary=f"Revoked the invitation of {invitation.email} ({_label(invitation.role)})",
         data={"email": invitation.email, "role": invitation.role},
-    )  # fmt: skip
+    )
     return invitation
 
 
@@ -355,10 +380,13 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> tuple[Membership
     if created:
         inviter = invitation.invited_by.get_username() if invitation.invited_by else "someone"
         audit_record(
-            team=invitation.team, actor=user, action=AuditAction.MEMBER_JOINED, target=membership,
+            team=invitation.team,
+            actor=user,
+            action=AuditAction.MEMBER_JOINED,
+            target=membership,
             summary=f"{user.get_username()} joined as {_label(invitation.role)} (invited by {inviter})",
             data={"user_id": user.pk, "role": invitation.role, "invitation_id": invitation.pk},
-        )  # fmt: skip
+        )
     return membership, created
 
 

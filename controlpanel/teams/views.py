@@ -47,8 +47,15 @@ def _member_rows(request: HttpRequest, members: Any) -> list[dict[str, Any]]:
     rows = []
     for m in members:
         may_touch = me.can(Perm.MANAGE_MEMBERS) and me.can(perm_to_assign(m.role))
-        rows.append({"m": m, "is_me": m.pk == me.pk, "can_change": may_touch, "can_remove": may_touch and m.pk != me.pk,
-                     "choices": choices if m.role in choices else [Role(m.role), *choices]})  # fmt: skip
+        rows.append(
+            {
+                "m": m,
+                "is_me": m.pk == me.pk,
+                "can_change": may_touch,
+                "can_remove": may_touch and m.pk != me.pk,
+                "choices": choices if m.role in choices else [Role(m.role), *choices],
+            }
+        )
     return rows
 
 

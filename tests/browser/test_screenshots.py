@@ -54,11 +54,20 @@ def _fill(team, user, accounts) -> None:
     now = timezone.now()
     for i, (vendor, name, state, price, replicas, url) in enumerate(FLEET):
         d = DeploymentFactory(
-            account=accounts[vendor], name=name, state=state, created_by=user, endpoint_url=url, checked_at=now,
-            price_per_hour=Decimal(price) if price else None, cost_since=now - dt.timedelta(hours=30 + 9 * i) if price else None,
-            replicas_ready=replicas[0] if replicas else None, replicas_desired=replicas[1] if replicas else None,
-            status_message="Replicate reports no status; derived: 3 failed predictions in a row" if state == State.FAILED else "",
-        )  # fmt: skip
+            account=accounts[vendor],
+            name=name,
+            state=state,
+            created_by=user,
+            endpoint_url=url,
+            checked_at=now,
+            price_per_hour=Decimal(price) if price else None,
+            cost_since=now - dt.timedelta(hours=30 + 9 * i) if price else None,
+            replicas_ready=replicas[0] if replicas else None,
+            replicas_desired=replicas[1] if replicas else None,
+            status_message="Replicate reports no status; derived: 3 failed predictions in a row"
+            if state == State.FAILED
+            else "",
+        )
         Deployment.objects.filter(pk=d.pk).update(created_at=now - dt.timedelta(hours=30 + 9 * i))
 
 
@@ -95,7 +104,7 @@ def test_readme_screenshots(browser, live_server, panel_worker, settings):
             min_replicas=1,
             max_replicas=3,
             environment_variables=[{"name": "MODEL_PATH", "value": "/models/flux"}],
-        ),  # fmt: skip
+        ),
     )
 
     for scheme in ("light", "dark"):

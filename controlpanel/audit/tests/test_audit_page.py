@@ -27,15 +27,31 @@ def entries(team, owner, make_member, account):
     vic = make_member(Role.DEPLOYER, username="vic")
     deployment = DeploymentFactory(account=account, name="flux-a")
     made = {
-        "key": audit_record(team=team, actor=owner, action=AuditAction.KEY_ADDED, target=account,
-                            summary="Added Together AI key “Together sandbox” (••••0001)"),
-        "deploy": audit_record(team=team, actor=vic, action=AuditAction.DEPLOYMENT_CREATED, target=deployment,
-                               summary="Created Together AI deployment flux-a"),
-        "stop": audit_record(team=team, actor=vic, action=AuditAction.DEPLOYMENT_STOPPED, target=deployment,
-                             summary="Stop: flux-a"),
-        "system": audit_record(team=team, actor=None, action=AuditAction.KEY_VERIFIED, target=account,
-                               summary="Verified “Together sandbox”: ok"),
-    }  # fmt: skip
+        "key": audit_record(
+            team=team,
+            actor=owner,
+            action=AuditAction.KEY_ADDED,
+            target=account,
+            summary="Added Together AI key “Together sandbox” (••••0001)",
+        ),
+        "deploy": audit_record(
+            team=team,
+            actor=vic,
+            action=AuditAction.DEPLOYMENT_CREATED,
+            target=deployment,
+            summary="Created Together AI deployment flux-a",
+        ),
+        "stop": audit_record(
+            team=team, actor=vic, action=AuditAction.DEPLOYMENT_STOPPED, target=deployment, summary="Stop: flux-a"
+        ),
+        "system": audit_record(
+            team=team,
+            actor=None,
+            action=AuditAction.KEY_VERIFIED,
+            target=account,
+            summary="Verified “Together sandbox”: ok",
+        ),
+    }
     backdate(made["key"], timezone.now() - dt.timedelta(days=10))
     return made
 
@@ -47,8 +63,9 @@ def rows(response) -> list[str]:
     return sorted(found, key=table.index)  # in the order the page shows them
 
 
-@pytest.mark.parametrize(("role", "status"), [(Role.OWNER, 200), (Role.ADMIN, 200), (Role.DEPLOYER, 403),
-                                              (Role.VIEWER, 403)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "status"), [(Role.OWNER, 200), (Role.ADMIN, 200), (Role.DEPLOYER, 403), (Role.VIEWER, 403)]
+)
 def test_admins_and_owners_see_the_audit_log(client, make_member, role, status):
     client.force_login(make_member(role))
     assert client.get(URL).status_code == status
@@ -110,8 +127,9 @@ def test_audit_log_htmx_filter_returns_only_the_table(logged_in, entries):
 
 
 def test_audit_log_shows_only_the_current_teams_entries(logged_in, entries, other_team):
-    audit_record(team=other_team["team"], actor=other_team["user"], action=AuditAction.KEY_ADDED,
-                 summary="Their secret business")  # fmt: skip
+    audit_record(
+        team=other_team["team"], actor=other_team["user"], action=AuditAction.KEY_ADDED, summary="Their secret business"
+    )
     assert "Their secret business" not in logged_in.get(URL).content.decode()
     assert "mallory" not in logged_in.get(URL).content.decode()
 

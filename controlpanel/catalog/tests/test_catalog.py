@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import respx
@@ -7,17 +8,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from controlpanel.catalog.models import Offer
-from controlpanel.catalog.services import catalog_sync
+from controlpanel.catalog.services import accounts_claim_catalog_sync, catalog_sync
 from controlpanel.credentials.models import KeyStatus
 
 HARDWARE = {
     "object": "list",
     "data": [
-        {"object": "hardware", "id": "1x_nvidia_h100_80gb_sxm", "pricing": {"cents_per_minute": 5.6},
-         "specs": {"gpu_type": "h100", "gpu_link": "sxm", "gpu_memory": 80, "gpu_count": 1},
-         "availability": {"status": "available"}, "updated_at": "2026-11-01T00:00:00Z"},
+        {
+            "object": "hardware",
+            "id": "1x_nvidia_h100_80gb_sxm",
+            "pricing": {"cents_per_minute": 5.6},
+            "specs": {"gpu_type": "h100", "gpu_link": "sxm", "gpu_memory": 80, "gpu_count": 1},
+            "availability": {"status": "available"},
+            "updated_at": "2026-11-01T00:00:00Z",
+        },
     ],
-}  # fmt: skip
+}
 
 
 def mock_together(api):
@@ -65,9 +71,16 @@ def test_catalog_sync_skips_a_refused_key(account):
 
 def offer(account, sku, model, count, price, **extra):
     return Offer.objects.create(
-        account=account, vendor=account.vendor, sku=sku, name=f"{model} x{count}", gpu_model=model, gpu_count=count,
-        price_per_hour=Decimal(price), synced_at=timezone.now(), **extra,
-    )  # fmt: skip
+        account=account,
+        vendor=account.vendor,
+        sku=sku,
+        name=f"{model} x{count}",
+        gpu_model=model,
+        gpu_count=count,
+        price_per_hour=Decimal(price),
+        synced_at=timezone.now(),
+        **extra,
+    )
 
 
 def test_prices_page_compares_and_filters(logged_in, account, other_team):
@@ -89,10 +102,6 @@ def test_prices_page_compares_and_filters(logged_in, account, other_team):
 
 
 def test_catalog_sync_is_claimed_once_until_due_again(account, settings):
-    import datetime as dt
-
-    from controlpanel.catalog.services import accounts_claim_catalog_sync
-
     assert accounts_claim_catalog_sync() == [account.pk]  # never synced: due now
     assert accounts_claim_catalog_sync() == []  # claimed: not again until the interval passes
     later = timezone.now() + dt.timedelta(seconds=settings.PANEL_CATALOG_SYNC_SECONDS + 1)

@@ -13,8 +13,6 @@ from providers.registry import VENDORS
 
 register = template.Library()
 
-SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASS", "AUTH", "CREDENTIAL", "PRIVATE")
-
 
 @register.simple_tag
 def vendor_names(conjunction: str = "or") -> str:
@@ -71,8 +69,14 @@ def masked_spec(spec: Any) -> Any:
             if key in ("environment_variables", "envs", "environment", "env") and isinstance(value, (list, dict)):
                 out[key] = _mask_env(value)
             elif key.lower() in (
-                "password", "imageauth", "image_auth", "credentials", "ssh_key", "authentication", "iam",
-            ):  # fmt: skip
+                "password",
+                "imageauth",
+                "image_auth",
+                "credentials",
+                "ssh_key",
+                "authentication",
+                "iam",
+            ):
                 out[key] = _mask(value) if not isinstance(value, dict) else {k: _mask(v) for k, v in value.items()}
             else:
                 out[key] = masked_spec(value)

@@ -106,14 +106,19 @@ def test_password_change_checks_the_old_one_and_applies_validators(client, perso
     client.force_login(person)
     page = client.get(reverse("password_change"))
     assert 'name="old_password"' in page.content.decode()
-    wrong = client.post(reverse("password_change"), {"old_password": "nope", "new_password1": NEW_PASSWORD,
-                                                     "new_password2": NEW_PASSWORD})  # fmt: skip
+    wrong = client.post(
+        reverse("password_change"),
+        {"old_password": "nope", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
     assert "Your old password was entered incorrectly" in wrong.content.decode()
-    weak = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": "12345678",
-                                                    "new_password2": "12345678"})  # fmt: skip
+    weak = client.post(
+        reverse("password_change"), {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"}
+    )
     assert "This password is too common." in weak.content.decode()
-    done = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": NEW_PASSWORD,
-                                                    "new_password2": NEW_PASSWORD})  # fmt: skip
+    done = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
     assert done["Location"] == reverse("password_change_done")
     person.refresh_from_db()
     assert person.check_password(NEW_PASSWORD)
@@ -230,10 +235,20 @@ def _settings_with(env: dict[str, str], tmp_path: Path) -> dict:
     )
     clean = _bare_environment()
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "controlpanel.settings", "DEBUG": "true",
-             "PANEL_VAR_DIR": str(tmp_path), **env},
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "controlpanel.settings",
+            "DEBUG": "true",
+            "PANEL_VAR_DIR": str(tmp_path),
+            **env,
+        },
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -261,12 +276,20 @@ def test_session_expiry_settings_come_from_the_environment(tmp_path):
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     clean = _bare_environment()
     env = {
-        **clean, "DJANGO_SETTINGS_MODULE": "controlpanel.settings", "DEBUG": "false", "PANEL_VAR_DIR": str(tmp_path),
-        "SECRET_KEY": uuid.uuid4().hex * 2, "FERNET_KEYS": Fernet.generate_key().decode(),
-    }  # fmt: skip
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "controlpanel.settings",
+        "DEBUG": "false",
+        "PANEL_VAR_DIR": str(tmp_path),
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "FERNET_KEYS": Fernet.generate_key().decode(),
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -8,6 +8,7 @@ import pytest
 import respx
 from cryptography.fernet import Fernet
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
@@ -42,8 +43,6 @@ def test_rotation_reencrypts_with_the_new_primary(settings):
 
 
 def test_rotate_fernet_command_reencrypts_every_key(settings, account):
-    from django.core.management import call_command
-
     old = settings.FERNET_KEYS[0]
     settings.FERNET_KEYS = [Fernet.generate_key().decode(), old]
     out = io.StringIO()

@@ -12,6 +12,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_spend, dashboard_version
 from controlpanel.deployments.services import deployment_transition
+from controlpanel.deployments.services.transitions import _accrue_cost
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
 from tests.factories import AccountFactory, DeploymentFactory
@@ -31,11 +32,32 @@ def fleet(team, owner, make_member, account):
     second = AccountFactory(team=team, vendor="nosana", label="Nosana key")
     now = timezone.now()
     rows = {
-        "alpha": DeploymentFactory(account=account, name="alpha", state=State.RUNNING, created_by=owner, price_per_hour=Decimal("3.36"), replicas_ready=2, checked_at=now),
-        "bravo": DeploymentFactory(account=account, name="bravo", state=State.STOPPED, created_by=other_user, checked_at=now - dt.timedelta(minutes=5)),
-        "charlie": DeploymentFactory(account=second, name="charlie", state=State.PROVISIONING, created_by=owner, price_per_hour=Decimal("0.44"), replicas_ready=0),
+        "alpha": DeploymentFactory(
+            account=account,
+            name="alpha",
+            state=State.RUNNING,
+            created_by=owner,
+            price_per_hour=Decimal("3.36"),
+            replicas_ready=2,
+            checked_at=now,
+        ),
+        "bravo": DeploymentFactory(
+            account=account,
+            name="bravo",
+            state=State.STOPPED,
+            created_by=other_user,
+            checked_at=now - dt.timedelta(minutes=5),
+        ),
+        "charlie": DeploymentFactory(
+            account=second,
+            name="charlie",
+            state=State.PROVISIONING,
+            created_by=owner,
+            price_per_hour=Decimal("0.44"),
+            replicas_ready=0,
+        ),
         "delta": DeploymentFactory(account=second, name="delta", state=State.FAILED, created_by=other_user),
-    }  # fmt: skip
+    }
     for i, row in enumerate(rows.values()):  # distinct ages: alpha oldest
         Deployment.objects.filter(pk=row.pk).update(created_at=now - dt.timedelta(hours=10 - i))
     DeploymentFactory(account=account, name="gone", state=State.DELETED)
@@ -149,8 +171,6 @@ def test_monthly_cost_splits_at_the_first_of_the_month(account):
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
     deployment.cost_since = start - dt.timedelta(hours=5)  # began last month
     deployment.save()
-    from controlpanel.deployments.services import _accrue_cost
-
     _accrue_cost(deployment, start + dt.timedelta(hours=2))
     assert round(deployment.cost_accrued, 4) == Decimal("7")  # all of it
     assert round(deployment.cost_month_accrued, 4) == Decimal("2")  # only since the 1st

@@ -22,10 +22,20 @@ from tests.factories import DeploymentFactory, together_spec
 def item(name="flux-worker", status="Ready", ready=1, desired=1, **extra):
     """A Together DeploymentResponseItem."""
     return {
-        "id": f"dep_{name}", "object": "deployment", "name": name, "status": status, "image": "img",
-        "gpu_type": "h100-80gb", "gpu_count": 1, "min_replicas": 1, "max_replicas": 2,
-        "ready_replicas": ready, "desired_replicas": desired, "created_at": timezone.now().isoformat(), **extra,
-    }  # fmt: skip
+        "id": f"dep_{name}",
+        "object": "deployment",
+        "name": name,
+        "status": status,
+        "image": "img",
+        "gpu_type": "h100-80gb",
+        "gpu_count": 1,
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "ready_replicas": ready,
+        "desired_replicas": desired,
+        "created_at": timezone.now().isoformat(),
+        **extra,
+    }
 
 
 @pytest.fixture

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from controlpanel.deployments.models import DeploymentEvent
 from controlpanel.deployments.services import deployment_transition
@@ -72,11 +76,6 @@ def test_state_for_remote(current, remote, expected):
 
 
 def test_cost_accrues_at_each_transition(db):
-    from datetime import timedelta
-    from decimal import Decimal
-
-    from django.utils import timezone
-
     deployment = DeploymentFactory(state=State.RUNNING, price_per_hour=Decimal("3.60"))
     deployment.cost_since = timezone.now() - timedelta(hours=2)
     deployment.save()

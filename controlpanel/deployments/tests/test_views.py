@@ -16,11 +16,21 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 def valid_post(own_account, **overrides):
     data = {
-        "account": own_account.pk, "name": "flux-worker", "image": "registry.together.ai/p/flux:1", "gpu_type": "h100-80gb",
-        "gpu_count": "1", "min_replicas": "1", "max_replicas": "2",
-        "env-TOTAL_FORMS": "1", "env-INITIAL_FORMS": "0", "env-0-name": "MODEL_PATH", "env-0-source": "value",
-        "env-0-value": "/models", "volumes-TOTAL_FORMS": "1", "volumes-INITIAL_FORMS": "0",
-    }  # fmt: skip
+        "account": own_account.pk,
+        "name": "flux-worker",
+        "image": "registry.together.ai/p/flux:1",
+        "gpu_type": "h100-80gb",
+        "gpu_count": "1",
+        "min_replicas": "1",
+        "max_replicas": "2",
+        "env-TOTAL_FORMS": "1",
+        "env-INITIAL_FORMS": "0",
+        "env-0-name": "MODEL_PATH",
+        "env-0-source": "value",
+        "env-0-value": "/models",
+        "volumes-TOTAL_FORMS": "1",
+        "volumes-INITIAL_FORMS": "0",
+    }
     data.update(overrides)
     return data
 
@@ -146,8 +156,14 @@ def test_validate_returns_one_fields_errors_and_the_price(logged_in, account):
 
 
 def test_validate_reports_before_other_fields_are_filled(logged_in, account):
-    data = {"name": "x y", "_field": "name", "env-TOTAL_FORMS": "0", "env-INITIAL_FORMS": "0",
-            "volumes-TOTAL_FORMS": "0", "volumes-INITIAL_FORMS": "0"}  # fmt: skip
+    data = {
+        "name": "x y",
+        "_field": "name",
+        "env-TOTAL_FORMS": "0",
+        "env-INITIAL_FORMS": "0",
+        "volumes-TOTAL_FORMS": "0",
+        "volumes-INITIAL_FORMS": "0",
+    }
     content = logged_in.post(reverse("deployments:validate", args=["together"]), data, **HX).content.decode()
     assert "letters, digits" in content
 
@@ -206,9 +222,16 @@ def test_scale_rejects_max_below_min(logged_in, account):
 
 def test_edit_shows_the_vendors_refusal_on_its_field(logged_in, account):
     deployment = DeploymentFactory(
-        account=account, state=State.FAILED, error_fields={"environment_variables.0.value_from_secret": ["secret 'hf' not found"]},
-        spec={"name": "x", "image": "i", "gpu_type": "h100-80gb", "environment_variables": [{"name": "HF", "value_from_secret": "hf"}]},
-    )  # fmt: skip
+        account=account,
+        state=State.FAILED,
+        error_fields={"environment_variables.0.value_from_secret": ["secret 'hf' not found"]},
+        spec={
+            "name": "x",
+            "image": "i",
+            "gpu_type": "h100-80gb",
+            "environment_variables": [{"name": "HF", "value_from_secret": "hf"}],
+        },
+    )
     content = logged_in.get(reverse("deployments:edit", args=[deployment.pk])).content.decode()
     assert 'id="err-env-0-secret"' in content
     assert content.index("secret &#x27;hf&#x27; not found") > content.index('id="err-env-0-secret"')
@@ -274,8 +297,12 @@ def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, acc
     from tests.factories import AccountFactory
 
     AccountFactory(team=team, vendor="nosana", label="Nosana")
-    spec = {"name": "flux", "image": "docker.io/acme/flux:1", "gpu_type": "h100-80gb",
-            "environment_variables": [{"name": "MODEL", "value": "flux-dev"}, {"name": "TOKEN", "value_from_secret": "hf"}]}  # fmt: skip
+    spec = {
+        "name": "flux",
+        "image": "docker.io/acme/flux:1",
+        "gpu_type": "h100-80gb",
+        "environment_variables": [{"name": "MODEL", "value": "flux-dev"}, {"name": "TOKEN", "value_from_secret": "hf"}],
+    }
     source = DeploymentFactory(account=account, name="flux", spec=spec)
     content = logged_in.get(reverse("deployments:create", args=["nosana"]), {"from": source.pk}).content.decode()
     assert 'value="flux-copy"' in content

@@ -180,8 +180,9 @@ def test_signing_up_through_the_link_creates_the_account_and_joins(client, team,
 )
 def test_sign_up_applies_djangos_password_validators(client, team, owner, password, error):
     _, token = invite(team, owner)
-    page = client.post(reverse("teams:join", args=[token]), {"username": "vic", "password1": password,
-                                                             "password2": password})  # fmt: skip
+    page = client.post(
+        reverse("teams:join", args=[token]), {"username": "vic", "password1": password, "password2": password}
+    )
     assert error in page.content.decode()
     assert not get_user_model().objects.filter(username="vic").exists()
     assert Invitation.objects.get().accepted_at is None
@@ -189,8 +190,10 @@ def test_sign_up_applies_djangos_password_validators(client, team, owner, passwo
 
 def test_sign_up_refuses_a_taken_username(client, team, owner):
     _, token = invite(team, owner)
-    page = client.post(reverse("teams:join", args=[token]), {"username": "OLIVIA", "password1": NEW_PASSWORD,
-                                                             "password2": NEW_PASSWORD})  # fmt: skip
+    page = client.post(
+        reverse("teams:join", args=[token]),
+        {"username": "OLIVIA", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert "already exists" in page.content.decode()
     assert Invitation.objects.get().accepted_at is None
 
@@ -258,8 +261,9 @@ def test_an_expired_invitation_gets_a_clear_page(client, team, owner):
     page = client.get(reverse("teams:join", args=[token]))
     assert page.status_code == 410
     assert "This invitation has expired" in page.content.decode()
-    client.post(reverse("teams:join", args=[token]), {"username": "vic", "password1": NEW_PASSWORD,
-                                                     "password2": NEW_PASSWORD})  # fmt: skip
+    client.post(
+        reverse("teams:join", args=[token]), {"username": "vic", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
     assert not get_user_model().objects.filter(username="vic").exists()
 
 

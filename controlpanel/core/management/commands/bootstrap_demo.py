@@ -56,15 +56,22 @@ class Command(BaseCommand):
                     continue
                 if not ProviderAccount.objects.filter(team=team, vendor=vendor, endpoint=EndpointKind.SANDBOX).exists():
                     account = account_create(
-                        team=team, actor=user, vendor=vendor.value, label=f"{vendor.label} sandbox",
-                        api_key=f"sandbox-demo-{vendor.value}-{secrets.token_hex(6)}", endpoint=EndpointKind.SANDBOX,
-                    )  # fmt: skip
+                        team=team,
+                        actor=user,
+                        vendor=vendor.value,
+                        label=f"{vendor.label} sandbox",
+                        api_key=f"sandbox-demo-{vendor.value}-{secrets.token_hex(6)}",
+                        endpoint=EndpointKind.SANDBOX,
+                    )
                     if new_team and vendor.value in demo:
                         spec = account.provider_class.validate(demo[vendor.value])
                         deployment_create(
-                            team=team, actor=user, account=account, spec=spec,
+                            team=team,
+                            actor=user,
+                            account=account,
+                            spec=spec,
                             estimated_price_per_hour=account.provider_class.estimate_price(spec),
-                        )  # fmt: skip
+                        )
         password = (
             credentials_file.read_text().strip() if credentials_file.exists() else "(set before this file existed)"
         )

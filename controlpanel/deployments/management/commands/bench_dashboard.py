@@ -45,74 +45,20 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=20)
 
     def handle(self, *args: Any, deployments: int, rounds: int, **options: Any) -> None:
-        rng = random.Random(7)
-        User = get_user_model()
-        stamp = timezone.now().strftime("%H%M%S%f")
-        user = User.objects.create_user(f"bench-{stamp}", password=None)
-        team = Team.objects.create(name=f"bench dashboard {stamp}")
-        Membership.objects.create(team=team, user=user, role=Role.OWNER)
-        accounts = [
-            ProviderAccount.objects.create(
-                team=team,
-                vendor=vendor,
-                label=f"bench {vendor}",
-                endpoint=EndpointKind.SANDBOX,
-                status=KeyStatus.OK,
-                encrypted_key=crypto.encrypt(f"sandbox-bench-{vendor}"),
-                key_last4="0000",
-            )  # fmt: skip
-            for vendor in VENDORS
-        ]
+        user, team, accounts = _seed_team()
         try:
             started = time.perf_counter()
-            now = timezone.now()
-            Deployment.objects.bulk_create(
-                (
-                    Deployment(
-                        team=team,
-                        account=(account := accounts[i % len(accounts)]),
-                        vendor=account.vendor,
-                        name=f"bench-{i:05d}",
-                        spec={},
-                        state=(state := rng.choice(STATES)),
-                        created_by=user,
-                        external_id=f"ext-{i}",
-                        replicas_ready=1,
-                        replicas_desired=1,
-                        checked_at=now,
-                        price_per_hour=Decimal(rng.choice(["0.44", "1.68", "3.36", "6.72"]))
-                        if state == State.RUNNING
-                        else None,
-                        cost_since=now if state == State.RUNNING else None,
-                    )  # fmt: skip
-                    for i in range(deployments)
-                ),
-                batch_size=1000,
-            )
+            _seed_fleet(team=team, user=user, accounts=accounts, count=deployments)
             self.stdout.write(
                 f"database: {connection.vendor}; seeded {deployments} deployments in {time.perf_counter() - started:.1f}s"
             )
             client = Client()
             client.force_login(user)
-            hx = {"HTTP_HX_REQUEST": "true"}
-            pages = deployments // 50
-            cases = [
-                ("first page (full HTML)", "/", {}, {}),
-                ("first page (fragment)", "/", {}, hx),
-                (
-                    "filter+search+sort",
-                    "/",
-                    {"vendor": "together", "state": "running", "q": "bench-01", "sort": "price"},
-                    hx,
-                ),
-                (f"deep page ({pages // 2})", "/", {"page": pages // 2}, hx),
-                ("unchanged poll (204)", "/", {"v": dashboard_version(team=team)}, hx),
-            ]
             self.stdout.write(f"{'request':<26} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'status':>7}")
             # DEBUG off (no query logging cost); whitenoise's missing-folder warning is noise here.
             warnings.filterwarnings("ignore", message="No directory at")
             with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"]):
-                for label, url, params, headers in cases:
+                for label, url, params, headers in _cases(team=team, count=deployments):
                     self._case(client, label, url, params, headers, rounds)
         finally:
             Deployment.objects.filter(team=team).delete()
@@ -134,3 +80,66 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{label:<26} {statistics.median(times):>10.1f} {p95:>8.1f} {len(queries):>8} {response.status_code:>7}"
         )
+
+
+def _seed_team() -> tuple[Any, Team, list[ProviderAccount]]:
+    """A throwaway owner and team with one sandbox key per vendor."""
+    stamp = timezone.now().strftime("%H%M%S%f")
+    user = get_user_model().objects.create_user(f"bench-{stamp}", password=None)
+    team = Team.objects.create(name=f"bench dashboard {stamp}")
+    Membership.objects.create(team=team, user=user, role=Role.OWNER)
+    accounts = [
+        ProviderAccount.objects.create(
+            team=team,
+            vendor=vendor,
+            label=f"bench {vendor}",
+            endpoint=EndpointKind.SANDBOX,
+            status=KeyStatus.OK,
+            encrypted_key=crypto.encrypt(f"sandbox-bench-{vendor}"),
+            key_last4="0000",
+        )
+        for vendor in VENDORS
+    ]
+    return user, team, accounts
+
+
+def _seed_fleet(*, team: Team, user: Any, accounts: list[ProviderAccount], count: int) -> None:
+    """``count`` deployments spread over the keys, mostly running (bulk insert, fixed seed)."""
+    rng = random.Random(7)
+    now = timezone.now()
+    Deployment.objects.bulk_create(
+        (
+            Deployment(
+                team=team,
+                account=(account := accounts[i % len(accounts)]),
+                vendor=account.vendor,
+                name=f"bench-{i:05d}",
+                spec={},
+                state=(state := rng.choice(STATES)),
+                created_by=user,
+                external_id=f"ext-{i}",
+                replicas_ready=1,
+                replicas_desired=1,
+                checked_at=now,
+                price_per_hour=Decimal(rng.choice(["0.44", "1.68", "3.36", "6.72"]))
+                if state == State.RUNNING
+                else None,
+                cost_since=now if state == State.RUNNING else None,
+            )
+            for i in range(count)
+        ),
+        batch_size=1000,
+    )
+
+
+def _cases(*, team: Team, count: int) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+    """(label, url, query, headers) of each request timed: what a person and the live poll ask."""
+    hx = {"HTTP_HX_REQUEST": "true"}
+    pages = count // 50
+    return [
+        ("first page (full HTML)", "/", {}, {}),
+        ("first page (fragment)", "/", {}, hx),
+        ("filter+search+sort", "/", {"vendor": "together", "state": "running", "q": "bench-01", "sort": "price"}, hx),
+        (f"deep page ({pages // 2})", "/", {"page": pages // 2}, hx),
+        ("unchanged poll (204)", "/", {"v": dashboard_version(team=team)}, hx),
+    ]

@@ -160,11 +160,22 @@ def _backdated(vendor: str) -> Callable[[], Any]:
 def _item(name: str, ready: bool) -> dict[str, Any]:
     now = timezone.now().isoformat(timespec="seconds").replace("+00:00", "Z")
     return {
-        "id": f"dep_{name}", "object": "deployment", "name": name, "image": "registry.together.ai/bench/x:1",
-        "status": "Ready" if ready else "Updating", "gpu_type": "h100-80gb", "gpu_count": 1, "min_replicas": 1,
-        "max_replicas": 1, "desired_replicas": 1, "ready_replicas": 1 if ready else 0, "replica_events": {},
-        "created_at": now, "updated_at": now, "_revision": 1,
-    }  # fmt: skip
+        "id": f"dep_{name}",
+        "object": "deployment",
+        "name": name,
+        "image": "registry.together.ai/bench/x:1",
+        "status": "Ready" if ready else "Updating",
+        "gpu_type": "h100-80gb",
+        "gpu_count": 1,
+        "min_replicas": 1,
+        "max_replicas": 1,
+        "desired_replicas": 1,
+        "ready_replicas": 1 if ready else 0,
+        "replica_events": {},
+        "created_at": now,
+        "updated_at": now,
+        "_revision": 1,
+    }
 
 
 class Command(BaseCommand):
@@ -204,9 +215,14 @@ class Command(BaseCommand):
         key = f"sandbox-bench-{uuid.uuid4().hex[:10]}"
         team = Team.objects.create(name=f"bench {vendor} {count}")
         account = ProviderAccount.objects.create(
-            team=team, vendor=vendor, label="bench", endpoint=EndpointKind.SANDBOX, status=KeyStatus.OK,
-            encrypted_key=crypto.encrypt(key), key_last4=key[-4:],
-        )  # fmt: skip
+            team=team,
+            vendor=vendor,
+            label="bench",
+            endpoint=EndpointKind.SANDBOX,
+            status=KeyStatus.OK,
+            encrypted_key=crypto.encrypt(key),
+            key_last4=key[-4:],
+        )
         sandbox_account = account_for_key(key)
         names = [f"bench-{i:05d}" for i in range(count)]
         try:
@@ -224,7 +240,7 @@ class Command(BaseCommand):
                     spec=spec,
                     state=State.PROVISIONING,
                     external_id=external_id,
-                )  # fmt: skip
+                )
                 for name, external_id, spec in seeded
             )
             # The first poll moves every row provisioning -> running (each one a change);
@@ -246,7 +262,7 @@ class Command(BaseCommand):
                 object_id=f"dep_{n}",
                 name=n,
                 data=_item(n, ready=True),
-            )  # fmt: skip
+            )
             for n in names
         )
         return [(n, f"dep_{n}", {"name": n}) for n in names]

@@ -1,0 +1,320 @@
+"""Actions people take (stop, restart, scale, update, delete...): the request and the worker's half."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from controlpanel.audit.models import AuditAction
+from controlpanel.audit.services import audit_record
+from controlpanel.credentials.crypto import DecryptionError
+from controlpanel.credentials.models import ProviderAccount
+from controlpanel.credentials.services import account_mark_refused, provider_for
+from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
+from controlpanel.deployments.states import (
+    State,
+    state_for_remote,
+)
+from controlpanel.deployments.tasks import deployment_action_task, submit_deployment_task
+from controlpanel.teams.permissions import Perm
+from controlpanel.teams.services import require_perm
+from providers.base import (
+    Action,
+    AuthError,
+    NotFound,
+    Provider,
+    ProviderError,
+    Remote,
+    SpecError,
+    Transient,
+    Unsupported,
+)
+
+logger = logging.getLogger(__name__)
+
+
+ACTION_STATES: dict[Action, frozenset[State]] = {
+    Action.START: frozenset({State.STOPPED}),
+    # Failed too: a vendor may keep a failed deployment alive and billing (Nosana's ERROR
+    # and INSUFFICIENT_FUNDS, which it retries), and stop is how to end that.
+    Action.STOP: frozenset({State.PROVISIONING, State.RUNNING, State.UPDATING, State.FAILED}),
+    Action.RESTART: frozenset({State.RUNNING}),
+    Action.SCALE: frozenset({State.RUNNING, State.UPDATING, State.PROVISIONING}),
+    Action.UPDATE: frozenset({State.RUNNING, State.UPDATING, State.STOPPED, State.FAILED}),
+    Action.DELETE: frozenset(set(State) - {State.DELETED, State.DELETING}),
+    Action.ARCHIVE: frozenset({State.STOPPED}),
+}
+AUDIT_FOR_ACTION = {
+    Action.START: AuditAction.DEPLOYMENT_STARTED,
+    Action.STOP: AuditAction.DEPLOYMENT_STOPPED,
+    Action.RESTART: AuditAction.DEPLOYMENT_RESTARTED,
+    Action.SCALE: AuditAction.DEPLOYMENT_SCALED,
+    Action.UPDATE: AuditAction.DEPLOYMENT_UPDATED,
+    Action.DELETE: AuditAction.DEPLOYMENT_DELETED,
+    Action.ARCHIVE: AuditAction.DEPLOYMENT_DELETED,
+}
+
+
+def action_refusal(deployment: Deployment, action: Action) -> str:
+    """Why ``action`` cannot be taken now, in plain words; ``""`` when it can."""
+    if deployment.account is None and action is not Action.DELETE:
+        return "The key this deployment used was deleted."
+    if deployment.account is not None and action not in deployment.account.provider_class.actions:
+        return f"{deployment.get_vendor_display()} has no {action.value} for deployments."
+    if deployment.pending_action:
+        return f"Waiting for the vendor to finish “{deployment.pending_action}”."
+    if deployment.state not in ACTION_STATES[action]:
+        return f"Not possible while {deployment.get_state_display().lower()}."
+    if action is Action.STOP and not deployment.external_id:
+        return f"It never reached {deployment.get_vendor_display()}: there is nothing to stop."
+    if deployment.account is not None and deployment.external_id:
+        # The vendor's own preconditions (e.g. Replicate deletes only after 15 minutes offline).
+        return deployment.account.provider_class.action_blocked(
+            action, spec=deployment.spec, raw=deployment.raw, since=deployment.state_changed_at
+        )
+    return ""
+
+
+def _describe(action: Action, params: dict[str, Any]) -> str:
+    if action is Action.SCALE:
+        if "replicas" in params:
+            return f"Scale to {params['replicas']} replicas"
+        unit = "instances" if "min_instances" in params else "replicas"  # Replicate scales instances
+        return f"Scale to {params.get(f'min_{unit}')}–{params.get(f'max_{unit}')} {unit}"
+    return {Action.UPDATE: "Update the spec"}.get(action, action.value.capitalize())
+
+
+@transaction.atomic
+def deployment_request_action(
+    *, deployment: Deployment, actor: AbstractBaseUser, action: Action, params: dict[str, Any] | None = None
+) -> Deployment:
+    """Record what a person asked for and hand it to a worker.
+
+    Start re-enters the submission path (stopped → queued). Deleting something that
+    never reached the vendor, or that the vendor already forgot, is done right here.
+    Everything else becomes a pending action for ``deployment_run_action``.
+    """
+    require_perm(actor=actor, team=deployment.team, perm=Perm.DEPLOY)
+    deployment = (
+        Deployment.objects.select_for_update(of=("self",)).select_related("account", "team").get(pk=deployment.pk)
+    )
+    reason = action_refusal(deployment, action)
+    if reason:
+        raise ValidationError(reason)
+    params = params or {}
+    summary = f"{_describe(action, params)}: {deployment.name}"
+    audit_record(
+        team=deployment.team,
+        actor=actor,
+        action=AUDIT_FOR_ACTION[action],
+        target=deployment,
+        summary=summary,
+        data={"params": _safe_params(params)},
+    )
+
+    if action is Action.START:
+        deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Start requested")
+        submit_deployment_task.delay_on_commit(deployment.pk)
+        return deployment
+    if action is Action.DELETE and (not deployment.external_id or deployment.state in (State.LOST, State.QUEUED)):
+        deployment_transition(deployment=deployment, to=State.DELETING, actor=actor, message="Delete requested")
+        deployment_transition(
+            deployment=deployment, to=State.DELETED, actor=actor, message="Nothing to delete at the vendor"
+        )
+        return deployment
+
+    deployment.pending_action = action.value
+    deployment.pending_params = params
+    deployment.pending_actor = actor
+    deployment.pending_since = timezone.now()
+    deployment.last_error = ""
+    deployment.save(
+        update_fields=["pending_action", "pending_params", "pending_actor", "pending_since", "last_error", "updated_at"]
+    )
+    event_record(deployment, kind=EventKind.ACTION, actor=actor, message=f"{_describe(action, params)} requested")
+    deployment_action_task.delay_on_commit(deployment.pk)
+    return deployment
+
+
+def _safe_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Params for the audit log: a new spec is summarised, never copied (env values)."""
+    if "spec" in params:
+        return {"spec_fields": sorted(params["spec"])}
+    return params
+
+
+# --- the vendor call behind each action ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    remote: Remote | None  # the vendor's answer, when its call returns one worth applying
+    spec: dict[str, Any]  # the spec the row keeps once the vendor has accepted
+
+
+def _stop(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    return _Outcome(provider.stop(deployment.external_id, deployment.spec), dict(deployment.spec))
+
+
+def _restart(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    return _Outcome(provider.restart(deployment.external_id, deployment.spec), dict(deployment.spec))
+
+
+def _scale(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    return _Outcome(provider.scale(deployment.external_id, params), {**deployment.spec, **params})
+
+
+def _update(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    """A new spec; with ``redeploy`` set, the same spec rolled out again (the vendor's redeploy)."""
+    spec = params["spec"]
+    if params.get("redeploy"):
+        return _Outcome(provider.redeploy(deployment.external_id, spec), spec)
+    return _Outcome(provider.update(deployment.external_id, spec, deployment.spec), spec)
+
+
+def _delete(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    provider.delete(deployment.external_id)
+    return _Outcome(None, dict(deployment.spec))
+
+
+def _archive(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    provider.archive(deployment.external_id)  # the poll sees the archived status and finishes it
+    return _Outcome(None, dict(deployment.spec))
+
+
+# Start is not here: it re-enters the submission path (see ``deployment_request_action``).
+VENDOR_CALLS: dict[Action, Callable[[Provider, Deployment, dict[str, Any]], _Outcome]] = {
+    Action.STOP: _stop,
+    Action.RESTART: _restart,
+    Action.SCALE: _scale,
+    Action.UPDATE: _update,
+    Action.DELETE: _delete,
+    Action.ARCHIVE: _archive,
+}
+
+
+def deployment_run_action(*, deployment_id: int) -> None:
+    """The worker's half of an action. Raises ``Transient`` for the task to retry."""
+    deployment = Deployment.objects.select_related("account", "pending_actor").filter(pk=deployment_id).first()
+    if deployment is None or not deployment.pending_action or deployment.account is None:
+        return
+    if deployment.state == State.SUBMITTING:
+        # Not at the vendor yet (no id): try again once the submission has landed.
+        raise Transient("waiting for the submission to finish")
+    action, params, actor = Action(deployment.pending_action), deployment.pending_params, deployment.pending_actor
+    try:
+        with provider_for(deployment.account) as provider:
+            call = VENDOR_CALLS.get(action)
+            if call is None:
+                raise Unsupported(f"unknown action {action}")
+            outcome = call(provider, deployment, params)
+    except Transient:
+        raise
+    except SpecError as exc:
+        _finish_action(deployment_id, actor, error=exc.message, fields=exc.fields)
+    except AuthError as exc:
+        account_mark_refused(account=deployment.account, message=exc.message)
+        _finish_action(deployment_id, actor, error=f"{deployment.get_vendor_display()} refused the key: {exc.message}")
+    except NotFound:
+        _finish_action(deployment_id, actor, error=None, gone=True)
+    except ProviderError as exc:
+        _finish_action(deployment_id, actor, error=exc.message)
+    except DecryptionError as exc:
+        _finish_action(deployment_id, actor, error=str(exc))
+    else:
+        _finish_action(deployment_id, actor, error=None, remote=outcome.remote, spec=outcome.spec)
+
+
+def _finish_action(
+    deployment_id: int,
+    actor: AbstractBaseUser | None,
+    *,
+    error: str | None,
+    fields: dict[str, list[str]] | None = None,
+    remote: Remote | None = None,
+    spec: dict[str, Any] | None = None,
+    gone: bool = False,
+) -> None:
+    """Record how the pending action ended: refused (``error``), or accepted and the row moved."""
+    with transaction.atomic():
+        deployment = (
+            Deployment.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .filter(pk=deployment_id)
+            .first()
+        )
+        if deployment is None or not deployment.pending_action:
+            return
+        action = Action(deployment.pending_action)
+        described = _describe(action, deployment.pending_params)
+        deployment.pending_action, deployment.pending_params, deployment.pending_since = "", {}, None
+        deployment.pending_actor = None
+        if error is not None:
+            _record_refusal(deployment, actor, message=f"{described} failed: {error}", fields=fields)
+            return
+        _record_acceptance(deployment, actor, described=described, spec=spec)
+        _move_after_acceptance(deployment, actor, action=action, remote=remote, gone=gone)
+        if deployment.account_id:
+            ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
+
+
+PENDING_FIELDS = ("pending_action", "pending_params", "pending_since", "pending_actor")
+
+
+def _record_refusal(
+    deployment: Deployment, actor: AbstractBaseUser | None, *, message: str, fields: dict[str, list[str]] | None
+) -> None:
+    deployment.last_error = message[:MAX_MESSAGE]
+    deployment.error_fields = fields or {}
+    deployment.save(update_fields=[*PENDING_FIELDS, "last_error", "error_fields", "updated_at"])
+    event_record(deployment, kind=EventKind.ERROR, actor=actor, message=deployment.last_error)
+
+
+def _record_acceptance(
+    deployment: Deployment, actor: AbstractBaseUser | None, *, described: str, spec: dict[str, Any] | None
+) -> None:
+    deployment.last_error, deployment.error_fields = "", {}
+    if spec is not None:
+        deployment.spec = spec
+        deployment.name = str(spec.get("name") or deployment.name)[:200]
+    deployment.save(update_fields=[*PENDING_FIELDS, "last_error", "error_fields", "spec", "name", "updated_at"])
+    event_record(
+        deployment,
+        kind=EventKind.ACTION,
+        actor=actor,
+        message=f"{described}: accepted by {deployment.get_vendor_display()}",
+    )
+
+
+def _move_after_acceptance(
+    deployment: Deployment, actor: AbstractBaseUser | None, *, action: Action, remote: Remote | None, gone: bool
+) -> None:
+    """The state an accepted action leads to, as far as the vendor's answer shows it."""
+    if gone or action in (Action.DELETE, Action.ARCHIVE):
+        # Archive is the panel's delete for a vendor that keeps a read-only record
+        # (Nosana): the poll sees the archived status as deleted and finishes it.
+        accepted = "Archive accepted" if action is Action.ARCHIVE else "Delete accepted"
+        deployment_transition(deployment=deployment, to=State.DELETING, actor=actor, message=accepted)
+        if gone:
+            deployment_transition(
+                deployment=deployment, to=State.DELETED, actor=actor, message="The vendor no longer has it"
+            )
+    elif remote is not None:
+        target = state_for_remote(deployment.state, remote.state)
+        if action is Action.STOP and target in (State.RUNNING, State.UPDATING):
+            target = State.STOPPING  # the vendor took the stop; its status lags
+        apply_remote(deployment, remote, target=target, actor=actor)
+    elif action is Action.STOP:
+        deployment_transition(deployment=deployment, to=State.STOPPING, actor=actor, message="Stop accepted")
+
+
+def deployment_action_gave_up(*, deployment_id: int, message: str) -> None:
+    _finish_action(deployment_id, None, error=f"the vendor kept failing ({message})")

@@ -1,0 +1,275 @@
+"""Creating a deployment and the worker's half of sending it to the vendor (create, or start).
+
+A row is locked in one short transaction, the vendor is called with no lock held, and the
+answer is saved in a second short transaction that re-reads the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from controlpanel.audit.models import AuditAction
+from controlpanel.audit.services import audit_record
+from controlpanel.credentials.crypto import DecryptionError
+from controlpanel.credentials.models import ProviderAccount
+from controlpanel.credentials.services import account_mark_refused, provider_for
+from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
+from controlpanel.deployments.states import (
+    State,
+    state_for_remote,
+)
+from controlpanel.deployments.tasks import submit_deployment_task
+from controlpanel.teams.models import Team
+from controlpanel.teams.permissions import Perm
+from controlpanel.teams.services import require_perm
+from providers.base import (
+    AuthError,
+    ProviderError,
+    Remote,
+    SpecError,
+    Transient,
+)
+
+logger = logging.getLogger(__name__)
+
+# A row left in SUBMITTING or QUEUED this long has lost its message; the sweep re-sends it.
+STALE_SUBMISSION = dt.timedelta(seconds=90)
+# A remote created this long before our attempt began is someone else's, not ours to adopt.
+ADOPTION_SKEW = dt.timedelta(minutes=2)
+
+
+@transaction.atomic
+def deployment_create(
+    *,
+    team: Team,
+    actor: AbstractBaseUser,
+    account: ProviderAccount,
+    spec: dict[str, Any],
+    estimated_price_per_hour: Decimal | None = None,
+) -> Deployment:
+    require_perm(actor=actor, team=team, perm=Perm.DEPLOY)
+    if account.team_id != team.pk:
+        raise ValidationError("That key belongs to another team.")
+    deployment = Deployment.objects.create(
+        team=team,
+        account=account,
+        vendor=account.vendor,
+        name=str(spec.get("name") or "")[:200],
+        spec=spec,
+        estimated_price_per_hour=estimated_price_per_hour,
+        created_by=actor,
+    )
+    deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Submitted from the form")
+    price = f" (about ${estimated_price_per_hour:.2f}/h)" if estimated_price_per_hour else ""
+    audit_record(
+        team=team,
+        actor=actor,
+        action=AuditAction.DEPLOYMENT_CREATED,
+        target=deployment,
+        summary=f"Created {account.get_vendor_display()} deployment {deployment.name} on “{account.label}”{price}",
+        data={"vendor": account.vendor, "account_id": account.pk},
+    )
+    submit_deployment_task.delay_on_commit(deployment.pk)
+    return deployment
+
+
+@dataclass
+class _Claim:
+    deployment: Deployment
+    retrying: bool  # an earlier attempt may have reached the vendor
+
+
+def _claim_submission(deployment_id: int, task_id: str) -> _Claim | None:
+    """Step 1: lock the row and take it, unless it is someone else's or no longer queued."""
+    with transaction.atomic():
+        deployment = (
+            Deployment.objects.select_for_update(of=("self",))
+            .select_related("account", "team")
+            .filter(pk=deployment_id)
+            .first()
+        )
+        if deployment is None:
+            return None
+        if deployment.state == State.QUEUED:
+            deployment.submit_task_id = task_id
+            deployment.submit_attempts += 1
+            deployment.submit_started_at = timezone.now()
+            deployment.last_error = ""
+            deployment_transition(
+                deployment=deployment,
+                to=State.SUBMITTING,
+                message=f"Sending to {deployment.get_vendor_display()}",
+                extra_fields=("submit_task_id", "submit_attempts", "submit_started_at", "last_error"),
+            )
+            # A start of an existing resource is safe to repeat; a create is not.
+            return _Claim(deployment, retrying=False)
+        if deployment.state == State.SUBMITTING and deployment.submit_task_id == task_id:
+            return _Claim(deployment, retrying=True)
+        return None
+
+
+def _adoptable(remote: Remote, deployment: Deployment) -> bool:
+    if remote.created_at is None or deployment.submit_started_at is None:
+        return True
+    return remote.created_at >= deployment.submit_started_at - ADOPTION_SKEW
+
+
+def deployment_submit(*, deployment_id: int, task_id: str) -> None:
+    """The worker's half of creating (or starting) a deployment. Idempotent.
+
+    Raises ``Transient`` for the task to retry; every other vendor error fails the
+    deployment in the vendor's words.
+    """
+    claim = _claim_submission(deployment_id, task_id)
+    if claim is None:
+        return
+    deployment = claim.deployment
+    if deployment.account is None:
+        _fail_submission(deployment_id, task_id, "The key this deployment used was deleted.")
+        return
+    try:
+        with provider_for(deployment.account) as provider:
+            if deployment.external_id:
+                remote = provider.start(deployment.external_id, deployment.spec) or provider.get(deployment.external_id)
+                verb = "Started"
+            else:
+                remote = None
+                if claim.retrying:
+                    # An earlier attempt may have created it before failing: adopt, don't pay twice.
+                    found = provider.find_by_name(deployment.name)
+                    if found is not None and _adoptable(found, deployment):
+                        remote = provider.adopt(found, deployment.spec)
+                        logger.info("deployment_id=%s adopted external_id=%s", deployment.pk, found.external_id)
+                remote = remote or provider.create(deployment.spec)
+                verb = "Created"
+    except Transient:
+        raise
+    except SpecError as exc:
+        _fail_submission(deployment_id, task_id, exc.message, fields=exc.fields)
+    except AuthError as exc:
+        account_mark_refused(account=deployment.account, message=exc.message)
+        _fail_submission(deployment_id, task_id, f"{deployment.get_vendor_display()} refused the key: {exc.message}")
+    except ProviderError as exc:
+        _fail_submission(deployment_id, task_id, exc.message)
+    except DecryptionError as exc:
+        _fail_submission(deployment_id, task_id, str(exc))
+    else:
+        _save_submission(deployment_id, task_id, remote, verb)
+
+
+def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str) -> None:
+    """Step 3: record what the vendor made, if the row is still ours."""
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
+        if deployment is None or deployment.state != State.SUBMITTING or deployment.submit_task_id != task_id:
+            logger.warning(
+                "deployment_id=%s changed while submitting; not saving %s", deployment_id, remote.external_id
+            )
+            return
+        deployment.external_id = remote.external_id
+        deployment.error_fields = {}
+        deployment.save(update_fields=["external_id", "error_fields", "updated_at"])
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=f"{verb} on {deployment.get_vendor_display()} as {remote.external_id}",
+        )
+        target = state_for_remote(State.SUBMITTING, remote.state) or State.PROVISIONING
+        apply_remote(deployment, remote, target=target)
+        ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
+
+
+def _fail_submission(
+    deployment_id: int, task_id: str, message: str, *, fields: dict[str, list[str]] | None = None
+) -> None:
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
+        if deployment is None or deployment.state != State.SUBMITTING or deployment.submit_task_id != task_id:
+            return
+        deployment.last_error = message[:MAX_MESSAGE]
+        deployment.error_fields = fields or {}
+        deployment.status_message = message[:MAX_MESSAGE]
+        deployment_transition(
+            deployment=deployment,
+            to=State.FAILED,
+            message=message,
+            extra_fields=("last_error", "error_fields", "status_message"),
+        )
+
+
+def deployment_submit_gave_up(*, deployment_id: int, task_id: str, message: str) -> None:
+    _fail_submission(deployment_id, task_id, f"Gave up after repeated vendor errors: {message}")
+
+
+@transaction.atomic
+def deployment_resubmit(
+    *,
+    deployment: Deployment,
+    actor: AbstractBaseUser,
+    spec: dict[str, Any],
+    estimated_price_per_hour: Decimal | None = None,
+) -> Deployment:
+    """Send a deployment the vendor refused again, with a corrected spec (failed → queued)."""
+    require_perm(actor=actor, team=deployment.team, perm=Perm.DEPLOY)
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.state != State.FAILED or deployment.external_id:
+        raise ValidationError("Only a deployment that never reached the vendor can be resubmitted.")
+    deployment.spec = spec
+    deployment.name = str(spec.get("name") or deployment.name)[:200]
+    deployment.error_fields, deployment.last_error, deployment.status_message = {}, "", ""
+    deployment.estimated_price_per_hour = estimated_price_per_hour
+    deployment_transition(
+        deployment=deployment,
+        to=State.QUEUED,
+        actor=actor,
+        message="Resubmitted with changes",
+        extra_fields=("spec", "name", "error_fields", "last_error", "status_message", "estimated_price_per_hour"),
+    )
+    audit_record(
+        team=deployment.team,
+        actor=actor,
+        action=AuditAction.DEPLOYMENT_RETRIED,
+        target=deployment,
+        summary=f"Resubmitted {deployment.name} with a corrected spec",
+    )
+    submit_deployment_task.delay_on_commit(deployment.pk)
+    return deployment
+
+
+def deployments_requeue_stale(*, now: dt.datetime | None = None) -> int:
+    """Re-send submissions whose message was lost (broker down, worker killed).
+
+    QUEUED rows are simply sent again: the claim lets only one through. SUBMITTING
+    rows get a fresh task id, so the new task's claim counts as a retry and looks for
+    what the lost attempt may have created before creating anything.
+    """
+    now = now or timezone.now()
+    cutoff = now - STALE_SUBMISSION
+    count = 0
+    for pk in Deployment.objects.filter(state=State.QUEUED, state_changed_at__lt=cutoff).values_list("pk", flat=True):
+        # Touch it so the next sweep waits another interval before sending again.
+        Deployment.objects.filter(pk=pk, state=State.QUEUED).update(state_changed_at=now)
+        submit_deployment_task.delay(pk)
+        count += 1
+    stuck = Deployment.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff)
+    for pk, old_task_id in stuck.values_list("pk", "submit_task_id"):
+        new_task_id = str(uuid.uuid4())
+        if Deployment.objects.filter(pk=pk, state=State.SUBMITTING, submit_task_id=old_task_id).update(
+            submit_task_id=new_task_id, submit_started_at=now
+        ):
+            logger.warning("deployment_id=%s stuck submitting; re-sent as task %s", pk, new_task_id)
+            submit_deployment_task.apply_async((pk,), task_id=new_task_id)
+            count += 1
+    return count
