@@ -115,9 +115,26 @@ LIST_READINGS = {
 
 # NOTES §3's status enum, in its order.
 STATUSES = (
-    "toCreate", "creating", "pending", "pulling", "running", "toStart", "starting", "toStop", "stopping", "exited",
-    "toRestart", "restarting", "toReset", "resetting", "migrating", "freezing", "toRemove", "removing", "removed",
-)  # fmt: skip
+    "toCreate",
+    "creating",
+    "pending",
+    "pulling",
+    "running",
+    "toStart",
+    "starting",
+    "toStop",
+    "stopping",
+    "exited",
+    "toRestart",
+    "restarting",
+    "toReset",
+    "resetting",
+    "migrating",
+    "freezing",
+    "toRemove",
+    "removing",
+    "removed",
+)
 
 
 def status_routes(status: str) -> tuple[Route, ...]:
