@@ -2,7 +2,7 @@
 
 The same cases for each vendor — create, get, list across pages, each action or
 ``Unsupported``, every error status to its type, ``find_by_name``, the status table —
-on the vendor's documented answers (``providers/tests/contract/<slug>.py``, each body's
+on the vendor's documented answers (``providers/<slug>/tests/contract.py``, each body's
 source named there), asserted through the ``Provider`` interface only. A new registry
 row is covered automatically, and fails here until it has its case module (libcloud's
 ``TestCaseMixin`` works the same way for its drivers).
@@ -32,8 +32,8 @@ from providers.base import (
     Unsupported,
     VendorEvent,
 )
+from providers.contract import PAGING, Case, Error, Expect, Route, load_case, response, serve, url_for
 from providers.registry import SLUGS, get_provider_class
-from providers.tests.contract import PAGING, Case, Error, Expect, Route, load_case, response, serve, url_for
 
 # Background routes (catalogs read for prices, the account) need not be called by every case;
 # each test asserts the routes that matter to it itself.
@@ -52,9 +52,9 @@ def case(request: pytest.FixtureRequest) -> Case:
     try:
         return load_case(slug)
     except ModuleNotFoundError as exc:
-        if exc.name != f"providers.tests.contract.{slug}":
+        if exc.name != f"providers.contract.{slug}":
             raise
-        pytest.fail(f"{slug} is in the registry but has no case data: add providers/tests/contract/{slug}.py")
+        pytest.fail(f"{slug} is in the registry but has no case data: add providers/{slug}/tests/contract.py")
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,7 @@ def default_kwargs(case: Case, action: Action) -> dict[str, Any]:
 def test_case_data_is_complete_and_cites_its_sources(case: Case, provider_class: type[Provider]) -> None:
     assert provider_class.name == case.slug
     assert case.paging in PAGING
-    assert case.list, "the list needs at least one page"
+    assert case.listing, "the list needs at least one page"
     uncited = [f"{r.method} {r.path}" for r in case.all_routes() if r.has_body() and not r.source]
     assert not uncited, f"bodies without a source: {uncited}"
     errors: list[Error] = [*case.errors.values(), case.not_found, *case.not_found_readings.values()]
@@ -189,13 +189,13 @@ def test_get_returns_the_remote(case: Case, provider: Provider, respx_mock: resp
 
 
 def test_list_remotes_reads_every_page(case: Case, provider: Provider, respx_mock: respx.MockRouter) -> None:
-    served = serve_case(respx_mock, case, case.list)
+    served = serve_case(respx_mock, case, case.listing)
     remotes = list(provider.list_remotes())
     assert [r.external_id for r in remotes] == list(case.listed)
     assert all(isinstance(r.state, RemoteState) for r in remotes)
     assert [route.call_count for route in served] == [1] * len(served), "each page (and each read) once"
-    first = url_for(case.base_url, case.list[0].path)
-    pages = [r for r in case.list if r.method == "GET" and url_for(case.base_url, r.path) == first]
+    first = url_for(case.base_url, case.listing[0].path)
+    pages = [r for r in case.listing if r.method == "GET" and url_for(case.base_url, r.path) == first]
     if case.paging == "none":
         assert len(pages) == 1
     else:
@@ -205,7 +205,7 @@ def test_list_remotes_reads_every_page(case: Case, provider: Provider, respx_moc
 def test_list_remotes_reads_every_page_under_each_documented_reading(case: Case, provider: Provider) -> None:
     """The case's own list first, so the test asserts something for every vendor."""
     wrong = {}
-    for reading, routes in {"as in the case": case.list, **case.list_readings}.items():
+    for reading, routes in {"as in the case": case.listing, **case.list_readings}.items():
         with respx.mock(assert_all_called=False) as mock:
             serve_case(mock, case, routes)
             ids = [r.external_id for r in provider.list_remotes()]

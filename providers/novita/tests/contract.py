@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from providers.base import Action, RemoteState
+from providers.contract import Call, Case, Error, Expect, Find, Route, with_status
 from providers.testing import load_fixture
-from providers.tests.contract import Call, Case, Error, Expect, Find, Route, with_status
 
 NOTES = "shared/vendor-apis/novita.md"
 GPU = "/gpu-instance/openapi/v1"
@@ -160,7 +160,7 @@ CASE = Case(
     # NOTES §2.4 and "Corrections": pageNum is ">= 0" (the cnovita client starts at 0); page
     # until `total` is collected. LIST_READINGS holds the 1-based reading and a missing total.
     paging="page-number",
-    list=(
+    listing=(
         Route("GET", INSTANCES, _page1, params={"pageNum": "0"}, source=cited("instances_page1", ZERO_BASED)),
         Route("GET", INSTANCES, _page2, params={"pageNum": "1"}, source=cited("instances_page2", ZERO_BASED)),
         RUNNING,

@@ -1,6 +1,6 @@
 """Case data for the contract suite (``providers/tests/test_contract.py``).
 
-One module per vendor, ``providers/tests/contract/<slug>.py``, exposes ``CASE``: what the
+One module per vendor, ``providers/<slug>/tests/contract.py``, exposes ``CASE``: what the
 vendor's documentation says its API answers, as routes and bodies, with the source of each
 body. The bodies come from the fixtures the vendor tests use (``providers.testing.
 load_fixture``; each was built from the vendor's documented example or SDK type, see
@@ -106,7 +106,7 @@ class Case:
     # Every page of the list, in order (then any per-item reads the adapter makes, such as
     # a detail call per running deployment); ``listed`` the external ids, in order.
     paging: str
-    list: tuple[Route, ...]
+    listing: tuple[Route, ...]
     listed: tuple[str, ...]
     # The actions the vendor has (its docs' endpoint table), each with its routes.
     actions: Mapping[Action, Call]
@@ -138,7 +138,7 @@ class Case:
     known_failures: Mapping[str, str] = field(default_factory=dict)
 
     def all_routes(self) -> list[Route]:
-        routes = [*self.create, *self.get, *self.list, *self.find.routes, *self.background]
+        routes = [*self.create, *self.get, *self.listing, *self.find.routes, *self.background]
         for call in self.actions.values():
             routes += call.routes
         for reading in self.list_readings.values():
@@ -147,11 +147,11 @@ class Case:
 
 
 def load_case(slug: str) -> Case:
-    """The ``CASE`` of ``providers/tests/contract/<slug>.py``."""
-    module = importlib.import_module(f"providers.tests.contract.{slug}")
+    """The ``CASE`` of ``providers/<slug>/tests/contract.py``: the vendor's own folder."""
+    module = importlib.import_module(f"providers.{slug}.tests.contract")
     case = module.CASE
     if not isinstance(case, Case) or case.slug != slug:
-        raise TypeError(f"providers/tests/contract/{slug}.py must define CASE = Case(slug={slug!r}, ...)")
+        raise TypeError(f"providers/{slug}/tests/contract.py must define CASE = Case(slug={slug!r}, ...)")
     return case
 
 

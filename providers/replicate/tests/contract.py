@@ -18,8 +18,8 @@ import datetime as dt
 from typing import Any
 
 from providers.base import Action, RemoteState
+from providers.contract import Call, Case, Error, Expect, Find, Route
 from providers.testing import load_fixture
-from providers.tests.contract import Call, Case, Error, Expect, Find, Route
 
 NOTES = "shared/vendor-apis/replicate.md"
 SEED = "shared/seeds/002_0d69ab0831111b63.txt"
@@ -115,7 +115,7 @@ CASE = Case(
     got=Expect("acme/team-sdxl", "team-sdxl", RemoteState.RUNNING),
     # NOTES §2 "Pagination": `next` is a full URL, null on the last page.
     paging="next-url",
-    list=(
+    listing=(
         Route("GET", "/deployments", PAGE_1, source=cited("deployments_page1", f"{NOTES} §2 GET /deployments")),
         Route(
             "GET",

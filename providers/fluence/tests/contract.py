@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from providers.base import Action, RemoteState
+from providers.contract import Call, Case, Error, Expect, Find, Route, with_status
 from providers.testing import load_fixture
-from providers.tests.contract import Call, Case, Error, Expect, Find, Route, with_status
 
 NOTES = "shared/vendor-apis/fluence.md"
 SEED = "shared/seeds/003_e6650c0f53784ee2.txt"
@@ -106,7 +106,7 @@ CASE = Case(
     # NOTES §2.6: three collections, whole account, no pagination; the detail call per
     # ACTIVE instance is the adapter's (only details carry container_status, NOTES "Corrections").
     paging="none",
-    list=(
+    listing=(
         Route("GET", CONTAINERS, _rows, source=cited("instances_containers", LISTED)),
         Route("GET", "/gpu/instances/vms", fixture("instances_vms"), source=cited("instances_vms", LISTED)),
         Route(

@@ -13,8 +13,8 @@ import copy
 from typing import Any
 
 from providers.base import Action, RemoteState
+from providers.contract import Call, Case, Error, Expect, Find, Route, with_status
 from providers.testing import load_fixture
-from providers.tests.contract import Call, Case, Error, Expect, Find, Route, with_status
 
 NOTES = "shared/vendor-apis/nosana.md"
 SEED = "shared/seeds/000_cd5f2f8cf4f11fc3.txt"
@@ -160,7 +160,7 @@ CASE = Case(
     got=Expect(DEP_ID, "llama-demo", RemoteState.RUNNING),
     # NOTES §2 "Pagination": keyset cursor, `cursor=<cursor_next>` until it is null.
     paging="cursor",
-    list=(
+    listing=(
         Route("GET", DEPLOYMENTS, PAGE_1, source=cited("deployment_list_page1", f"{NOTES} §6 List example")),
         Route(
             "GET",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from providers.base import Action, RemoteState
+from providers.contract import Call, Case, Error, Expect, Find, Route, with_status
 from providers.testing import load_fixture
-from providers.tests.contract import Call, Case, Error, Expect, Find, Route, with_status
 
 NOTES = "shared/vendor-apis/together.md"
 SEED = "shared/seeds/001_0c9ef9f7f55b23e7.txt"
@@ -62,7 +62,7 @@ CASE = Case(
     got=Expect("dep_abc123", "flux-worker", RemoteState.RUNNING),
     # NOTES §2: GET /deployments -> {object: "list", data: [...]}, no pagination parameters.
     paging="none",
-    list=(
+    listing=(
         Route("GET", "/deployments", fixture("deployment_list"), source=cited("deployment_list", f"{NOTES} §2 list")),
     ),
     listed=("dep_abc123", "dep_def456"),
