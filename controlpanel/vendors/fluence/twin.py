@@ -97,7 +97,11 @@ from controlpanel.sandbox.core import Faults, VendorErrors, bearer_key, endpoint
 from controlpanel.sandbox.models import SandboxObject
 
 VENDOR = "fluence"
+# The kind of SandboxObject a create makes (the lost-answer tests look for it by name).
+CREATES = "container"
 START_CREDIT = Decimal("1000.00")  # USDC in a new sandbox account
+# Lifted by bench_refresh while it seeds a fleet: every deploy moves 3 hours of rent out.
+BENCH_LIFTED = {"START_CREDIT": Decimal(10**9)}
 UPFRONT_HOURS = 3  # moved from the account on deploy [V]
 RESERVE_HOURS = 2  # of which kept as reserve [V]
 FEATURE_KEY = "gpu_cloud"  # [I] the entitlement's key is not documented

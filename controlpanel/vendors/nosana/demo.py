@@ -29,3 +29,8 @@ DEMO_SPEC: dict[str, Any] = {
         ],
     },
 }
+
+# The demo deployment is INFINITE with a 60-minute timeout, which the twin runs at
+# SANDBOX_NOSANA_SECONDS_PER_MINUTE (a minute a second): a benchmark fleet's jobs would
+# rotate every few seconds. A week-long timeout keeps the fleet still (bench_refresh).
+BENCH_SPEC_CHANGES: dict[str, Any] = {"timeout": 7 * 24 * 60}

@@ -61,7 +61,11 @@ from controlpanel.sandbox.models import SandboxObject
 from providers.nosana import CRON_RE, JOB_DEFINITION_SCHEMA, STRATEGIES
 
 VENDOR = "nosana"
+# The kind of SandboxObject a create makes (the lost-answer tests look for it by name).
+CREATES = "deployment"
 SANDBOX_CREDITS = 100.0  # USD of credits a new sandbox account is assigned
+# Lifted by bench_refresh while it seeds a fleet: every job listed reserves price × timeout / 60.
+BENCH_LIFTED = {"SANDBOX_CREDITS": float(10**9)}
 FUNDS_RETRY_SECONDS = 5.0  # the server retries with growing cooldowns [V]; the sandbox, every 5 s
 MAX_EVENTS = 500
 MAX_ENDED_JOBS = 200

@@ -111,11 +111,16 @@ from controlpanel.sandbox.core import Faults, VendorErrors, bearer_key, endpoint
 from controlpanel.sandbox.models import SandboxObject
 
 VENDOR = "novita"
+# The kind of SandboxObject a create makes (the lost-answer tests look for it by name).
+CREATES = "instance"
 API = "gpu-instance/openapi/v1/"
 START_BALANCE_USD = 500
 UNITS_PER_USD = 100_000  # prices: 1/100 000 USD [C]
 BALANCE_UNITS_PER_USD = 10_000  # balances: 1/10 000 USD [V]
 INSTANCE_LIMIT = 50
+# Lifted by bench_refresh while it seeds a fleet: the instance cap, and the balance that
+# must cover each new instance's first hour.
+BENCH_LIFTED = {"INSTANCE_LIMIT": 10**9, "START_BALANCE_USD": 10**9}
 PAGE_DEFAULT, PAGE_MAX = 10, 100
 MONTH = dt.timedelta(days=30)
 MAX_ROOTFS = 6144

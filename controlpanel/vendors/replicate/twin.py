@@ -59,6 +59,8 @@ from controlpanel.sandbox.core import Faults, VendorErrors, endpoint, json_body,
 from controlpanel.sandbox.models import SandboxObject
 
 VENDOR = "replicate"
+# The kind of SandboxObject a create makes (the lost-answer tests look for it by name).
+CREATES = "deployment"
 DEPLOYMENTS_PAGE = 20  # [I] not documented
 PREDICTIONS_PAGE = 100  # [V]
 VERSIONS_PAGE = 100  # [I]

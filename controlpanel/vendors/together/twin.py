@@ -38,6 +38,8 @@ from controlpanel.sandbox.core import Faults, VendorErrors, bearer_key, endpoint
 from controlpanel.sandbox.models import SandboxObject
 
 VENDOR = "together"
+# The kind of SandboxObject a create makes (the lost-answer tests look for it by name).
+CREATES = "deployment"
 SCHEMA_FILE = Path(providers.__file__).parent / "together" / "openapi.json"
 SPEC_FIELDS = (
     "image",
@@ -550,3 +552,40 @@ urlpatterns = [
     path("v1/hardware", hardware, name="together-hardware"),
     path("v1/deployment-request/<str:name>", deployment_request, name="together-request"),
 ]
+
+
+# --- the benchmark's fleet (manage.py bench_refresh) ------------------------------------------
+
+
+def bench_seed(account: str, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """A Ready fleet written straight into the twin: Together's create is answered at once
+    and the list is one call, so creating 1,000 through the API would only time the seed."""
+    now = timezone.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+    SandboxObject.objects.bulk_create(
+        SandboxObject(
+            vendor=VENDOR,
+            account=account,
+            kind="deployment",
+            object_id=f"dep_{name}",
+            name=name,
+            data={
+                "id": f"dep_{name}",
+                "object": "deployment",
+                "name": name,
+                "image": "registry.together.ai/bench/x:1",
+                "status": "Ready",
+                "gpu_type": "h100-80gb",
+                "gpu_count": 1,
+                "min_replicas": 1,
+                "max_replicas": 1,
+                "desired_replicas": 1,
+                "ready_replicas": 1,
+                "replica_events": {},
+                "created_at": now,
+                "updated_at": now,
+                "_revision": 1,
+            },
+        )
+        for name in names
+    )
+    return [(name, f"dep_{name}", {"name": name}) for name in names]

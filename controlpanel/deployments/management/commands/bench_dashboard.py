@@ -139,7 +139,7 @@ def _cases(*, team: Team, count: int) -> list[tuple[str, str, dict[str, Any], di
     return [
         ("first page (full HTML)", "/", {}, {}),
         ("first page (fragment)", "/", {}, hx),
-        ("filter+search+sort", "/", {"vendor": "together", "state": "running", "q": "bench-01", "sort": "price"}, hx),
+        ("filter+search+sort", "/", {"vendor": VENDORS[0], "state": "running", "q": "bench-01", "sort": "price"}, hx),
         (f"deep page ({pages // 2})", "/", {"page": pages // 2}, hx),
         ("unchanged poll (204)", "/", {"v": dashboard_version(team=team)}, hx),
     ]

@@ -32,7 +32,6 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from contextlib import ExitStack
-from decimal import Decimal
 from typing import Any, NamedTuple
 from unittest import mock
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -60,23 +59,11 @@ VENDORS = SLUGS
 # How far each twin's clock is set back while it creates the fleet: well past every
 # provisioning step it simulates (a few SANDBOX_PROVISION_SECONDS at most).
 BACKDATE = dt.timedelta(minutes=10)
-PLENTY = 10**9  # USD
-# The demo's Nosana deployment is INFINITE with a 60-minute timeout, which the twin runs
-# at SANDBOX_NOSANA_SECONDS_PER_MINUTE (a minute a second): its jobs would rotate every
-# few seconds of the benchmark. A week-long timeout keeps the fleet still while it runs.
-SPEC_CHANGES: dict[str, dict[str, Any]] = {"nosana": {"timeout": 7 * 24 * 60}}
-# The twins' per-account limits would refuse most of a fleet of 1,000, so they are lifted
-# while it is created, by patching the module globals they are read from, in this process
-# only. The balances go into the throwaway account's record, which the twin makes on its
-# first request; Novita's instance cap is read at every create.
-LIFTED: dict[str, dict[str, Any]] = {
-    # 100 USD of credits, and every job listed reserves price × timeout / 60 of them.
-    "nosana": {"SANDBOX_CREDITS": float(PLENTY)},
-    # 1,000 USDC, and every deploy moves 3 hours of rent out of it.
-    "fluence": {"START_CREDIT": Decimal(PLENTY)},
-    # 50 instances per account, and 500 USD that must cover each new one's first hour.
-    "novita": {"INSTANCE_LIMIT": 10**9, "START_BALANCE_USD": PLENTY},
-}
+# A twin may name, in ``BENCH_LIFTED``, the per-account limits (credits, balances, instance
+# caps) that would refuse most of a fleet of 1,000: they are lifted while the fleet is
+# created, by patching the module globals they are read from, in this process only. A
+# vendor's demo may name in ``BENCH_SPEC_CHANGES`` what keeps its fleet still while the
+# benchmark runs; a twin with ``bench_seed(account, names)`` seeds its fleet directly.
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -148,34 +135,13 @@ class _Sample(NamedTuple):
     twin_ms: float
 
 
-def _backdated(vendor: str) -> Callable[[], Any]:
+def _backdated(twin: Any) -> Callable[[], Any]:
     """A twin's ``_now`` set back by ``BACKDATE``. The twins work out state from the
     moments they stored (created, provisioned, pulled, started), so a fleet created in
-    the past is running now. Nosana's clock is epoch seconds, the others' datetimes."""
-    if vendor == "nosana":
+    the past is running now. A twin's clock is epoch seconds or an aware datetime."""
+    if isinstance(twin._now(), (int, float)):
         return lambda: time.time() - BACKDATE.total_seconds()
     return lambda: timezone.now() - BACKDATE
-
-
-def _item(name: str, ready: bool) -> dict[str, Any]:
-    now = timezone.now().isoformat(timespec="seconds").replace("+00:00", "Z")
-    return {
-        "id": f"dep_{name}",
-        "object": "deployment",
-        "name": name,
-        "image": "registry.together.ai/bench/x:1",
-        "status": "Ready" if ready else "Updating",
-        "gpu_type": "h100-80gb",
-        "gpu_count": 1,
-        "min_replicas": 1,
-        "max_replicas": 1,
-        "desired_replicas": 1,
-        "ready_replicas": 1 if ready else 0,
-        "replica_events": {},
-        "created_at": now,
-        "updated_at": now,
-        "_revision": 1,
-    }
 
 
 class Command(BaseCommand):
@@ -226,8 +192,9 @@ class Command(BaseCommand):
         sandbox_account = account_for_key(key)
         names = [f"bench-{i:05d}" for i in range(count)]
         try:
-            if vendor == "together":
-                seeded = self._seed_together(sandbox_account, names)
+            twin = vendor_module(vendor, "twin")
+            if hasattr(twin, "bench_seed"):
+                seeded = twin.bench_seed(sandbox_account, names)
             else:
                 seeded = self._seed_through_twin(account, names)
             self._check_running(account, count)
@@ -253,33 +220,19 @@ class Command(BaseCommand):
             account.delete()
             team.delete()
 
-    def _seed_together(self, sandbox_account: str, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
-        SandboxObject.objects.bulk_create(
-            SandboxObject(
-                vendor="together",
-                account=sandbox_account,
-                kind="deployment",
-                object_id=f"dep_{n}",
-                name=n,
-                data=_item(n, ready=True),
-            )
-            for n in names
-        )
-        return [(n, f"dep_{n}", {"name": n}) for n in names]
-
     def _seed_through_twin(self, account: ProviderAccount, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
         vendor = account.vendor
-        twin = vendor_module(vendor, "twin")
+        twin, demo = vendor_module(vendor, "twin"), vendor_module(vendor, "demo")
         seeded = []
         # Module globals, so the server threads answering these creates see them too.
         with ExitStack() as patches:
-            patches.enter_context(mock.patch.object(twin, "_now", _backdated(vendor)))
-            for name, value in LIFTED.get(vendor, {}).items():
+            patches.enter_context(mock.patch.object(twin, "_now", _backdated(twin)))
+            for name, value in getattr(twin, "BENCH_LIFTED", {}).items():
                 patches.enter_context(mock.patch.object(twin, name, value))
             with provider_for(account) as provider:
                 for name in names:
                     spec = account.provider_class.validate(
-                        {**demo_specs()[vendor], **SPEC_CHANGES.get(vendor, {}), "name": name}
+                        {**demo_specs()[vendor], **getattr(demo, "BENCH_SPEC_CHANGES", {}), "name": name}
                     )
                     seeded.append((name, provider.create(spec).external_id, spec))
         return seeded
