@@ -38,11 +38,7 @@ def world(live_server, settings):
 PAGES = [
     ("dashboard", "/"),
     ("new deployment", "/deployments/new/"),
-    ("together form", "/deployments/new/together/"),
-    ("nosana form", "/deployments/new/nosana/"),
-    ("replicate form", "/deployments/new/replicate/"),
-    ("fluence form", "/deployments/new/fluence/"),
-    ("novita form", "/deployments/new/novita/"),
+    *((f"{slug} form", f"/deployments/new/{slug}/") for slug in SLUGS),
     ("deployment page", "/deployments/{deployment}/"),
     ("keys", "/keys/"),
     ("add key", "/keys/add/"),

@@ -13,6 +13,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.models import Deployment
 from controlpanel.sandbox.models import SandboxFault, SandboxObject
 from controlpanel.teams.models import Team
+from providers.registry import SLUGS
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the sandbox answers from server threads
 
@@ -36,7 +37,7 @@ def test_each_vendor_is_seeded_running_and_its_detail_reads_are_counted():
     call_command("bench_refresh", "--deployments", "3", "--rounds", "1", stdout=out)  # raises unless all run
 
     rows = _rows(out.getvalue())
-    vendors = ("together", "nosana", "replicate", "fluence", "novita")
+    vendors = SLUGS
     assert set(rows) == {(v, case) for v in vendors for case in ("all change", "steady")}
     for vendor in vendors:
         assert rows[vendor, "all change"][0] > rows[vendor, "steady"][0]  # every row changed, then none
