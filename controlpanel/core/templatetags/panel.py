@@ -9,6 +9,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from controlpanel.core import text
+
 register = template.Library()
 
 SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASS", "AUTH", "CREDENTIAL", "PRIVATE")
@@ -24,6 +26,12 @@ def money(value: Any, places: int = 2) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return "—"
     return f"${amount:,.{places}f}"
+
+
+@register.filter
+def sentence(value: Any) -> str:
+    """End with exactly one full stop (vendor messages often carry their own)."""
+    return text.sentence(value)
 
 
 @register.filter
