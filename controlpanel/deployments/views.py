@@ -12,11 +12,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from controlpanel.catalog.selectors import team_offers
+from controlpanel.core.text import clause
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
@@ -136,16 +138,24 @@ def bulk(request: HttpRequest) -> HttpResponse:
             parts.append(f"{act.value.capitalize()} sent for {len(result.done)}: {', '.join(result.done)}.")
         if result.refused:
             parts.append(
-                "Not possible for " + "; ".join(f"{name} ({why})" for name, why in result.refused.items()) + "."
+                "Not possible for " + "; ".join(f"{name} ({clause(why)})" for name, why in result.refused.items()) + "."
             )
         if not parts:
             parts.append("None of the selected deployments exist any more.")
         message, level = " ".join(parts), "error" if result.refused and not result.done else "success"
     if request.htmx:
         response = render(request, "deployments/_table.html", _dashboard_context(request))
-        return _toast(response, message, level)
+        return _with_bulk_outcome(request, response, message, level)
     getattr(messages, "success" if level == "success" else "error")(request, message)
     return redirect("deployments:dashboard")
+
+
+def _with_bulk_outcome(request: HttpRequest, response: HttpResponse, message: str, level: str) -> HttpResponse:
+    """The outcome stays above the table (out of band: the table re-renders every few
+    seconds) until dismissed; a toast would be gone before a long list is read."""
+    outcome = render_to_string("deployments/_bulk_outcome.html", {"message": message, "level": level}, request)
+    response.write(outcome)
+    return response
 
 
 # --- creating ----------------------------------------------------------------------------------------

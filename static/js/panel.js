@@ -65,9 +65,23 @@
     var closer = e.target.closest("[data-close]");
     if (closer) { e.preventDefault(); closer.closest("dialog").close(); }
   });
+  // A request sent from a dialog (or from a form holding one, like the dashboard's bulk
+  // form) closes it: what it asked is answered by the page behind it.
   document.body.addEventListener("htmx:beforeRequest", function (e) {
     var dlg = e.target.closest && e.target.closest("dialog");
     if (dlg && dlg.open) dlg.close();
+    if (e.target.querySelectorAll) e.target.querySelectorAll("dialog[open]").forEach(function (d) { d.close(); });
+  });
+  // An outcome that stays on the page until dismissed ([data-dismiss="#id"] empties it).
+  document.body.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-dismiss]");
+    if (!btn) return;
+    var box = document.querySelector(btn.dataset.dismiss);
+    if (box) box.replaceChildren();
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", function (e) {
+    var box = e.detail.target;
+    if (box && box.id === "bulk-outcome" && box.firstElementChild) box.focus();
   });
 
   // Repeated rows (Django formsets): clone the empty form, bump TOTAL_FORMS.
