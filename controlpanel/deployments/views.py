@@ -203,6 +203,8 @@ def _build_form(request: HttpRequest, vendor: str, data: Any = None, **kwargs: A
 def create(request: HttpRequest, vendor: str) -> HttpResponse:
     if vendor not in SLUGS:
         raise Http404("No such vendor")
+    if not team_accounts(team=request.team, vendor=vendor).exists():
+        return _no_key(request, vendor)
     form_class = form_class_for(vendor)
     if request.method == "POST":
         form = _build_form(request, vendor, request.POST)
@@ -243,6 +245,13 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _form_context(request, form, source=source))
+
+
+def _no_key(request: HttpRequest, vendor: str) -> HttpResponse:
+    """What the vendor chooser says for a vendor without a key, instead of a form whose
+    key list is empty (a link from a bookmark, a clone, another tab)."""
+    context = {"vendor": vendor, "vendor_label": Vendor(vendor).label}
+    return render(request, "deployments/no_key.html", context, status=200 if request.method == "GET" else 409)
 
 
 @require_POST

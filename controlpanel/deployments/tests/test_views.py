@@ -5,10 +5,12 @@ import re
 import pytest
 from django.urls import reverse
 
+from controlpanel.credentials.models import Vendor
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_version
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
+from providers.registry import SLUGS
 from tests.factories import DeploymentFactory, post_confirmed
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -283,3 +285,24 @@ def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, acc
     assert 'value="MODEL"' in content
     assert 'value="flux-dev"' in content
     assert 'value="TOKEN"' not in content  # a secret reference belongs to its vendor
+
+
+@pytest.mark.parametrize("vendor", sorted(SLUGS))
+def test_a_vendors_form_without_a_key_says_add_one_first(logged_in, team, vendor):
+    response = logged_in.get(reverse("deployments:create", args=[vendor]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    label = Vendor(vendor).label
+    assert f"Add a {label} key first" in body
+    assert f'href="{reverse("credentials:add")}?vendor={vendor}"' in body
+    assert 'name="account"' not in body  # no form with an empty key list
+    posted = logged_in.post(reverse("deployments:create", args=[vendor]), {"name": "x"})
+    assert posted.status_code == 409
+    assert not Deployment.objects.filter(team=team).exists()
+
+
+def test_without_a_key_a_deployer_is_told_whom_to_ask(client, make_member):
+    client.force_login(make_member(Role.DEPLOYER))
+    body = client.get(reverse("deployments:create", args=["together"])).content.decode()
+    assert "Ask an admin or owner of the team to add one." in body
+    assert reverse("credentials:add") not in body
