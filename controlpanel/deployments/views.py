@@ -358,7 +358,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
     return {
         "action_notes": notes,
         "deployment": deployment,
-        "events": selectors.deployment_events(deployment=deployment),
+        "events": list(selectors.deployment_events(deployment=deployment)),
         "actions": actions,
         "supported": {a.value for a in supported}
         | ({"redeploy"} if provider_class and provider_class.redeploys else set()),

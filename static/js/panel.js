@@ -191,6 +191,19 @@
     syncBulk();
   });
 
+  // Folded lists (<details data-remember="key">) stay as the person left them when
+  // polling redraws them: closed by default, open once opened.
+  var openDetails = {};
+  document.addEventListener("toggle", function (e) {
+    var el = e.target;
+    if (el.matches && el.matches("details[data-remember]")) openDetails[el.dataset.remember] = el.open;
+  }, true);
+  document.body.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("details[data-remember]").forEach(function (el) {
+      if (openDetails[el.dataset.remember] && !el.open) el.open = true;
+    });
+  });
+
   // Keep a log view scrolled to the newest line while following.
   document.body.addEventListener("htmx:afterSettle", function (e) {
     var pre = e.target.querySelector ? e.target.querySelector(".logs[data-follow='1']") : null;
