@@ -47,6 +47,12 @@
   document.body.addEventListener("htmx:afterSettle", tick);
   tick();
 
+  // A select that submits its form when changed (the team switcher): no inline handler,
+  // which a Content-Security-Policy would refuse.
+  document.body.addEventListener("change", function (e) {
+    if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
+  });
+
   // Copy buttons.
   document.body.addEventListener("click", function (e) {
     var btn = e.target.closest("[data-copy]");
