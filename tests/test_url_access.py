@@ -124,6 +124,7 @@ RULES: dict[str, Rule] = {
     "teams:leave": Rule(Perm.VIEW),
     "teams:invite": Rule(Perm.MANAGE_MEMBERS, data=lambda w: {"email": "newcomer@example.com", "role": "viewer"}),
     "teams:invitation_revoke": Rule(Perm.MANAGE_MEMBERS, obj="invitation"),
+    "teams:invitation_link": Rule(Perm.MANAGE_MEMBERS, obj="invitation"),
     "teams:member_role": Rule(Perm.MANAGE_MEMBERS, obj="member", data=lambda w: {"role": "admin"}),
     "teams:member_remove": Rule(Perm.MANAGE_MEMBERS, obj="member"),
     "teams:settings": Rule(Perm.MANAGE_TEAM),

@@ -53,11 +53,39 @@
     if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
   });
 
-  // Copy buttons.
+  // Copy buttons. The clipboard API needs a secure context (HTTPS or localhost); on a
+  // plain-HTTP address the text is selected in its field (data-copy-from) and copied the
+  // old way, or left selected for Ctrl+C.
+  function copyByHand(btn) {
+    var field = btn.dataset.copyFrom && document.querySelector(btn.dataset.copyFrom);
+    if (!field) { toast("Copying is blocked here; select the text and press Ctrl+C.", "error"); return; }
+    field.focus();
+    field.select();
+    var done = false;
+    try { done = document.execCommand("copy"); } catch (err) { done = false; }
+    toast(done ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.", done ? "success" : "info");
+  }
   document.body.addEventListener("click", function (e) {
     var btn = e.target.closest("[data-copy]");
     if (!btn) return;
-    navigator.clipboard.writeText(btn.dataset.copy).then(function () { toast("Copied.", "success"); });
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(btn.dataset.copy).then(
+        function () { toast("Copied.", "success"); },
+        function () { copyByHand(btn); }
+      );
+    } else {
+      copyByHand(btn);
+    }
+  });
+  document.body.addEventListener("focusin", function (e) {
+    if (e.target.matches("input[data-select-on-focus]")) e.target.select();
+  });
+
+  // A box that appears with something to act on (the invitation link) takes the focus.
+  function focusBox(box) { if (box && !box.hidden) { box.focus(); } }
+  focusBox(document.querySelector("#invite-link:not([hidden])"));
+  document.body.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target.id === "invite-link") focusBox(e.target);
   });
 
   // Dialogs: a button with data-dialog="id" opens it; [data-close] closes it.
