@@ -166,7 +166,8 @@ def invitation_new_link(request: HttpRequest, pk: int) -> HttpResponse:
     item = {"i": invitation, "can_revoke": True}
     box = render(request, "teams/_invite_link.html", {"invite_link": link})
     row = {"item": item, "oob": True, "invite_days": settings.PANEL_INVITE_DAYS}
-    box.write(render_to_string("teams/_invitation_row.html", row, request))
+    # A <tr> cannot stand alone in HTML: htmx takes it out of a <template>.
+    box.write(f"<template>{render_to_string('teams/_invitation_row.html', row, request)}</template>")
     return box
 
 

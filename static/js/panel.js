@@ -118,6 +118,41 @@
     if (box && box.id === "bulk-outcome" && box.firstElementChild) box.focus();
   });
 
+  // A member's role: choosing one in the select asks first, naming the person and what
+  // the role means; only "Change" sends it (htmx's "confirmed" trigger). Cancel or Esc
+  // puts the select back.
+  var roleForm = null;
+  document.body.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-confirm-role]");
+    var dlg = document.getElementById("dlg-role");
+    if (!form || !dlg || e.target.name !== "role") return;
+    var select = e.target;
+    var label = select.options[select.selectedIndex].text;
+    var effect = dlg.querySelector("[data-role-effect-for='" + select.value + "']");
+    roleForm = form;
+    dlg.querySelector("[data-role-title]").textContent = "Make " + form.dataset.person + " " +
+      (/^[AEIOU]/.test(label) ? "an " : "a ") + label + "?";
+    dlg.querySelector("[data-role-effect]").textContent = effect ? effect.content.textContent.trim() : "";
+    dlg.querySelector("[data-role-self]").hidden = !("isMe" in form.dataset);
+    dlg.querySelector("[data-role-confirm]").textContent = "Make " + form.dataset.person + " " + label;
+    dlg.showModal();
+  });
+  document.body.addEventListener("click", function (e) {
+    if (!e.target.closest("[data-role-confirm]") || !roleForm) return;
+    var form = roleForm;
+    roleForm = null;
+    document.getElementById("dlg-role").close();
+    htmx.trigger(form, "confirmed");
+  });
+  var roleDialog = document.getElementById("dlg-role");
+  if (roleDialog) roleDialog.addEventListener("close", function () {
+    if (!roleForm) return;  // confirmed: the row is redrawn by the answer
+    var select = roleForm.querySelector("select[name='role']");
+    select.value = select.dataset.current;
+    select.focus();
+    roleForm = null;
+  });
+
   // Repeated rows (Django formsets): clone the empty form, bump TOTAL_FORMS.
   document.body.addEventListener("click", function (e) {
     var add = e.target.closest("[data-add-row]");

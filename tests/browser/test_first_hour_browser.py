@@ -67,3 +67,77 @@ def test_the_top_navigation_is_whole_at_phone_width(browser, world):
     expect(page.get_by_role("heading", name="Audit log", exact=True)).to_be_visible()
     shots(page, "nav-audit")
     context.close()
+
+
+def test_without_a_mail_server_the_invitation_link_stays_with_copy_and_a_new_link_replaces_it(
+    browser, world, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    context = browser.new_context(viewport={"width": DESKTOP, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    log_in(page, world["base"])
+    page.get_by_role("link", name="Team", exact=True).click()
+    page.get_by_label("Email address", exact=True).fill("vic@example.com")
+    page.get_by_role("button", name="Send invitation").click()
+    box = page.locator("#invite-link")
+    expect(box).to_contain_text("No mail server is set up, so no email went to vic@example.com.")
+    expect(box).to_be_focused()
+    first = page.get_by_label("The link").input_value()
+    assert "/team/join/" in first
+    page.wait_for_timeout(5000)  # longer than a toast lives
+    expect(box).to_be_visible()
+    box.get_by_role("button", name="Copy").click()
+    expect(page.locator("#toasts")).to_contain_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == first
+    shots(page, "invite-link")
+
+    # Later (the box closed, the page reloaded): the pending row offers a new link.
+    page.goto(f"{world['base']}/team/")
+    expect(page.locator("#invite-link")).to_be_hidden()
+    page.get_by_role("button", name="New link for vic@example.com").click()
+    dialog = page.get_by_role("alertdialog", name="New link for vic@example.com?")
+    expect(dialog).to_contain_text("the link sent before stops working")
+    dialog.get_by_role("button", name="Make a new link").click()
+    expect(dialog).to_be_hidden()
+    expect(box).to_contain_text("A new link for vic@example.com: the one made before no longer works.")
+    second = page.get_by_label("The link").input_value()
+    assert second != first
+    expect(page.locator("tr", has_text="vic@example.com")).to_have_count(1)
+    expect(page.locator("tr", has_text="vic@example.com")).to_contain_text("New link")
+    assert page.locator("#invite-link").evaluate("b => b.nextElementSibling.matches('section')")
+    shots(page, "invite-new-link")
+    assert page.goto(first).status == 404
+    expect(page.get_by_text("This invitation link is not valid.")).to_be_visible()
+    context.close()
+
+
+def test_a_role_change_asks_first_and_says_what_owner_means(page, world):
+    from controlpanel.teams.models import Membership
+
+    ivan = Membership.objects.get(team=world["team"], user__username="ivan")
+    log_in(page, world["base"])
+    page.goto(f"{world['base']}/team/")
+    select = page.get_by_label("Role of ivan")
+    select.select_option("owner")
+    dialog = page.get_by_role("alertdialog", name="Make ivan an Owner?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Owners can do everything")
+    expect(dialog).to_contain_text("delete the team")
+    shots(page, "role-confirm-owner")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(select).to_have_value("viewer")
+    ivan.refresh_from_db()
+    assert ivan.role == Role.VIEWER
+
+    select.select_option("admin")
+    expect(page.get_by_role("alertdialog", name="Make ivan an Admin?")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(select).to_have_value("viewer")
+
+    select.select_option("deployer")
+    page.get_by_role("alertdialog", name="Make ivan a Deployer?").get_by_role("button", name="Make ivan Deployer").click()
+    expect(page.locator("#toasts")).to_contain_text("ivan is now Deployer.")
+    ivan.refresh_from_db()
+    assert ivan.role == Role.DEPLOYER
+    expect(page.get_by_label("Role of ivan")).to_have_value("deployer")
