@@ -114,8 +114,9 @@
     if (box) box.replaceChildren();
   });
   document.body.addEventListener("htmx:oobAfterSwap", function (e) {
-    var box = e.detail.target;
-    if (box && box.id === "bulk-outcome" && box.firstElementChild) box.focus();
+    if (!e.detail.target || e.detail.target.id !== "bulk-outcome") return;
+    var box = document.getElementById("bulk-outcome");  // the target was replaced
+    if (box && box.firstElementChild) box.focus();
   });
 
   // A member's role: choosing one in the select asks first, naming the person and what

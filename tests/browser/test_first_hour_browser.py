@@ -141,3 +141,27 @@ def test_a_role_change_asks_first_and_says_what_owner_means(page, world):
     ivan.refresh_from_db()
     assert ivan.role == Role.DEPLOYER
     expect(page.get_by_label("Role of ivan")).to_have_value("deployer")
+
+
+def test_bulk_stop_closes_its_dialog_and_the_outcome_stays(page, world):
+    account = world["account"]
+    DeploymentFactory(account=account, name="alpha", state=State.RUNNING, external_id="dep_alpha", price_per_hour="1.20")
+    DeploymentFactory(account=account, name="bravo", state=State.STOPPED, external_id="dep_bravo")
+    log_in(page, world["base"])
+    page.get_by_label("Select alpha").check()
+    page.get_by_label("Select bravo").check()
+    page.get_by_role("button", name="Stop selected").click()
+    dialog = page.get_by_role("dialog", name="Stop 2 deployments?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Stop them").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    outcome = page.locator("#bulk-outcome")
+    expect(outcome).to_contain_text("Stop sent for 1: alpha.")
+    expect(outcome).to_contain_text("Not possible for bravo (Not possible while stopped).")
+    expect(outcome).to_be_focused()
+    page.wait_for_timeout(9000)  # the table re-renders by itself meanwhile; the outcome stays
+    expect(outcome).to_contain_text("Stop sent for 1: alpha.")
+    shots(page, "bulk-outcome")
+    outcome.get_by_role("button", name="Dismiss this message").click()
+    expect(outcome).to_be_empty()
