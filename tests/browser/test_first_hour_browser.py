@@ -69,9 +69,7 @@ def test_the_top_navigation_is_whole_at_phone_width(browser, world):
     context.close()
 
 
-def test_without_a_mail_server_the_invitation_link_stays_with_copy_and_a_new_link_replaces_it(
-    browser, world, settings
-):
+def test_without_a_mail_server_the_invitation_link_stays_with_copy_and_a_new_link_replaces_it(browser, world, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
     context = browser.new_context(viewport={"width": DESKTOP, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -136,7 +134,9 @@ def test_a_role_change_asks_first_and_says_what_owner_means(page, world):
     expect(select).to_have_value("viewer")
 
     select.select_option("deployer")
-    page.get_by_role("alertdialog", name="Make ivan a Deployer?").get_by_role("button", name="Make ivan Deployer").click()
+    page.get_by_role("alertdialog", name="Make ivan a Deployer?").get_by_role(
+        "button", name="Make ivan Deployer"
+    ).click()
     expect(page.locator("#toasts")).to_contain_text("ivan is now Deployer.")
     ivan.refresh_from_db()
     assert ivan.role == Role.DEPLOYER
@@ -145,7 +145,9 @@ def test_a_role_change_asks_first_and_says_what_owner_means(page, world):
 
 def test_bulk_stop_closes_its_dialog_and_the_outcome_stays(page, world):
     account = world["account"]
-    DeploymentFactory(account=account, name="alpha", state=State.RUNNING, external_id="dep_alpha", price_per_hour="1.20")
+    DeploymentFactory(
+        account=account, name="alpha", state=State.RUNNING, external_id="dep_alpha", price_per_hour="1.20"
+    )
     DeploymentFactory(account=account, name="bravo", state=State.STOPPED, external_id="dep_bravo")
     log_in(page, world["base"])
     page.get_by_label("Select alpha").check()
