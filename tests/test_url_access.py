@@ -120,6 +120,7 @@ RULES: dict[str, Rule] = {
     "credentials:refresh": Rule(Perm.VIEW, obj="account"),
     "catalog:prices": Rule(Perm.VIEW),
     "audit:log": Rule(Perm.VIEW_AUDIT),
+    "audit:export": Rule(Perm.VIEW_AUDIT),
     "teams:detail": Rule(Perm.VIEW),
     "teams:leave": Rule(Perm.VIEW),
     "teams:invite": Rule(Perm.MANAGE_MEMBERS, data=lambda w: {"email": "newcomer@example.com", "role": "viewer"}),
