@@ -162,7 +162,7 @@ def test_the_export_never_holds_the_entries_data_and_defuses_formulas(logged_in,
     )  # fmt: skip
     response = logged_in.get(EXPORT)
     _header, row = csv_rows(response)
-    assert row[4] == "'=HYPERLINK(\"http://x\")"
+    assert row[4] == '\'=HYPERLINK("http://x")'
     assert "SECRET" not in ",".join(row)
 
 
