@@ -274,6 +274,30 @@
     });
   });
 
+  // Keyboard shortcuts beyond Tab: "/" search, "n" new deployment, "?" the list of
+  // them (a <dialog>, so Esc closes it). Nothing happens while typing in a field, with
+  // a modifier held, or while a dialog is open.
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (e.key === "/") {
+      var search = document.querySelector("#dashboard-filters input[name='q']");
+      if (!search) return;
+      e.preventDefault();
+      search.focus();
+      search.select();
+    } else if (e.key === "n") {
+      var link = document.querySelector("a[data-shortcut-new]");
+      if (link) { e.preventDefault(); window.location.assign(link.href); }
+    } else if (e.key === "?") {
+      var help = document.getElementById("dlg-shortcuts");
+      if (help) { e.preventDefault(); help.showModal(); }
+    }
+  });
+
   // Keep a log view scrolled to the newest line while following.
   document.body.addEventListener("htmx:afterSettle", function (e) {
     var pre = e.target.querySelector ? e.target.querySelector(".logs[data-follow='1']") : null;

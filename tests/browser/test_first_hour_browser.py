@@ -167,3 +167,45 @@ def test_bulk_stop_closes_its_dialog_and_the_outcome_stays(page, world):
     shots(page, "bulk-outcome")
     outcome.get_by_role("button", name="Dismiss this message").click()
     expect(outcome).to_be_empty()
+
+
+def test_keyboard_shortcuts_search_new_and_help_but_not_while_typing(page, world):
+    log_in(page, world["base"])
+    search = page.get_by_label("Search by name")
+    page.keyboard.press("/")
+    expect(search).to_be_focused()
+    page.keyboard.type("n?")  # typed into the field, not taken as shortcuts
+    expect(search).to_have_value("n?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+    search.fill("")
+    page.locator("h1").click()  # out of the field
+
+    page.keyboard.press("?")
+    help = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help).to_be_visible()
+    expect(help.get_by_role("heading", name="Keyboard shortcuts")).to_be_visible()
+    for key in ("/", "n", "?", "Esc"):
+        expect(help.locator("kbd", has_text=key).first).to_be_visible()
+    shots(page, "shortcuts-help")
+    page.keyboard.press("n")  # a dialog is open: no shortcut
+    page.wait_for_timeout(300)
+    assert "/deployments/new/" not in page.url
+    page.keyboard.press("Escape")
+    expect(help).to_be_hidden()
+
+    page.keyboard.press("n")
+    expect(page.get_by_role("heading", name="New deployment", exact=True)).to_be_visible()
+    assert page.url.endswith("/deployments/new/")
+
+
+def test_a_viewer_has_no_n_shortcut_and_the_list_does_not_offer_it(page, world):
+    log_in(page, world["base"], "ivan")
+    page.keyboard.press("n")
+    page.wait_for_timeout(300)
+    assert "/deployments/new/" not in page.url
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    help = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help).to_be_visible()
+    expect(help).not_to_contain_text("New deployment")
+    help.get_by_role("button", name="Close").click()
+    expect(help).to_be_hidden()
