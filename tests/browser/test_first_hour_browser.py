@@ -209,3 +209,91 @@ def test_a_viewer_has_no_n_shortcut_and_the_list_does_not_offer_it(page, world):
     expect(help).not_to_contain_text("New deployment")
     help.get_by_role("button", name="Close").click()
     expect(help).to_be_hidden()
+
+
+def test_a_new_deployment_form_for_a_vendor_without_a_key_says_add_one_first(page, world):
+    log_in(page, world["base"])
+    page.goto(f"{world['base']}/deployments/new/nosana/")
+    expect(page.get_by_role("heading", name="Add a Nosana key first")).to_be_visible()
+    expect(page.get_by_label("Key", exact=True)).to_have_count(0)
+    shots(page, "no-key")
+    page.get_by_role("link", name="Add a Nosana key").click()
+    expect(page.get_by_label("Vendor", exact=True)).to_have_value("nosana")
+
+
+def test_a_vendors_many_events_start_folded_and_stay_open_once_opened(page, world):
+    from django.utils import timezone
+
+    from controlpanel.deployments.models import LogSnapshot
+
+    account = AccountFactory(team=world["team"], vendor="nosana", label="Nosana sandbox")
+    deployment = DeploymentFactory(account=account, name="nos-echo", state=State.RUNNING, external_id="nos_1")
+    events = [{"message": f"Job event {i}", "at": f"2026-12-03T13:{i:02d}:00", "kind": "job"} for i in range(57)]
+    LogSnapshot.objects.create(
+        deployment=deployment, events=events, lines=["ready"], fetched_at=timezone.now(), requested_at=timezone.now()
+    )
+    log_in(page, world["base"])
+    page.goto(f"{world['base']}/deployments/{deployment.pk}/")
+    summary = page.locator("summary", has_text="Nosana's events (57), newest first")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("latest: Job event 56")
+    oldest = page.locator("details.events li").last
+    expect(oldest).to_contain_text("Job event 0")
+    expect(oldest).to_be_hidden()
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 2500, f"the page is {height} px tall with the events folded"
+    shots(page, "events-folded")
+    summary.click()
+    expect(oldest).to_be_visible()
+    page.wait_for_timeout(4000)  # the logs panel re-renders every 3 s while following
+    expect(oldest).to_be_visible()
+    items = page.locator("details.events li div").all_inner_texts()
+    assert items[0].startswith("Job event 56")
+    assert items[-1].startswith("Job event 0")
+
+
+def test_make_runs_debug_mode_still_shows_the_panels_404_page(page, world, settings):
+    settings.DEBUG = True
+    settings.PANEL_FRIENDLY_ERRORS = True
+    log_in(page, world["base"])
+    response = page.goto(f"{world['base']}/no-such-page/")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.get_by_text("Django tried these URL patterns")).to_have_count(0)
+    shots(page, "friendly-404")
+    page.get_by_role("link", name="Back to the dashboard").click()
+    expect(page.get_by_role("heading", name="Deployments", exact=True)).to_be_visible()
+
+
+def test_the_audit_log_shares_its_filters_as_a_link_and_exports_them(browser, world):
+    from controlpanel.audit.models import AuditAction
+    from controlpanel.audit.services import audit_record
+
+    team, olga = world["team"], world["owner"].user
+    for name in ("alpha", "bravo"):
+        audit_record(team=team, actor=olga, action=AuditAction.TEAM_SETTINGS, target=team, summary=f"Renamed to {name}")
+    audit_record(team=team, actor=olga, action=AuditAction.MEMBER_INVITED, target=team, summary="Invited vic")
+    context = browser.new_context(viewport={"width": DESKTOP, "height": 900}, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    log_in(page, world["base"])
+    page.goto(f"{world['base']}/audit/")
+    page.get_by_label("What", exact=True).select_option("team.settings")
+    expect(page.locator("#audit-table")).to_contain_text("2 entries match these filters")
+    expect(page).to_have_url(f"{world['base']}/audit/?actor=&action=team.settings&target=&since=&until=")
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.locator("#toasts")).to_contain_text("Copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "action=team.settings" in copied
+    shots(page, "audit-filtered")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    text = Path(download.value.path()).read_text()
+    assert "Renamed to alpha" in text
+    assert "Renamed to bravo" in text
+    assert "Invited vic" not in text
+    other = context.new_page()
+    other.goto(copied)
+    expect(other.get_by_label("What", exact=True)).to_have_value("team.settings")
+    expect(other.locator("#audit-table")).not_to_contain_text("Invited vic")
+    context.close()
