@@ -11,7 +11,9 @@
     el.setAttribute("role", level === "error" ? "alert" : "status");
     el.textContent = message;
     box.appendChild(el);
-    setTimeout(function () { el.remove(); }, level === "error" ? 9000 : 4500);
+    // Long enough to read: a base time, plus about 60 ms a character for long messages.
+    var base = level === "error" ? 9000 : 4500;
+    setTimeout(function () { el.remove(); }, Math.max(base, message.length * 60));
   }
   document.body.addEventListener("toast", function (e) { toast(e.detail.message, e.detail.level); });
   document.querySelectorAll("[data-message]").forEach(function (el) {
@@ -111,7 +113,7 @@
     var btn = e.target.closest("[data-dismiss]");
     if (!btn) return;
     var box = document.querySelector(btn.dataset.dismiss);
-    if (box) box.replaceChildren();
+    if (box) { box.replaceChildren(); box.hidden = true; }  // the next answer replaces it whole
   });
   document.body.addEventListener("htmx:oobAfterSwap", function (e) {
     if (!e.detail.target || e.detail.target.id !== "bulk-outcome") return;

@@ -105,6 +105,8 @@ def test_without_a_mail_server_the_invitation_link_stays_with_copy_and_a_new_lin
     expect(page.locator("tr", has_text="vic@example.com")).to_contain_text("New link")
     assert page.locator("#invite-link").evaluate("b => b.nextElementSibling.matches('section')")
     shots(page, "invite-new-link")
+    box.get_by_role("button", name="Close the invitation link").click()
+    expect(box).to_be_hidden()
     assert page.goto(first).status == 404
     expect(page.get_by_text("This invitation link is not valid.")).to_be_visible()
     context.close()
@@ -167,6 +169,7 @@ def test_bulk_stop_closes_its_dialog_and_the_outcome_stays(page, world):
     shots(page, "bulk-outcome")
     outcome.get_by_role("button", name="Dismiss this message").click()
     expect(outcome).to_be_empty()
+    expect(outcome).to_be_hidden()
 
 
 def test_keyboard_shortcuts_search_new_and_help_but_not_while_typing(page, world):
