@@ -254,7 +254,9 @@ def invitation_create(*, team: Team, actor: AbstractBaseUser, email: str, role: 
         team=team, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
     ):
         if open_invite.expires_at > now:
-            raise ValidationError(f"{email} already has a pending invitation. Revoke it to send a new one.")
+            raise ValidationError(
+                f"{email} already has a pending invitation. Use its “New link” below for a fresh link, or revoke it."
+            )
         # An expired one is closed so the new one can take its place.
         Invitation.objects.filter(pk=open_invite.pk).update(revoked_at=now)
     token = secrets.token_urlsafe(32)
