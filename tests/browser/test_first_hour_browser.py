@@ -146,7 +146,16 @@ def test_a_role_change_asks_first_and_says_what_owner_means(page, world):
 
 
 def test_bulk_stop_closes_its_dialog_and_the_outcome_stays(page, world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from controlpanel.credentials.models import ProviderAccount
+
     account = world["account"]
+    # Not polled meanwhile (a worker may be running for other tests): the sandbox knows
+    # neither deployment and would mark them lost.
+    ProviderAccount.objects.filter(pk=account.pk).update(next_refresh_at=timezone.now() + dt.timedelta(hours=1))
     DeploymentFactory(
         account=account, name="alpha", state=State.RUNNING, external_id="dep_alpha", price_per_hour="1.20"
     )
@@ -229,7 +238,13 @@ def test_a_vendors_many_events_start_folded_and_stay_open_once_opened(page, worl
 
     from controlpanel.deployments.models import LogSnapshot
 
+    import datetime as dt
+
+    from controlpanel.credentials.models import ProviderAccount
+
     account = AccountFactory(team=world["team"], vendor="nosana", label="Nosana sandbox")
+    # Not polled (a worker may run for other tests): the sandbox does not know nos_1.
+    ProviderAccount.objects.filter(pk=account.pk).update(next_refresh_at=timezone.now() + dt.timedelta(hours=1))
     deployment = DeploymentFactory(account=account, name="nos-echo", state=State.RUNNING, external_id="nos_1")
     events = [{"message": f"Job event {i}", "at": f"2026-12-03T13:{i:02d}:00", "kind": "job"} for i in range(57)]
     LogSnapshot.objects.create(
