@@ -234,13 +234,12 @@ def test_a_new_deployment_form_for_a_vendor_without_a_key_says_add_one_first(pag
 
 
 def test_a_vendors_many_events_start_folded_and_stay_open_once_opened(page, world):
-    from django.utils import timezone
-
-    from controlpanel.deployments.models import LogSnapshot
-
     import datetime as dt
 
+    from django.utils import timezone
+
     from controlpanel.credentials.models import ProviderAccount
+    from controlpanel.deployments.models import LogSnapshot
 
     account = AccountFactory(team=world["team"], vendor="nosana", label="Nosana sandbox")
     # Not polled (a worker may run for other tests): the sandbox does not know nos_1.
