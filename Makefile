@@ -35,7 +35,8 @@ run: $(VENV)/.installed
 	@mkdir -p var
 	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} $(PY) manage.py bootstrap_demo
-	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} PANEL_SANDBOX_URL=$${PANEL_SANDBOX_URL:-http://127.0.0.1:$(PORT)/sandbox} \
+	DEBUG=$${DEBUG:-true} PANEL_SANDBOX=$${PANEL_SANDBOX:-true} PANEL_FRIENDLY_ERRORS=$${PANEL_FRIENDLY_ERRORS:-true} \
+	  PANEL_SANDBOX_URL=$${PANEL_SANDBOX_URL:-http://127.0.0.1:$(PORT)/sandbox} \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 # Browser tests drive the system Chromium; install Debian's package if it is missing and we can.

@@ -23,6 +23,9 @@ VAR_DIR = Path(env_str("PANEL_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# With DEBUG on, still answer a missing page or a crash with the panel's own 404/500
+# pages rather than Django's technical ones (``make run`` turns it on; see core/errors.py).
+PANEL_FRIENDLY_ERRORS = env_bool("PANEL_FRIENDLY_ERRORS", False)
 
 
 def _generated_secret(name: str, make: callable) -> str:
@@ -76,6 +79,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "controlpanel.audit.middleware.RequestContextMiddleware",
     "controlpanel.teams.middleware.CurrentTeamMiddleware",
+    "controlpanel.core.errors.FriendlyErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "controlpanel.urls"

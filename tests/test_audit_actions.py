@@ -59,6 +59,11 @@ def _member_joined(w: World) -> None:
     teams.invitation_signup(token=token, username="vic", password="violet-lantern-orbit-42")
 
 
+def _invite_renewed(w: World) -> None:
+    _, token = teams.invitation_renew_link(invitation=w.invite()[0], actor=w.owner)
+    w.tokens.append(token)
+
+
 def _restart(w: World) -> None:
     # Together has no restart; the vendors that do share this service path.
     TogetherProvider.actions = TogetherProvider.actions | {Action.RESTART}
@@ -90,6 +95,7 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.TEAM_DELETED: lambda w: teams.team_delete(team=w.team, actor=w.owner, confirm_name=w.team.name),
     AuditAction.MEMBER_INVITED: lambda w: w.invite(),
     AuditAction.MEMBER_INVITE_REVOKED: lambda w: teams.invitation_revoke(invitation=w.invite()[0], actor=w.owner),
+    AuditAction.MEMBER_INVITE_RENEWED: _invite_renewed,
     AuditAction.MEMBER_JOINED: _member_joined,
     AuditAction.MEMBER_ROLE_CHANGED: lambda w: teams.member_change_role(
         membership=w.member(Role.VIEWER, "vic"), actor=w.owner, role=Role.DEPLOYER

@@ -15,6 +15,7 @@ class AuditAction(models.TextChoices):
     TEAM_DELETED = "team.deleted", "Team deleted"
     MEMBER_INVITED = "member.invited", "Member invited"
     MEMBER_INVITE_REVOKED = "member.invite_revoked", "Invitation revoked"
+    MEMBER_INVITE_RENEWED = "member.invite_renewed", "Invitation link renewed"
     MEMBER_JOINED = "member.joined", "Member joined"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member re-roled"
     MEMBER_REMOVED = "member.removed", "Member removed"

@@ -8,4 +8,5 @@ app_name = "audit"
 
 urlpatterns = [
     path("", views.audit_log, name="log"),
+    path("export.csv", views.audit_export, name="export"),
 ]

@@ -12,11 +12,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from controlpanel.catalog.selectors import team_offers
+from controlpanel.core.text import clause
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
@@ -148,16 +150,24 @@ def bulk(request: HttpRequest) -> HttpResponse:
             parts.append(f"{act.value.capitalize()} sent for {len(result.done)}: {', '.join(result.done)}.")
         if result.refused:
             parts.append(
-                "Not possible for " + "; ".join(f"{name} ({why})" for name, why in result.refused.items()) + "."
+                "Not possible for " + "; ".join(f"{name} ({clause(why)})" for name, why in result.refused.items()) + "."
             )
         if not parts:
             parts.append("None of the selected deployments exist any more.")
         message, level = " ".join(parts), "error" if result.refused and not result.done else "success"
     if request.htmx:
         response = render(request, "deployments/_table.html", _dashboard_context(request))
-        return _toast(response, message, level)
+        return _with_bulk_outcome(request, response, message, level)
     getattr(messages, "success" if level == "success" else "error")(request, message)
     return redirect("deployments:dashboard")
+
+
+def _with_bulk_outcome(request: HttpRequest, response: HttpResponse, message: str, level: str) -> HttpResponse:
+    """The outcome stays above the table (out of band: the table re-renders every few
+    seconds) until dismissed; a toast would be gone before a long list is read."""
+    outcome = render_to_string("deployments/_bulk_outcome.html", {"message": message, "level": level}, request)
+    response.write(outcome)
+    return response
 
 
 # --- creating ----------------------------------------------------------------------------------------
@@ -211,6 +221,8 @@ def _build_form(request: HttpRequest, vendor: str, data: Any = None, **kwargs: A
 def create(request: HttpRequest, vendor: str) -> HttpResponse:
     if vendor not in SLUGS:
         raise Http404("No such vendor")
+    if not team_accounts(team=request.team, vendor=vendor).exists():
+        return _no_key(request, vendor)
     form_class = form_class_for(vendor)
     if request.method == "POST":
         form = _build_form(request, vendor, request.POST)
@@ -251,6 +263,13 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _form_context(request, form, source=source))
+
+
+def _no_key(request: HttpRequest, vendor: str) -> HttpResponse:
+    """What the vendor chooser says for a vendor without a key, instead of a form whose
+    key list is empty (a link from a bookmark, a clone, another tab)."""
+    context = {"vendor": vendor, "vendor_label": Vendor(vendor).label}
+    return render(request, "deployments/no_key.html", context, status=200 if request.method == "GET" else 409)
 
 
 @require_POST
@@ -364,7 +383,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
     return {
         "action_notes": notes,
         "deployment": deployment,
-        "events": selectors.deployment_events(deployment=deployment),
+        "events": list(selectors.deployment_events(deployment=deployment)),
         "actions": actions,
         "supported": {a.value for a in supported}
         | ({"redeploy"} if provider_class and provider_class.redeploys else set()),

@@ -36,6 +36,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 }
 
 
+# What each role means for the person given it, in words for the confirmation asked
+# before a role changes.
+ROLE_EFFECTS: dict[str, str] = {
+    Role.OWNER: (
+        "Owners can do everything, for good: rename, transfer or delete the team (and with it its keys), "
+        "manage keys and members, and make or remove other owners. Only an owner can take the role away again."
+    ),
+    Role.ADMIN: (
+        "Admins manage the vendor keys and the members (except owners), deploy, and read the audit log. "
+        "They cannot rename or delete the team."
+    ),
+    Role.DEPLOYER: "Deployers create, change, stop and delete deployments. They cannot manage keys or members.",
+    Role.VIEWER: "Viewers see deployments, keys (masked) and history, and change nothing.",
+}
+
+
 def perm_to_assign(role: Role | str) -> Perm:
     """What it takes to give someone ``role``, or to take it away from them.
 

@@ -273,7 +273,9 @@ def invitation_create(*, team: Team, actor: AbstractBaseUser, email: str, role: 
         team=team, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
     ):
         if open_invite.expires_at > now:
-            raise ValidationError(f"{email} already has a pending invitation. Revoke it to send a new one.")
+            raise ValidationError(
+                f"{email} already has a pending invitation. Use its “New link” below for a fresh link, or revoke it."
+            )
         # An expired one is closed so the new one can take its place.
         Invitation.objects.filter(pk=open_invite.pk).update(revoked_at=now)
     token = secrets.token_urlsafe(32)
@@ -332,6 +334,29 @@ def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> Inv
         data={"email": invitation.email, "role": invitation.role},
     )
     return invitation
+
+
+@transaction.atomic
+def invitation_renew_link(*, invitation: Invitation, actor: AbstractBaseUser) -> tuple[Invitation, str]:
+    """A fresh link for a pending invitation (its email never arrived, or its link was
+    lost): a new token replaces the stored hash, so the old link stops working, and the
+    invitation runs for the full period again. Returns it with the new token."""
+    mine = require_perm(actor=actor, team=invitation.team, perm=Perm.MANAGE_MEMBERS)
+    _require_role_perm(mine, invitation.role, "Only an owner can renew an owner's invitation.")
+    token = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + dt.timedelta(days=settings.PANEL_INVITE_DAYS)
+    renewed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
+        token_hash=hash_token(token), expires_at=expires_at
+    )
+    if not renewed:
+        raise ValidationError("This invitation was already accepted or revoked.")
+    invitation.token_hash, invitation.expires_at = hash_token(token), expires_at
+    audit_record(
+        team=invitation.team, actor=actor, action=AuditAction.MEMBER_INVITE_RENEWED, target=invitation,
+        summary=f"Made a new invitation link for {invitation.email} ({_label(invitation.role)}); the old one no longer works",
+        data={"email": invitation.email, "role": invitation.role, "expires_at": expires_at.isoformat()},
+    )  # fmt: skip
+    return invitation, token
 
 
 def invitation_check(*, token: str) -> Invitation:

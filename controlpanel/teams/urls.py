@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/", views.team_create, name="create"),
     path("invite/", views.team_invite, name="invite"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("invitations/<int:pk>/link/", views.invitation_new_link, name="invitation_link"),
     path("members/<int:pk>/role/", views.member_role, name="member_role"),
     path("members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("leave/", views.team_leave, name="leave"),

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -31,7 +32,14 @@ from controlpanel.teams.forms import (
     TransferForm,
 )
 from controlpanel.teams.middleware import SESSION_KEY
-from controlpanel.teams.permissions import ROLE_PERMISSIONS, Perm, Role, assignable_roles, perm_to_assign
+from controlpanel.teams.permissions import (
+    ROLE_EFFECTS,
+    ROLE_PERMISSIONS,
+    Perm,
+    Role,
+    assignable_roles,
+    perm_to_assign,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +72,7 @@ def _row(request: HttpRequest, membership: Any, message: str = "", level: str = 
     return _toast(response, message, level) if message else response
 
 
-def _detail(request: HttpRequest, *, invite_form: InviteForm | None = None) -> HttpResponse:
+def _detail(request: HttpRequest, *, invite_form: InviteForm | None = None, **extra: Any) -> HttpResponse:
     me = request.membership
     roles = [
         {"role": role, "perms": sorted(p.value.replace("_", " ") for p in ROLE_PERMISSIONS[role])} for role in Role
@@ -79,6 +87,8 @@ def _detail(request: HttpRequest, *, invite_form: InviteForm | None = None) -> H
             for i in (selectors.team_pending_invitations(team=request.team) if can_invite else [])
         ],
         "invite_days": settings.PANEL_INVITE_DAYS,
+        "role_effects": ROLE_EFFECTS,
+        **extra,
     }
     return render(request, "teams/detail.html", context)
 
@@ -110,15 +120,12 @@ def team_invite(request: HttpRequest) -> HttpResponse:
         services.invitation_send(invitation=invitation, token=token, accept_url=url)
     except (smtplib.SMTPException, OSError) as exc:
         logger.warning("invitation_id=%s could not be sent: %s", invitation.pk, type(exc).__name__)
-        messages.error(
-            request,
-            f"The invitation is saved but the email to {invitation.email} could not be sent ({type(exc).__name__}). "
-            f"Pass on this link yourself, or revoke it: {url}",
-        )
-        return redirect("teams:detail")
+        why = f"The invitation is saved but the email to {invitation.email} could not be sent ({type(exc).__name__})."
+        return _detail(request, invite_link=_invite_link(invitation, url, why, error=True))
     if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
         # No mail server configured (the embedded default): the email went to the log only.
-        messages.info(request, f"No mail server is set up, so pass on this link to {invitation.email}: {url}")
+        why = f"No mail server is set up, so no email went to {invitation.email}."
+        return _detail(request, invite_link=_invite_link(invitation, url, why))
     else:
         messages.success(request, f"Invitation sent to {invitation.email}.")
     return redirect("teams:detail")
@@ -138,6 +145,37 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         return _toast(HttpResponse(""), message, level)
     getattr(messages, level)(request, message)
     return redirect("teams:detail")
+
+
+def _invite_link(invitation: Any, url: str, why: str, *, error: bool = False) -> dict[str, Any]:
+    """What the link box shows: the link itself exists only in this response (the
+    database keeps its hash), so the box stays on the page, with a Copy button."""
+    return {"email": invitation.email, "url": url, "why": why, "error": error, "expires_at": invitation.expires_at}
+
+
+@require_POST
+@team_required(Perm.MANAGE_MEMBERS)
+def invitation_new_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """A fresh link for a pending invitation; the one made before stops working."""
+    invitation = selectors.team_invitation(team=request.team, pk=pk)
+    try:
+        invitation, token = services.invitation_renew_link(invitation=invitation, actor=request.user)
+    except ValidationError as exc:
+        if request.htmx:
+            return _toast(HttpResponse(status=204), exc.messages[0], "error")
+        messages.error(request, exc.messages[0])
+        return redirect("teams:detail")
+    url = request.build_absolute_uri(reverse("teams:join", args=[token]))
+    why = f"A new link for {invitation.email}: the one made before no longer works."
+    link = _invite_link(invitation, url, why)
+    if not request.htmx:
+        return _detail(request, invite_link=link)
+    item = {"i": invitation, "can_revoke": True}
+    box = render(request, "teams/_invite_link.html", {"invite_link": link})
+    row = {"item": item, "oob": True, "invite_days": settings.PANEL_INVITE_DAYS}
+    # A <tr> cannot stand alone in HTML: htmx takes it out of a <template>.
+    box.write(f"<template>{render_to_string('teams/_invitation_row.html', row, request)}</template>")
+    return box
 
 
 @never_cache

@@ -11,7 +11,9 @@
     el.setAttribute("role", level === "error" ? "alert" : "status");
     el.textContent = message;
     box.appendChild(el);
-    setTimeout(function () { el.remove(); }, level === "error" ? 9000 : 4500);
+    // Long enough to read: a base time, plus about 60 ms a character for long messages.
+    var base = level === "error" ? 9000 : 4500;
+    setTimeout(function () { el.remove(); }, Math.max(base, message.length * 60));
   }
   document.body.addEventListener("toast", function (e) { toast(e.detail.message, e.detail.level); });
   document.querySelectorAll("[data-message]").forEach(function (el) {
@@ -47,11 +49,45 @@
   document.body.addEventListener("htmx:afterSettle", tick);
   tick();
 
-  // Copy buttons.
+  // A select that submits its form when changed (the team switcher): no inline handler,
+  // which a Content-Security-Policy would refuse.
+  document.body.addEventListener("change", function (e) {
+    if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
+  });
+
+  // Copy buttons. The clipboard API needs a secure context (HTTPS or localhost); on a
+  // plain-HTTP address the text is selected in its field (data-copy-from) and copied the
+  // old way, or left selected for Ctrl+C.
+  function copyByHand(btn) {
+    var field = btn.dataset.copyFrom && document.querySelector(btn.dataset.copyFrom);
+    if (!field) { toast("Copying is blocked here; select the text and press Ctrl+C.", "error"); return; }
+    field.focus();
+    field.select();
+    var done = false;
+    try { done = document.execCommand("copy"); } catch (err) { done = false; }
+    toast(done ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.", done ? "success" : "info");
+  }
   document.body.addEventListener("click", function (e) {
     var btn = e.target.closest("[data-copy]");
     if (!btn) return;
-    navigator.clipboard.writeText(btn.dataset.copy).then(function () { toast("Copied.", "success"); });
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(btn.dataset.copy).then(
+        function () { toast("Copied.", "success"); },
+        function () { copyByHand(btn); }
+      );
+    } else {
+      copyByHand(btn);
+    }
+  });
+  document.body.addEventListener("focusin", function (e) {
+    if (e.target.matches("input[data-select-on-focus]")) e.target.select();
+  });
+
+  // A box that appears with something to act on (the invitation link) takes the focus.
+  function focusBox(box) { if (box && !box.hidden) { box.focus(); } }
+  focusBox(document.querySelector("#invite-link:not([hidden])"));
+  document.body.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target.id === "invite-link") focusBox(e.target);
   });
 
   // Dialogs: a button with data-dialog="id" opens it; [data-close] closes it.
@@ -65,9 +101,59 @@
     var closer = e.target.closest("[data-close]");
     if (closer) { e.preventDefault(); closer.closest("dialog").close(); }
   });
+  // A request sent from a dialog (or from a form holding one, like the dashboard's bulk
+  // form) closes it: what it asked is answered by the page behind it.
   document.body.addEventListener("htmx:beforeRequest", function (e) {
     var dlg = e.target.closest && e.target.closest("dialog");
     if (dlg && dlg.open) dlg.close();
+    if (e.target.querySelectorAll) e.target.querySelectorAll("dialog[open]").forEach(function (d) { d.close(); });
+  });
+  // An outcome that stays on the page until dismissed ([data-dismiss="#id"] empties it).
+  document.body.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-dismiss]");
+    if (!btn) return;
+    var box = document.querySelector(btn.dataset.dismiss);
+    if (box) { box.replaceChildren(); box.hidden = true; }  // the next answer replaces it whole
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "bulk-outcome") return;
+    var box = document.getElementById("bulk-outcome");  // the target was replaced
+    if (box && box.firstElementChild) box.focus();
+  });
+
+  // A member's role: choosing one in the select asks first, naming the person and what
+  // the role means; only "Change" sends it (htmx's "confirmed" trigger). Cancel or Esc
+  // puts the select back.
+  var roleForm = null;
+  document.body.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-confirm-role]");
+    var dlg = document.getElementById("dlg-role");
+    if (!form || !dlg || e.target.name !== "role") return;
+    var select = e.target;
+    var label = select.options[select.selectedIndex].text;
+    var effect = dlg.querySelector("[data-role-effect-for='" + select.value + "']");
+    roleForm = form;
+    dlg.querySelector("[data-role-title]").textContent = "Make " + form.dataset.person + " " +
+      (/^[AEIOU]/.test(label) ? "an " : "a ") + label + "?";
+    dlg.querySelector("[data-role-effect]").textContent = effect ? effect.content.textContent.trim() : "";
+    dlg.querySelector("[data-role-self]").hidden = !("isMe" in form.dataset);
+    dlg.querySelector("[data-role-confirm]").textContent = "Make " + form.dataset.person + " " + label;
+    dlg.showModal();
+  });
+  document.body.addEventListener("click", function (e) {
+    if (!e.target.closest("[data-role-confirm]") || !roleForm) return;
+    var form = roleForm;
+    roleForm = null;
+    document.getElementById("dlg-role").close();
+    htmx.trigger(form, "confirmed");
+  });
+  var roleDialog = document.getElementById("dlg-role");
+  if (roleDialog) roleDialog.addEventListener("close", function () {
+    if (!roleForm) return;  // confirmed: the row is redrawn by the answer
+    var select = roleForm.querySelector("select[name='role']");
+    select.value = select.dataset.current;
+    select.focus();
+    roleForm = null;
   });
 
   // Repeated rows (Django formsets): clone the empty form, bump TOTAL_FORMS.
@@ -175,6 +261,43 @@
     });
     rememberStates(table);
     syncBulk();
+  });
+
+  // Folded lists (<details data-remember="key">) stay as the person left them when
+  // polling redraws them: closed by default, open once opened.
+  var openDetails = {};
+  document.addEventListener("toggle", function (e) {
+    var el = e.target;
+    if (el.matches && el.matches("details[data-remember]")) openDetails[el.dataset.remember] = el.open;
+  }, true);
+  document.body.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("details[data-remember]").forEach(function (el) {
+      if (openDetails[el.dataset.remember] && !el.open) el.open = true;
+    });
+  });
+
+  // Keyboard shortcuts beyond Tab: "/" search, "n" new deployment, "?" the list of
+  // them (a <dialog>, so Esc closes it). Nothing happens while typing in a field, with
+  // a modifier held, or while a dialog is open.
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (e.key === "/") {
+      var search = document.querySelector("#dashboard-filters input[name='q']");
+      if (!search) return;
+      e.preventDefault();
+      search.focus();
+      search.select();
+    } else if (e.key === "n") {
+      var link = document.querySelector("a[data-shortcut-new]");
+      if (link) { e.preventDefault(); window.location.assign(link.href); }
+    } else if (e.key === "?") {
+      var help = document.getElementById("dlg-shortcuts");
+      if (help) { e.preventDefault(); help.showModal(); }
+    }
   });
 
   // Keep a log view scrolled to the newest line while following.

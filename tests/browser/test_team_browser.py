@@ -82,6 +82,9 @@ def test_invite_a_viewer_promote_them_and_see_it_all_in_the_audit_log(page, brow
         # The owner makes vic a deployer, right in the members table.
         page.reload()
         page.get_by_label("Role of vic", exact=True).select_option("deployer")
+        page.get_by_role("alertdialog", name="Make vic a Deployer?").get_by_role(
+            "button", name="Make vic Deployer"
+        ).click()
         expect(page.locator("#toasts")).to_contain_text("vic is now Deployer.")
         assert Membership.objects.get(user__username="vic").role == Role.DEPLOYER
         shot(page, "team-promoted")

@@ -139,3 +139,58 @@ def test_audit_log_cannot_be_changed_through_the_page(logged_in, entries):
     for method in ("post", "put", "patch", "delete"):
         assert getattr(logged_in, method)(URL).status_code == 405
     assert list(AuditEntry.objects.values()) == before
+
+
+# --- the CSV export and the shareable link --------------------------------------------------------
+
+EXPORT = reverse("audit:export")
+
+
+def csv_rows(response) -> list[list[str]]:
+    import csv
+    import io
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_the_export_is_exactly_what_the_filters_show(logged_in, entries):
+    response = logged_in.get(EXPORT, {"actor": "vic"})
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-')
+    header, *rows = csv_rows(response)
+    assert header[:5] == ["When (UTC)", "Who", "What", "Action", "Summary"]
+    assert [r[4] for r in rows] == ["Stop: flux-a", "Created Together AI deployment flux-a"]
+    assert {r[1] for r in rows} == {"vic"}
+    page = logged_in.get(URL, {"actor": "vic"}).content.decode()
+    assert 'href="/audit/export.csv?actor=vic"' in page
+
+
+def test_the_export_holds_every_page_not_just_the_first(logged_in, team, owner):
+    for i in range(PAGE_SIZE + 7):
+        audit_record(team=team, actor=owner, action=AuditAction.TEAM_SETTINGS, target=team, summary=f"Change {i}")
+    _header, *rows = csv_rows(logged_in.get(EXPORT))
+    assert len(rows) == PAGE_SIZE + 7
+
+
+def test_the_export_never_holds_the_entries_data_and_defuses_formulas(logged_in, team, owner):
+    audit_record(
+        team=team, actor=owner, action=AuditAction.TEAM_SETTINGS, target=team, summary="=HYPERLINK(\"http://x\")",
+        data={"api_key": "sandbox-SECRET-never-exported"},
+    )  # fmt: skip
+    response = logged_in.get(EXPORT)
+    _header, row = csv_rows(response)
+    assert row[4] == '\'=HYPERLINK("http://x")'
+    assert "SECRET" not in ",".join(row)
+
+
+def test_the_export_is_for_those_who_see_the_log(client, make_member, entries):
+    client.force_login(make_member(Role.DEPLOYER, username="dee"))
+    assert client.get(EXPORT).status_code == 403
+
+
+def test_the_page_offers_a_link_to_these_filters(logged_in, entries):
+    page = logged_in.get(URL, {"action": "deployment.stopped", "page": "1"}).content.decode()
+    assert 'data-copy="http://testserver/audit/?action=deployment.stopped"' in page
+    fragment = logged_in.get(URL, {"actor": "vic"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-copy="http://testserver/audit/?actor=vic"' in fragment

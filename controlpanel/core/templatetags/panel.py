@@ -9,6 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from controlpanel.core import text
 from providers.registry import VENDORS
 
 register = template.Library()
@@ -31,6 +32,12 @@ def money(value: Any, places: int = 2) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return "—"
     return f"${amount:,.{places}f}"
+
+
+@register.filter
+def sentence(value: Any) -> str:
+    """End with exactly one full stop (vendor messages often carry their own)."""
+    return text.sentence(value)
 
 
 @register.filter

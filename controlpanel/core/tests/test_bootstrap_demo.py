@@ -40,7 +40,10 @@ def test_each_demo_deployment_passes_its_vendors_rules(vendor):
 def test_first_run_makes_a_sandbox_key_and_a_queued_deployment_per_vendor(var_dir, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         printed = run()
-    password = (var_dir / "demo-login.txt").read_text().strip()
+    lines = (var_dir / "demo-login.txt").read_text().splitlines()
+    assert "Username: demo" in lines
+    password = next(line.removeprefix("Password: ") for line in lines if line.startswith("Password: "))
+    assert password
     assert f"Password:   {password}" in printed
     assert oct((var_dir / "demo-login.txt").stat().st_mode & 0o777) == "0o600"
     keys = ProviderAccount.objects.filter(team__name=TEAM_NAME, endpoint=EndpointKind.SANDBOX)
@@ -62,3 +65,15 @@ def test_a_second_run_adds_nothing_and_brings_back_nothing_deleted(var_dir):
     assert ProviderAccount.objects.filter(team__name=TEAM_NAME).count() == len(SLUGS)
     assert not Deployment.objects.filter(vendor="together").exists()
     assert Deployment.objects.count() == len(demo_specs()) - 1
+
+
+def test_an_older_login_file_with_only_the_password_is_read_and_rewritten_with_the_user_name(var_dir):
+    run()
+    (var_dir / "demo-login.txt").write_text("only-the-password\n")
+    printed = run()
+    assert "Log in as:  demo" in printed
+    assert "Password:   only-the-password" in printed
+    assert (var_dir / "demo-login.txt").read_text().splitlines()[1:] == [
+        "Username: demo",
+        "Password: only-the-password",
+    ]

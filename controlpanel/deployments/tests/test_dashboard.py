@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from controlpanel.credentials.models import ProviderAccount
+from controlpanel.credentials.models import KeyStatus, ProviderAccount
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_spend, dashboard_version
 from controlpanel.deployments.services import deployment_transition
@@ -185,16 +185,19 @@ def test_bulk_stop_queues_what_it_can_and_explains_the_rest(logged_in, fleet, dj
         response = logged_in.post(reverse("deployments:bulk"), {"action": "stop", "ids": ids}, **HX)
     assert response.status_code == 200
     assert len(callbacks) == 1
-    toast = response["HX-Trigger"]
-    assert "Stop sent for 1: alpha." in toast
-    assert "bravo (Not possible while stopped.)" in toast
+    # The outcome stays above the table (out of band), in one sentence with one full stop each.
+    body = response.content.decode()
+    assert 'id="bulk-outcome" hx-swap-oob="true"' in body
+    assert "Stop sent for 1: alpha." in body
+    assert "Not possible for bravo (Not possible while stopped)." in body
+    assert ".)." not in body
     assert Deployment.objects.get(pk=rows["alpha"].pk).pending_action == "stop"
 
 
 def test_bulk_ignores_another_teams_ids(logged_in, fleet, other_team):
     theirs = other_team["deployment"]
     response = logged_in.post(reverse("deployments:bulk"), {"action": "delete", "ids": [theirs.pk]}, **HX)
-    assert "None of the selected deployments exist any more." in response["HX-Trigger"]
+    assert "None of the selected deployments exist any more." in response.content.decode()
     theirs.refresh_from_db()
     assert theirs.state == State.QUEUED
 
@@ -217,3 +220,13 @@ def test_refresh_now_makes_the_account_due(logged_in, account):
 
 def test_refresh_now_for_another_teams_key_is_404(logged_in, other_team):
     assert logged_in.post(reverse("credentials:refresh", args=[other_team["account"].pk])).status_code == 404
+
+
+def test_a_refused_keys_banner_ends_with_one_full_stop(logged_in, account):
+    message = "Invalid API key provided. You can find your API key at https://api.together.xyz/settings/api-keys."
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        status=KeyStatus.INVALID, status_message=message, last_refresh_error=""
+    )
+    body = logged_in.get(reverse("deployments:dashboard")).content.decode()
+    assert "settings/api-keys." in body
+    assert "api-keys.." not in body

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from controlpanel.credentials.models import Vendor
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_version
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
+from providers.registry import SLUGS
 from tests.factories import DeploymentFactory, post_confirmed
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -310,3 +314,63 @@ def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, acc
     assert 'value="MODEL"' in content
     assert 'value="flux-dev"' in content
     assert 'value="TOKEN"' not in content  # a secret reference belongs to its vendor
+
+
+@pytest.mark.parametrize("vendor", sorted(SLUGS))
+def test_a_vendors_form_without_a_key_says_add_one_first(logged_in, team, vendor):
+    response = logged_in.get(reverse("deployments:create", args=[vendor]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    label = Vendor(vendor).label
+    assert f"Add a {label} key first" in body
+    assert f'href="{reverse("credentials:add")}?vendor={vendor}"' in body
+    assert 'name="account"' not in body  # no form with an empty key list
+    posted = logged_in.post(reverse("deployments:create", args=[vendor]), {"name": "x"})
+    assert posted.status_code == 409
+    assert not Deployment.objects.filter(team=team).exists()
+
+
+def test_without_a_key_a_deployer_is_told_whom_to_ask(client, make_member):
+    client.force_login(make_member(Role.DEPLOYER))
+    body = client.get(reverse("deployments:create", args=["together"])).content.decode()
+    assert "Ask an admin or owner of the team to add one." in body
+    assert reverse("credentials:add") not in body
+
+
+def test_a_vendors_events_are_folded_newest_first_with_their_count(logged_in, account):
+    from controlpanel.deployments.models import LogSnapshot
+
+    deployment = DeploymentFactory(account=account, external_id="dep_1", state=State.RUNNING)
+    events = [{"message": f"event {i}", "at": f"2026-12-03T13:{i:02d}:00", "kind": "job"} for i in range(57)]
+    LogSnapshot.objects.create(deployment=deployment, events=events, fetched_at=timezone.now())
+    body = logged_in.get(reverse("deployments:logs", args=[deployment.pk]), HTTP_HX_REQUEST="true").content.decode()
+    details = re.search(r"<details[^>]*>", body).group(0)
+    assert "open" not in details
+    assert "events (57), newest first" in body
+    assert "latest: event 56" in body
+    assert body.index(">event 56 <") < body.index(">event 55 <") < body.index(">event 0 <")
+
+
+def test_a_long_timeline_shows_the_newest_five_and_folds_the_rest(logged_in, account):
+    from controlpanel.deployments.models import DeploymentEvent
+
+    deployment = DeploymentFactory(account=account)
+    start = timezone.now() - dt.timedelta(hours=1)
+    for i in range(20):
+        DeploymentEvent.objects.create(
+            deployment=deployment, kind="info", actor_label="worker", message=f"step {i}",
+            created_at=start + dt.timedelta(minutes=i),
+        )  # fmt: skip
+    body = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    folded = body[body.index('data-remember="timeline-') :]
+    assert "Earlier events (15)" in folded
+    shown = lambda i, text: re.search(rf"step {i}\s*<", text) is not None  # noqa: E731
+    assert not any(shown(i, folded) for i in range(15, 20))  # the newest five stay in sight
+    assert all(shown(i, folded) for i in range(15))
+    assert body.index("step 19") < body.index("step 15") < body.index("step 14")
+
+
+def test_a_short_timeline_is_not_folded(logged_in, account):
+    deployment = DeploymentFactory(account=account)
+    body = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    assert 'data-remember="timeline-' not in body

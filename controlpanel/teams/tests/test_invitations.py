@@ -334,3 +334,76 @@ def test_viewers_do_not_see_invitations_or_the_invite_form(client, team, owner, 
     page = client.get(reverse("teams:detail")).content.decode()
     assert "vic@example.com" not in page
     assert reverse("teams:invite") not in page
+
+
+# --- a new link ----------------------------------------------------------------------------------
+
+
+def test_without_a_mail_server_the_link_stays_on_the_page_in_a_box_with_copy(client, team, owner, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    client.force_login(owner)
+    response = client.post(reverse("teams:invite"), {"email": "vic@example.com", "role": "viewer"})
+    assert response.status_code == 200  # the page itself, not a redirect and a passing toast
+    page = response.content.decode()
+    box = page[page.index('id="invite-link"') : page.index("</section>", page.index('id="invite-link"'))]
+    url = re.search(r'value="(https?://[^"]+/team/join/[\w-]+/)"', box).group(1)
+    assert f'data-copy="{url}"' in box
+    assert "No mail server is set up" in box
+    token = url.rstrip("/").split("/")[-1]
+    assert Invitation.objects.get().token_hash == services.hash_token(token)
+    assert "data-message" not in page  # not (only) in a toast
+
+
+def test_new_link_replaces_the_token_and_the_old_one_stops_working(client, team, owner):
+    invitation, old_token = invite(team, owner)
+    client.force_login(owner)
+    page = client.get(reverse("teams:detail")).content.decode()
+    assert reverse("teams:invitation_link", args=[invitation.pk]) in page
+    response = client.post(reverse("teams:invitation_link", args=[invitation.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="invite-link"')
+    assert f'<tr id="invitation-{invitation.pk}" hx-swap-oob="true">' in body
+    new_path = LINK.search(body).group(1)
+    new_token = new_path.rstrip("/").split("/")[-1]
+    assert new_token != old_token
+    assert client.get(reverse("teams:join", args=[old_token])).status_code == 404
+    assert client.get(new_path).status_code == 200
+    entry = AuditEntry.objects.get(action=AuditAction.MEMBER_INVITE_RENEWED)
+    assert entry.actor == owner
+    assert "vic@example.com" in entry.summary
+    assert old_token not in str(entry.data) + entry.summary
+    assert new_token not in str(entry.data) + entry.summary
+
+
+def test_new_link_without_htmx_shows_the_team_page_with_the_box(client, team, owner):
+    invitation, _ = invite(team, owner)
+    client.force_login(owner)
+    response = client.post(reverse("teams:invitation_link", args=[invitation.pk]))
+    assert response.status_code == 200
+    assert "A new link for vic@example.com" in response.content.decode()
+
+
+def test_a_new_link_restarts_the_invitations_period(team, owner, settings):
+    invitation, _ = invite(team, owner)
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() + dt.timedelta(hours=1))
+    invitation.refresh_from_db()
+    renewed, _ = services.invitation_renew_link(invitation=invitation, actor=owner)
+    renewed.refresh_from_db()
+    assert renewed.expires_at > timezone.now() + dt.timedelta(days=settings.PANEL_INVITE_DAYS - 1)
+
+
+def test_an_admin_cannot_renew_an_owners_invitation(team, owner, make_member):
+    invitation, token = invite(team, owner, email="boss@example.com", role=Role.OWNER)
+    with pytest.raises(PermissionDenied):
+        services.invitation_renew_link(invitation=invitation, actor=make_member(Role.ADMIN))
+    assert services.invitation_check(token=token) == invitation
+
+
+def test_a_revoked_invitation_gets_no_new_link(client, team, owner):
+    invitation, _ = invite(team, owner)
+    services.invitation_revoke(invitation=invitation, actor=owner)
+    with pytest.raises(ValidationError):
+        services.invitation_renew_link(invitation=invitation, actor=owner)
+    client.force_login(owner)
+    assert client.post(reverse("teams:invitation_link", args=[invitation.pk])).status_code == 404

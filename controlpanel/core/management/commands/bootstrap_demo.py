@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,6 +29,27 @@ TEAM_NAME = "Demo team"
 USERNAME = "demo"
 
 
+def write_login(path: Path, username: str, password: str) -> None:
+    """Both halves of the login, labelled, readable by this account only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"GPU Control Panel demo login (make run)\nUsername: {username}\nPassword: {password}\n")
+
+
+def read_password(path: Path) -> str:
+    """The password from ``write_login``'s file, or from an older one holding only the password
+    (rewritten with both names, so the file says which user it is for)."""
+    if not path.exists():
+        return ""
+    content = path.read_text().strip()
+    for line in content.splitlines():
+        if line.startswith("Password:"):
+            return line.removeprefix("Password:").strip()
+    if content:
+        write_login(path, USERNAME, content)
+    return content
+
+
 class Command(BaseCommand):
     help = "Create the demo team, login and sandbox keys if they do not exist; print the login."
 
@@ -43,9 +65,7 @@ class Command(BaseCommand):
                 user = User.objects.create_user(
                     USERNAME, email="demo@example.com", password=password, first_name="Demo"
                 )
-                fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(password)
+                write_login(credentials_file, USERNAME, password)
             team = Team.objects.filter(name=TEAM_NAME, memberships__user=user).first()
             new_team = team is None
             if new_team:
@@ -72,9 +92,7 @@ class Command(BaseCommand):
                             spec=spec,
                             estimated_price_per_hour=account.provider_class.estimate_price(spec),
                         )
-        password = (
-            credentials_file.read_text().strip() if credentials_file.exists() else "(set before this file existed)"
-        )
+        password = read_password(credentials_file) or "(set before this file existed)"
         self.stdout.write(
             self.style.SUCCESS(
                 "\n  GPU Control Panel is starting on "
