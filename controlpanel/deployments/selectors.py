@@ -32,6 +32,17 @@ def deployment_events(*, deployment: Deployment, limit: int = 200) -> QuerySet[D
     return deployment.events.select_related("actor").order_by("-created_at", "-pk")[:limit]
 
 
+def names_in_use(*, account: ProviderAccount, prefix: str) -> set[str]:
+    """Names starting with ``prefix`` that the account's deployments still hold at the
+    vendor: not deleted, and not a submission the vendor never accepted."""
+    return set(
+        Deployment.objects.filter(account=account, name__startswith=prefix)
+        .exclude(state=State.DELETED)
+        .exclude(state=State.FAILED, external_id="")
+        .values_list("name", flat=True)
+    )
+
+
 def live_deployment_count(*, account: ProviderAccount) -> int:
     return Deployment.objects.filter(account=account).exclude(state__in=[State.DELETED, State.FAILED]).count()
 

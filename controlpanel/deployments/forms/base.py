@@ -210,6 +210,8 @@ class VendorDeploymentForm:
         valid = self.main.is_valid()
         for formset in self.sets.values():
             valid = formset.is_valid() and valid
+        valid = self.check_name_free() and valid
+        valid = self.check_env_values() and valid
         # The vendor's rules run even when some fields failed to parse, so that every
         # field the user has typed in gets its message now, not after the others are fixed.
         rows = {p: [f.cleaned_data for f in fs.non_blank_forms()] for p, fs in self.sets.items()}
@@ -222,6 +224,53 @@ class VendorDeploymentForm:
         if valid:
             self.spec = spec
         return valid
+
+    def check_name_free(self) -> bool:
+        """For vendors whose names are unique per account (``Provider.unique_names``): a name
+        a live deployment of the same key already has is refused here, with a free one to
+        use, rather than by the vendor after submit (which leaves a Failed row)."""
+        if self.editing or not self.provider_class.unique_names or "name" in self.main.errors:
+            return True
+        data = getattr(self.main, "cleaned_data", None) or {}
+        name, account = data.get("name"), data.get("account")
+        if not name or account is None:
+            return True
+        from controlpanel.deployments.selectors import names_in_use
+
+        taken = names_in_use(account=account, prefix=name)
+        if name not in taken:
+            return True
+        limit = self.main.fields["name"].max_length or 200
+        n = 2
+        while (free := f"{name[: limit - len(str(n)) - 1]}-{n}") in taken:
+            n += 1
+        self.main.add_error(
+            "name",
+            f"“{name}” is taken: another deployment on this {account.get_vendor_display()} key has that name, "
+            f"and names are unique there. “{free}” is free.",
+        )
+        return False
+
+    ENV_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("name", "key")
+
+    def check_env_values(self) -> bool:
+        """An env row with a name and no value (a template's or default image's placeholder,
+        say ``HF_TOKEN``) is named on its value field, for every vendor's env formset: rows
+        with a ``name``/``key`` and a ``value`` field (and, for Together, a value source)."""
+        ok = True
+        for formset in self.sets.values():
+            for row in formset.forms:
+                data = getattr(row, "cleaned_data", None) or {}
+                key = next((f for f in self.ENV_KEY_FIELDS if f in row.fields), None)
+                if key is None or "value" not in row.fields or "value" in row.errors:
+                    continue
+                if data.get("source") not in (None, "", "value"):
+                    continue
+                name = str(data.get(key) or "").strip()
+                if name and data.get("value") in (None, ""):
+                    row.add_error("value", f"{name} has no value: fill it in or remove the row.")
+                    ok = False
+        return ok
 
     def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The vendor's rules for ``spec``: normalised, or :class:`SpecError`."""

@@ -153,3 +153,87 @@ def test_clone_carries_name_image_and_env_values_between_every_pair_of_vendors(s
     # The target form takes what it was given: one it renders without errors.
     form = form_class_for(target)(initial=initial, row_initial=rows)
     assert form.main["name"].value() == initial["name"]
+
+
+# --- names the vendor keeps unique, checked against what the panel knows ---------------------------
+
+
+def test_a_name_taken_on_the_same_key_is_refused_with_a_free_one(account):
+    from controlpanel.deployments.states import State
+    from tests.factories import DeploymentFactory
+
+    DeploymentFactory(account=account, name="qwen-chat", state=State.RUNNING, external_id="dep-1")
+    DeploymentFactory(account=account, name="qwen-chat-2", state=State.QUEUED)
+    form = bound(account, name="qwen-chat")
+    assert not form.is_valid()
+    [message] = form.main.errors["name"]
+    assert "“qwen-chat” is taken" in message
+    assert "“qwen-chat-3” is free" in message
+    assert form.errors_for("name") == [message]  # what the field shows as you type
+
+
+@pytest.mark.parametrize(
+    ("state", "external_id"),
+    [("deleted", "dep-1"), ("failed", "")],  # gone, or never accepted by the vendor: the name is free
+)
+def test_a_name_held_by_nothing_at_the_vendor_is_free(account, state, external_id):
+    from tests.factories import DeploymentFactory
+
+    DeploymentFactory(account=account, name="qwen-chat", state=state, external_id=external_id)
+    assert bound(account, name="qwen-chat").is_valid()
+
+
+def test_a_name_on_another_key_or_while_editing_is_not_checked(account, team):
+    from tests.factories import AccountFactory, DeploymentFactory
+
+    other = AccountFactory(team=team)
+    DeploymentFactory(account=other, name="qwen-chat", state="running", external_id="x")
+    assert bound(account, name="qwen-chat").is_valid()
+    DeploymentFactory(account=account, name="qwen-chat", state="running", external_id="y")
+    data = bound(account, name="qwen-chat").main.data
+    editing = TogetherDeploymentForm(data, accounts=ProviderAccount.objects.all(), editing=True)
+    editing.is_valid()
+    assert "name" not in editing.main.errors
+
+
+@pytest.mark.parametrize("vendor", SLUGS)
+def test_names_are_checked_exactly_for_the_vendors_whose_names_are_unique(vendor, team):
+    from providers import get_provider_class
+    from tests.factories import AccountFactory, DeploymentFactory
+
+    account = AccountFactory(team=team, vendor=vendor)
+    DeploymentFactory(account=account, name="taken", state="running", external_id="x", spec={"name": "taken"})
+    form = form_class_for(vendor)({"account": account.pk, "name": "taken"}, accounts=ProviderAccount.objects.all())
+    form.is_valid()
+    refused = any("is taken" in e for e in form.main.errors.get("name", []))
+    assert refused is get_provider_class(vendor).unique_names
+
+
+# --- env rows with a name and no value ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", [s for s in SLUGS if "env" in form_class_for(s).formsets])
+def test_an_env_row_without_a_value_is_named_on_its_value_field(vendor, team):
+    form_class = form_class_for(vendor)
+    key = "name" if "name" in form_class.formsets["env"][0].base_fields else "key"
+    data = {f"{p}-TOTAL_FORMS": "0" for p in form_class.formsets} | {
+        f"{p}-INITIAL_FORMS": "0" for p in form_class.formsets
+    }
+    data |= {
+        "env-TOTAL_FORMS": "2",
+        f"env-0-{key}": "HF_TOKEN",
+        "env-0-value": "",
+        f"env-1-{key}": "OK",
+        "env-1-value": "1",
+    }
+    form = form_class(data, accounts=ProviderAccount.objects.all())
+    assert not form.is_valid()
+    assert form.errors_for("env-0-value") == ["HF_TOKEN has no value: fill it in or remove the row."]
+    assert form.errors_for("env-1-value") == []
+
+
+def test_a_together_env_row_from_a_secret_needs_no_value(account):
+    form = bound(
+        account, **{"env-TOTAL_FORMS": "1", "env-0-name": "HF_TOKEN", "env-0-source": "secret", "env-0-secret": "hf"}
+    )
+    assert form.is_valid()
