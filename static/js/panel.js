@@ -38,7 +38,8 @@
     var now = Date.now() / 1000;
     document.querySelectorAll("[data-ts]").forEach(function (el) {
       var age = now - parseFloat(el.dataset.ts);
-      el.textContent = ago(age);
+      // data-ts-bare: a column of ages ("3 min"), not a sentence ("3 min ago").
+      el.textContent = "tsBare" in el.dataset ? ago(age).replace(/ ago$/, "").replace("just now", "0 s") : ago(age);
       var stale = parseFloat(el.dataset.staleAfter || "0");
       if (stale) el.classList.toggle("stale", age > stale);
     });
@@ -175,6 +176,32 @@
     });
     rememberStates(table);
     syncBulk();
+  });
+
+  // The Scale dialog's price follows the numbers typed: data-unit-price is one
+  // replica/instance per hour; the first number input is the count (or the minimum),
+  // the second, if any, the maximum.
+  function dollars(value) {
+    return "$" + value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  function syncScalePrice(form) {
+    var out = form && form.querySelector("[data-scale-price][data-unit-price]");
+    if (!out) return;
+    var unit = parseFloat(out.dataset.unitPrice);
+    var name = out.dataset.unitName || "replicas";
+    var inputs = form.querySelectorAll("input[type=number]");
+    var low = parseInt(inputs[0].value, 10);
+    var high = inputs.length > 1 ? parseInt(inputs[1].value, 10) : low;
+    if (isNaN(low) || low < 0 || (inputs.length > 1 && (isNaN(high) || high < 1))) {
+      out.textContent = "Give whole numbers to see the price (" + dollars(unit) + "/h for each of the " + name + ").";
+      return;
+    }
+    var text = "About " + dollars(unit * low) + "/h with " + low + " running";
+    if (high > low) text += ", up to " + dollars(unit * high) + "/h at " + high;
+    out.textContent = text + "; " + dollars(unit) + "/h for each of the " + name + " while it runs.";
+  }
+  document.body.addEventListener("input", function (e) {
+    if (e.target.matches("input[type=number]")) syncScalePrice(e.target.closest("form"));
   });
 
   // Keep a log view scrolled to the newest line while following.

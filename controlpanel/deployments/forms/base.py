@@ -65,6 +65,21 @@ def replace_posted_rows(data: Any, prefix: str, columns: tuple[str, ...], rows: 
     data.setdefault(f"{prefix}-INITIAL_FORMS", "0")
 
 
+def initial_values(form: forms.Form) -> dict[str, Any]:
+    """What an unbound form shows, parsed as its fields would parse it (those that parse)."""
+    values = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if value in (None, "") and isinstance(field, forms.ChoiceField) and field.choices:
+            first = list(field.choices)[0][1]  # a select with nothing chosen shows its first option
+            value = list(field.choices)[0][0] if not isinstance(first, (list, tuple)) else first[0][0]
+        try:
+            values[name] = field.clean(value)
+        except forms.ValidationError:
+            continue
+    return values
+
+
 class RowForm(forms.Form):
     """A row in a repeated section; blank rows are ignored."""
 
@@ -351,10 +366,14 @@ class VendorDeploymentForm:
 
     def partial_spec(self) -> dict[str, Any]:
         """The spec built from whatever fields are valid, for prices before the form is."""
-        data = dict(getattr(self.main, "cleaned_data", {}).items())
-        rows = {
-            p: [f.cleaned_data for f in fs.forms if getattr(f, "cleaned_data", None)] for p, fs in self.sets.items()
-        }
+        if not self.main.is_bound:  # the first render: the price of what the form starts with
+            data = initial_values(self.main)
+            rows = {p: [initial_values(f) for f in fs.forms] for p, fs in self.sets.items()}
+        else:
+            data = dict(getattr(self.main, "cleaned_data", {}).items())
+            rows = {
+                p: [f.cleaned_data for f in fs.forms if getattr(f, "cleaned_data", None)] for p, fs in self.sets.items()
+            }
         try:
             return self.build_spec(data, rows)
         except (KeyError, TypeError, ValueError):

@@ -237,3 +237,14 @@ def test_a_together_env_row_from_a_secret_needs_no_value(account):
         account, **{"env-TOTAL_FORMS": "1", "env-0-name": "HF_TOKEN", "env-0-source": "secret", "env-0-secret": "hf"}
     )
     assert form.is_valid()
+
+
+def test_first_render_estimate_uses_the_initial_values(account, team):
+    from controlpanel.vendors.nosana.form import NosanaDeploymentForm
+    from controlpanel.vendors.nosana.tests.test_form import OFFERS
+    from tests.factories import AccountFactory
+
+    assert str(TogetherDeploymentForm(accounts=ProviderAccount.objects.all()).estimate()["low"]) == "3.36"
+    AccountFactory(team=team, vendor="nosana")
+    nosana = NosanaDeploymentForm(accounts=ProviderAccount.objects.all(), offers=OFFERS).estimate()
+    assert str(nosana["unit"]) == "0.0440"  # the first market shown, RTX 3060

@@ -283,3 +283,20 @@ def test_clone_to_another_vendor_carries_name_image_and_env(logged_in, team, acc
     assert 'value="MODEL"' in content
     assert 'value="flux-dev"' in content
     assert 'value="TOKEN"' not in content  # a secret reference belongs to its vendor
+
+
+# --- prices that follow what is on the page ----------------------------------------------------------
+
+
+def test_the_create_page_prices_what_the_form_starts_with(logged_in, account):
+    page = logged_in.get(reverse("deployments:create", args=["together"])).content.decode()
+    assert "Choose the hardware to see what it costs" not in page
+    assert "$3.36<small> /hour</small>" in page  # H100 ×1, Together's first GPU type
+
+
+def test_the_scale_dialog_carries_the_unit_price_and_ages_tick(logged_in, account):
+    deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="dep-1")
+    page = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    assert 'data-scale-price data-unit-price="3.36"' in page
+    assert "About $3.36/h with 1 running, up to $6.72/h at 2" in page
+    assert re.search(r'data-ts="\d+">\d+ s ago</span></p>', page)  # the header's "created … ago"

@@ -1,0 +1,91 @@
+"""A new user's first hour (issue 14): the form says what the vendor would refuse before
+anything is sent, prices show from the first render and follow what is typed, times
+tick, and no page is wider than a phone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from controlpanel.deployments.models import Deployment
+from controlpanel.deployments.states import State
+from controlpanel.teams.permissions import Role
+from tests.browser.conftest import shot
+from tests.factories import PASSWORD, AccountFactory, DeploymentFactory, MembershipFactory, TeamFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, live_server, username: str):
+    team = TeamFactory(name="First hour")
+    MembershipFactory(team=team, user=UserFactory(username=username), role=Role.OWNER)
+    account = AccountFactory(team=team, label="Together sandbox")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Deployments", exact=True)).to_be_visible()
+    return account
+
+
+def both_widths(page, name: str) -> None:
+    """Screenshots at 1440 and 390 px wide; and at 390 nothing may be wider than the screen."""
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(150)
+        shot(page, f"{name}-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} is wider than {width} px"
+    page.set_viewport_size({"width": 1360, "height": 900})
+
+
+def test_taken_names_and_env_rows_without_values_are_named_before_anything_is_sent(page, live_server):
+    account = log_in(page, live_server, "nia")
+    DeploymentFactory(account=account, name="qwen-chat", state=State.RUNNING, external_id="dep-qwen")
+
+    page.goto(f"{live_server.url}/deployments/new/together/")
+    # Together's first GPU type (H100 ×1) is chosen already: its price shows at once.
+    expect(page.locator("#price-estimate")).to_contain_text("$3.36")
+    expect(page.locator("#price-estimate")).not_to_contain_text("Choose the hardware")
+
+    page.get_by_label("Name", exact=True).fill("qwen-chat")
+    expect(page.locator("#err-name")).to_contain_text("“qwen-chat” is taken")
+    expect(page.locator("#err-name")).to_contain_text("“qwen-chat-2” is free")
+    page.get_by_label("Name", exact=True).fill("qwen-chat-2")
+    expect(page.locator("#err-name")).to_be_empty()
+
+    page.get_by_label("Image", exact=True).fill("registry.together.ai/proj_first/qwen:1")
+    page.locator("[name='env-0-name']").fill("HF_TOKEN")
+    page.get_by_role("button", name="Review cost and create").click()
+    expect(page.locator("#err-env-0-value")).to_have_text("HF_TOKEN has no value: fill it in or remove the row.")
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    both_widths(page, "first-hour-form")
+
+    page.locator("[name='env-0-value']").fill("hf_abc")
+    expect(page.locator("#err-env-0-value")).to_be_empty()
+    page.get_by_role("button", name="Review cost and create").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("$3.36/hour")
+    assert not Deployment.objects.filter(name="qwen-chat-2").exists()  # nothing sent yet
+
+
+def test_scale_price_follows_the_numbers_and_relative_times_tick(page, live_server):
+    account = log_in(page, live_server, "ola")
+    deployment = DeploymentFactory(account=account, name="scaled", state=State.RUNNING, external_id="dep-scaled")
+    Deployment.objects.filter(pk=deployment.pk).update(created_at=timezone.now() - dt.timedelta(seconds=20))
+
+    page.goto(f"{live_server.url}/deployments/{deployment.pk}/")
+    created = page.locator(".page-head .sub [data-ts]")
+    first = created.inner_text()
+    expect(created).not_to_have_text(first, timeout=5_000)  # ticks without a reload
+
+    page.get_by_role("button", name="Scale", exact=True).click()
+    price = page.locator("#dlg-scale [data-scale-price]")
+    expect(price).to_contain_text("About $3.36/h with 1 running, up to $6.72/h at 2")
+    page.get_by_label("Maximum replicas").fill("4")
+    expect(price).to_contain_text("up to $13.44/h at 4")
+    page.get_by_label("Minimum replicas").fill("3")
+    expect(price).to_contain_text("About $10.08/h with 3 running, up to $13.44/h at 4")
+    page.get_by_label("Minimum replicas").fill("")
+    expect(price).to_contain_text("Give whole numbers")
