@@ -89,3 +89,36 @@ def test_scale_price_follows_the_numbers_and_relative_times_tick(page, live_serv
     expect(price).to_contain_text("About $10.08/h with 3 running, up to $13.44/h at 4")
     page.get_by_label("Minimum replicas").fill("")
     expect(price).to_contain_text("Give whole numbers")
+
+
+def test_prices_name_each_gpu_once_and_list_each_offer_once(page, live_server):
+    from controlpanel.catalog.models import Offer
+    from controlpanel.credentials.models import KeyStatus
+
+    account = log_in(page, live_server, "pia")
+    team = account.team
+    nosana = AccountFactory(team=team, vendor="nosana", label="Nosana sandbox")
+    refused = AccountFactory(team=team, label="Together old", status=KeyStatus.INVALID)
+    now = timezone.now()
+    rows = [
+        (account, "h100-80gb", "NVIDIA H100 80GB", None, "3.36"),
+        (account, "b200-192gb", "NVIDIA B200 192GB", None, "9.95"),
+        (refused, "h100-80gb", "NVIDIA H100 80GB", None, "3.36"),
+        (nosana, "market-h100", "H100", 80, "2.10"),
+        (nosana, "market-3060", "RTX 3060", 12, "0.044"),
+    ]
+    for key, sku, model, memory, price in rows:
+        Offer.objects.create(account=key, vendor=key.vendor, sku=sku, name=model, gpu_model=model, gpu_memory_gb=memory,
+                             price_per_hour=price, synced_at=now)  # fmt: skip
+
+    page.goto(f"{live_server.url}/prices/")
+    options = page.locator("#f-gpu option").all_inner_texts()
+    assert options == ["Any GPU", "B200 192GB", "H100 80GB", "RTX 3060 12GB"]
+    table = page.locator("#prices-table tbody")
+    expect(table.locator("tr")).to_have_count(4)  # the refused key's copy is left out
+    expect(table).not_to_contain_text("Together old")
+    both_widths(page, "first-hour-prices")
+    page.locator("#f-gpu").select_option("H100 80GB")
+    expect(table.locator("tr")).to_have_count(2)  # Together's and Nosana's H100, side by side
+    expect(table).to_contain_text("Nosana")
+    expect(table).to_contain_text("Together AI")
