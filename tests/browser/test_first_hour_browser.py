@@ -122,3 +122,32 @@ def test_prices_name_each_gpu_once_and_list_each_offer_once(page, live_server):
     expect(table.locator("tr")).to_have_count(2)  # Together's and Nosana's H100, side by side
     expect(table).to_contain_text("Nosana")
     expect(table).to_contain_text("Together AI")
+
+
+LONG_ID = "7f3c9a1e-52b4-4d8e-9c1a-0e6b2f4d8a10-replica0"  # 44 characters, no spaces
+
+
+def test_no_page_is_wider_than_a_phone_with_long_ids_and_names(page, live_server):
+    from controlpanel.deployments.models import DeploymentEvent
+
+    account = log_in(page, live_server, "ria")
+    long_name = "n" * 100
+    deployment = DeploymentFactory(
+        account=account, name=long_name, state=State.RUNNING, external_id=LONG_ID,
+        endpoint_url=f"https://api.together.ai/v1/deployment-request/{long_name}",
+        connection={"SSH": f"ssh -p 30022 root@{LONG_ID}.ssh.example.net"}, vendor_state="RunningAndHealthyEverywhere",
+    )  # fmt: skip
+    for message in (f"Submitted; the vendor's id is {LONG_ID}", f"{LONG_ID}:{LONG_ID}"):
+        DeploymentEvent.objects.create(deployment=deployment, kind="action", actor_label="worker", message=message)
+
+    page.goto(f"{live_server.url}/deployments/{deployment.pk}/")
+    both_widths(page, "first-hour-deployment")
+    page.set_viewport_size({"width": 390, "height": 900})
+    vendor_id = page.locator("#deployment-live dt:text-is('Vendor id') + dd")
+    expect(vendor_id.locator("code")).to_have_attribute("title", LONG_ID)  # the whole id, whatever shows
+    expect(vendor_id.get_by_role("button", name="Copy the vendor id")).to_be_visible()
+    time = page.locator(".timeline time").first
+    box, card = time.bounding_box(), page.locator(".timeline").bounding_box()
+    assert box["x"] + box["width"] <= card["x"] + card["width"] + 1  # the time stays on the card
+    page.goto(f"{live_server.url}/")
+    both_widths(page, "first-hour-dashboard")
