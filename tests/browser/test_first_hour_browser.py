@@ -151,3 +151,18 @@ def test_no_page_is_wider_than_a_phone_with_long_ids_and_names(page, live_server
     assert box["x"] + box["width"] <= card["x"] + card["width"] + 1  # the time stays on the card
     page.goto(f"{live_server.url}/")
     both_widths(page, "first-hour-dashboard")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/deployments/new/", "/deployments/new/together/", "/deployments/new/nosana/", "/deployments/new/replicate/",
+     "/deployments/new/fluence/", "/deployments/new/novita/", "/keys/", "/keys/add/", "/team/", "/team/settings/",
+     "/audit/", "/prices/", "/accounts/password/"],
+)  # fmt: skip
+def test_every_page_fits_a_phone(page, live_server, path):
+    log_in(page, live_server, "sia")
+    page.set_viewport_size({"width": 390, "height": 900})
+    response = page.goto(f"{live_server.url}{path}")
+    assert response.status < 400, path
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width} px wide at 390"
