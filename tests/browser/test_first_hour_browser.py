@@ -166,3 +166,24 @@ def test_every_page_fits_a_phone(page, live_server, path):
     assert response.status < 400, path
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{path} is {width} px wide at 390"
+
+
+def test_a_long_paste_is_named_and_a_long_name_wraps_in_the_confirmation(page, live_server):
+    log_in(page, live_server, "tia")
+    page.goto(f"{live_server.url}/deployments/new/together/")
+    name = page.get_by_label("Name", exact=True)
+    name.fill("q" * 5000)  # what a paste does
+    assert len(name.input_value()) == 5000  # not cut without a word
+    expect(page.locator("#err-name")).to_contain_text("At most 100 characters: this has 5000.")
+    name.fill("q" * 100)
+    expect(page.locator("#err-name")).to_be_empty()
+    page.get_by_label("Image", exact=True).fill("registry.together.ai/proj_first/long:1")
+    page.get_by_role("button", name="Review cost and create").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("q" * 100)
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert confirm.evaluate("el => el.scrollWidth <= el.clientWidth"), f"the name overflows at {width} px"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        confirm.scroll_into_view_if_needed()
+        shot(page, f"first-hour-confirm-{width}")

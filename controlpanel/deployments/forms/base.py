@@ -130,6 +130,13 @@ class VendorDeploymentForm:
         # ``providers.base.Offer``: subclasses turn it into choices in ``setup_offers``.
         self.offers: list[OfferData] = list(offers or [])
         self.main = self.main_form(data, initial=initial, prefix=None)
+        for field in self.main.fields.values():
+            # A browser cuts a paste at ``maxlength`` without a word; the length check
+            # on the server says so on the field, as you type.
+            if field.widget.attrs.pop("maxlength", None) is not None:
+                field.error_messages["max_length"] = (
+                    "At most %(limit_value)d characters: this has %(show_value)d. Shorten it to submit."
+                )
         for name, condition in self.show_when.items():
             if name in self.main.fields:
                 self.main.fields[name].show_when = condition

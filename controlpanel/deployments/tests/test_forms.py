@@ -248,3 +248,10 @@ def test_first_render_estimate_uses_the_initial_values(account, team):
     AccountFactory(team=team, vendor="nosana")
     nosana = NosanaDeploymentForm(accounts=ProviderAccount.objects.all(), offers=OFFERS).estimate()
     assert str(nosana["unit"]) == "0.0440"  # the first market shown, RTX 3060
+
+
+def test_a_long_paste_is_not_cut_by_the_browser_but_named_on_the_field(account):
+    form = bound(account, name="n" * 5000)
+    assert "maxlength" not in str(form.main["name"])
+    assert not form.is_valid()
+    assert form.errors_for("name") == ["At most 100 characters: this has 5000. Shorten it to submit."]
