@@ -262,7 +262,7 @@ class VendorDeploymentForm:
         taken = names_in_use(account=account, prefix=name)
         if name not in taken:
             return True
-        limit = self.main.fields["name"].max_length or 200
+        limit = self.main.fields["name"].max_length or 100  # both vendors with unique names allow 100
         n = 2
         while (free := f"{name[: limit - len(str(n)) - 1]}-{n}") in taken:
             n += 1
