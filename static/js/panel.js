@@ -27,19 +27,22 @@
   });
 
   // "12 s ago", kept current without asking the server.
-  function ago(seconds) {
-    if (seconds < 5) return "just now";
-    if (seconds < 60) return Math.floor(seconds) + " s ago";
-    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
-    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
-    return Math.floor(seconds / 86400) + " d ago";
+  // With ``bare``, an age for a column ("3 min"), as the server's |age filter writes it.
+  function ago(seconds, bare) {
+    if (seconds < 5 && !bare) return "just now";
+    var text;
+    if (seconds < 60) text = Math.floor(Math.max(seconds, 0)) + " s";
+    else if (seconds < 3600) text = Math.floor(seconds / 60) + " min";
+    else if (seconds < 86400) text = Math.floor(seconds / 3600) + " h";
+    else text = Math.floor(seconds / 86400) + " d";
+    return bare ? text : text + " ago";
   }
   function tick() {
     var now = Date.now() / 1000;
     document.querySelectorAll("[data-ts]").forEach(function (el) {
       var age = now - parseFloat(el.dataset.ts);
       // data-ts-bare: a column of ages ("3 min"), not a sentence ("3 min ago").
-      el.textContent = "tsBare" in el.dataset ? ago(age).replace(/ ago$/, "").replace("just now", "0 s") : ago(age);
+      el.textContent = ago(age, "tsBare" in el.dataset);
       var stale = parseFloat(el.dataset.staleAfter || "0");
       if (stale) el.classList.toggle("stale", age > stale);
     });
