@@ -120,6 +120,8 @@ def test_prices_page_names_each_gpu_once_across_vendors(logged_in, account, team
     assert "NVIDIA H100 80GB x1" in h100
     assert "H100 x1" in h100  # Nosana's row, the same GPU
     assert "B200" not in h100
+    old_link = logged_in.get(reverse("catalog:prices"), {"gpu": "NVIDIA H100 80GB HBM3"}).content.decode()
+    assert '<option value="H100 80GB" selected>' in old_link
     a100 = logged_in.get(reverse("catalog:prices"), {"gpu": "A100"}).content.decode().split("<tbody>")[1]
     assert "$2.44" in a100
     assert "$1.10" in a100  # a family without a size: every size of it
