@@ -43,6 +43,18 @@ def names_in_use(*, account: ProviderAccount, prefix: str) -> set[str]:
     )
 
 
+def free_name(*, account: ProviderAccount, name: str, limit: int = 100) -> str:
+    """``name`` if no deployment of the account holds it, else the first free ``name-N``
+    (N from 2), within ``limit`` characters."""
+    taken = names_in_use(account=account, prefix=name[: max(limit - 4, 1)])
+    if name not in taken:
+        return name
+    n = 2
+    while (candidate := f"{name[: limit - len(str(n)) - 1]}-{n}") in taken:
+        n += 1
+    return candidate
+
+
 def live_deployment_count(*, account: ProviderAccount) -> int:
     return Deployment.objects.filter(account=account).exclude(state__in=[State.DELETED, State.FAILED]).count()
 

@@ -230,6 +230,8 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             initial, rows = form_class.initial_from_common(form_class_for(source.vendor).common_from_spec(source.spec))
         if "name" in initial:
             initial["name"] = f"{initial['name'] or source.name}-copy"
+            if source.vendor == vendor and source.account and source.account.provider_class.unique_names:
+                initial["name"] = selectors.free_name(account=source.account, name=initial["name"])
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _form_context(request, form, source=source))

@@ -257,15 +257,12 @@ class VendorDeploymentForm:
         name, account = data.get("name"), data.get("account")
         if not name or account is None:
             return True
-        from controlpanel.deployments.selectors import names_in_use
+        from controlpanel.deployments.selectors import free_name
 
-        taken = names_in_use(account=account, prefix=name)
-        if name not in taken:
-            return True
         limit = self.main.fields["name"].max_length or 100  # both vendors with unique names allow 100
-        n = 2
-        while (free := f"{name[: limit - len(str(n)) - 1]}-{n}") in taken:
-            n += 1
+        free = free_name(account=account, name=name, limit=limit)
+        if free == name:
+            return True
         self.main.add_error(
             "name",
             f"“{name}” is taken: another deployment on this {account.get_vendor_display()} key has that name, "

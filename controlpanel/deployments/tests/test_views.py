@@ -300,3 +300,10 @@ def test_the_scale_dialog_carries_the_unit_price_and_ages_tick(logged_in, accoun
     assert 'data-scale-price data-unit-price="3.36"' in page
     assert "About $3.36/h with 1 running, up to $6.72/h at 2" in page
     assert re.search(r'data-ts="\d+">\d+ s ago</span></p>', page)  # the header's "created … ago"
+
+
+def test_a_second_clone_on_a_vendor_with_unique_names_gets_a_free_name(logged_in, account):
+    source = DeploymentFactory(account=account, name="orig", state=State.RUNNING, external_id="dep-orig")
+    DeploymentFactory(account=account, name="orig-copy", state=State.RUNNING, external_id="dep-copy")
+    content = logged_in.get(reverse("deployments:create", args=["together"]), {"from": source.pk}).content.decode()
+    assert 'value="orig-copy-2"' in content
