@@ -160,6 +160,10 @@ def test_no_page_is_wider_than_a_phone_with_long_ids_and_names(page, live_server
     assert box["x"] + box["width"] <= card["x"] + card["width"] + 1  # the time stays on the card
     page.goto(f"{live_server.url}/")
     both_widths(page, "first-hour-dashboard")
+    row = page.locator("tr", has_text="Together AI").last
+    expect(row.get_by_role("link", name=long_name)).to_have_attribute("title", long_name)
+    link = row.get_by_role("link", name=long_name)
+    assert link.bounding_box()["width"] < 320, "a long name widens the dashboard's table"
 
 
 def test_a_long_paste_is_named_and_a_long_name_wraps_in_the_confirmation(page, live_server):
