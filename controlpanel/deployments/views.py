@@ -248,7 +248,13 @@ def validate(request: HttpRequest, vendor: str) -> HttpResponse:
     return render(
         request,
         "deployments/_validate.html",
-        {"errors": form.errors_for(field), "field_id": field, "estimate": form.estimate(), "form": form},
+        {
+            "errors": form.errors_for(field),
+            "field_id": field,
+            "estimate": form.estimate(),
+            "form": form,
+            "beside": form.value_errors_beside(field),
+        },
     )
 
 

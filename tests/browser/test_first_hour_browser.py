@@ -59,6 +59,9 @@ def test_taken_names_and_env_rows_without_values_are_named_before_anything_is_se
 
     page.get_by_label("Image", exact=True).fill("registry.together.ai/proj_first/qwen:1")
     page.locator("[name='env-0-name']").fill("HF_TOKEN")
+    # Said as the name is typed, on the value's cell...
+    expect(page.locator("#err-env-0-value")).to_have_text("HF_TOKEN has no value: fill it in or remove the row.")
+    # ...and again on review, where nothing is sent while it stands.
     page.get_by_role("button", name="Review cost and create").click()
     expect(page.locator("#err-env-0-value")).to_have_text("HF_TOKEN has no value: fill it in or remove the row.")
     expect(page.get_by_role("alertdialog")).to_have_count(0)

@@ -355,6 +355,17 @@ class VendorDeploymentForm:
                         return list(form.errors.get(name, []))
         return list(self.main.errors.get(html_name, []))
 
+    def value_errors_beside(self, html_name: str) -> dict[str, list[str]]:
+        """The ``value`` errors of the row whose other field is ``html_name``: typing an env
+        variable's name says at once that its value is missing (and clears it once it is not)."""
+        self.is_valid()
+        for formset in self.sets.values():
+            for form in formset.forms:
+                names = {form.add_prefix(name) for name in form.fields}
+                if html_name in names and "value" in form.fields and form.add_prefix("value") != html_name:
+                    return {form.add_prefix("value"): list(form.errors.get("value", []))}
+        return {}
+
     # --- money ------------------------------------------------------------------------------------
     def estimate(self, offers: Any = ()) -> dict[str, Any]:
         """Price per hour for what the form holds so far, as far as it can be known."""

@@ -307,3 +307,20 @@ def test_a_second_clone_on_a_vendor_with_unique_names_gets_a_free_name(logged_in
     DeploymentFactory(account=account, name="orig-copy", state=State.RUNNING, external_id="dep-copy")
     content = logged_in.get(reverse("deployments:create", args=["together"]), {"from": source.pk}).content.decode()
     assert 'value="orig-copy-2"' in content
+
+
+def test_typing_an_env_name_says_on_its_value_cell_that_the_value_is_missing(logged_in, account):
+    url = reverse("deployments:validate", args=["together"])
+    post = {
+        **valid_post(account),
+        "env-TOTAL_FORMS": "1",
+        "env-0-name": "HF_TOKEN",
+        "env-0-value": "",
+        "_field": "env-0-name",
+    }
+    content = logged_in.post(url, post, **HX).content.decode()
+    assert '<ul class="field-errors" id="err-env-0-value" aria-live="polite" hx-swap-oob="true">' in content
+    assert "HF_TOKEN has no value: fill it in or remove the row." in content
+    post["env-0-value"] = "hf_abc"
+    content = logged_in.post(url, post, **HX).content.decode()
+    assert 'id="err-env-0-value" aria-live="polite" hx-swap-oob="true"></ul>' in content  # cleared
