@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from controlpanel.catalog.models import Offer
+from controlpanel.credentials.models import KeyStatus
 from controlpanel.teams.models import Team
+from providers.gpus import GpuModel, normalise_gpu
 
 
 def team_offers(*, team: Team, vendor: str | None = None) -> QuerySet[Offer]:
@@ -13,19 +15,53 @@ def team_offers(*, team: Team, vendor: str | None = None) -> QuerySet[Offer]:
     return offers
 
 
+def offer_gpu(offer: Offer) -> GpuModel | None:
+    """The offer's GPU in the one spelling every vendor shares (``providers.gpus``): the
+    Prices page reads every offer through here, so "H100" and "NVIDIA H100 80GB" are one."""
+    return normalise_gpu(offer.gpu_model, offer.gpu_memory_gb)
+
+
+def _gpu_matches(gpu: GpuModel | None, wanted: str) -> bool:
+    want = normalise_gpu(wanted)
+    if gpu is None or want is None:
+        return False
+    return gpu == want or (want.memory_gb is None and not want.variant and want.family == gpu.family)
+
+
 def price_table(
     *, team: Team, gpu_model: str = "", gpu_count: int | None = None, available_only: bool = False
-) -> QuerySet[Offer]:
-    """Every connected vendor's offers, cheapest GPU-hour first, for the Prices page."""
-    offers = team_offers(team=team).exclude(price_per_hour=None)
-    if gpu_model:
-        offers = offers.filter(gpu_model__iexact=gpu_model)
+) -> list[Offer]:
+    """Every connected vendor's offers, cheapest first, for the Prices page: one row per
+    offer (two keys of a vendor list the same ones; the row names both keys), none from a
+    key the vendor refused. Each row carries ``gpu`` (a :class:`GpuModel` or ``None``) and
+    ``key_labels``."""
+    offers = team_offers(team=team).exclude(price_per_hour=None).exclude(account__status=KeyStatus.INVALID)
     if gpu_count:
         offers = offers.filter(gpu_count=gpu_count)
     if available_only:
         offers = offers.filter(available=True)
-    return offers.order_by("price_per_hour", "vendor", "name")
+    rows: dict[tuple, Offer] = {}
+    for offer in offers.order_by("price_per_hour", "vendor", "name", "-synced_at", "pk"):
+        offer.gpu = offer_gpu(offer)
+        if gpu_model and not _gpu_matches(offer.gpu, gpu_model):
+            continue
+        key = (offer.vendor, offer.kind, offer.sku, offer.location, offer.price_per_hour)
+        if key in rows:
+            first = rows[key]
+            if offer.account.label not in first.key_labels:
+                first.key_labels.append(offer.account.label)
+            first.available = first.available or offer.available
+            continue
+        offer.key_labels = [offer.account.label]
+        rows[key] = offer
+    for row in rows.values():
+        row.key_labels.sort(key=str.lower)
+    return list(rows.values())
 
 
 def gpu_models(*, team: Team) -> list[str]:
-    return sorted(set(team_offers(team=team).exclude(gpu_model="").values_list("gpu_model", flat=True)), key=str.lower)
+    """The GPU filter's choices: each model once, by its shared name."""
+    offers = team_offers(team=team).exclude(account__status=KeyStatus.INVALID).exclude(gpu_model="")
+    models = {normalise_gpu(model, memory) for model, memory in offers.values_list("gpu_model", "gpu_memory_gb")}
+    ordered = sorted((m for m in models if m), key=lambda m: (m.family.lower(), m.memory_gb or 0, m.variant))
+    return [m.display_name for m in ordered]

@@ -7,12 +7,13 @@ from django.views.decorators.http import require_GET
 from controlpanel.catalog import selectors
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.teams.decorators import team_required
+from providers.gpus import gpu_display_name
 
 
 @require_GET
 @team_required()
 def prices(request: HttpRequest) -> HttpResponse:
-    gpu_model = request.GET.get("gpu", "")
+    gpu_model = gpu_display_name(request.GET.get("gpu", ""))  # "H100" in an old link reads as "H100 80GB"
     count = request.GET.get("count", "")
     gpu_count = int(count) if count.isdigit() else None
     available_only = request.GET.get("available") == "1"

@@ -33,6 +33,29 @@ def deployment_events(*, deployment: Deployment, limit: int = 200) -> QuerySet[D
     return deployment.events.select_related("actor").order_by("-created_at", "-pk")[:limit]
 
 
+def names_in_use(*, account: ProviderAccount, prefix: str) -> set[str]:
+    """Names starting with ``prefix`` that the account's deployments still hold at the
+    vendor: not deleted, and not a submission the vendor never accepted."""
+    return set(
+        Deployment.objects.filter(account=account, name__startswith=prefix)
+        .exclude(state=State.DELETED)
+        .exclude(state=State.FAILED, external_id="")
+        .values_list("name", flat=True)
+    )
+
+
+def free_name(*, account: ProviderAccount, name: str, limit: int = 100) -> str:
+    """``name`` if no deployment of the account holds it, else the first free ``name-N``
+    (N from 2), within ``limit`` characters."""
+    taken = names_in_use(account=account, prefix=name[: max(limit - 4, 1)])
+    if name not in taken:
+        return name
+    n = 2
+    while (candidate := f"{name[: limit - len(str(n)) - 1]}-{n}") in taken:
+        n += 1
+    return candidate
+
+
 def live_deployment_count(*, account: ProviderAccount) -> int:
     return Deployment.objects.filter(account=account).exclude(state__in=[State.DELETED, State.FAILED]).count()
 

@@ -260,6 +260,8 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             initial, rows = form_class.initial_from_common(form_class_for(source.vendor).common_from_spec(source.spec))
         if "name" in initial:
             initial["name"] = f"{initial['name'] or source.name}-copy"
+            if source.vendor == vendor and source.account and source.account.provider_class.unique_names:
+                initial["name"] = selectors.free_name(account=source.account, name=initial["name"])
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _form_context(request, form, source=source))
@@ -283,7 +285,13 @@ def validate(request: HttpRequest, vendor: str) -> HttpResponse:
     return render(
         request,
         "deployments/_validate.html",
-        {"errors": form.errors_for(field), "field_id": field, "estimate": form.estimate(), "form": form},
+        {
+            "errors": form.errors_for(field),
+            "field_id": field,
+            "estimate": form.estimate(),
+            "form": form,
+            "beside": form.value_errors_beside(field),
+        },
     )
 
 
@@ -349,6 +357,18 @@ def _bind_errors(form: Any, fields: dict[str, list[str]]) -> None:
 # --- one deployment --------------------------------------------------------------------------------
 
 
+def _unit_price(request: HttpRequest, deployment: Any, running: int) -> Decimal | None:
+    """Price per hour of one replica/instance, for the Scale dialog's live total: from the
+    vendor's rates and catalog, else the estimate made at submit divided by what ran."""
+    provider_class = deployment.account.provider_class if deployment.account else None
+    if provider_class is None:
+        return None
+    unit = provider_class.estimate_price(deployment.spec, _offers(request, deployment.vendor))
+    if unit is None and deployment.estimated_price_per_hour and running > 0:
+        unit = deployment.estimated_price_per_hour / running
+    return unit
+
+
 def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
     actions = {
         action.value: services.action_refusal(deployment, action)
@@ -373,6 +393,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "max": high if isinstance(high, int) else 1,
         "unit": provider_class.scale_unit if provider_class else "replicas",
     }
+    scale["unit_price"] = _unit_price(request, deployment, scale["min"])
     # Reasons worth reading on the page (a vendor's own rule, a pending action); the ones
     # that only restate the state badge stay in the disabled buttons' tooltips.
     notes = {

@@ -29,18 +29,22 @@
   });
 
   // "12 s ago", kept current without asking the server.
-  function ago(seconds) {
-    if (seconds < 5) return "just now";
-    if (seconds < 60) return Math.floor(seconds) + " s ago";
-    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
-    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
-    return Math.floor(seconds / 86400) + " d ago";
+  // With ``bare``, an age for a column ("3 min"), as the server's |age filter writes it.
+  function ago(seconds, bare) {
+    if (seconds < 5 && !bare) return "just now";
+    var text;
+    if (seconds < 60) text = Math.floor(Math.max(seconds, 0)) + " s";
+    else if (seconds < 3600) text = Math.floor(seconds / 60) + " min";
+    else if (seconds < 86400) text = Math.floor(seconds / 3600) + " h";
+    else text = Math.floor(seconds / 86400) + " d";
+    return bare ? text : text + " ago";
   }
   function tick() {
     var now = Date.now() / 1000;
     document.querySelectorAll("[data-ts]").forEach(function (el) {
       var age = now - parseFloat(el.dataset.ts);
-      el.textContent = ago(age);
+      // data-ts-bare: a column of ages ("3 min"), not a sentence ("3 min ago").
+      el.textContent = ago(age, "tsBare" in el.dataset);
       var stale = parseFloat(el.dataset.staleAfter || "0");
       if (stale) el.classList.toggle("stale", age > stale);
     });
@@ -298,6 +302,32 @@
       var help = document.getElementById("dlg-shortcuts");
       if (help) { e.preventDefault(); help.showModal(); }
     }
+  });
+
+  // The Scale dialog's price follows the numbers typed: data-unit-price is one
+  // replica/instance per hour; the first number input is the count (or the minimum),
+  // the second, if any, the maximum.
+  function dollars(value) {
+    return "$" + value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  function syncScalePrice(form) {
+    var out = form && form.querySelector("[data-scale-price][data-unit-price]");
+    if (!out) return;
+    var unit = parseFloat(out.dataset.unitPrice);
+    var name = out.dataset.unitName || "replicas";
+    var inputs = form.querySelectorAll("input[type=number]");
+    var low = parseInt(inputs[0].value, 10);
+    var high = inputs.length > 1 ? parseInt(inputs[1].value, 10) : low;
+    if (isNaN(low) || low < 0 || (inputs.length > 1 && (isNaN(high) || high < 1))) {
+      out.textContent = "Give whole numbers to see the price (" + dollars(unit) + "/h for each of the " + name + ").";
+      return;
+    }
+    var text = "About " + dollars(unit * low) + "/h with " + low + " running";
+    if (high > low) text += ", up to " + dollars(unit * high) + "/h at " + high;
+    out.textContent = text + "; " + dollars(unit) + "/h for each of the " + name + " while it runs.";
+  }
+  document.body.addEventListener("input", function (e) {
+    if (e.target.matches("input[type=number]")) syncScalePrice(e.target.closest("form"));
   });
 
   // Keep a log view scrolled to the newest line while following.

@@ -106,3 +106,47 @@ def test_catalog_sync_is_claimed_once_until_due_again(account, settings):
     assert accounts_claim_catalog_sync() == []  # claimed: not again until the interval passes
     later = timezone.now() + dt.timedelta(seconds=settings.PANEL_CATALOG_SYNC_SECONDS + 1)
     assert accounts_claim_catalog_sync(now=later) == [account.pk]
+
+
+def test_prices_page_names_each_gpu_once_across_vendors(logged_in, account, team):
+    from tests.factories import AccountFactory
+
+    nosana = AccountFactory(team=team, vendor="nosana", label="Nosana key")
+    fluence = AccountFactory(team=team, vendor="fluence", label="Fluence key")
+    offer(account, "h100-80gb", "NVIDIA H100 80GB", 1, "3.36")  # Together
+    offer(account, "b200-192gb", "NVIDIA B200 192GB", 1, "9.95")
+    offer(nosana, "market-h100", "H100", 1, "2.10", gpu_memory_gb=80)  # Nosana, already shortened
+    offer(fluence, "plan-a100", "A100", 2, "2.44", gpu_memory_gb=80)  # Fluence: memory apart
+    offer(fluence, "plan-a100-40", "A100", 1, "1.10", gpu_memory_gb=40)
+    page = logged_in.get(reverse("catalog:prices")).content.decode()
+    choices = page.split('name="gpu"')[1].split("</select>")[0]
+    assert [c for c in ("A100 40GB", "A100 80GB", "B200 192GB", "H100 80GB") if f'value="{c}"' in choices] == [
+        "A100 40GB", "A100 80GB", "B200 192GB", "H100 80GB",
+    ]  # fmt: skip
+    assert "NVIDIA H100 80GB</option>" not in choices
+    assert 'value="H100"' not in choices
+    h100 = logged_in.get(reverse("catalog:prices"), {"gpu": "H100 80GB"}).content.decode().split("<tbody>")[1]
+    assert "NVIDIA H100 80GB x1" in h100
+    assert "H100 x1" in h100  # Nosana's row, the same GPU
+    assert "B200" not in h100
+    old_link = logged_in.get(reverse("catalog:prices"), {"gpu": "NVIDIA H100 80GB HBM3"}).content.decode()
+    assert '<option value="H100 80GB" selected>' in old_link
+    a100 = logged_in.get(reverse("catalog:prices"), {"gpu": "A100"}).content.decode().split("<tbody>")[1]
+    assert "$2.44" in a100
+    assert "$1.10" in a100  # a family without a size: every size of it
+
+
+def test_prices_page_lists_an_offer_once_for_several_keys_and_none_from_a_refused_key(logged_in, account, team):
+    from controlpanel.credentials.models import KeyStatus
+    from tests.factories import AccountFactory
+
+    second = AccountFactory(team=team, label="Together prod")
+    refused = AccountFactory(team=team, label="Together old", status=KeyStatus.INVALID)
+    for key in (account, second, refused):
+        offer(key, "h100-80gb", "NVIDIA H100 80GB", 1, "3.36")
+    offer(refused, "b200-192gb", "NVIDIA B200 192GB", 1, "9.95")
+    body = logged_in.get(reverse("catalog:prices")).content.decode().split("<tbody>")[1]
+    assert body.count("NVIDIA H100 80GB x1") == 1
+    assert ", ".join(sorted([account.label, "Together prod"], key=str.lower)) in body
+    assert "Together old" not in body
+    assert "B200" not in body

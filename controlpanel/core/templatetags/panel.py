@@ -41,6 +41,15 @@ def sentence(value: Any) -> str:
 
 
 @register.filter
+def times(value: Any, factor: Any) -> Decimal | None:
+    """``unit|times:count``: a price times a count (``None`` when either is unknown)."""
+    try:
+        return Decimal(value) * Decimal(factor)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+@register.filter
 def ts(value: Any) -> str:
     """Epoch seconds for ``data-ts`` (relative times updated in the browser)."""
     return f"{value.timestamp():.0f}" if value else ""

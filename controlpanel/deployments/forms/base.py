@@ -65,6 +65,21 @@ def replace_posted_rows(data: Any, prefix: str, columns: tuple[str, ...], rows: 
     data.setdefault(f"{prefix}-INITIAL_FORMS", "0")
 
 
+def initial_values(form: forms.Form) -> dict[str, Any]:
+    """What an unbound form shows, parsed as its fields would parse it (those that parse)."""
+    values = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if value in (None, "") and isinstance(field, forms.ChoiceField) and field.choices:
+            first = list(field.choices)[0][1]  # a select with nothing chosen shows its first option
+            value = list(field.choices)[0][0] if not isinstance(first, (list, tuple)) else first[0][0]
+        try:
+            values[name] = field.clean(value)
+        except forms.ValidationError:
+            continue
+    return values
+
+
 class RowForm(forms.Form):
     """A row in a repeated section; blank rows are ignored."""
 
@@ -115,6 +130,13 @@ class VendorDeploymentForm:
         # ``providers.base.Offer``: subclasses turn it into choices in ``setup_offers``.
         self.offers: list[OfferData] = list(offers or [])
         self.main = self.main_form(data, initial=initial, prefix=None)
+        for field in self.main.fields.values():
+            # A browser cuts a paste at ``maxlength`` without a word; the length check
+            # on the server says so on the field, as you type.
+            if field.widget.attrs.pop("maxlength", None) is not None:
+                field.error_messages["max_length"] = (
+                    "At most %(limit_value)d characters: this has %(show_value)d. Shorten it to submit."
+                )
         for name, condition in self.show_when.items():
             if name in self.main.fields:
                 self.main.fields[name].show_when = condition
@@ -210,6 +232,8 @@ class VendorDeploymentForm:
         valid = self.main.is_valid()
         for formset in self.sets.values():
             valid = formset.is_valid() and valid
+        valid = self.check_name_free() and valid
+        valid = self.check_env_values() and valid
         # The vendor's rules run even when some fields failed to parse, so that every
         # field the user has typed in gets its message now, not after the others are fixed.
         rows = {p: [f.cleaned_data for f in fs.non_blank_forms()] for p, fs in self.sets.items()}
@@ -222,6 +246,50 @@ class VendorDeploymentForm:
         if valid:
             self.spec = spec
         return valid
+
+    def check_name_free(self) -> bool:
+        """For vendors whose names are unique per account (``Provider.unique_names``): a name
+        a live deployment of the same key already has is refused here, with a free one to
+        use, rather than by the vendor after submit (which leaves a Failed row)."""
+        if self.editing or not self.provider_class.unique_names or "name" in self.main.errors:
+            return True
+        data = getattr(self.main, "cleaned_data", None) or {}
+        name, account = data.get("name"), data.get("account")
+        if not name or account is None:
+            return True
+        from controlpanel.deployments.selectors import free_name
+
+        limit = self.main.fields["name"].max_length or 100  # both vendors with unique names allow 100
+        free = free_name(account=account, name=name, limit=limit)
+        if free == name:
+            return True
+        self.main.add_error(
+            "name",
+            f"“{name}” is taken: another deployment on this {account.get_vendor_display()} key has that name, "
+            f"and names are unique there. “{free}” is free.",
+        )
+        return False
+
+    ENV_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("name", "key")
+
+    def check_env_values(self) -> bool:
+        """An env row with a name and no value (a template's or default image's placeholder,
+        say ``HF_TOKEN``) is named on its value field, for every vendor's env formset: rows
+        with a ``name``/``key`` and a ``value`` field (and, for Together, a value source)."""
+        ok = True
+        for formset in self.sets.values():
+            for row in formset.forms:
+                data = getattr(row, "cleaned_data", None) or {}
+                key = next((f for f in self.ENV_KEY_FIELDS if f in row.fields), None)
+                if key is None or "value" not in row.fields or "value" in row.errors:
+                    continue
+                if data.get("source") not in (None, "", "value"):
+                    continue
+                name = str(data.get(key) or "").strip()
+                if name and data.get("value") in (None, ""):
+                    row.add_error("value", f"{name} has no value: fill it in or remove the row.")
+                    ok = False
+        return ok
 
     def vendor_rules(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The vendor's rules for ``spec``: normalised, or :class:`SpecError`."""
@@ -287,6 +355,17 @@ class VendorDeploymentForm:
                         return list(form.errors.get(name, []))
         return list(self.main.errors.get(html_name, []))
 
+    def value_errors_beside(self, html_name: str) -> dict[str, list[str]]:
+        """The ``value`` errors of the row whose other field is ``html_name``: typing an env
+        variable's name says at once that its value is missing (and clears it once it is not)."""
+        self.is_valid()
+        for formset in self.sets.values():
+            for form in formset.forms:
+                names = {form.add_prefix(name) for name in form.fields}
+                if html_name in names and "value" in form.fields and form.add_prefix("value") != html_name:
+                    return {form.add_prefix("value"): list(form.errors.get("value", []))}
+        return {}
+
     # --- money ------------------------------------------------------------------------------------
     def estimate(self, offers: Any = ()) -> dict[str, Any]:
         """Price per hour for what the form holds so far, as far as it can be known."""
@@ -302,10 +381,14 @@ class VendorDeploymentForm:
 
     def partial_spec(self) -> dict[str, Any]:
         """The spec built from whatever fields are valid, for prices before the form is."""
-        data = dict(getattr(self.main, "cleaned_data", {}).items())
-        rows = {
-            p: [f.cleaned_data for f in fs.forms if getattr(f, "cleaned_data", None)] for p, fs in self.sets.items()
-        }
+        if not self.main.is_bound:  # the first render: the price of what the form starts with
+            data = initial_values(self.main)
+            rows = {p: [initial_values(f) for f in fs.forms] for p, fs in self.sets.items()}
+        else:
+            data = dict(getattr(self.main, "cleaned_data", {}).items())
+            rows = {
+                p: [f.cleaned_data for f in fs.forms if getattr(f, "cleaned_data", None)] for p, fs in self.sets.items()
+            }
         try:
             return self.build_spec(data, rows)
         except (KeyError, TypeError, ValueError):

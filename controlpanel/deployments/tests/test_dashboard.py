@@ -23,7 +23,7 @@ URL = "/"
 
 def names(response) -> list[str]:
     body = response.content.decode().split("<tbody>", 2)[-1]
-    return re.findall(r'<td class="name"><a href="/deployments/\d+/">([^<]+)</a>', body)
+    return re.findall(r'<td class="name"><a href="/deployments/\d+/"[^>]*>([^<]+)</a>', body)
 
 
 @pytest.fixture

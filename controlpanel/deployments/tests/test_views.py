@@ -374,3 +374,44 @@ def test_a_short_timeline_is_not_folded(logged_in, account):
     deployment = DeploymentFactory(account=account)
     body = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     assert 'data-remember="timeline-' not in body
+
+
+# --- prices that follow what is on the page ----------------------------------------------------------
+
+
+def test_the_create_page_prices_what_the_form_starts_with(logged_in, account):
+    page = logged_in.get(reverse("deployments:create", args=["together"])).content.decode()
+    assert "Choose the hardware to see what it costs" not in page
+    assert "$3.36<small> /hour</small>" in page  # H100 ×1, Together's first GPU type
+
+
+def test_the_scale_dialog_carries_the_unit_price_and_ages_tick(logged_in, account):
+    deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="dep-1")
+    page = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    assert 'data-scale-price data-unit-price="3.36"' in page
+    assert "About $3.36/h with 1 running, up to $6.72/h at 2" in page
+    assert re.search(r'data-ts="\d+">\d+ s ago</span></p>', page)  # the header's "created … ago"
+
+
+def test_a_second_clone_on_a_vendor_with_unique_names_gets_a_free_name(logged_in, account):
+    source = DeploymentFactory(account=account, name="orig", state=State.RUNNING, external_id="dep-orig")
+    DeploymentFactory(account=account, name="orig-copy", state=State.RUNNING, external_id="dep-copy")
+    content = logged_in.get(reverse("deployments:create", args=["together"]), {"from": source.pk}).content.decode()
+    assert 'value="orig-copy-2"' in content
+
+
+def test_typing_an_env_name_says_on_its_value_cell_that_the_value_is_missing(logged_in, account):
+    url = reverse("deployments:validate", args=["together"])
+    post = {
+        **valid_post(account),
+        "env-TOTAL_FORMS": "1",
+        "env-0-name": "HF_TOKEN",
+        "env-0-value": "",
+        "_field": "env-0-name",
+    }
+    content = logged_in.post(url, post, **HX).content.decode()
+    assert '<ul class="field-errors" id="err-env-0-value" aria-live="polite" hx-swap-oob="true">' in content
+    assert "HF_TOKEN has no value: fill it in or remove the row." in content
+    post["env-0-value"] = "hf_abc"
+    content = logged_in.post(url, post, **HX).content.decode()
+    assert 'id="err-env-0-value" aria-live="polite" hx-swap-oob="true"></ul>' in content  # cleared

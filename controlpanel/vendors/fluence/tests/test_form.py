@@ -552,17 +552,22 @@ def test_fluence_default_images_come_from_the_keys_metadata(fluence_account):
 
 def test_fluence_default_image_fills_the_empty_fields(fluence_account):
     form = bound(data(fluence_account, default_image="vllm", image="", startup_command="", **ports(), **env()))
-    assert form.is_valid(), errors_of(form)
-    assert form.spec["container_settings"] == {
-        "image": "docker.io/vllm/vllm-openai:latest",
-        "expose": [{"port": "8000", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
-        "environment": [{"name": "HF_TOKEN", "value": ""}],  # the name, for the user to give its value
-        "startup_command": "vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000",
-    }
+    # The image's variable comes without a value: named on its row, for the user to give one.
+    assert not form.is_valid()
+    assert errors_of(form) == {"env-0-value": ["HF_TOKEN has no value: fill it in or remove the row."]}
     # The page shows what was filled in, so the user sees what will be sent.
     assert form.main["image"].value() == "docker.io/vllm/vllm-openai:latest"
     assert [f["port"].value() for f in form.sets["ports"].forms] == ["8000", "80"]
     assert [(f["name"].value(), f["value"].value()) for f in form.sets["env"].forms] == [("HF_TOKEN", "")]
+    form = bound(data(fluence_account, default_image="vllm", image="", startup_command="", **ports(),
+                      **env(("HF_TOKEN", "hf_mine"))))  # fmt: skip
+    assert form.is_valid(), errors_of(form)
+    assert form.spec["container_settings"] == {
+        "image": "docker.io/vllm/vllm-openai:latest",
+        "expose": [{"port": "8000", "protocol": "tcp"}, {"port": "80", "protocol": "http"}],
+        "environment": [{"name": "HF_TOKEN", "value": "hf_mine"}],
+        "startup_command": "vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000",
+    }
 
 
 def test_fluence_default_image_keeps_what_the_user_typed(fluence_account):

@@ -176,10 +176,13 @@ def test_fluence_default_image_fills_the_form_when_it_is_checked(logged_in, flue
         **env(("", "")),
     )
     content = logged_in.post(url, values, **HX).content.decode()
-    assert "Confirm: this spends money" in content
+    assert "Confirm: this spends money" not in content  # HF_TOKEN has no value yet
+    assert "HF_TOKEN has no value: fill it in or remove the row." in content
     assert 'value="docker.io/vllm/vllm-openai:latest"' in content
     assert 'name="ports-1-port" value="80"' in content
     assert 'name="env-0-name" value="HF_TOKEN"' in content
+    values.update({"env-0-name": "HF_TOKEN", "env-0-value": "hf_mine"})
+    assert "Confirm: this spends money" in logged_in.post(url, values, **HX).content.decode()
 
 
 # --- editing ------------------------------------------------------------------------------------------------

@@ -241,7 +241,7 @@ def test_novita_form_sends_every_optional_field_when_filled(novita_account):
         month="3",
         autoRenew="on",
         autoRenewMonth="6",
-        **rows("env", [{"key": "A", "value": "1"}, {"key": "B", "value": ""}]),
+        **rows("env", [{"key": "A", "value": "1"}, {"key": "B", "value": "2"}]),
         **rows("volumes", [{"Id": VOLUME, "mountPoint": "/models"}]),
     )
     assert form.is_valid(), form.main.errors
@@ -254,7 +254,7 @@ def test_novita_form_sends_every_optional_field_when_filled(novita_account):
         "imageUrl": "docker.io/vllm/vllm-openai:latest",
         "imageAuthId": "1001",
         "ports": "8000/http, 22/tcp",
-        "envs": [{"key": "A", "value": "1"}, {"key": "B", "value": ""}],
+        "envs": [{"key": "A", "value": "1"}, {"key": "B", "value": "2"}],
         "command": "--model x",
         "entrypoint": "/bin/serve",
         "clusterId": "5",
@@ -654,8 +654,13 @@ def test_novita_without_templates_the_picker_says_when_they_come(team):
 
 def test_novita_template_fills_the_empty_fields(novita_account):
     form = posted(blank(novita_account, template="tpl-77"))
-    assert form.is_valid(), (form.main.errors, [f.errors for fs in form.sets.values() for f in fs.forms])
-    assert form.spec == {
+    assert not form.is_valid()
+    assert [dict(f.errors) for f in form.sets["env"].forms] == [
+        {"value": ["HF_TOKEN has no value: fill it in or remove the row."]}
+    ]
+    typed = posted(blank(novita_account, template="tpl-77", **rows("env", [{"key": "HF_TOKEN", "value": "hf_mine"}])))
+    assert typed.is_valid(), (typed.main.errors, [f.errors for fs in typed.sets.values() for f in fs.forms])
+    assert typed.spec == {
         "name": "llama-serve-01",
         "productId": "A100-80GB.14c240g",
         "kind": "gpu",
@@ -663,7 +668,7 @@ def test_novita_template_fills_the_empty_fields(novita_account):
         "rootfsSize": 100,
         "imageUrl": VLLM,
         "ports": "8000/http, 22/tcp",
-        "envs": [{"key": "HF_TOKEN", "value": ""}],
+        "envs": [{"key": "HF_TOKEN", "value": "hf_mine"}],
         "command": "--model meta-llama/Llama-3.1-8B-Instruct",
         "billingMode": "onDemand",
     }
@@ -707,8 +712,9 @@ def test_novita_template_env_values_are_never_copied(novita_account):
     novita_account.metadata = {**METADATA, "templates": [leaky]}
     novita_account.save()
     form = posted(blank(novita_account, template="tpl-88"))
-    assert form.is_valid(), form.main.errors
-    assert form.spec["envs"] == [{"key": "HF_TOKEN", "value": ""}]
+    assert not form.is_valid()  # the name comes, its value does not: the row says so
+    assert form.errors_for("env-0-value") == ["HF_TOKEN has no value: fill it in or remove the row."]
+    assert [(f["key"].value(), f["value"].value()) for f in form.sets["env"].forms] == [("HF_TOKEN", "")]
     assert "hf_t3mplate_s3cret" not in repr(dict(form.main.data)) + str(form.sets["env"].forms[0])
 
 
@@ -777,7 +783,7 @@ def test_novita_templates_are_the_chosen_keys(novita_account, team):
     )["Your templates"]
     form = posted(blank(novita_account, template="tpl-prod"))
     assert invalid(form)["template"] == ["Select a valid choice. tpl-prod is not one of the available choices."]
-    assert posted(blank(other, template="tpl-prod")).is_valid()
+    assert posted(blank(other, template="tpl-prod", **rows("env", [{"key": "HF_TOKEN", "value": "hf"}]))).is_valid()
 
 
 def test_novita_editing_has_no_template_picker(novita_account):

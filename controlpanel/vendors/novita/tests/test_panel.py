@@ -228,11 +228,13 @@ def test_novita_template_fills_the_form_and_the_confirmation_shows_it(logged_in,
         **rows("volumes", []),
     )
     content = logged_in.post(url, values, **HX).content.decode()
-    assert "Confirm: this spends money" in content
+    assert "HF_TOKEN has no value: fill it in or remove the row." in content
     assert 'value="docker.io/vllm/vllm-openai:latest"' in content
     assert 'name="rootfsSize" value="100"' in content
     assert 'name="ports-1-port" value="22"' in content
     assert 'name="env-0-key" value="HF_TOKEN"' in content
+    values.update({"env-0-key": "HF_TOKEN", "env-0-value": "hf_mine"})  # the user gives it its value
+    assert "Confirm: this spends money" in logged_in.post(url, values, **HX).content.decode()
     # Confirming posts the same form: the template fills it the same way, the digest holds.
     post_confirmed(logged_in, url, values)
     assert Deployment.objects.get(team=novita_account.team).spec == {
@@ -243,7 +245,7 @@ def test_novita_template_fills_the_form_and_the_confirmation_shows_it(logged_in,
         "rootfsSize": 100,
         "imageUrl": "docker.io/vllm/vllm-openai:latest",
         "ports": "8000/http, 22/tcp",
-        "envs": [{"key": "HF_TOKEN", "value": ""}],
+        "envs": [{"key": "HF_TOKEN", "value": "hf_mine"}],
         "command": "--model meta-llama/Llama-3.1-8B-Instruct",
         "billingMode": "onDemand",
     }
