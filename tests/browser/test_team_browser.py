@@ -134,6 +134,8 @@ def test_invite_a_viewer_promote_them_and_see_it_all_in_the_audit_log(page, brow
     assert "actor=vic" in page.url
     shot(page, "audit-log-filtered")
     assert set(AuditEntry.objects.filter(team=team).values_list("action", flat=True)) >= {
-        AuditAction.MEMBER_INVITED, AuditAction.MEMBER_JOINED, AuditAction.MEMBER_ROLE_CHANGED,
+        AuditAction.MEMBER_INVITED,
+        AuditAction.MEMBER_JOINED,
+        AuditAction.MEMBER_ROLE_CHANGED,
         AuditAction.DEPLOYMENT_CREATED,
-    }  # fmt: skip
+    }

@@ -1194,10 +1194,14 @@ urlpatterns = [
     path("api/deployments/<str:ref>/jobs/<str:job_id>", job, name="nosana-job"),
     path("api/deployments/<str:ref>/events", events, name="nosana-events"),
     path("api/deployments/<str:ref>/revisions", revisions, name="nosana-revisions"),
+    # Fidelity only, on purpose: the adapter does not call these two, but @nosana/api's
+    # clients do, so the twin answers them as the dashboard API would (its tests read them).
     path("api/deployments/<str:ref>/tasks", tasks, name="nosana-tasks"),
     path("api/deployments/<str:ref>/header", header, name="nosana-header"),
     path("api/markets/", markets, name="nosana-markets"),
     path("api/markets", markets),
+    # Fidelity only, on purpose (the adapter reads the market list): one market and its
+    # required resources, as @nosana/api's clients read them.
     path("api/markets/<str:address>/", market, name="nosana-market"),
     path("api/markets/<str:address>/required-resources", market_resources, name="nosana-market-resources"),
     path("api/credits/balance", balance, name="nosana-balance"),

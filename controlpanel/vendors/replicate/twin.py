@@ -784,6 +784,8 @@ urlpatterns = [
     ),
     path("v1/predictions", predictions, name="replicate-predictions"),
     path("v1/predictions/<str:ref>", prediction, name="replicate-prediction"),
+    # Fidelity only, on purpose: the adapter neither cancels predictions nor reads models;
+    # Replicate's official client calls these (test_official_client.py points it at the twin).
     path("v1/predictions/<str:ref>/cancel", prediction_cancel, name="replicate-prediction-cancel"),
     path("v1/models/<str:owner>/<str:name>", model, name="replicate-model"),
     path("v1/models/<str:owner>/<str:name>/versions", model_versions, name="replicate-model-versions"),
