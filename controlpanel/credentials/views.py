@@ -72,11 +72,13 @@ def key_rename(request: HttpRequest, pk: int) -> HttpResponse:
 @team_required(Perm.MANAGE_KEYS)
 def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     account = team_account(team=request.team, pk=pk)
-    form = RotateForm(request.POST)
+    form = RotateForm(request.POST, account=account)
     if not form.is_valid():
         return _row(request, account, message=form.errors["api_key"][0], level="error", form=form)
     account = services.account_rotate(account=account, actor=request.user, api_key=form.cleaned_data["api_key"])
-    return _row(request, account, message=f"Key replaced; now {account.masked_key}. Checking it…")
+    vendor = account.get_vendor_display()
+    message = f"Checking the new key {account.pending_masked_key} with {vendor}; {account.masked_key} stays in use until then."
+    return _row(request, account, message=message, level="info")
 
 
 @require_POST
