@@ -11,7 +11,12 @@ from django_htmx.http import trigger_client_event
 
 from controlpanel.credentials import services
 from controlpanel.credentials.forms import AccountForm, RenameForm, RotateForm
-from controlpanel.credentials.selectors import team_account, team_accounts
+from controlpanel.credentials.selectors import (
+    team_account,
+    team_account_with_dependents,
+    team_accounts,
+    with_dependents,
+)
 from controlpanel.deployments.services import account_request_refresh
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
@@ -20,6 +25,7 @@ from controlpanel.teams.permissions import Perm
 def _row(
     request: HttpRequest, account: Any, *, message: str = "", level: str = "success", form: Any = None
 ) -> HttpResponse:
+    account = team_account_with_dependents(team=request.team, pk=account.pk)  # for the delete confirmation
     response = render(request, "credentials/_row.html", {"account": account, "row_form": form})
     if message:
         trigger_client_event(response, "toast", {"message": message, "level": level})
@@ -29,7 +35,8 @@ def _row(
 @require_GET
 @team_required()
 def key_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "credentials/list.html", {"accounts": team_accounts(team=request.team)})
+    accounts = with_dependents(team_accounts(team=request.team))
+    return render(request, "credentials/list.html", {"accounts": accounts})
 
 
 @require_http_methods(["GET", "POST"])
