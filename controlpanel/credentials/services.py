@@ -255,6 +255,12 @@ def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderA
     return account
 
 
+def key_refused_message(*, account: ProviderAccount, words: str) -> str:
+    """What a deployment says when the vendor refused its key: who refused which key, in
+    the vendor's words, and the way out (no field is wrong, so never "fix the fields")."""
+    return f"{account.get_vendor_display()} refused the key “{account.label}”: {words.rstrip('. ')}. Rotate it on the keys page."
+
+
 def account_mark_refused(*, account: ProviderAccount, message: str) -> None:
     """A vendor call with this key got 401/403: show it on the keys page and dashboard."""
     ProviderAccount.objects.filter(pk=account.pk).update(
