@@ -54,6 +54,16 @@ def _key_verified(w: World) -> None:
         keys.account_verify(account_id=w.account.pk, actor_id=w.owner.pk)
 
 
+def _key_rotated(w: World) -> None:
+    # The entry is written when the vendor has accepted the new key and it replaced the old.
+    keys.account_rotate(account=w.account, actor=w.owner, api_key=ROTATED_KEY)
+    with respx.mock(base_url=w.account.base_url) as api:
+        api.get("/deployments").respond(200, json={"object": "list", "data": []})
+        api.get("/deployments/secrets").respond(200, json={"object": "list", "data": []})
+        api.get("/deployments/storage/volumes").respond(200, json={"object": "list", "data": []})
+        keys.account_verify_rotation(account_id=w.account.pk, actor_id=w.owner.pk)
+
+
 def _member_joined(w: World) -> None:
     _, token = w.invite()
     teams.invitation_signup(token=token, username="vic", password="violet-lantern-orbit-42")
@@ -88,7 +98,7 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     ),
     AuditAction.KEY_VERIFIED: _key_verified,
     AuditAction.KEY_RENAMED: lambda w: keys.account_rename(account=w.account, actor=w.owner, label="Renamed"),
-    AuditAction.KEY_ROTATED: lambda w: keys.account_rotate(account=w.account, actor=w.owner, api_key=ROTATED_KEY),
+    AuditAction.KEY_ROTATED: lambda w: _key_rotated(w),
     AuditAction.KEY_DELETED: lambda w: keys.account_delete(account=w.account, actor=w.owner),
     AuditAction.TEAM_CREATED: lambda w: teams.team_create(name="Second team", owner=w.owner),
     AuditAction.TEAM_SETTINGS: lambda w: teams.team_rename(team=w.team, actor=w.owner, name="Renamed team"),
@@ -175,6 +185,6 @@ def test_the_service_writes_the_entry_with_no_key_material(world, action, django
 
 
 def test_key_entries_name_keys_by_their_last_four_only(world):
-    keys.account_rotate(account=world.account, actor=world.owner, api_key=ROTATED_KEY)
+    _key_rotated(world)
     entry = AuditEntry.objects.get(action=AuditAction.KEY_ROTATED)
-    assert entry.summary == "Rotated key “Prod key” from ••••abcd to ••••wxyz"
+    assert entry.summary == "Rotated key “Prod key” from ••••abcd to ••••wxyz once Together AI accepted it"

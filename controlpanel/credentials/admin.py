@@ -11,7 +11,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     list_filter = ["vendor", "status", "endpoint"]
     search_fields = ["label", "team__name"]
     # The ciphertext is not shown either: keys are changed through the panel's rotate.
-    exclude = ["encrypted_key"]
+    exclude = ["encrypted_key", "pending_key"]
     readonly_fields = [
         "key_last4",
         "status",

@@ -81,3 +81,14 @@ class RenameForm(forms.Form):
 
 class RotateForm(forms.Form):
     api_key = KeyField(label="New API key")
+
+    def __init__(self, *args: Any, account: ProviderAccount | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_api_key(self) -> str:
+        """The checks "Add a key" makes inline; the vendor's own check follows in a worker."""
+        api_key = self.cleaned_data["api_key"]
+        if self.account is not None and self.account.is_sandbox and not api_key.startswith("sandbox"):
+            raise forms.ValidationError("Sandbox keys start with “sandbox”, e.g. sandbox-alice.")
+        return api_key

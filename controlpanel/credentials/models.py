@@ -48,6 +48,13 @@ class ProviderAccount(models.Model):
     status_message = models.CharField(max_length=500, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
 
+    # A rotation under way: the new key, Fernet-encrypted like ``encrypted_key``, waits here
+    # until a worker has proven it with the vendor; only then does it replace the old one.
+    pending_key = models.TextField(blank=True, editable=False)
+    pending_key_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    # How the last rotation ended when it did not (the vendor's words, never the key).
+    rotation_message = models.CharField(max_length=500, blank=True)
+
     # What the vendor says the account holds (where it says), and when the catalog was synced.
     balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     balance_currency = models.CharField(max_length=10, blank=True)
@@ -80,6 +87,14 @@ class ProviderAccount(models.Model):
     @property
     def masked_key(self) -> str:
         return f"••••{self.key_last4}"
+
+    @property
+    def pending_masked_key(self) -> str:
+        return f"••••{self.pending_key_last4}" if self.pending_key else ""
+
+    @property
+    def is_rotating(self) -> bool:
+        return bool(self.pending_key)
 
     @property
     def provider_class(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +17,7 @@ from controlpanel.audit.services import audit_record
 from controlpanel.catalog.tasks import sync_catalog_task
 from controlpanel.credentials import crypto
 from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
-from controlpanel.credentials.tasks import verify_account_task
+from controlpanel.credentials.tasks import verify_account_task, verify_rotation_task
 from controlpanel.deployments.selectors import live_deployment_count
 from controlpanel.teams.models import Team
 from controlpanel.teams.permissions import Perm
@@ -95,20 +96,92 @@ def account_rename(*, account: ProviderAccount, actor: AbstractBaseUser, label: 
 
 @transaction.atomic
 def account_rotate(*, account: ProviderAccount, actor: AbstractBaseUser, api_key: str) -> ProviderAccount:
-    """Replace the key; deployments keep using the account, now with the new key."""
+    """Offer a new key. The old one stays in use until a worker has proven the new one
+    with the vendor (``account_verify_rotation``); a refused one never replaces it."""
     require_perm(actor=actor, team=account.team, perm=Perm.MANAGE_KEYS)
-    old_mask = account.masked_key
-    _store_key(account, api_key.strip())
-    account.status, account.status_message = KeyStatus.VERIFYING, ""
-    account.save(update_fields=["encrypted_key", "key_last4", "status", "status_message", "updated_at"])
-    audit_record(
-        team=account.team,
-        actor=actor,
-        action=AuditAction.KEY_ROTATED,
-        target=account,
-        summary=f"Rotated key “{account.label}” from {old_mask} to {account.masked_key}",
-    )
-    _queue_verify(account, actor)
+    api_key = api_key.strip()
+    account.pending_key = crypto.encrypt(api_key)
+    account.pending_key_last4 = api_key[-4:]
+    account.rotation_message = ""
+    account.save(update_fields=["pending_key", "pending_key_last4", "rotation_message", "updated_at"])
+    verify_rotation_task.delay_on_commit(account.pk, actor.pk)
+    return account
+
+
+def _rotation_outcome(account: ProviderAccount) -> tuple[str, str, Any, Any]:
+    """Ask the vendor about the candidate key: (status, message, info, metadata)."""
+    try:
+        with account.provider_class(
+            crypto.decrypt(account.pending_key), base_url=account.base_url, timeout=settings.PANEL_HTTP_TIMEOUT
+        ) as provider:
+            info = provider.verify()
+            metadata = provider.account_metadata()
+        return KeyStatus.OK, info.summary, info, metadata
+    except AuthError as exc:
+        vendor = account.get_vendor_display()
+        return (
+            KeyStatus.INVALID,
+            f"{vendor} refused the new key: {exc.message.rstrip('. ')}; the old key is still in use.",
+            None,
+            None,
+        )
+    except ProviderError as exc:
+        vendor = account.get_vendor_display()
+        message = f"Could not check the new key with {vendor}: {exc.message.rstrip('. ')}; the old key is still in use. Try again."
+        return KeyStatus.ERROR, message, None, None
+    except crypto.DecryptionError as exc:
+        return KeyStatus.ERROR, f"{exc}; the old key is still in use.", None, None
+
+
+def account_verify_rotation(*, account_id: int, actor_id: int | None = None) -> ProviderAccount | None:
+    """Worker side of "rotate": prove the candidate key with the vendor, then swap it in.
+
+    The vendor is called with no lock held; the swap re-reads the row and happens only if
+    the candidate is still the one checked (a second rotation meanwhile wins)."""
+    account = ProviderAccount.objects.select_related("team").filter(pk=account_id).first()
+    if account is None or not account.pending_key:
+        return account
+    candidate = account.pending_key
+    status, message, info, metadata = _rotation_outcome(account)
+    logger.info("rotation checked account_id=%s vendor=%s status=%s", account.pk, account.vendor, status)
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    with transaction.atomic():
+        locked = ProviderAccount.objects.select_for_update().filter(pk=account.pk, pending_key=candidate).first()
+        if locked is None:
+            return ProviderAccount.objects.filter(pk=account.pk).first()  # deleted, or a newer candidate
+        old_mask, new_last4 = locked.masked_key, locked.pending_key_last4
+        values: dict[str, Any] = {"pending_key": "", "pending_key_last4": "", "updated_at": timezone.now()}
+        if status == KeyStatus.OK:
+            values.update(
+                encrypted_key=candidate,
+                key_last4=new_last4,
+                status=KeyStatus.OK,
+                status_message=message[:500],
+                rotation_message="",
+                verified_at=timezone.now(),
+                metadata=metadata,
+            )
+            if info.balance is not None:
+                values.update(balance=info.balance, balance_currency=info.currency, balance_checked_at=timezone.now())
+            vendor = locked.get_vendor_display()
+            summary = f"Rotated key “{locked.label}” from {old_mask} to ••••{new_last4} once {vendor} accepted it"
+            audit_action = AuditAction.KEY_ROTATED
+        else:
+            values["rotation_message"] = message[:500]
+            summary = f"New key ••••{new_last4} for “{locked.label}” not used: {message}"
+            audit_action = AuditAction.KEY_VERIFIED
+        ProviderAccount.objects.filter(pk=locked.pk).update(**values)
+        audit_record(
+            team=locked.team,
+            actor=actor,
+            action=audit_action,
+            target=locked,
+            summary=summary[:2000],
+            data={"status": status, "rotation": True},
+        )
+        if status == KeyStatus.OK:
+            sync_catalog_task.delay_on_commit(locked.pk)
+    account.refresh_from_db()
     return account
 
 
@@ -180,6 +253,12 @@ def account_verify(*, account_id: int, actor_id: int | None = None) -> ProviderA
     if status == KeyStatus.OK:
         sync_catalog_task.delay_on_commit(account.pk)  # a key that works brings its catalog with it
     return account
+
+
+def key_refused_message(*, account: ProviderAccount, words: str) -> str:
+    """What a deployment says when the vendor refused its key: who refused which key, in
+    the vendor's words, and the way out (no field is wrong, so never "fix the fields")."""
+    return f"{account.get_vendor_display()} refused the key “{account.label}”: {words.rstrip('. ')}. Rotate it on the keys page."
 
 
 def account_mark_refused(*, account: ProviderAccount, message: str) -> None:

@@ -9,3 +9,10 @@ def verify_account_task(account_id: int, actor_id: int | None = None) -> None:
     from controlpanel.credentials.services import account_verify
 
     account_verify(account_id=account_id, actor_id=actor_id)
+
+
+@shared_task(name="controlpanel.credentials.tasks.verify_rotation_task")
+def verify_rotation_task(account_id: int, actor_id: int | None = None) -> None:
+    from controlpanel.credentials.services import account_verify_rotation
+
+    account_verify_rotation(account_id=account_id, actor_id=actor_id)

@@ -11,7 +11,12 @@ from django_htmx.http import trigger_client_event
 
 from controlpanel.credentials import services
 from controlpanel.credentials.forms import AccountForm, RenameForm, RotateForm
-from controlpanel.credentials.selectors import team_account, team_accounts
+from controlpanel.credentials.selectors import (
+    team_account,
+    team_account_with_dependents,
+    team_accounts,
+    with_dependents,
+)
 from controlpanel.deployments.services import account_request_refresh
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
@@ -20,6 +25,7 @@ from controlpanel.teams.permissions import Perm
 def _row(
     request: HttpRequest, account: Any, *, message: str = "", level: str = "success", form: Any = None
 ) -> HttpResponse:
+    account = team_account_with_dependents(team=request.team, pk=account.pk)  # for the delete confirmation
     response = render(request, "credentials/_row.html", {"account": account, "row_form": form})
     if message:
         trigger_client_event(response, "toast", {"message": message, "level": level})
@@ -29,7 +35,8 @@ def _row(
 @require_GET
 @team_required()
 def key_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "credentials/list.html", {"accounts": team_accounts(team=request.team)})
+    accounts = with_dependents(team_accounts(team=request.team))
+    return render(request, "credentials/list.html", {"accounts": accounts})
 
 
 @require_http_methods(["GET", "POST"])
@@ -72,11 +79,13 @@ def key_rename(request: HttpRequest, pk: int) -> HttpResponse:
 @team_required(Perm.MANAGE_KEYS)
 def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     account = team_account(team=request.team, pk=pk)
-    form = RotateForm(request.POST)
+    form = RotateForm(request.POST, account=account)
     if not form.is_valid():
         return _row(request, account, message=form.errors["api_key"][0], level="error", form=form)
     account = services.account_rotate(account=account, actor=request.user, api_key=form.cleaned_data["api_key"])
-    return _row(request, account, message=f"Key replaced; now {account.masked_key}. Checking it…")
+    vendor = account.get_vendor_display()
+    message = f"Checking the new key {account.pending_masked_key} with {vendor}; {account.masked_key} stays in use until then."
+    return _row(request, account, message=message, level="info")
 
 
 @require_POST

@@ -101,13 +101,17 @@ def test_delete_refused_while_deployments_use_the_key(owner, account):
     assert ProviderAccount.objects.filter(pk=account.pk).exists()
 
 
-def test_rotate_replaces_the_key_and_audits_masks(owner, account):
-    services.account_rotate(account=account, actor=owner, api_key="sandbox-new-key-ABCD")
+def test_rotate_keeps_the_old_key_until_the_new_one_is_checked(owner, account, django_capture_on_commit_callbacks):
+    old = account.encrypted_key
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.account_rotate(account=account, actor=owner, api_key="sandbox-new-key-ABCD")
     account.refresh_from_db()
-    assert crypto.decrypt(account.encrypted_key) == "sandbox-new-key-ABCD"
-    entry = AuditEntry.objects.get(action=AuditAction.KEY_ROTATED)
-    assert "••••ABCD" in entry.summary
-    assert "sandbox-new-key" not in entry.summary
+    assert account.encrypted_key == old
+    assert account.masked_key != "••••ABCD"
+    assert crypto.decrypt(account.pending_key) == "sandbox-new-key-ABCD"
+    assert account.pending_masked_key == "••••ABCD"
+    assert len(callbacks) == 1
+    assert not AuditEntry.objects.filter(action=AuditAction.KEY_ROTATED).exists()
 
 
 def test_keys_page_never_contains_a_key(logged_in, team):

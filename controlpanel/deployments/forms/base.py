@@ -16,8 +16,10 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.forms.formsets import BaseFormSet
+from django.urls import reverse
+from django.utils.html import format_html
 
-from controlpanel.credentials.models import ProviderAccount
+from controlpanel.credentials.models import KeyStatus, ProviderAccount
 from providers import get_provider_class
 from providers.base import Offer as OfferData
 from providers.base import SpecError, ValidationContext
@@ -78,6 +80,27 @@ def initial_values(form: forms.Form) -> dict[str, Any]:
         except forms.ValidationError:
             continue
     return values
+
+
+def _account_label(account: ProviderAccount) -> str:
+    if account.status == KeyStatus.INVALID:
+        return f"{account} — refused by the vendor"
+    return str(account)
+
+
+class AccountSelect(forms.Select):
+    """The account choice: keys the vendor refused are shown but cannot be picked."""
+
+    def __init__(self, *args: Any, refused: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = refused
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        pk = getattr(value, "value", value)
+        if pk in self.refused:
+            option["attrs"]["disabled"] = True
+        return option
 
 
 class RowForm(forms.Form):
@@ -153,8 +176,8 @@ class VendorDeploymentForm:
             self.main.fields["account"].queryset = queryset.filter(vendor=self.vendor)
             if editing:
                 del self.main.fields["account"]
-            elif queryset.filter(vendor=self.vendor).count() == 1 and not (initial or {}).get("account"):
-                self.main.fields["account"].initial = queryset.filter(vendor=self.vendor).first().pk
+            else:
+                self.setup_account_field()
         self.sets: dict[str, BaseRowFormSet] = {}
         for prefix, (row_form, _path) in self.formsets.items():
             formset_class = forms.formset_factory(
@@ -164,6 +187,41 @@ class VendorDeploymentForm:
         self.spec: dict[str, Any] | None = None
         self._validated = False
         self.setup_offers()
+
+    def setup_account_field(self) -> None:
+        """Keys the vendor refused are listed, disabled and marked, and never preselected;
+        when every key of this vendor was refused, the field says so and links to the keys."""
+        field = self.main.fields["account"]
+        keys = list(field.queryset)
+        refused = {a.pk for a in keys if a.status == KeyStatus.INVALID}
+        usable = [a for a in keys if a.pk not in refused]
+        field.widget = AccountSelect(refused=refused, attrs=field.widget.attrs, choices=field.widget.choices)
+        field.label_from_instance = _account_label
+        chosen = self.main.initial.get("account")
+        if getattr(chosen, "pk", chosen) in refused:
+            # e.g. a clone of a deployment whose key was refused since
+            self.main.initial = {k: v for k, v in self.main.initial.items() if k != "account"}
+        if len(usable) == 1 and not self.main.initial.get("account"):
+            field.initial = usable[0].pk
+        if keys and not usable:
+            vendor = get_provider_class(self.vendor).display_name
+            field.help_text = format_html(
+                '{} refused every key the team has for it. <a href="{}">Rotate one on the keys page</a> or add another.',
+                vendor,
+                reverse("credentials:list"),
+            )
+
+    def check_account(self) -> bool:
+        """A refused key cannot be chosen, whatever the browser sent."""
+        account = getattr(self.main, "cleaned_data", {}).get("account")
+        if account is None or account.status != KeyStatus.INVALID:
+            return True
+        self.main.add_error(
+            "account",
+            f"{account.get_vendor_display()} refused the key “{account.label}”. "
+            "Rotate it on the keys page, or choose another key.",
+        )
+        return False
 
     def setup_offers(self) -> None:
         """Fill choices from ``self.offers``; vendors whose form picks an offer override it."""
@@ -230,6 +288,8 @@ class VendorDeploymentForm:
         if not self.main.is_bound:
             return False
         valid = self.main.is_valid()
+        if "account" in self.main.fields:
+            valid = self.check_account() and valid
         for formset in self.sets.values():
             valid = formset.is_valid() and valid
         valid = self.check_name_free() and valid

@@ -22,7 +22,7 @@ from controlpanel.audit.models import AuditAction
 from controlpanel.audit.services import audit_record
 from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.credentials.services import account_mark_refused, provider_for
+from controlpanel.credentials.services import account_mark_refused, key_refused_message, provider_for
 from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
 from controlpanel.deployments.states import (
@@ -158,8 +158,9 @@ def deployment_submit(*, deployment_id: int, task_id: str) -> None:
     except SpecError as exc:
         _fail_submission(deployment_id, task_id, exc.message, fields=exc.fields)
     except AuthError as exc:
-        account_mark_refused(account=deployment.account, message=exc.message)
-        _fail_submission(deployment_id, task_id, f"{deployment.get_vendor_display()} refused the key: {exc.message}")
+        vendor = deployment.get_vendor_display()
+        account_mark_refused(account=deployment.account, message=f"{vendor} refused the key: {exc.message}")
+        _fail_submission(deployment_id, task_id, key_refused_message(account=deployment.account, words=exc.message))
     except ProviderError as exc:
         _fail_submission(deployment_id, task_id, exc.message)
     except DecryptionError as exc:

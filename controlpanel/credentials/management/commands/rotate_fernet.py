@@ -11,7 +11,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         count = 0
-        for account in ProviderAccount.objects.only("pk", "encrypted_key").iterator():
-            ProviderAccount.objects.filter(pk=account.pk).update(encrypted_key=crypto.rotate(account.encrypted_key))
+        for account in ProviderAccount.objects.only("pk", "encrypted_key", "pending_key").iterator():
+            values = {"encrypted_key": crypto.rotate(account.encrypted_key)}
+            if account.pending_key:  # a new key still being checked is a key too
+                values["pending_key"] = crypto.rotate(account.pending_key)
+            ProviderAccount.objects.filter(pk=account.pk).update(**values)
             count += 1
         self.stdout.write(f"Re-encrypted {count} key(s) with the current primary Fernet key.")
