@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from controlpanel.celery import app
 from controlpanel.core.models import Heartbeat
+from controlpanel.core.parts import beat_max_age, worker_max_age
 from providers.registry import VENDORS
 
 
@@ -47,12 +47,12 @@ def _heartbeat(kind: str, max_age: int) -> str:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness of each part, for load balancers and compose. No login, no secrets."""
-    max_age = settings.PANEL_HEARTBEAT_MAX_AGE
     checks = {
         "database": _database(),
         "broker": _broker(),
-        "worker": _heartbeat("worker", max_age),
-        "beat": _heartbeat("beat", max(max_age, int(settings.PANEL_SWEEP_SECONDS * 10))),
+        # The same limits as every page's banner (controlpanel.core.parts).
+        "worker": _heartbeat("worker", worker_max_age()),
+        "beat": _heartbeat("beat", beat_max_age()),
     }
     healthy = all(value == "ok" for value in checks.values())
     body = {"status": "ok" if healthy else "degraded", "checks": checks, "time": timezone.now().isoformat()}
