@@ -67,10 +67,10 @@ class PartsStatus:
 
     @property
     def worker_silence(self) -> str:
-        """``not seen for 2 minutes``: for "the worker, which is ...", beside waiting work."""
+        """``has not been seen for 2 minutes``: for "the worker, which ...", beside waiting work."""
         if self.worker_seen_at is None:
-            return "not running yet (none has reported)"
-        return f"not seen for {for_people(self._silence(self.worker_seen_at) or 0)}"
+            return "has not reported yet"
+        return f"has not been seen for {for_people(self._silence(self.worker_seen_at) or 0)}"
 
     @property
     def message(self) -> str:

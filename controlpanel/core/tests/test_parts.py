@@ -132,7 +132,7 @@ def test_deployment_page_says_queued_work_waits_for_the_worker(logged_in, accoun
     fragment = logged_in.get(reverse("deployments:detail", args=[deployment.pk]), {"part": "live"}, **HX)
     content = fragment.content.decode()
     assert "<html" not in content
-    assert "Queued: it waits for the worker, which is not seen for 2 minutes." in content
+    assert "Queued: it waits for the worker, which has not been seen for 2 minutes." in content
     assert "Nothing is sent to Together AI until it is back." in content
 
 
@@ -140,7 +140,7 @@ def test_deployment_page_says_a_requested_action_waits_for_the_worker(logged_in,
     deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="x1", pending_action="stop")
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     assert 'id="waits-for-worker"' in content
-    assert "Stop requested: it waits for the worker, which is not running yet (none has reported)." in content
+    assert "Stop requested: it waits for the worker, which has not reported yet." in content
     beat("worker", "w1")
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     assert 'id="waits-for-worker"' not in content

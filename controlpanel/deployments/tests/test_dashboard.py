@@ -186,7 +186,7 @@ def test_bulk_stop_queues_what_it_can_and_explains_the_rest(logged_in, fleet, dj
     assert response.status_code == 200
     assert len(callbacks) == 1
     toast = response["HX-Trigger"]
-    assert "Stop sent for 1: alpha." in toast
+    assert "Stop requested for 1 (alpha)" in toast
     assert "bravo (Not possible while stopped.)" in toast
     assert Deployment.objects.get(pk=rows["alpha"].pk).pending_action == "stop"
 

@@ -266,7 +266,7 @@ def test_confirmation_is_for_that_exact_spec(logged_in, account):
 def test_redeploy_sends_the_same_spec_as_an_update(logged_in, account):
     deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="dep_r")
     response = logged_in.post(reverse("deployments:action", args=[deployment.pk, "redeploy"]), **HX)
-    assert "Redeploy sent" in response["HX-Trigger"]
+    assert "Redeploy requested" in response["HX-Trigger"]
     deployment.refresh_from_db()
     assert deployment.pending_action == "update"
     assert deployment.pending_params == {"spec": deployment.spec, "redeploy": True}
