@@ -127,3 +127,10 @@ def parts_status() -> PartsStatus:
             cache.set(key, seen, timeout)
     worker_seen_at, beat_seen_at = seen
     return PartsStatus(worker_seen_at=worker_seen_at, beat_seen_at=beat_seen_at, now=now)
+
+
+def live_version(version: str) -> str:
+    """A live poll's version (dashboard, deployment page) also says whether the worker is
+    down: when it stops or comes back, waiting rows gain or lose "waits for the worker"
+    though no row changed. Polls compare against this, not the bare version."""
+    return f"{version}-w" if parts_status().worker_down else version

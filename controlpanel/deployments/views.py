@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from controlpanel.catalog.selectors import team_offers
-from controlpanel.core.parts import parts_status
+from controlpanel.core.parts import live_version, parts_status
 from controlpanel.core.queueing import EnqueueWatch, watch_enqueues
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
@@ -127,7 +127,7 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "spend_per_hour": sum(spend["per_hour"].values(), Decimal("0")),
         "spend_month": sum(spend["month"].values(), Decimal("0")),
         "vendors": vendors,
-        "version": selectors.dashboard_version(team=team),
+        "version": live_version(selectors.dashboard_version(team=team)),
         "poll_qs": _querystring(request),
         "page_qs": _querystring(request, drop=("v", "page")),
         "sort_links": sort_links,
@@ -138,7 +138,7 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @team_required()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    version = selectors.dashboard_version(team=request.team)
+    version = live_version(selectors.dashboard_version(team=request.team))
     if request.htmx and request.GET.get("v") == version:
         return HttpResponse(status=204)  # nothing changed: htmx keeps what it shows
     context = _dashboard_context(request)
@@ -394,7 +394,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         | ({"redeploy"} if provider_class and provider_class.redeploys else set()),
         "scale": scale,
         "resubmit": deployment.state == State.FAILED and not deployment.external_id,
-        "version": f"{deployment.updated_at.timestamp():.6f}",
+        "version": live_version(f"{deployment.updated_at.timestamp():.6f}"),
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in SLUGS,
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
@@ -406,7 +406,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = selectors.team_deployment(team=request.team, pk=pk)
     if request.htmx and request.GET.get("part") == "live":
-        if request.GET.get("v") == f"{deployment.updated_at.timestamp():.6f}":
+        if request.GET.get("v") == live_version(f"{deployment.updated_at.timestamp():.6f}"):
             return HttpResponse(status=204)
         return render(request, "deployments/_live.html", _detail_context(request, deployment))
     return render(request, "deployments/detail.html", _detail_context(request, deployment))

@@ -144,3 +144,32 @@ def test_deployment_page_says_a_requested_action_waits_for_the_worker(logged_in,
     beat("worker", "w1")
     content = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     assert 'id="waits-for-worker"' not in content
+
+
+def test_dashboard_poll_answers_when_the_worker_goes_quiet_though_no_row_changed(logged_in, team, account):
+    from controlpanel.core.parts import live_version
+    from controlpanel.deployments.selectors import dashboard_version
+
+    _seen("worker", 0)
+    DeploymentFactory(account=account, name="waiting", state=State.QUEUED)
+    url = reverse("deployments:dashboard")
+    version = live_version(dashboard_version(team=team))
+    assert logged_in.get(url, {"v": version}, **HX).status_code == 204
+    _seen("worker", 130)
+    response = logged_in.get(url, {"v": version}, **HX)
+    assert response.status_code == 200
+    assert "Waits for the worker" in response.content.decode()
+
+
+def test_deployment_page_poll_answers_when_the_worker_goes_quiet(logged_in, account):
+    from controlpanel.core.parts import live_version
+
+    _seen("worker", 0)
+    deployment = DeploymentFactory(account=account, state=State.QUEUED)
+    url = reverse("deployments:detail", args=[deployment.pk])
+    version = live_version(f"{deployment.updated_at.timestamp():.6f}")
+    assert logged_in.get(url, {"part": "live", "v": version}, **HX).status_code == 204
+    _seen("worker", 130)
+    response = logged_in.get(url, {"part": "live", "v": version}, **HX)
+    assert response.status_code == 200
+    assert 'id="waits-for-worker"' in response.content.decode()
