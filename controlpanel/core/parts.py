@@ -66,6 +66,11 @@ class PartsStatus:
         return not self.unknown and (silence is None or silence > beat_max_age())
 
     @property
+    def kind(self) -> str:
+        """``worker``, ``beat`` or ``ok``: what the banner is about (its poll asks whether this changed)."""
+        return WORKER if self.worker_down else BEAT if self.beat_down else "ok"
+
+    @property
     def worker_silence(self) -> str:
         """``has not been seen for 2 minutes``: for "the worker, which ...", beside waiting work."""
         if self.worker_seen_at is None:

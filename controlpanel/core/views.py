@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from controlpanel.celery import app
 from controlpanel.core.models import Heartbeat
-from controlpanel.core.parts import beat_max_age, worker_max_age
+from controlpanel.core.parts import beat_max_age, parts_status, worker_max_age
 from providers.registry import VENDORS
 
 
@@ -67,3 +69,14 @@ def vendor_css(request: HttpRequest) -> HttpResponse:
     would refuse."""
     rules = "".join(f".vendor-dot.v-{v.slug} {{ background: {v.colour}; }}\n" for v in VENDORS)
     return HttpResponse(rules, content_type="text/css; charset=utf-8")
+
+
+@never_cache
+@login_required
+@require_GET
+def parts_banner(request: HttpRequest) -> HttpResponse:
+    """Every page's worker/beat banner, polled: ``204`` while what it says about is unchanged
+    (``?k=``), so a page left open learns that the worker stopped or came back."""
+    if request.htmx and request.GET.get("k") == parts_status().kind:
+        return HttpResponse(status=204)
+    return render(request, "components/_parts_banner.html")

@@ -90,7 +90,7 @@ def test_every_logged_in_page_shows_the_worker_banner(logged_in, account):
     _seen("worker", 130)
     for url in (reverse("deployments:dashboard"), reverse("credentials:list"), reverse("teams:detail")):
         content = logged_in.get(url).content.decode()
-        assert 'id="parts-banner"' in content, url
+        assert 'id="parts-message"' in content, url
         assert "The worker has not been seen for 2 minutes" in content
 
 
@@ -98,7 +98,8 @@ def test_no_banner_while_worker_and_beat_run(logged_in, account):
     beat("worker", "w1")
     beat("beat", "w1")
     content = logged_in.get(reverse("deployments:dashboard")).content.decode()
-    assert 'id="parts-banner"' not in content
+    assert 'id="parts-banner"' in content  # the slot stays, polling
+    assert 'id="parts-message"' not in content
 
 
 def test_no_banner_before_login(client, db):
@@ -173,3 +174,22 @@ def test_deployment_page_poll_answers_when_the_worker_goes_quiet(logged_in, acco
     response = logged_in.get(url, {"part": "live", "v": version}, **HX)
     assert response.status_code == 200
     assert 'id="waits-for-worker"' in response.content.decode()
+
+
+def test_banner_poll_is_204_while_unchanged_and_the_banner_once_the_worker_stops(logged_in):
+    _seen("worker", 0)
+    _seen("beat", 0)
+    url = reverse("parts-banner")
+    assert logged_in.get(url, {"k": "ok"}, **HX).status_code == 204
+    _seen("worker", 130)
+    response = logged_in.get(url, {"k": "ok"}, **HX)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "<html" not in content
+    assert "The worker has not been seen for 2 minutes" in content
+    assert "k=worker" in content  # the next poll asks about this state
+    assert logged_in.get(url, {"k": "worker"}, **HX).status_code == 204
+    _seen("worker", 0)
+    back = logged_in.get(url, {"k": "worker"}, **HX).content.decode()
+    assert 'id="parts-message"' not in back
+    assert "k=ok" in back
