@@ -53,7 +53,9 @@ def watch_enqueues() -> Iterator[EnqueueWatch]:
         _current.reset(token)
 
 
-def send_or_note(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def send_or_note(
+    task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any] | None = None
+) -> bool:
     """Queue ``task`` now; on a broker error log it, note it and return False.
 
     Once the broker has refused within a watch (one request), later sends in it are
@@ -65,7 +67,10 @@ def send_or_note(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bo
         watch.failed.append(task.name)
         return False
     try:
-        task.delay(*args, **kwargs)
+        if options:
+            task.apply_async(args, kwargs, **options)
+        else:
+            task.delay(*args, **kwargs)
     except BROKER_ERRORS as exc:
         logger.warning(
             "task=%s args=%s not queued: broker unreachable (%s: %s); the saved row stays, a sweep re-sends it",
@@ -85,3 +90,8 @@ class PanelTask(DjangoTask):
 
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
         transaction.on_commit(functools.partial(send_or_note, self, args, kwargs))
+
+    def apply_async_on_commit(
+        self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, **options: Any
+    ) -> None:
+        transaction.on_commit(functools.partial(send_or_note, self, tuple(args or ()), dict(kwargs or {}), options))
