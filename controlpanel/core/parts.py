@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -115,12 +116,29 @@ def _read() -> tuple[dt.datetime | None, dt.datetime | None]:
     return latest.get(WORKER), latest.get(BEAT)
 
 
+def _cached(key: str) -> Any:
+    # The cache is Redis when the broker is: with Redis down, every page still renders
+    # (and says the worker is down) by reading the database instead.
+    try:
+        return cache.get(key)
+    except Exception as exc:  # any cache backend's connection error
+        logger.warning("heartbeat cache unreadable (%s); reading the database", type(exc).__name__)
+        return None
+
+
+def _remember(key: str, seen: tuple[dt.datetime | None, dt.datetime | None], timeout: int) -> None:
+    try:
+        cache.set(key, seen, timeout)
+    except Exception as exc:  # as above: a cache that is down only costs the query next time
+        logger.warning("heartbeat cache unwritable (%s)", type(exc).__name__)
+
+
 def parts_status() -> PartsStatus:
     """The worker's and beat's state now, from heartbeats at most a few seconds old."""
     now = timezone.now()
     timeout = int(settings.PANEL_PARTS_CACHE_SECONDS)
     key = _cache_key()
-    seen = cache.get(key) if timeout > 0 else None
+    seen = _cached(key) if timeout > 0 else None
     if seen is None:
         try:
             seen = _read()
@@ -129,7 +147,7 @@ def parts_status() -> PartsStatus:
             logger.warning("could not read the heartbeats for the banner", exc_info=True)
             return PartsStatus(worker_seen_at=None, beat_seen_at=None, now=now, unknown=True)
         if timeout > 0:
-            cache.set(key, seen, timeout)
+            _remember(key, seen, timeout)
     worker_seen_at, beat_seen_at = seen
     return PartsStatus(worker_seen_at=worker_seen_at, beat_seen_at=beat_seen_at, now=now)
 

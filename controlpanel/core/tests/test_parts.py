@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -193,3 +194,16 @@ def test_banner_poll_is_204_while_unchanged_and_the_banner_once_the_worker_stops
     back = logged_in.get(url, {"k": "worker"}, **HX).content.decode()
     assert 'id="parts-message"' not in back
     assert "k=ok" in back
+
+
+def test_parts_status_with_the_cache_down_reads_the_database(db, settings):
+    settings.PANEL_PARTS_CACHE_SECONDS = 30
+    _seen("worker", 130)
+    down = ConnectionError("Error 111 connecting to redis")
+    with (
+        mock.patch("controlpanel.core.parts.cache.get", side_effect=down),
+        mock.patch("controlpanel.core.parts.cache.set", side_effect=down),
+    ):
+        status = parts_status()
+    assert status.worker_down
+    assert status.message.startswith("The worker has not been seen for 2 minutes")
