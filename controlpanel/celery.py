@@ -8,7 +8,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlpanel.settings")
 
-app = Celery("controlpanel")
+# PanelTask: a broker error while queueing after a commit is logged, never raised to the user.
+app = Celery("controlpanel", task_cls="controlpanel.core.queueing:PanelTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

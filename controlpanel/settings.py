@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "controlpanel.teams.context_processors.team",
+                "controlpanel.core.context_processors.parts",
             ],
         },
     },
@@ -286,6 +287,8 @@ PANEL_REFRESH_SLOW_SECONDS = env_float("PANEL_REFRESH_SLOW_SECONDS", 30.0)
 PANEL_REFRESH_LEASE_SECONDS = env_int("PANEL_REFRESH_LEASE_SECONDS", 120)
 # A worker whose last heartbeat is older than this is reported down by /healthz.
 PANEL_HEARTBEAT_MAX_AGE = env_int("PANEL_HEARTBEAT_MAX_AGE", 60)
+# Every page's "the worker is down" banner reads the heartbeats at most this often (0: always).
+PANEL_PARTS_CACHE_SECONDS = env_int("PANEL_PARTS_CACHE_SECONDS", 5)
 PANEL_HTTP_TIMEOUT = env_float("PANEL_HTTP_TIMEOUT", 30.0)
 # The sandbox's simulated provisioning time for new deployments.
 SANDBOX_PROVISION_SECONDS = env_float("SANDBOX_PROVISION_SECONDS", 6.0)

@@ -18,6 +18,8 @@ os.environ.setdefault("CELERY_QUEUE", "controlpanel-test")
 os.environ.setdefault("CACHE_KEY_PREFIX", "paneltest")
 os.environ.setdefault("SANDBOX_PROVISION_SECONDS", "2")
 os.environ.setdefault("PANEL_SANDBOX", "true")
+# Every test reads the heartbeats afresh: a cached "worker down" must not leak into the next test.
+os.environ.setdefault("PANEL_PARTS_CACHE_SECONDS", "0")
 
 from controlpanel.settings import *  # noqa: E402,F403
 from controlpanel.settings import DATABASES, VAR_DIR  # noqa: E402

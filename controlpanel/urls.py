@@ -11,6 +11,7 @@ from controlpanel.core import views as core_views
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("vendors.css", core_views.vendor_css, name="vendor-css"),
+    path("parts-banner", core_views.parts_banner, name="parts-banner"),
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Django's password views, in the panel's templates (templates/registration/).

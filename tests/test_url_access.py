@@ -58,6 +58,7 @@ PUBLIC = {
 LOGIN_ONLY = {
     "teams:create": "anyone logged in may start a team, and becomes its owner",
     "teams:switch": "chooses among the person's own teams; a team they are not in is ignored",
+    "parts-banner": "whether the worker and beat run: the same for everyone, no team's data",
     "password_change": "about the person, not a team",
     "password_change_done": "about the person, not a team",
 }

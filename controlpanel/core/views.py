@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from controlpanel.celery import app
 from controlpanel.core.models import Heartbeat
+from controlpanel.core.parts import beat_max_age, parts_status, worker_max_age
 from providers.registry import VENDORS
 
 
@@ -47,12 +49,12 @@ def _heartbeat(kind: str, max_age: int) -> str:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness of each part, for load balancers and compose. No login, no secrets."""
-    max_age = settings.PANEL_HEARTBEAT_MAX_AGE
     checks = {
         "database": _database(),
         "broker": _broker(),
-        "worker": _heartbeat("worker", max_age),
-        "beat": _heartbeat("beat", max(max_age, int(settings.PANEL_SWEEP_SECONDS * 10))),
+        # The same limits as every page's banner (controlpanel.core.parts).
+        "worker": _heartbeat("worker", worker_max_age()),
+        "beat": _heartbeat("beat", beat_max_age()),
     }
     healthy = all(value == "ok" for value in checks.values())
     body = {"status": "ok" if healthy else "degraded", "checks": checks, "time": timezone.now().isoformat()}
@@ -67,3 +69,14 @@ def vendor_css(request: HttpRequest) -> HttpResponse:
     would refuse."""
     rules = "".join(f".vendor-dot.v-{v.slug} {{ background: {v.colour}; }}\n" for v in VENDORS)
     return HttpResponse(rules, content_type="text/css; charset=utf-8")
+
+
+@never_cache
+@login_required
+@require_GET
+def parts_banner(request: HttpRequest) -> HttpResponse:
+    """Every page's worker/beat banner, polled: ``204`` while what it says about is unchanged
+    (``?k=``), so a page left open learns that the worker stopped or came back."""
+    if request.htmx and request.GET.get("k") == parts_status().kind:
+        return HttpResponse(status=204)
+    return render(request, "components/_parts_banner.html")

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from controlpanel.catalog.selectors import team_offers
+from controlpanel.core.parts import live_version, parts_status
+from controlpanel.core.queueing import EnqueueWatch, watch_enqueues
 from controlpanel.core.text import clause
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
@@ -41,6 +43,20 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 
 def _toast(response: HttpResponse, message: str, level: str = "success") -> HttpResponse:
     return trigger_client_event(response, "toast", {"message": message, "level": level})
+
+
+def _requested(what: str, vendor: str, watch: EnqueueWatch) -> str:
+    """What a request did, and no more: saved, and who sends it to the vendor, when.
+
+    Nothing here has reached the vendor yet: the worker makes that call. When the broker
+    refused the message the row is still the record, and a sweep sends it later.
+    """
+    if watch.failed:
+        return f"{what}. Saved; it will be sent to {vendor} when the worker is back."
+    parts = parts_status()
+    if parts.worker_down:
+        return f"{what}; the worker, which {parts.worker_silence}, sends it to {vendor} when it is back."
+    return f"{what}; the worker sends it to {vendor}."
 
 
 # --- dashboard -------------------------------------------------------------------------------------
@@ -113,7 +129,7 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "spend_per_hour": sum(spend["per_hour"].values(), Decimal("0")),
         "spend_month": sum(spend["month"].values(), Decimal("0")),
         "vendors": vendors,
-        "version": selectors.dashboard_version(team=team),
+        "version": live_version(selectors.dashboard_version(team=team)),
         "poll_qs": _querystring(request),
         "page_qs": _querystring(request, drop=("v", "page")),
         "sort_links": sort_links,
@@ -124,7 +140,7 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @team_required()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    version = selectors.dashboard_version(team=request.team)
+    version = live_version(selectors.dashboard_version(team=request.team))
     if request.htmx and request.GET.get("v") == version:
         return HttpResponse(status=204)  # nothing changed: htmx keeps what it shows
     context = _dashboard_context(request)
@@ -144,10 +160,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if act is None or not ids:
         message, level = "Select at least one deployment, then an action.", "error"
     else:
-        result = services.deployment_bulk_action(team=request.team, actor=request.user, action=act, ids=ids)
+        with watch_enqueues() as watch:
+            result = services.deployment_bulk_action(team=request.team, actor=request.user, action=act, ids=ids)
         parts = []
         if result.done:
-            parts.append(f"{act.value.capitalize()} sent for {len(result.done)}: {', '.join(result.done)}.")
+            what = f"{act.value.capitalize()} requested for {len(result.done)} ({', '.join(result.done)})"
+            parts.append(_requested(what, "the vendor", watch))
         if result.refused:
             parts.append(
                 "Not possible for " + "; ".join(f"{name} ({clause(why)})" for name, why in result.refused.items()) + "."
@@ -237,14 +255,17 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             )
             return render(request, template, context)
         if form.is_valid():
-            deployment = services.deployment_create(
-                team=request.team,
-                actor=request.user,
-                account=form.account,
-                spec=form.spec,
-                estimated_price_per_hour=form.estimate().get("low"),
+            with watch_enqueues() as watch:
+                deployment = services.deployment_create(
+                    team=request.team,
+                    actor=request.user,
+                    account=form.account,
+                    spec=form.spec,
+                    estimated_price_per_hour=form.estimate().get("low"),
+                )
+            messages.success(
+                request, _requested(f"{deployment.name} is queued", deployment.get_vendor_display(), watch)
             )
-            messages.success(request, f"{deployment.name} is queued for {deployment.get_vendor_display()}.")
             return _redirect(request, reverse("deployments:detail", args=[deployment.pk]))
         template = "deployments/_form.html" if request.htmx else "deployments/create.html"
         return render(request, template, _form_context(request, form))
@@ -312,19 +333,22 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = _build_form(request, deployment.vendor, request.POST, initial=initial, editing=True, fixed=not resubmit)
         if form.is_valid():
             try:
+                vendor = deployment.get_vendor_display()
                 if resubmit:
-                    services.deployment_resubmit(
-                        deployment=deployment,
-                        actor=request.user,
-                        spec=form.spec,
-                        estimated_price_per_hour=form.estimate().get("low"),
-                    )
-                    messages.success(request, f"{deployment.name} is queued again.")
+                    with watch_enqueues() as watch:
+                        services.deployment_resubmit(
+                            deployment=deployment,
+                            actor=request.user,
+                            spec=form.spec,
+                            estimated_price_per_hour=form.estimate().get("low"),
+                        )
+                    messages.success(request, _requested(f"{deployment.name} is queued again", vendor, watch))
                 else:
-                    services.deployment_request_action(
-                        deployment=deployment, actor=request.user, action=Action.UPDATE, params={"spec": form.spec}
-                    )
-                    messages.success(request, f"Update of {deployment.name} sent to {deployment.get_vendor_display()}.")
+                    with watch_enqueues() as watch:
+                        services.deployment_request_action(
+                            deployment=deployment, actor=request.user, action=Action.UPDATE, params={"spec": form.spec}
+                        )
+                    messages.success(request, _requested(f"Update of {deployment.name} requested", vendor, watch))
                 return _redirect(request, reverse("deployments:detail", args=[deployment.pk]))
             except ValidationError as exc:
                 form.main.add_error(None, exc.messages[0])
@@ -410,7 +434,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         | ({"redeploy"} if provider_class and provider_class.redeploys else set()),
         "scale": scale,
         "resubmit": deployment.state == State.FAILED and not deployment.external_id,
-        "version": f"{deployment.updated_at.timestamp():.6f}",
+        "version": live_version(f"{deployment.updated_at.timestamp():.6f}"),
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in SLUGS,
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
@@ -422,7 +446,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = selectors.team_deployment(team=request.team, pk=pk)
     if request.htmx and request.GET.get("part") == "live":
-        if request.GET.get("v") == f"{deployment.updated_at.timestamp():.6f}":
+        if request.GET.get("v") == live_version(f"{deployment.updated_at.timestamp():.6f}"):
             return HttpResponse(status=204)
         return render(request, "deployments/_live.html", _detail_context(request, deployment))
     return render(request, "deployments/detail.html", _detail_context(request, deployment))
@@ -436,14 +460,23 @@ ACTION_NAMES = {
     "archive": Action.ARCHIVE,
     "redeploy": Action.UPDATE,  # the same spec again, through the vendor's update (a rollout)
 }
-DONE_MESSAGES = {
-    Action.START: "Start requested.",
-    Action.STOP: "Stop sent to the vendor.",
-    Action.RESTART: "Restart sent to the vendor.",
-    Action.DELETE: "Delete sent to the vendor.",
-    Action.ARCHIVE: "Archive sent to the vendor.",
-    Action.SCALE: "New replica counts sent to the vendor.",
+# What each request is called in its toast; none of them has reached the vendor yet.
+REQUESTED = {
+    Action.START: "Start requested",
+    Action.STOP: "Stop requested",
+    Action.RESTART: "Restart requested",
+    Action.DELETE: "Delete requested",
+    Action.ARCHIVE: "Archive requested",
+    Action.SCALE: "New replica counts requested",
 }
+
+
+def _action_message(deployment: Any, what: str, watch: EnqueueWatch) -> str:
+    deployment.refresh_from_db()
+    if deployment.state == State.DELETED:
+        # Done right here: it never reached the vendor, or the vendor had already forgotten it.
+        return f"Deleted; there was nothing at {deployment.get_vendor_display()} to delete."
+    return _requested(what, deployment.get_vendor_display(), watch)
 
 
 def _after_action(request: HttpRequest, deployment: Any, message: str, level: str = "success") -> HttpResponse:
@@ -467,12 +500,12 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         return _after_action(request, deployment, f"{deployment.get_vendor_display()} has no redeploy.", "error")
     params = {"spec": deployment.spec, "redeploy": True} if name == "redeploy" else None
     try:
-        services.deployment_request_action(deployment=deployment, actor=request.user, action=act, params=params)
+        with watch_enqueues() as watch:
+            services.deployment_request_action(deployment=deployment, actor=request.user, action=act, params=params)
     except ValidationError as exc:
         return _after_action(request, deployment, exc.messages[0], "error")
-    return _after_action(
-        request, deployment, "Redeploy sent to the vendor." if name == "redeploy" else DONE_MESSAGES[act]
-    )
+    what = "Redeploy requested" if name == "redeploy" else REQUESTED[act]
+    return _after_action(request, deployment, _action_message(deployment, what, watch))
 
 
 @require_POST
@@ -487,12 +520,13 @@ def scale(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return _after_action(request, deployment, message, "error")
     try:
-        services.deployment_request_action(
-            deployment=deployment, actor=request.user, action=Action.SCALE, params=form.cleaned_data
-        )
+        with watch_enqueues() as watch:
+            services.deployment_request_action(
+                deployment=deployment, actor=request.user, action=Action.SCALE, params=form.cleaned_data
+            )
     except ValidationError as exc:
         return _after_action(request, deployment, exc.messages[0], "error")
-    return _after_action(request, deployment, DONE_MESSAGES[Action.SCALE])
+    return _after_action(request, deployment, _action_message(deployment, REQUESTED[Action.SCALE], watch))
 
 
 @require_GET

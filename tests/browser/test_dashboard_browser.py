@@ -51,7 +51,7 @@ def test_row_goes_live_then_page_follows_scales_stops_and_deletes(page, live_ser
     page.get_by_label("Minimum replicas").fill("2")
     page.get_by_label("Maximum replicas").fill("2")
     page.get_by_role("button", name="Apply").click()
-    expect(page.locator("#toasts")).to_contain_text("New replica counts sent")
+    expect(page.locator("#toasts")).to_contain_text("New replica counts requested; the worker sends it to Together AI.")
     expect(live).to_contain_text("2 ready of 2 wanted", timeout=45_000)
     expect(page.locator(".timeline")).to_contain_text("Scale to 2–2 replicas")
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from controlpanel.core.parts import live_version
 from controlpanel.credentials.models import Vendor
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.selectors import dashboard_version
@@ -60,7 +61,7 @@ def test_dashboard_full_page_and_fragment(logged_in, account):
 
 def test_dashboard_unchanged_poll_is_204(logged_in, team, account):
     DeploymentFactory(account=account)
-    version = dashboard_version(team=team)
+    version = live_version(dashboard_version(team=team))  # the poll's version names a down worker too
     response = logged_in.get(reverse("deployments:dashboard"), {"v": version}, **HX)
     assert response.status_code == 204
     assert response.content == b""
@@ -194,7 +195,7 @@ def test_detail_live_fragment_and_unchanged_204(logged_in, account):
     assert fragment.status_code == 200
     assert b"<html" not in fragment.content
     assert b"Provisioning" in fragment.content
-    version = f"{deployment.updated_at.timestamp():.6f}"
+    version = live_version(f"{deployment.updated_at.timestamp():.6f}")
     assert logged_in.get(url, {"part": "live", "v": version}, **HX).status_code == 204
 
 
@@ -270,7 +271,7 @@ def test_confirmation_is_for_that_exact_spec(logged_in, account):
 def test_redeploy_sends_the_same_spec_as_an_update(logged_in, account):
     deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="dep_r")
     response = logged_in.post(reverse("deployments:action", args=[deployment.pk, "redeploy"]), **HX)
-    assert "Redeploy sent" in response["HX-Trigger"]
+    assert "Redeploy requested" in response["HX-Trigger"]
     deployment.refresh_from_db()
     assert deployment.pending_action == "update"
     assert deployment.pending_params == {"spec": deployment.spec, "redeploy": True}

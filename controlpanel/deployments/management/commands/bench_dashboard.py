@@ -24,6 +24,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from controlpanel.core.parts import live_version
 from controlpanel.credentials import crypto
 from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
 from controlpanel.deployments.models import Deployment
@@ -141,5 +142,5 @@ def _cases(*, team: Team, count: int) -> list[tuple[str, str, dict[str, Any], di
         ("first page (fragment)", "/", {}, hx),
         ("filter+search+sort", "/", {"vendor": VENDORS[0], "state": "running", "q": "bench-01", "sort": "price"}, hx),
         (f"deep page ({pages // 2})", "/", {"page": pages // 2}, hx),
-        ("unchanged poll (204)", "/", {"v": dashboard_version(team=team)}, hx),
+        ("unchanged poll (204)", "/", {"v": live_version(dashboard_version(team=team))}, hx),
     ]
