@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from controlpanel.audit.models import AuditAction
@@ -23,7 +24,7 @@ from controlpanel.audit.services import audit_record
 from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
-from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.models import Deployment, EventKind, IdempotencyKey
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
 from controlpanel.deployments.states import (
     State,
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 STALE_SUBMISSION = dt.timedelta(seconds=90)
 # A remote created this long before our attempt began is someone else's, not ours to adopt.
 ADOPTION_SKEW = dt.timedelta(minutes=2)
+# How long a create request's idempotency key answers for the deployment it produced.
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+IDEMPOTENCY_KEY_MAX = 100
 
 
 @transaction.atomic
@@ -57,10 +61,22 @@ def deployment_create(
     account: ProviderAccount,
     spec: dict[str, Any],
     estimated_price_per_hour: Decimal | None = None,
+    idempotency_key: str = "",
 ) -> Deployment:
+    """Queue a new deployment for the worker to send.
+
+    With an ``idempotency_key`` (the create form's hidden token, or later an API's
+    ``Idempotency-Key`` header), a repeated or concurrent request with the same key
+    returns the first request's deployment and creates, audits and enqueues nothing.
+    """
     require_perm(actor=actor, team=team, perm=Perm.DEPLOY)
     if account.team_id != team.pk:
         raise ValidationError("That key belongs to another team.")
+    if idempotency_key:
+        earlier = _idempotency_claim(team=team, key=idempotency_key)
+        if earlier is not None:
+            logger.info("deployment_id=%s returned again for a repeated create request", earlier.pk)
+            return earlier
     deployment = Deployment.objects.create(
         team=team,
         account=account,
@@ -80,8 +96,39 @@ def deployment_create(
         summary=f"Created {account.get_vendor_display()} deployment {deployment.name} on “{account.label}”{price}",
         data={"vendor": account.vendor, "account_id": account.pk},
     )
+    if idempotency_key:
+        IdempotencyKey.objects.filter(team=team, key=idempotency_key).update(deployment=deployment)
     submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
+
+
+def new_idempotency_key() -> str:
+    """A random, unguessable token for one render of a create form."""
+    return secrets.token_urlsafe(24)
+
+
+def _idempotency_claim(*, team: Team, key: str) -> Deployment | None:
+    """Take ``key`` for this request, or return what an earlier request with it created.
+
+    Runs inside the create's transaction. The unique (team, key) constraint decides a
+    race: on PostgreSQL the second insert waits for the first transaction and fails once
+    it commits; on SQLite (IMMEDIATE transactions) the second transaction waits its turn.
+    The loser's insert is undone by its savepoint and it reads the winner's deployment.
+    """
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(f"An idempotency key is at most {IDEMPOTENCY_KEY_MAX} characters.")
+    now = timezone.now()
+    # Cleanup on write (this team's keys), so no beat is needed. An expired key may be used again.
+    IdempotencyKey.objects.filter(team=team, created_at__lt=now - IDEMPOTENCY_TTL).delete()
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(team=team, key=key, created_at=now)
+    except IntegrityError:
+        earlier = IdempotencyKey.objects.select_related("deployment").filter(team=team, key=key).first()
+        if earlier is None or earlier.deployment is None:
+            raise ValidationError("This form was just submitted; reload the page to see the result.") from None
+        return earlier.deployment
+    return None
 
 
 @dataclass
