@@ -192,14 +192,15 @@ def deployment_submit(*, deployment_id: int, task_id: str) -> None:
                 verb = "Started"
             else:
                 remote = None
+                verb = "Created"
                 if claim.retrying:
                     # An earlier attempt may have created it before failing: adopt, don't pay twice.
                     found = provider.find_by_name(deployment.name)
                     if found is not None and _adoptable(found, deployment):
                         remote = provider.adopt(found, deployment.spec)
+                        verb = "Adopted"
                         logger.info("deployment_id=%s adopted external_id=%s", deployment.pk, found.external_id)
                 remote = remote or provider.create(deployment.spec)
-                verb = "Created"
     except Transient:
         raise
     except SpecError as exc:
@@ -227,12 +228,11 @@ def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str
         deployment.external_id = remote.external_id
         deployment.error_fields = {}
         deployment.save(update_fields=["external_id", "error_fields", "updated_at"])
-        event_record(
-            deployment,
-            kind=EventKind.INFO,
-            actor=None,
-            message=f"{verb} on {deployment.get_vendor_display()} as {remote.external_id}",
-        )
+        if verb == "Adopted":
+            message = f"Adopted what an earlier attempt created ({remote.external_id})"
+        else:
+            message = f"{verb} on {deployment.get_vendor_display()} as {remote.external_id}"
+        event_record(deployment, kind=EventKind.INFO, actor=None, message=message)
         target = state_for_remote(State.SUBMITTING, remote.state) or State.PROVISIONING
         apply_remote(deployment, remote, target=target)
         ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
@@ -310,11 +310,13 @@ def deployments_requeue_stale(*, now: dt.datetime | None = None) -> int:
         Deployment.objects.filter(pk=pk, state=State.QUEUED).update(state_changed_at=now)
         submit_deployment_task.delay(pk)
         count += 1
-    stuck = Deployment.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff)
+    # submit_started_at stays the first attempt's start (the adoption window counts from
+    # it); like a QUEUED row, a re-sent row's state_changed_at is touched instead.
+    stuck = Deployment.objects.filter(state=State.SUBMITTING, state_changed_at__lt=cutoff)
     for pk, old_task_id in stuck.values_list("pk", "submit_task_id"):
         new_task_id = str(uuid.uuid4())
         if Deployment.objects.filter(pk=pk, state=State.SUBMITTING, submit_task_id=old_task_id).update(
-            submit_task_id=new_task_id, submit_started_at=now
+            submit_task_id=new_task_id, state_changed_at=now
         ):
             logger.warning("deployment_id=%s stuck submitting; re-sent as task %s", pk, new_task_id)
             submit_deployment_task.apply_async((pk,), task_id=new_task_id)

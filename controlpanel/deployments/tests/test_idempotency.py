@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from unittest import mock
 
 import pytest
+import respx
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -183,3 +185,81 @@ def test_create_two_concurrent_posts_make_one_deployment(team, owner, account):
     deployment = Deployment.objects.get(team=team)
     assert [r["HX-Redirect"] for r in responses] == [reverse("deployments:detail", args=[deployment.pk])] * 2
     assert AuditEntry.objects.filter(team=team, action=AuditAction.DEPLOYMENT_CREATED).count() == 1
+
+
+# --- the worker: adoption ------------------------------------------------------------------------
+
+
+def together_item(name: str, created_at: dt.datetime) -> dict:
+    return {
+        "id": f"dep_{name}",
+        "object": "deployment",
+        "name": name,
+        "status": "Updating",
+        "image": "img",
+        "gpu_type": "h100-80gb",
+        "gpu_count": 1,
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "ready_replicas": 0,
+        "desired_replicas": 1,
+        "created_at": created_at.isoformat(),
+    }
+
+
+@pytest.fixture
+def api(account):
+    with respx.mock(base_url=account.base_url, assert_all_called=False) as mock_api:
+        yield mock_api
+
+
+def test_submit_adoption_is_worded_as_an_adoption(account, api):
+    deployment = DeploymentFactory(account=account, name="flux-worker", state=State.SUBMITTING, submit_task_id="t-1")
+    Deployment.objects.filter(pk=deployment.pk).update(submit_started_at=timezone.now())
+    api.get("/deployments/flux-worker").respond(200, json=together_item("flux-worker", timezone.now()))
+    create = api.post("/deployments").respond(200, json=together_item("flux-worker", timezone.now()))
+    services.deployment_submit(deployment_id=deployment.pk, task_id="t-1")
+    messages = list(deployment.events.values_list("message", flat=True))
+    assert "Adopted what an earlier attempt created (dep_flux-worker)" in messages
+    assert not any(m.startswith("Created on") for m in messages)
+    assert create.call_count == 0
+
+
+def test_submit_a_fresh_create_is_still_worded_created(account, api):
+    deployment = DeploymentFactory(account=account, name="flux-worker")
+    api.post("/deployments").respond(200, json=together_item("flux-worker", timezone.now()))
+    services.deployment_submit(deployment_id=deployment.pk, task_id="t-1")
+    assert deployment.events.filter(message="Created on Together AI as dep_flux-worker").exists()
+
+
+def test_requeue_stale_keeps_the_first_attempts_start_time(account):
+    first_start = timezone.now() - dt.timedelta(minutes=5)
+    deployment = DeploymentFactory(account=account, state=State.SUBMITTING, submit_task_id="old")
+    Deployment.objects.filter(pk=deployment.pk).update(submit_started_at=first_start, state_changed_at=first_start)
+    with mock.patch("controlpanel.deployments.tasks.submit_deployment_task.apply_async") as apply_async:
+        assert services.deployments_requeue_stale() == 1
+        assert services.deployments_requeue_stale() == 0  # just re-sent: the next sweep waits its interval
+    deployment.refresh_from_db()
+    assert deployment.submit_started_at == first_start
+    assert deployment.state_changed_at > first_start
+    apply_async.assert_called_once_with((deployment.pk,), task_id=deployment.submit_task_id)
+
+
+def test_resent_submission_adopts_what_the_first_attempt_made_minutes_ago(account, api):
+    """The first attempt began 5 minutes ago and created it 4 minutes ago; the sweep's re-send
+    must adopt it, not refuse it as someone else's and create (and bill) a second one."""
+    now = timezone.now()
+    deployment = DeploymentFactory(account=account, name="flux-worker", state=State.SUBMITTING, submit_task_id="old")
+    Deployment.objects.filter(pk=deployment.pk).update(
+        submit_started_at=now - dt.timedelta(minutes=5), state_changed_at=now - dt.timedelta(minutes=5)
+    )
+    with mock.patch("controlpanel.deployments.tasks.submit_deployment_task.apply_async"):
+        services.deployments_requeue_stale()
+    deployment.refresh_from_db()
+    api.get("/deployments/flux-worker").respond(200, json=together_item("flux-worker", now - dt.timedelta(minutes=4)))
+    create = api.post("/deployments").respond(200, json=together_item("flux-worker", now))
+    services.deployment_submit(deployment_id=deployment.pk, task_id=deployment.submit_task_id)
+    deployment.refresh_from_db()
+    assert create.call_count == 0
+    assert deployment.external_id == "dep_flux-worker"
+    assert deployment.state == State.PROVISIONING
