@@ -99,4 +99,8 @@ def post_confirmed(client, url: str, data: dict, **extra):
     first = client.post(url, data, **extra)
     match = re.search(rb'name="confirmed" value="([0-9a-f]{20})"', first.content)
     assert match, "the form did not ask to confirm the amount"
-    return client.post(url, {**data, "confirmed": match.group(1).decode()}, **extra)
+    confirm = {**data, "confirmed": match.group(1).decode()}
+    token = re.search(rb'name="idempotency_key" value="([A-Za-z0-9_-]+)"', first.content)
+    if token:  # the create form's; an edit form has none
+        confirm["idempotency_key"] = token.group(1).decode()
+    return client.post(url, confirm, **extra)

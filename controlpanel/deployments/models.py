@@ -169,3 +169,26 @@ class LogSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"logs of {self.deployment}"
+
+
+class IdempotencyKey(models.Model):
+    """A token a create request carried, and the deployment it produced.
+
+    Each render of a create form carries a fresh token (a REST API's ``Idempotency-Key``
+    header is the same thing): a repeated or concurrent request with the same token gets
+    the first one's deployment instead of a second, paid one. The unique constraint is
+    the lock: of two racing inserts one wins, the other reads the winner's deployment.
+    Kept for ``IDEMPOTENCY_TTL`` (services.submission), then deleted on a later create.
+    """
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=100)
+    # Null only inside the transaction that claims the key and then creates the deployment.
+    deployment = models.ForeignKey(Deployment, null=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "key"], name="uniq_idempotency_key_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]}… → {self.deployment_id}"

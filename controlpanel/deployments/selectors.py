@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.cost import cost_this_month, month_start_of
-from controlpanel.deployments.models import Deployment, DeploymentEvent
+from controlpanel.deployments.models import Deployment, DeploymentEvent, IdempotencyKey
 from controlpanel.deployments.states import State
 from controlpanel.teams.models import Team
 
@@ -27,6 +27,15 @@ def team_deployments(*, team: Team, include_deleted: bool = False) -> QuerySet[D
 def team_deployment(*, team: Team, pk: int) -> Deployment:
     """The team's deployment or 404: another team's id looks exactly like a missing one."""
     return get_object_or_404(Deployment.objects.select_related("account", "created_by"), team=team, pk=pk)
+
+
+def deployment_for_idempotency_key(*, team: Team, key: str) -> Deployment | None:
+    """The deployment a create request with this key already produced, if any."""
+    if not key:
+        return None
+    found = IdempotencyKey.objects.filter(team=team, key=key, deployment__isnull=False).select_related("deployment")
+    row = found.first()
+    return row.deployment if row else None
 
 
 def deployment_events(*, deployment: Deployment, limit: int = 200) -> QuerySet[DeploymentEvent]:

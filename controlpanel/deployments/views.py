@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -222,6 +223,20 @@ def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, An
     }
 
 
+def _create_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, Any]:
+    """A create form's context: each render carries a fresh idempotency token."""
+    return _form_context(request, form, idempotency_key=services.new_idempotency_key(), **extra)
+
+
+IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,100}")
+
+
+def _posted_idempotency_key(request: HttpRequest) -> str:
+    """The token the form was rendered with, or "" for a post that has none (or a forged one)."""
+    key = request.POST.get("idempotency_key", "")
+    return key if IDEMPOTENCY_KEY_RE.fullmatch(key) else ""
+
+
 def _spec_digest(form: Any) -> str:
     """Names exactly what the user confirmed: the spec and the key that pays for it."""
     payload = json.dumps({"spec": form.spec, "account": form.account.pk}, sort_keys=True, default=str)
@@ -243,6 +258,12 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
         return _no_key(request, vendor)
     form_class = form_class_for(vendor)
     if request.method == "POST":
+        idempotency_key = _posted_idempotency_key(request)
+        earlier = selectors.deployment_for_idempotency_key(team=request.team, key=idempotency_key)
+        if earlier is not None:
+            # The same form posted again (a double click, a retried request): the first answer.
+            messages.success(request, f"{earlier.name} is queued for {earlier.get_vendor_display()}.")
+            return _redirect(request, reverse("deployments:detail", args=[earlier.pk]))
         form = _build_form(request, vendor, request.POST)
         confirmed = request.POST.get("confirmed", "")
         if form.is_valid() and confirmed != _spec_digest(form):
@@ -250,7 +271,7 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             # for exactly this spec (change a field after confirming, and it asks again).
             template = "deployments/_form.html" if request.htmx else "deployments/create.html"
             confirming = confirmed != "edit"
-            context = _form_context(
+            context = _create_context(
                 request, form, confirming=confirming, charges=form.charges(), digest=_spec_digest(form)
             )
             return render(request, template, context)
@@ -262,13 +283,14 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
                     account=form.account,
                     spec=form.spec,
                     estimated_price_per_hour=form.estimate().get("low"),
+                    idempotency_key=idempotency_key,
                 )
             messages.success(
                 request, _requested(f"{deployment.name} is queued", deployment.get_vendor_display(), watch)
             )
             return _redirect(request, reverse("deployments:detail", args=[deployment.pk]))
         template = "deployments/_form.html" if request.htmx else "deployments/create.html"
-        return render(request, template, _form_context(request, form))
+        return render(request, template, _create_context(request, form))
     initial, rows, source = {}, {}, None
     if request.GET.get("from"):
         source = selectors.team_deployment(team=request.team, pk=int(request.GET["from"]))
@@ -285,7 +307,7 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
                 initial["name"] = selectors.free_name(account=source.account, name=initial["name"])
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
-    return render(request, template, _form_context(request, form, source=source))
+    return render(request, template, _create_context(request, form, source=source))
 
 
 def _no_key(request: HttpRequest, vendor: str) -> HttpResponse:

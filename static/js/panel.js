@@ -330,6 +330,40 @@
     if (e.target.matches("input[type=number]")) syncScalePrice(e.target.closest("form"));
   });
 
+  // A submit button with data-busy-label ("Confirm and create") is disabled and relabelled
+  // while its form's request is in flight, so a double click sends one request. The form's
+  // idempotency token covers whatever gets through anyway (a retry, a second tab).
+  function busy(form) {
+    form.querySelectorAll("button[data-busy-label]").forEach(function (btn) {
+      if (btn.hasAttribute("aria-busy")) return;
+      btn.dataset.idleLabel = btn.textContent;
+      btn.textContent = btn.dataset.busyLabel;
+      btn.disabled = true;
+      btn.setAttribute("aria-busy", "true");
+    });
+  }
+  function idle(form) {
+    form.querySelectorAll("button[data-busy-label][aria-busy]").forEach(function (btn) {
+      btn.textContent = btn.dataset.idleLabel;
+      btn.disabled = false;
+      btn.removeAttribute("aria-busy");
+    });
+  }
+  document.body.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.elt.tagName === "FORM") busy(e.detail.elt);
+  });
+  document.body.addEventListener("htmx:afterRequest", function (e) {
+    // On its way to the new deployment's page: stay busy until the page changes.
+    if (e.detail.elt.tagName === "FORM" && !(e.detail.successful && e.detail.xhr.getResponseHeader("HX-Redirect"))) {
+      idle(e.detail.elt);
+    }
+  });
+  document.body.addEventListener("submit", function (e) {
+    // A plain (non-htmx) submit: disable once the browser has taken the form's values.
+    var form = e.target;
+    if (!e.defaultPrevented) setTimeout(function () { busy(form); }, 0);
+  });
+
   // Keep a log view scrolled to the newest line while following.
   document.body.addEventListener("htmx:afterSettle", function (e) {
     var pre = e.target.querySelector ? e.target.querySelector(".logs[data-follow='1']") : null;

@@ -46,3 +46,5 @@ def test_a_lost_create_response_is_adopted_not_paid_for_twice(panel_worker, vend
     assert made.count() == 1
     deployment.refresh_from_db()
     assert made.get().object_id in deployment.external_id
+    timeline = list(deployment.events.values_list("message", flat=True))
+    assert f"Adopted what an earlier attempt created ({deployment.external_id})" in timeline

@@ -105,7 +105,8 @@ def test_lost_response_after_create_is_adopted_not_duplicated(client, people):
     wait_for(lambda: state_of(deployment.pk) == State.RUNNING, what="the retry to adopt it")
     assert SandboxObject.objects.filter(kind="deployment", name="it-lost").count() == 1
     events = " ".join(deployment.events.values_list("message", flat=True))
-    assert "Created on Together AI" in events
+    assert "Adopted what an earlier attempt created (dep_" in events
+    assert "Created on Together AI" not in events
 
 
 def test_vendor_refusal_lands_on_the_form_field(client, people):

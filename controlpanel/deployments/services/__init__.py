@@ -39,6 +39,7 @@ from controlpanel.deployments.services.submission import (
     deployment_submit,
     deployment_submit_gave_up,
     deployments_requeue_stale,
+    new_idempotency_key,
 )
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, deployment_transition
 from controlpanel.deployments.states import InvalidTransition
@@ -65,5 +66,6 @@ __all__ = [
     "deployment_submit_gave_up",
     "deployment_transition",
     "deployments_requeue_stale",
+    "new_idempotency_key",
     "refresh_sweep",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from controlpanel.audit.models import AuditAction
@@ -23,7 +24,7 @@ from controlpanel.audit.services import audit_record
 from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, key_refused_message, provider_for
-from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.models import Deployment, EventKind, IdempotencyKey
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
 from controlpanel.deployments.states import (
     State,
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 STALE_SUBMISSION = dt.timedelta(seconds=90)
 # A remote created this long before our attempt began is someone else's, not ours to adopt.
 ADOPTION_SKEW = dt.timedelta(minutes=2)
+# How long a create request's idempotency key answers for the deployment it produced.
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+IDEMPOTENCY_KEY_MAX = 100
 
 
 @transaction.atomic
@@ -57,10 +61,22 @@ def deployment_create(
     account: ProviderAccount,
     spec: dict[str, Any],
     estimated_price_per_hour: Decimal | None = None,
+    idempotency_key: str = "",
 ) -> Deployment:
+    """Queue a new deployment for the worker to send.
+
+    With an ``idempotency_key`` (the create form's hidden token, or later an API's
+    ``Idempotency-Key`` header), a repeated or concurrent request with the same key
+    returns the first request's deployment and creates, audits and enqueues nothing.
+    """
     require_perm(actor=actor, team=team, perm=Perm.DEPLOY)
     if account.team_id != team.pk:
         raise ValidationError("That key belongs to another team.")
+    if idempotency_key:
+        earlier = _idempotency_claim(team=team, key=idempotency_key)
+        if earlier is not None:
+            logger.info("deployment_id=%s returned again for a repeated create request", earlier.pk)
+            return earlier
     deployment = Deployment.objects.create(
         team=team,
         account=account,
@@ -80,8 +96,39 @@ def deployment_create(
         summary=f"Created {account.get_vendor_display()} deployment {deployment.name} on “{account.label}”{price}",
         data={"vendor": account.vendor, "account_id": account.pk},
     )
+    if idempotency_key:
+        IdempotencyKey.objects.filter(team=team, key=idempotency_key).update(deployment=deployment)
     submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
+
+
+def new_idempotency_key() -> str:
+    """A random, unguessable token for one render of a create form."""
+    return secrets.token_urlsafe(24)
+
+
+def _idempotency_claim(*, team: Team, key: str) -> Deployment | None:
+    """Take ``key`` for this request, or return what an earlier request with it created.
+
+    Runs inside the create's transaction. The unique (team, key) constraint decides a
+    race: on PostgreSQL the second insert waits for the first transaction and fails once
+    it commits; on SQLite (IMMEDIATE transactions) the second transaction waits its turn.
+    The loser's insert is undone by its savepoint and it reads the winner's deployment.
+    """
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(f"An idempotency key is at most {IDEMPOTENCY_KEY_MAX} characters.")
+    now = timezone.now()
+    # Cleanup on write (this team's keys), so no beat is needed. An expired key may be used again.
+    IdempotencyKey.objects.filter(team=team, created_at__lt=now - IDEMPOTENCY_TTL).delete()
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(team=team, key=key, created_at=now)
+    except IntegrityError:
+        earlier = IdempotencyKey.objects.select_related("deployment").filter(team=team, key=key).first()
+        if earlier is None or earlier.deployment is None:
+            raise ValidationError("This form was just submitted; reload the page to see the result.") from None
+        return earlier.deployment
+    return None
 
 
 @dataclass
@@ -145,14 +192,15 @@ def deployment_submit(*, deployment_id: int, task_id: str) -> None:
                 verb = "Started"
             else:
                 remote = None
+                verb = "Created"
                 if claim.retrying:
                     # An earlier attempt may have created it before failing: adopt, don't pay twice.
                     found = provider.find_by_name(deployment.name)
                     if found is not None and _adoptable(found, deployment):
                         remote = provider.adopt(found, deployment.spec)
+                        verb = "Adopted"
                         logger.info("deployment_id=%s adopted external_id=%s", deployment.pk, found.external_id)
                 remote = remote or provider.create(deployment.spec)
-                verb = "Created"
     except Transient:
         raise
     except SpecError as exc:
@@ -181,12 +229,11 @@ def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str
         deployment.external_id = remote.external_id
         deployment.error_fields = {}
         deployment.save(update_fields=["external_id", "error_fields", "updated_at"])
-        event_record(
-            deployment,
-            kind=EventKind.INFO,
-            actor=None,
-            message=f"{verb} on {deployment.get_vendor_display()} as {remote.external_id}",
-        )
+        if verb == "Adopted":
+            message = f"Adopted what an earlier attempt created ({remote.external_id})"
+        else:
+            message = f"{verb} on {deployment.get_vendor_display()} as {remote.external_id}"
+        event_record(deployment, kind=EventKind.INFO, actor=None, message=message)
         target = state_for_remote(State.SUBMITTING, remote.state) or State.PROVISIONING
         apply_remote(deployment, remote, target=target)
         ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
@@ -264,11 +311,13 @@ def deployments_requeue_stale(*, now: dt.datetime | None = None) -> int:
         Deployment.objects.filter(pk=pk, state=State.QUEUED).update(state_changed_at=now)
         submit_deployment_task.delay(pk)
         count += 1
-    stuck = Deployment.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff)
+    # submit_started_at stays the first attempt's start (the adoption window counts from
+    # it); like a QUEUED row, a re-sent row's state_changed_at is touched instead.
+    stuck = Deployment.objects.filter(state=State.SUBMITTING, state_changed_at__lt=cutoff)
     for pk, old_task_id in stuck.values_list("pk", "submit_task_id"):
         new_task_id = str(uuid.uuid4())
         if Deployment.objects.filter(pk=pk, state=State.SUBMITTING, submit_task_id=old_task_id).update(
-            submit_task_id=new_task_id, submit_started_at=now
+            submit_task_id=new_task_id, state_changed_at=now
         ):
             logger.warning("deployment_id=%s stuck submitting; re-sent as task %s", pk, new_task_id)
             submit_deployment_task.apply_async((pk,), task_id=new_task_id)

@@ -254,7 +254,7 @@ def test_requeue_stale_resends_lost_submissions(account):
     submitting = DeploymentFactory(account=account, state=State.SUBMITTING, submit_task_id="old")
     long_ago = timezone.now() - dt.timedelta(minutes=10)
     Deployment.objects.filter(pk=queued.pk).update(state_changed_at=long_ago)
-    Deployment.objects.filter(pk=submitting.pk).update(submit_started_at=long_ago)
+    Deployment.objects.filter(pk=submitting.pk).update(submit_started_at=long_ago, state_changed_at=long_ago)
     with (
         mock.patch("controlpanel.deployments.tasks.submit_deployment_task.delay") as delay,
         mock.patch("controlpanel.deployments.tasks.submit_deployment_task.apply_async") as apply_async,
