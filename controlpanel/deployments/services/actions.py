@@ -105,8 +105,10 @@ def deployment_request_action(
     """Record what a person asked for and hand it to a worker.
 
     Start re-enters the submission path (stopped → queued). Deleting something that
-    never reached the vendor, or that the vendor already forgot, is done right here.
-    Everything else becomes a pending action for ``deployment_run_action``.
+    never reached the vendor, or that the vendor already forgot, is done right here; a
+    row with no id whose create began may exist at the vendor, so its delete is a pending
+    action that looks for it by name. Everything else becomes a pending action for
+    ``deployment_run_action``.
     """
     require_perm(actor=actor, team=deployment.team, perm=Perm.DEPLOY)
     deployment = (

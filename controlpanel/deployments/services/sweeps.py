@@ -24,7 +24,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from controlpanel.deployments.models import Deployment
+from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.services.transitions import event_record
 from controlpanel.deployments.states import State
 from controlpanel.deployments.tasks import MAX_COUNTDOWN, deployment_action_task, submit_deployment_task
 
@@ -109,6 +110,7 @@ def deployments_sweep_submissions(*, now: dt.datetime | None = None) -> int:
         # Written first: the next sweep waits another interval before sending again.
         if Deployment.objects.filter(free, pk=pk, state=State.QUEUED).update(next_attempt_at=now):
             logger.warning("deployment_id=%s queued and not picked up; sent again", pk)
+            _note(pk, "No worker picked it up; sent again")
             submit_deployment_task.delay(pk)
             count += 1
     stuck = Deployment.objects.filter(free, _overdue(now, "submit_started_at"), state=State.SUBMITTING)
@@ -118,6 +120,7 @@ def deployments_sweep_submissions(*, now: dt.datetime | None = None) -> int:
             submit_task_id=new_task_id, submit_started_at=now, next_attempt_at=now
         ):
             logger.warning("deployment_id=%s stuck submitting; re-sent as task %s", pk, new_task_id)
+            _note(pk, "The attempt sending it went quiet; sent again, looking first for anything it made")
             submit_deployment_task.apply_async((pk,), task_id=new_task_id)
             count += 1
     return count
@@ -136,9 +139,15 @@ def deployments_sweep_actions(*, now: dt.datetime | None = None) -> int:
             .update(next_attempt_at=now)
         ):
             logger.warning("deployment_id=%s pending %s with no attempt alive; sent again", pk, action)
+            _note(pk, f"“{action.capitalize()}” was not carried out by any worker; sent again")
             deployment_action_task.delay(pk)
             count += 1
     return count
+
+
+def _note(pk: int, message: str) -> None:
+    """A line on the timeline: people see why the panel tried again."""
+    event_record(Deployment(pk=pk), kind=EventKind.INFO, actor=None, message=message)
 
 
 def deployments_sweep_due(*, now: dt.datetime | None = None) -> int:

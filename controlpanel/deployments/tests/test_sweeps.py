@@ -64,6 +64,7 @@ def test_sweep_resends_an_action_whose_message_was_lost(account, sent):
     sent["action"].assert_called_once_with(deployment.pk)
     deployment.refresh_from_db()
     assert deployment.next_attempt_at == NOW  # the next sweep waits another interval
+    assert "“Stop” was not carried out by any worker; sent again" in messages(deployment)
     assert services.deployments_sweep_due(now=NOW + dt.timedelta(seconds=10)) == 0
 
 
@@ -179,6 +180,7 @@ def test_sweep_resends_a_submission_whose_retry_never_came(account, sent):
     deployment.refresh_from_db()
     assert deployment.submit_task_id != "chain"  # the old chain, should it wake, stops
     sent["resubmitted"].assert_called_once_with((deployment.pk,), task_id=deployment.submit_task_id)
+    assert "The attempt sending it went quiet; sent again, looking first for anything it made" in messages(deployment)
 
 
 def test_sweep_leaves_a_submission_a_live_attempt_holds(account, sent):
