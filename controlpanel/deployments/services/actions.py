@@ -296,7 +296,11 @@ def deployment_run_action(*, deployment_id: int, task_id: str = "") -> None:
 
 def _run_claimed_action(*, deployment_id: int) -> None:
     deployment = Deployment.objects.select_related("account", "pending_actor").filter(pk=deployment_id).first()
-    if deployment is None or not deployment.pending_action or deployment.account is None:
+    if deployment is None or not deployment.pending_action:
+        return
+    if deployment.account is None:
+        # Said, not left pending: the sweep would otherwise send it again and again.
+        _finish_action(deployment_id, deployment.pending_actor, error="The key this deployment used was deleted.")
         return
     if deployment.state == State.SUBMITTING:
         # Not at the vendor yet (no id): try again once the submission has landed.

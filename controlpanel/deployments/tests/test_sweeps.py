@@ -139,6 +139,16 @@ def test_a_finished_attempt_lets_go_of_the_row(account, api):
     assert (deployment.attempt_id, deployment.attempt_claimed_at, deployment.next_attempt_at) == ("", None, None)
 
 
+def test_an_action_whose_key_was_deleted_ends_in_words_not_pending_forever(account, sent):
+    deployment = pending_stop(account, pending_since=ago(300), next_attempt_at=ago(300))
+    Deployment.objects.filter(pk=deployment.pk).update(account=None)
+    services.deployment_run_action(deployment_id=deployment.pk, task_id="a-1")
+    deployment.refresh_from_db()
+    assert deployment.pending_action == ""
+    assert deployment.last_error == "Stop failed: The key this deployment used was deleted."
+    assert services.deployments_sweep_due(now=NOW) == 0
+
+
 # --- submissions: the sweep never races a retry chain that is alive -----------------------------
 
 
