@@ -228,8 +228,12 @@ else:
 # --- Celery --------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    # Longer than any retry countdown, so a delayed retry is never delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    # How long an unacked message waits before Redis hands it out again (a killed worker's
+    # task comes back after this). Longer than the longest retry countdown (120 s) plus the
+    # hard time limit (90 s), so a scheduled retry is not normally delivered twice; should
+    # one be, or should an acks_late task outlive it, the row's claim turns the copy away.
+    # The beat sweep re-sends lost work after PANEL_STALE_WORK_SECONDS anyway.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
     _prefix = env_str("CELERY_KEY_PREFIX")
     if _prefix:
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _prefix
@@ -261,6 +265,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
 
 PANEL_SWEEP_SECONDS = env_float("PANEL_SWEEP_SECONDS", 2.0)
+# Work (a submission or an action) whose next attempt is this overdue, with no attempt in
+# flight, has lost its message: the beat sweep sends it again from the database.
+PANEL_STALE_WORK_SECONDS = env_int("PANEL_STALE_WORK_SECONDS", 90)
 # How old an account's catalog (markets, plans, products, prices) may get; the sweep resyncs it.
 PANEL_CATALOG_SYNC_SECONDS = env_int("PANEL_CATALOG_SYNC_SECONDS", 15 * 60)
 CELERY_BEAT_SCHEDULE = {

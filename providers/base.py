@@ -275,6 +275,10 @@ class Provider:
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False
+    # Seconds a deployment may stay provisioning before the panel calls it failed ("did not
+    # come up within 30 minutes") and stops what can be stopped, so a rollout that never
+    # finishes does not bill forever. Default: a large image pulled and a model loaded.
+    provision_deadline: ClassVar[int] = 30 * 60
     # The Scale dialog: which inputs it asks for (replica bounds, or one count as Nosana's
     # replicas), where the current values live in the spec (Replicate keeps min/max
     # instances), and what the vendor calls the things it scales.

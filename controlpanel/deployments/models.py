@@ -69,6 +69,16 @@ class Deployment(models.Model):
     pending_since = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
+    # The row's worker attempts (submit or action), found from the database by the sweep
+    # (services.sweeps). An attempt claims the row by a conditional UPDATE of
+    # ``attempt_id``/``attempt_claimed_at``, so two never run on one row at once; a claim
+    # older than the task's hard time limit is dead. ``next_attempt_at`` is when the row's
+    # own chain means to try next (now, or a scheduled retry); the sweep re-sends only when
+    # that is overdue by ``PANEL_STALE_WORK_SECONDS``.
+    attempt_id = models.CharField(max_length=64, blank=True)
+    attempt_claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_deployments"
     )

@@ -13,16 +13,21 @@ logger = logging.getLogger(f"{__name__}.celery")
 
 MAX_SUBMIT_RETRIES = 8  # with the backoff below: a little over five minutes in all
 MAX_ACTION_RETRIES = 6
+MAX_COUNTDOWN = 120.0  # no retry waits longer (the sweep's estimate until the task says when)
 
 
 def _countdown(retries: int, exc: Transient) -> float:
-    return backoff_seconds(retries, exc.retry_after, base=2.0, cap=120.0)
+    return backoff_seconds(retries, exc.retry_after, base=2.0, cap=MAX_COUNTDOWN)
 
 
 @shared_task(bind=True, name="controlpanel.deployments.tasks.submit_deployment_task", max_retries=MAX_SUBMIT_RETRIES)
 def submit_deployment_task(self, deployment_id: int) -> None:
     # At call time: the services import this module to queue its tasks (a real cycle).
-    from controlpanel.deployments.services import deployment_submit, deployment_submit_gave_up
+    from controlpanel.deployments.services import (
+        deployment_attempt_retry_later,
+        deployment_submit,
+        deployment_submit_gave_up,
+    )
 
     try:
         deployment_submit(deployment_id=deployment_id, task_id=self.request.id)
@@ -32,6 +37,9 @@ def submit_deployment_task(self, deployment_id: int) -> None:
             return
         countdown = _countdown(self.request.retries, exc)
         logger.warning("deployment_id=%s submit retry in %.1fs: %s", deployment_id, countdown, exc.message)
+        # Written before the retry is sent: should the broker drop it, the sweep re-sends
+        # once this time is overdue, and not before (the chain is alive until then).
+        deployment_attempt_retry_later(deployment_id=deployment_id, countdown=countdown)
         # retry() keeps the task id, so the next attempt's claim knows it may be a repeat.
         raise self.retry(countdown=countdown, exc=exc) from None
 
@@ -39,15 +47,22 @@ def submit_deployment_task(self, deployment_id: int) -> None:
 @shared_task(bind=True, name="controlpanel.deployments.tasks.deployment_action_task", max_retries=MAX_ACTION_RETRIES)
 def deployment_action_task(self, deployment_id: int) -> None:
     # At call time: the services import this module to queue its tasks (a real cycle).
-    from controlpanel.deployments.services import deployment_action_gave_up, deployment_run_action
+    from controlpanel.deployments.services import (
+        deployment_action_gave_up,
+        deployment_attempt_retry_later,
+        deployment_run_action,
+    )
 
     try:
-        deployment_run_action(deployment_id=deployment_id)
+        deployment_run_action(deployment_id=deployment_id, task_id=self.request.id)
     except Transient as exc:
         if self.request.retries >= self.max_retries:
-            deployment_action_gave_up(deployment_id=deployment_id, message=exc.message)
+            deployment_action_gave_up(deployment_id=deployment_id, message=exc.message, task_id=self.request.id)
             return
-        raise self.retry(countdown=_countdown(self.request.retries, exc), exc=exc) from None
+        countdown = _countdown(self.request.retries, exc)
+        # As for submissions: the sweep re-sends only if this retry never comes.
+        deployment_attempt_retry_later(deployment_id=deployment_id, countdown=countdown)
+        raise self.retry(countdown=countdown, exc=exc) from None
 
 
 @shared_task(name="controlpanel.deployments.tasks.refresh_accounts_task")

@@ -90,6 +90,7 @@ class FluenceProvider(Provider):
         {Action.UPDATE, Action.RESTART, Action.DELETE, Action.LOGS, Action.EVENTS}
     )
     unique_names: ClassVar[bool] = False  # uniqueness is not documented [?]: key on ids
+    provision_deadline: ClassVar[int] = 20 * 60  # a VM is up in minutes; rent runs from the create
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"X-API-KEY": api_key}  # [V]

@@ -73,6 +73,7 @@ class NosanaProvider(Provider):
     )
     # No unique index and no check: a retried create makes a duplicate [V].
     unique_names: ClassVar[bool] = False
+    provision_deadline: ClassVar[int] = 30 * 60  # waiting in a market queue for a node counts too
     scale_fields: ClassVar[tuple[str, ...]] = ("replicas",)
     scale_keys: ClassVar[tuple[str, ...]] = ("replicas",)
 

@@ -88,6 +88,7 @@ class NovitaProvider(Provider):
     )
     # Names are free text, not unique [I]: never dedupe by name alone (notes §4).
     unique_names: ClassVar[bool] = False
+    provision_deadline: ClassVar[int] = 30 * 60  # image pull on a GPU instance billed from the create
     redeploys: ClassVar[bool] = True  # /upgrade with the same fields recreates the container
     redeploy_effect: ClassVar[str] = (
         "the container is recreated from its image (a newer one behind the same tag is pulled) and the instance's data is kept"

@@ -61,6 +61,7 @@ class ReplicateProvider(Provider):
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.EVENTS}
     )
     unique_names: ClassVar[bool] = True  # owner/name is the URL [V]
+    provision_deadline: ClassVar[int] = 45 * 60  # a cold boot of a large model's instances can take long
     scale_keys: ClassVar[tuple[str, ...]] = ("min_instances", "max_instances")
     scale_unit: ClassVar[str] = "instances"
 

@@ -45,6 +45,7 @@ class TogetherProvider(Provider):
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.LOGS}
     )
     unique_names: ClassVar[bool] = True  # name is "the unique identifier" and works in paths [V]
+    provision_deadline: ClassVar[int] = 30 * 60  # dedicated GPUs, image pull and model load: the default
     redeploys: ClassVar[bool] = True  # a PATCH of the same spec rolls the replicas anew
 
     def error_detail(self, response: httpx.Response) -> ErrorDetail | None:

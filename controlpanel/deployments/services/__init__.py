@@ -2,7 +2,8 @@
 
 - ``transitions``: the one place ``state`` changes, events, copying the vendor's view on a row
 - ``submission``: create, resubmit, the worker's submit, re-sending lost submissions
-- ``refresh``: polling each account with one ``list()``
+- ``refresh``: polling each account with one ``list()``, and provisioning deadlines
+- ``sweeps``: claims on a row (one attempt at a time) and re-sending lost work from the database
 - ``actions``: start/stop/restart/scale/update/delete/archive, asked for and carried out
 - ``logs``: the logs card's fetch
 - ``bulk``: one action on several deployments
@@ -34,12 +35,18 @@ from controlpanel.deployments.services.refresh import (
     refresh_sweep,
 )
 from controlpanel.deployments.services.submission import (
+    deployment_attempt_retry_later,
     deployment_create,
     deployment_resubmit,
     deployment_submit,
     deployment_submit_gave_up,
     deployments_requeue_stale,
     new_idempotency_key,
+)
+from controlpanel.deployments.services.sweeps import (
+    deployments_sweep_actions,
+    deployments_sweep_due,
+    deployments_sweep_submissions,
 )
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, deployment_transition
 from controlpanel.deployments.states import InvalidTransition
@@ -55,6 +62,7 @@ __all__ = [
     "account_request_refresh",
     "action_refusal",
     "deployment_action_gave_up",
+    "deployment_attempt_retry_later",
     "deployment_bulk_action",
     "deployment_create",
     "deployment_fetch_logs",
@@ -66,6 +74,9 @@ __all__ = [
     "deployment_submit_gave_up",
     "deployment_transition",
     "deployments_requeue_stale",
+    "deployments_sweep_actions",
+    "deployments_sweep_due",
+    "deployments_sweep_submissions",
     "new_idempotency_key",
     "refresh_sweep",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,11 @@ from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
 from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.services.sweeps import (
+    attempt_claim,
+    attempt_release,
+    attempt_release_for_retry,
+)
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
 from controlpanel.deployments.states import (
     State,
@@ -99,8 +105,10 @@ def deployment_request_action(
     """Record what a person asked for and hand it to a worker.
 
     Start re-enters the submission path (stopped → queued). Deleting something that
-    never reached the vendor, or that the vendor already forgot, is done right here.
-    Everything else becomes a pending action for ``deployment_run_action``.
+    never reached the vendor, or that the vendor already forgot, is done right here; a
+    row with no id whose create began may exist at the vendor, so its delete is a pending
+    action that looks for it by name. Everything else becomes a pending action for
+    ``deployment_run_action``.
     """
     require_perm(actor=actor, team=deployment.team, perm=Perm.DEPLOY)
     deployment = (
@@ -124,7 +132,20 @@ def deployment_request_action(
         deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Start requested")
         submit_deployment_task.delay_on_commit(deployment.pk)
         return deployment
-    if action is Action.DELETE and (not deployment.external_id or deployment.state in (State.LOST, State.QUEUED)):
+    if action is Action.DELETE and _create_may_have_reached_vendor(deployment):
+        # No external id does not mean nothing was made: an attempt may have created it and
+        # not yet saved (or lost) the answer. The worker looks for it by name and deletes what
+        # it finds; a create result that lands later is deleted too (submission._save_submission).
+        deployment_transition(
+            deployment=deployment,
+            to=State.DELETING,
+            actor=actor,
+            message=(
+                f"Delete requested; a create may have reached {deployment.get_vendor_display()}, "
+                "so the worker looks for it by name and deletes what it finds"
+            ),
+        )
+    elif action is Action.DELETE and (not deployment.external_id or deployment.state == State.LOST):
         deployment_transition(deployment=deployment, to=State.DELETING, actor=actor, message="Delete requested")
         deployment_transition(
             deployment=deployment, to=State.DELETED, actor=actor, message="Nothing to delete at the vendor"
@@ -135,13 +156,27 @@ def deployment_request_action(
     deployment.pending_params = params
     deployment.pending_actor = actor
     deployment.pending_since = timezone.now()
+    deployment.next_attempt_at = deployment.pending_since
     deployment.last_error = ""
     deployment.save(
-        update_fields=["pending_action", "pending_params", "pending_actor", "pending_since", "last_error", "updated_at"]
+        update_fields=[
+            "pending_action",
+            "pending_params",
+            "pending_actor",
+            "pending_since",
+            "next_attempt_at",
+            "last_error",
+            "updated_at",
+        ]
     )
     event_record(deployment, kind=EventKind.ACTION, actor=actor, message=f"{_describe(action, params)} requested")
     deployment_action_task.delay_on_commit(deployment.pk)
     return deployment
+
+
+def _create_may_have_reached_vendor(deployment: Deployment) -> bool:
+    """No external id, yet an attempt to create it began (and may have made something)."""
+    return not deployment.external_id and deployment.submit_attempts > 0 and deployment.state != State.LOST
 
 
 def _safe_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -181,8 +216,42 @@ def _update(provider: Provider, deployment: Deployment, params: dict[str, Any]) 
 
 
 def _delete(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    if not deployment.external_id:
+        _find_what_the_create_made(provider, deployment)  # raises NotFound when nothing was
     provider.delete(deployment.external_id)
     return _Outcome(None, dict(deployment.spec))
+
+
+def _find_what_the_create_made(provider: Provider, deployment: Deployment) -> None:
+    """A delete of a row whose create may have reached the vendor: find it by name, as
+    adoption does, and record it on the row (so the poll confirms the delete)."""
+    from controlpanel.deployments.services.submission import _adoptable  # one rule for "ours"
+
+    vendor = deployment.get_vendor_display()
+    found = provider.find_by_name(deployment.name)
+    if found is None or not _adoptable(found, deployment):
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=f"Nothing named {deployment.name} at {vendor}: the create never got there",
+        )
+        raise NotFound(f"no {deployment.name} at {vendor}")
+    with transaction.atomic():
+        Deployment.objects.filter(pk=deployment.pk, external_id="").update(external_id=found.external_id)
+        deployment.external_id = found.external_id
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=f"Found {found.external_id} at {vendor} by name (the create had got there); deleting it",
+        )
+    logger.warning(
+        "deployment_id=%s account_id=%s external_id=%s found by name while deleting",
+        deployment.pk,
+        deployment.account_id,
+        found.external_id,
+    )
 
 
 def _archive(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
@@ -201,10 +270,37 @@ VENDOR_CALLS: dict[Action, Callable[[Provider, Deployment, dict[str, Any]], _Out
 }
 
 
-def deployment_run_action(*, deployment_id: int) -> None:
-    """The worker's half of an action. Raises ``Transient`` for the task to retry."""
+def deployment_run_action(*, deployment_id: int, task_id: str = "") -> None:
+    """The worker's half of an action. Raises ``Transient`` for the task to retry.
+
+    The attempt claims the row first (``sweeps.attempt_claim``); a row another attempt holds
+    (a submission still in flight, a redelivered copy) is retried later, never run twice.
+    """
+    attempt_id = task_id or str(uuid.uuid4())
+    if not Deployment.objects.filter(pk=deployment_id).exclude(pending_action="").exists():
+        return
+    if not attempt_claim(deployment_id=deployment_id, attempt_id=attempt_id):
+        raise Transient("another attempt is at work on this deployment")
+    retrying = False
+    try:
+        _run_claimed_action(deployment_id=deployment_id)
+    except Transient:
+        retrying = True  # the task retries; the sweep waits for that retry
+        raise
+    finally:
+        if retrying:
+            attempt_release_for_retry(deployment_id=deployment_id, attempt_id=attempt_id)
+        else:
+            attempt_release(deployment_id=deployment_id, attempt_id=attempt_id)
+
+
+def _run_claimed_action(*, deployment_id: int) -> None:
     deployment = Deployment.objects.select_related("account", "pending_actor").filter(pk=deployment_id).first()
-    if deployment is None or not deployment.pending_action or deployment.account is None:
+    if deployment is None or not deployment.pending_action:
+        return
+    if deployment.account is None:
+        # Said, not left pending: the sweep would otherwise send it again and again.
+        _finish_action(deployment_id, deployment.pending_actor, error="The key this deployment used was deleted.")
         return
     if deployment.state == State.SUBMITTING:
         # Not at the vendor yet (no id): try again once the submission has landed.
@@ -309,12 +405,14 @@ def _move_after_acceptance(
             )
     elif remote is not None:
         target = state_for_remote(deployment.state, remote.state)
-        if action is Action.STOP and target in (State.RUNNING, State.UPDATING):
+        if action is Action.STOP and target in (State.RUNNING, State.UPDATING, State.PROVISIONING):
             target = State.STOPPING  # the vendor took the stop; its status lags
         apply_remote(deployment, remote, target=target, actor=actor)
     elif action is Action.STOP:
         deployment_transition(deployment=deployment, to=State.STOPPING, actor=actor, message="Stop accepted")
 
 
-def deployment_action_gave_up(*, deployment_id: int, message: str) -> None:
+def deployment_action_gave_up(*, deployment_id: int, message: str, task_id: str = "") -> None:
     _finish_action(deployment_id, None, error=f"the vendor kept failing ({message})")
+    if task_id:
+        attempt_release(deployment_id=deployment_id, attempt_id=task_id)

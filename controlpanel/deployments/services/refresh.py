@@ -18,18 +18,26 @@ from controlpanel.core.heartbeat import beat
 from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
-from controlpanel.deployments.models import Deployment
-from controlpanel.deployments.services.submission import deployments_requeue_stale
-from controlpanel.deployments.services.transitions import apply_remote, deployment_transition, remote_unchanged
+from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.services.sweeps import deployments_sweep_due
+from controlpanel.deployments.services.transitions import (
+    apply_remote,
+    deployment_transition,
+    event_record,
+    remote_unchanged,
+)
 from controlpanel.deployments.states import (
     IN_MOTION,
     WATCHED,
     State,
     can_transition,
+    state_for_remote,
 )
+from controlpanel.deployments.tasks import deployment_action_task
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.services import require_perm
 from providers.base import (
+    Action,
     AuthError,
     NotFound,
     ProviderError,
@@ -86,6 +94,7 @@ def account_refresh(*, account_id: int) -> None:
                         continue
                     _refresh_one(provider, deployment, remote)
                 _mark_checked(unchanged)
+            deployments_fail_past_deadline(account=account)
     except AuthError as exc:
         error = f"{account.get_vendor_display()} refused the key: {exc.message}"
         account_mark_refused(account=account, message=error)
@@ -118,6 +127,9 @@ def _refresh_one(provider: Any, deployment: Deployment, remote: Remote | None) -
         locked = Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
         if locked is None or locked.state not in WATCHED:
             return
+        if remote is not None and _still_not_up_after_deadline(locked, remote):
+            apply_remote(locked, remote, target=State.FAILED)  # the vendor's view, not "provisioning" again
+            return
         if remote is None or remote.state == RemoteState.DELETED:
             target = State.DELETED if locked.state == State.DELETING else State.LOST
             if can_transition(locked.state, target):
@@ -125,6 +137,96 @@ def _refresh_one(provider: Any, deployment: Deployment, remote: Remote | None) -
                 deployment_transition(deployment=locked, to=target, message=message)
             return
         apply_remote(locked, remote)
+
+
+# The start of the reason a deployment failed for not coming up in time (see below).
+DEADLINE_REASON = "Did not come up within"
+
+
+def _minutes(seconds: int) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def deployments_fail_past_deadline(*, account: ProviderAccount, now: dt.datetime | None = None) -> list[int]:
+    """Fail the account's deployments that have been provisioning longer than the vendor's
+    ``provision_deadline``, in plain words, and stop what can be stopped: a rollout that
+    never finishes must not bill forever. The stop is a pending action like a person's (its
+    worker attempt, retries and the sweep behind it). Returns the rows failed."""
+    now = now or timezone.now()
+    provider_class = account.provider_class
+    deadline = provider_class.provision_deadline
+    cutoff = now - dt.timedelta(seconds=deadline)
+    overdue = Deployment.objects.filter(account=account, state=State.PROVISIONING, state_changed_at__lt=cutoff)
+    failed = []
+    for pk in list(overdue.values_list("pk", flat=True)):
+        with transaction.atomic():
+            deployment = (
+                Deployment.objects.select_for_update()
+                .filter(pk=pk, state=State.PROVISIONING, state_changed_at__lt=cutoff)
+                .first()
+            )
+            if deployment is None:
+                continue
+            reason = f"{DEADLINE_REASON} {_minutes(deadline)}"
+            deployment.last_error = deployment.status_message = reason
+            deployment_transition(
+                deployment=deployment, to=State.FAILED, message=reason, extra_fields=("last_error", "status_message")
+            )
+            _stop_after_deadline(deployment, provider_class, reason=reason, now=now)
+            failed.append(pk)
+        logger.warning(
+            "deployment_id=%s account_id=%s external_id=%s %s",
+            pk,
+            account.pk,
+            deployment.external_id,
+            reason.lower(),
+        )
+    return failed
+
+
+def _stop_after_deadline(deployment: Deployment, provider_class: Any, *, reason: str, now: dt.datetime) -> None:
+    vendor = deployment.get_vendor_display()
+    if Action.STOP not in provider_class.actions or not deployment.external_id:
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=f"{vendor} has no stop: delete it if it should not go on billing",
+        )
+        return
+    if deployment.pending_action:
+        return  # a person's action is already on its way; it decides what happens next
+    deployment.pending_action, deployment.pending_params, deployment.pending_actor = Action.STOP.value, {}, None
+    deployment.pending_since = deployment.next_attempt_at = now
+    deployment.save(
+        update_fields=[
+            "pending_action",
+            "pending_params",
+            "pending_actor",
+            "pending_since",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
+    event_record(
+        deployment,
+        kind=EventKind.ACTION,
+        actor=None,
+        message=f"Stop requested: {reason[0].lower()}{reason[1:]}, and it may be billing on {vendor}",
+    )
+    deployment_action_task.delay_on_commit(deployment.pk)
+
+
+def _still_not_up_after_deadline(deployment: Deployment, remote: Remote) -> bool:
+    """A row failed for not coming up keeps ``failed`` while the vendor still says it is on
+    its way (otherwise the next poll would make it provisioning again, and the deadline
+    would start over); it recovers once the vendor says it runs."""
+    return (
+        deployment.state == State.FAILED
+        and deployment.last_error.startswith(DEADLINE_REASON)
+        and state_for_remote(deployment.state, remote.state) == State.PROVISIONING
+    )
 
 
 def _finish_refresh(account: ProviderAccount, error: str) -> None:
@@ -144,10 +246,11 @@ def _finish_refresh(account: ProviderAccount, error: str) -> None:
 
 
 def refresh_sweep() -> list[int]:
-    """Beat's job: prove beat and a worker are alive, re-send lost submissions, start
-    due catalog syncs, and hand out due refreshes (one lease per account)."""
+    """Beat's job: prove beat and a worker are alive, re-send lost work (submissions and
+    actions, found from the database), start due catalog syncs, and hand out due refreshes
+    (one lease per account)."""
     beat("beat")
-    deployments_requeue_stale()
+    deployments_sweep_due()
     for account_id in accounts_claim_catalog_sync():
         sync_catalog_task.delay(account_id)
     return account_claim_due_refresh()

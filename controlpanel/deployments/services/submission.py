@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,16 +24,24 @@ from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, key_refused_message, provider_for
 from controlpanel.deployments.models import Deployment, EventKind, IdempotencyKey
+from controlpanel.deployments.services.sweeps import (
+    attempt_claim,
+    attempt_release,
+    attempt_release_for_retry,
+    attempt_retry_at,
+    deployments_sweep_submissions,
+)
 from controlpanel.deployments.services.transitions import MAX_MESSAGE, apply_remote, deployment_transition, event_record
 from controlpanel.deployments.states import (
     State,
     state_for_remote,
 )
-from controlpanel.deployments.tasks import submit_deployment_task
+from controlpanel.deployments.tasks import deployment_action_task, submit_deployment_task
 from controlpanel.teams.models import Team
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.services import require_perm
 from providers.base import (
+    Action,
     AuthError,
     ProviderError,
     Remote,
@@ -44,8 +51,6 @@ from providers.base import (
 
 logger = logging.getLogger(__name__)
 
-# A row left in SUBMITTING or QUEUED this long has lost its message; the sweep re-sends it.
-STALE_SUBMISSION = dt.timedelta(seconds=90)
 # A remote created this long before our attempt began is someone else's, not ours to adopt.
 ADOPTION_SKEW = dt.timedelta(minutes=2)
 # How long a create request's idempotency key answers for the deployment it produced.
@@ -175,16 +180,49 @@ def _adoptable(remote: Remote, deployment: Deployment) -> bool:
 def deployment_submit(*, deployment_id: int, task_id: str) -> None:
     """The worker's half of creating (or starting) a deployment. Idempotent.
 
-    Raises ``Transient`` for the task to retry; every other vendor error fails the
-    deployment in the vendor's words.
+    The attempt first claims the row (``sweeps.attempt_claim``): while it holds the claim
+    no other attempt, submit or action, runs on the row, and it lets go when it ends.
+    Raises ``Transient`` for the task to retry (the task then says when, with
+    ``deployment_attempt_retry_later``); every other vendor error fails the deployment
+    in the vendor's words.
     """
+    if not attempt_claim(deployment_id=deployment_id, attempt_id=task_id):
+        return
+    retrying = False
+    hand_to_delete = False
+    try:
+        hand_to_delete = _submit_claimed(deployment_id=deployment_id, task_id=task_id)
+    except Transient:
+        retrying = True  # the task retries; the sweep waits for that retry
+        raise
+    finally:
+        if retrying:
+            attempt_release_for_retry(deployment_id=deployment_id, attempt_id=task_id)
+        else:
+            attempt_release(deployment_id=deployment_id, attempt_id=task_id)
+    if hand_to_delete:
+        # The row is being deleted and now knows what the create made: the pending delete
+        # can run at once instead of waiting for its retry or the sweep.
+        deployment_action_task.delay(deployment_id)
+
+
+def deployment_attempt_retry_later(*, deployment_id: int, countdown: float) -> None:
+    """The task scheduled a retry in ``countdown`` s (the attempt already let go of the row):
+    tell the sweep when the chain means to try again, so it re-sends only if that retry
+    never comes."""
+    attempt_retry_at(deployment_id=deployment_id, countdown=countdown)
+
+
+def _submit_claimed(*, deployment_id: int, task_id: str) -> bool:
+    """The submission proper, with the row claimed. True when a late create result was
+    recorded on a row being deleted, for its pending delete to take it down."""
     claim = _claim_submission(deployment_id, task_id)
     if claim is None:
-        return
+        return False
     deployment = claim.deployment
     if deployment.account is None:
         _fail_submission(deployment_id, task_id, "The key this deployment used was deleted.")
-        return
+        return False
     try:
         with provider_for(deployment.account) as provider:
             if deployment.external_id:
@@ -214,18 +252,49 @@ def deployment_submit(*, deployment_id: int, task_id: str) -> None:
     except DecryptionError as exc:
         _fail_submission(deployment_id, task_id, str(exc))
     else:
-        _save_submission(deployment_id, task_id, remote, verb)
+        outcome = _save_submission(deployment_id, task_id, remote, verb)
+        if outcome == _LATE_FOR_DELETED:
+            _delete_orphan(deployment, remote)
+        return outcome == _LATE_FOR_DELETING
+    return False
 
 
-def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str) -> None:
-    """Step 3: record what the vendor made, if the row is still ours."""
+# What became of a create result that arrived after the row was asked to be deleted.
+_LATE_FOR_DELETING = "deleting"  # recorded on the row; its pending delete takes it down
+_LATE_FOR_DELETED = "deleted"  # the row is already gone: delete it at the vendor right here
+
+
+def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str) -> str:
+    """Step 3: record what the vendor made, if the row is still ours.
+
+    A result for a row someone deleted meanwhile is never dropped: the vendor made it and
+    bills for it, so it is recorded for the pending delete, or deleted by the caller.
+    """
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
+        if deployment is not None and deployment.submit_task_id == task_id and not deployment.external_id:
+            if deployment.state == State.DELETING:
+                deployment.external_id = remote.external_id
+                if not deployment.pending_action:  # the delete asked for must still happen
+                    deployment.pending_action, deployment.pending_since = Action.DELETE.value, timezone.now()
+                deployment.save(update_fields=["external_id", "pending_action", "pending_since", "updated_at"])
+                event_record(
+                    deployment,
+                    kind=EventKind.INFO,
+                    actor=None,
+                    message=(
+                        f"{verb} on {deployment.get_vendor_display()} as {remote.external_id} after the delete "
+                        "was asked for; deleting it there"
+                    ),
+                )
+                return _LATE_FOR_DELETING
+            if deployment.state == State.DELETED:
+                return _LATE_FOR_DELETED
         if deployment is None or deployment.state != State.SUBMITTING or deployment.submit_task_id != task_id:
             logger.warning(
                 "deployment_id=%s changed while submitting; not saving %s", deployment_id, remote.external_id
             )
-            return
+            return ""
         deployment.external_id = remote.external_id
         deployment.error_fields = {}
         deployment.save(update_fields=["external_id", "error_fields", "updated_at"])
@@ -237,6 +306,46 @@ def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str
         target = state_for_remote(State.SUBMITTING, remote.state) or State.PROVISIONING
         apply_remote(deployment, remote, target=target)
         ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
+    return ""
+
+
+def _delete_orphan(deployment: Deployment, remote: Remote) -> None:
+    """A create result for a row already deleted: delete what was made, and say so."""
+    vendor = deployment.get_vendor_display()
+    try:
+        with provider_for(deployment.account) as provider:
+            provider.delete(remote.external_id)
+    except (ProviderError, DecryptionError) as exc:
+        message = str(getattr(exc, "message", exc))
+        logger.error(
+            "deployment_id=%s account_id=%s external_id=%s created after its delete; delete failed: %s",
+            deployment.pk,
+            deployment.account_id,
+            remote.external_id,
+            message,
+        )
+        event_record(
+            deployment,
+            kind=EventKind.ERROR,
+            actor=None,
+            message=(
+                f"{vendor} created {remote.external_id} after this deployment was deleted, and deleting it "
+                f"failed: {message}. Delete it in {vendor}'s console."
+            )[:MAX_MESSAGE],
+        )
+        return
+    logger.warning(
+        "deployment_id=%s account_id=%s external_id=%s created after its delete; deleted at the vendor",
+        deployment.pk,
+        deployment.account_id,
+        remote.external_id,
+    )
+    event_record(
+        deployment,
+        kind=EventKind.INFO,
+        actor=None,
+        message=f"{vendor} created {remote.external_id} after this deployment was deleted; deleted it there",
+    )
 
 
 def _fail_submission(
@@ -259,6 +368,7 @@ def _fail_submission(
 
 def deployment_submit_gave_up(*, deployment_id: int, task_id: str, message: str) -> None:
     _fail_submission(deployment_id, task_id, f"Gave up after repeated vendor errors: {message}")
+    attempt_release(deployment_id=deployment_id, attempt_id=task_id)
 
 
 @transaction.atomic
@@ -297,29 +407,6 @@ def deployment_resubmit(
 
 
 def deployments_requeue_stale(*, now: dt.datetime | None = None) -> int:
-    """Re-send submissions whose message was lost (broker down, worker killed).
-
-    QUEUED rows are simply sent again: the claim lets only one through. SUBMITTING
-    rows get a fresh task id, so the new task's claim counts as a retry and looks for
-    what the lost attempt may have created before creating anything.
-    """
-    now = now or timezone.now()
-    cutoff = now - STALE_SUBMISSION
-    count = 0
-    for pk in Deployment.objects.filter(state=State.QUEUED, state_changed_at__lt=cutoff).values_list("pk", flat=True):
-        # Touch it so the next sweep waits another interval before sending again.
-        Deployment.objects.filter(pk=pk, state=State.QUEUED).update(state_changed_at=now)
-        submit_deployment_task.delay(pk)
-        count += 1
-    # submit_started_at stays the first attempt's start (the adoption window counts from
-    # it); like a QUEUED row, a re-sent row's state_changed_at is touched instead.
-    stuck = Deployment.objects.filter(state=State.SUBMITTING, state_changed_at__lt=cutoff)
-    for pk, old_task_id in stuck.values_list("pk", "submit_task_id"):
-        new_task_id = str(uuid.uuid4())
-        if Deployment.objects.filter(pk=pk, state=State.SUBMITTING, submit_task_id=old_task_id).update(
-            submit_task_id=new_task_id, state_changed_at=now
-        ):
-            logger.warning("deployment_id=%s stuck submitting; re-sent as task %s", pk, new_task_id)
-            submit_deployment_task.apply_async((pk,), task_id=new_task_id)
-            count += 1
-    return count
+    """Re-send submissions whose message was lost (broker down, worker killed), never one
+    whose own attempt chain is alive: see ``sweeps.deployments_sweep_submissions``."""
+    return deployments_sweep_submissions(now=now)

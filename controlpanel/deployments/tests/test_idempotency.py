@@ -241,7 +241,7 @@ def test_requeue_stale_keeps_the_first_attempts_start_time(account):
         assert services.deployments_requeue_stale() == 0  # just re-sent: the next sweep waits its interval
     deployment.refresh_from_db()
     assert deployment.submit_started_at == first_start
-    assert deployment.state_changed_at > first_start
+    assert deployment.next_attempt_at > first_start  # the sweep waits from the re-send, not the start
     apply_async.assert_called_once_with((deployment.pk,), task_id=deployment.submit_task_id)
 
 
