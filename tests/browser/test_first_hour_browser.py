@@ -170,11 +170,11 @@ def test_bulk_stop_closes_its_dialog_and_the_outcome_stays(page, world):
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("dialog")).to_have_count(0)
     outcome = page.locator("#bulk-outcome")
-    expect(outcome).to_contain_text("Stop sent for 1: alpha.")
+    expect(outcome).to_contain_text("Stop requested for 1 (alpha)")
     expect(outcome).to_contain_text("Not possible for bravo (Not possible while stopped).")
     expect(outcome).to_be_focused()
     page.wait_for_timeout(9000)  # the table re-renders by itself meanwhile; the outcome stays
-    expect(outcome).to_contain_text("Stop sent for 1: alpha.")
+    expect(outcome).to_contain_text("Stop requested for 1 (alpha)")
     shots(page, "bulk-outcome")
     outcome.get_by_role("button", name="Dismiss this message").click()
     expect(outcome).to_be_empty()

@@ -105,13 +105,17 @@ def test_scale_price_follows_the_numbers_and_relative_times_tick(page, live_serv
 
 def test_prices_name_each_gpu_once_and_list_each_offer_once(page, live_server):
     from controlpanel.catalog.models import Offer
-    from controlpanel.credentials.models import KeyStatus
+    from controlpanel.credentials.models import KeyStatus, ProviderAccount
 
     account = log_in(page, live_server, "pia")
     team = account.team
     nosana = AccountFactory(team=team, vendor="nosana", label="Nosana sandbox")
     refused = AccountFactory(team=team, label="Together old", status=KeyStatus.INVALID)
     now = timezone.now()
+    # These offers are the test's own: a worker left running by the integration tests must
+    # not sync these keys' catalogs on top of them (the beat syncs keys whose catalog is due).
+    ProviderAccount.objects.filter(team=team).update(catalog_due_at=now + dt.timedelta(days=1))
+    Offer.objects.filter(account__team=team).delete()
     rows = [
         (account, "h100-80gb", "NVIDIA H100 80GB", None, "3.36"),
         (account, "b200-192gb", "NVIDIA B200 192GB", None, "9.95"),
@@ -120,8 +124,16 @@ def test_prices_name_each_gpu_once_and_list_each_offer_once(page, live_server):
         (nosana, "market-3060", "RTX 3060", 12, "0.044"),
     ]
     for key, sku, model, memory, price in rows:
-        Offer.objects.create(account=key, vendor=key.vendor, sku=sku, name=model, gpu_model=model, gpu_memory_gb=memory,
-                             price_per_hour=price, synced_at=now)  # fmt: skip
+        Offer.objects.create(
+            account=key,
+            vendor=key.vendor,
+            sku=sku,
+            name=model,
+            gpu_model=model,
+            gpu_memory_gb=memory,
+            price_per_hour=price,
+            synced_at=now,
+        )
 
     page.goto(f"{live_server.url}/prices/")
     options = page.locator("#f-gpu option").all_inner_texts()
@@ -145,10 +157,14 @@ def test_no_page_is_wider_than_a_phone_with_long_ids_and_names(page, live_server
     account = log_in(page, live_server, "ria")
     long_name = "n" * 100
     deployment = DeploymentFactory(
-        account=account, name=long_name, state=State.RUNNING, external_id=LONG_ID,
+        account=account,
+        name=long_name,
+        state=State.RUNNING,
+        external_id=LONG_ID,
         endpoint_url=f"https://api.together.ai/v1/deployment-request/{long_name}",
-        connection={"SSH": f"ssh -p 30022 root@{LONG_ID}.ssh.example.net"}, vendor_state="RunningAndHealthyEverywhere",
-    )  # fmt: skip
+        connection={"SSH": f"ssh -p 30022 root@{LONG_ID}.ssh.example.net"},
+        vendor_state="RunningAndHealthyEverywhere",
+    )
     for message in (f"Submitted; the vendor's id is {LONG_ID}", f"{LONG_ID}:{LONG_ID}"):
         DeploymentEvent.objects.create(deployment=deployment, kind="action", actor_label="worker", message=message)
 
