@@ -36,11 +36,32 @@ class GpuModel:
 # Families made in one memory size only: their memory is known from the name alone.
 # (A100, V100, A10 and others come in several, so they stay as the vendor said.)
 ONE_SIZE_GB: dict[str, int] = {
-    "B200": 192, "H200": 141, "GH200": 96, "H100": 80, "L40S": 48, "L40": 48, "A40": 48, "L4": 24, "T4": 16,
-    "A10G": 24, "A30": 24, "RTX A6000": 48, "RTX 6000 Ada": 48, "RTX A5000": 24, "RTX A4000": 16,
-    "RTX 5090": 32, "RTX 4090": 24, "RTX 4080": 16, "RTX 4070": 12, "RTX 4060": 8,
-    "RTX 3090": 24, "RTX 3090 Ti": 24, "RTX 3080 Ti": 12, "RTX 3070": 8, "RTX 3060 Ti": 8,
-}  # fmt: skip
+    "B200": 192,
+    "H200": 141,
+    "GH200": 96,
+    "H100": 80,
+    "L40S": 48,
+    "L40": 48,
+    "A40": 48,
+    "L4": 24,
+    "T4": 16,
+    "A10G": 24,
+    "A30": 24,
+    "RTX A6000": 48,
+    "RTX 6000 Ada": 48,
+    "RTX A5000": 24,
+    "RTX A4000": 16,
+    "RTX 5090": 32,
+    "RTX 4090": 24,
+    "RTX 4080": 16,
+    "RTX 4070": 12,
+    "RTX 4060": 8,
+    "RTX 3090": 24,
+    "RTX 3090 Ti": 24,
+    "RTX 3080 Ti": 12,
+    "RTX 3070": 8,
+    "RTX 3060 Ti": 8,
+}  # fmt: skip  -- a table: one line per GPU family reads like the vendors' spec sheets
 
 _NOISE = re.compile(r"\b(NVIDIA|GeForce|GPU|SXM\d?|PCIe|NVL|HBM\d?e?|Large|Small)\b", re.IGNORECASE)
 _MEMORY = re.compile(r"(\d{1,3})\s*(?:GB|GiB|Gi)\b", re.IGNORECASE)

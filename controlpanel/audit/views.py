@@ -40,11 +40,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     entries = selectors.team_audit_entries(team=request.team, **filters).select_related("actor")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "form": form, "page": page, "query": query, "filtered": bool(filters),
+        "form": form,
+        "page": page,
+        "query": query,
+        "filtered": bool(filters),
         # The filters live in the query string, so this address shows someone else the same entries.
         "share_url": request.build_absolute_uri(reverse("audit:log") + (f"?{query}" if query else "")),
         "export_url": reverse("audit:export") + (f"?{query}" if query else ""),
-    }  # fmt: skip
+    }
     template = "audit/_table.html" if request.htmx else "audit/log.html"
     return render(request, template, context)
 

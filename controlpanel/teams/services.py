@@ -352,10 +352,13 @@ def invitation_renew_link(*, invitation: Invitation, actor: AbstractBaseUser) ->
         raise ValidationError("This invitation was already accepted or revoked.")
     invitation.token_hash, invitation.expires_at = hash_token(token), expires_at
     audit_record(
-        team=invitation.team, actor=actor, action=AuditAction.MEMBER_INVITE_RENEWED, target=invitation,
+        team=invitation.team,
+        actor=actor,
+        action=AuditAction.MEMBER_INVITE_RENEWED,
+        target=invitation,
         summary=f"Made a new invitation link for {invitation.email} ({_label(invitation.role)}); the old one no longer works",
         data={"email": invitation.email, "role": invitation.role, "expires_at": expires_at.isoformat()},
-    )  # fmt: skip
+    )
     return invitation, token
 
 

@@ -175,9 +175,13 @@ def test_the_export_holds_every_page_not_just_the_first(logged_in, team, owner):
 
 def test_the_export_never_holds_the_entries_data_and_defuses_formulas(logged_in, team, owner):
     audit_record(
-        team=team, actor=owner, action=AuditAction.TEAM_SETTINGS, target=team, summary="=HYPERLINK(\"http://x\")",
+        team=team,
+        actor=owner,
+        action=AuditAction.TEAM_SETTINGS,
+        target=team,
+        summary='=HYPERLINK("http://x")',
         data={"api_key": "sandbox-SECRET-never-exported"},
-    )  # fmt: skip
+    )
     response = logged_in.get(EXPORT)
     _header, row = csv_rows(response)
     assert row[4] == '\'=HYPERLINK("http://x")'

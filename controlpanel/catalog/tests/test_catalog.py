@@ -121,8 +121,11 @@ def test_prices_page_names_each_gpu_once_across_vendors(logged_in, account, team
     page = logged_in.get(reverse("catalog:prices")).content.decode()
     choices = page.split('name="gpu"')[1].split("</select>")[0]
     assert [c for c in ("A100 40GB", "A100 80GB", "B200 192GB", "H100 80GB") if f'value="{c}"' in choices] == [
-        "A100 40GB", "A100 80GB", "B200 192GB", "H100 80GB",
-    ]  # fmt: skip
+        "A100 40GB",
+        "A100 80GB",
+        "B200 192GB",
+        "H100 80GB",
+    ]
     assert "NVIDIA H100 80GB</option>" not in choices
     assert 'value="H100"' not in choices
     h100 = logged_in.get(reverse("catalog:prices"), {"gpu": "H100 80GB"}).content.decode().split("<tbody>")[1]

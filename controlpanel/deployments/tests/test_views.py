@@ -359,9 +359,12 @@ def test_a_long_timeline_shows_the_newest_five_and_folds_the_rest(logged_in, acc
     start = timezone.now() - dt.timedelta(hours=1)
     for i in range(20):
         DeploymentEvent.objects.create(
-            deployment=deployment, kind="info", actor_label="worker", message=f"step {i}",
+            deployment=deployment,
+            kind="info",
+            actor_label="worker",
+            message=f"step {i}",
             created_at=start + dt.timedelta(minutes=i),
-        )  # fmt: skip
+        )
     body = logged_in.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
     folded = body[body.index('data-remember="timeline-') :]
     assert "Earlier events (15)" in folded

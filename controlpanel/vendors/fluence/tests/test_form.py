@@ -559,8 +559,16 @@ def test_fluence_default_image_fills_the_empty_fields(fluence_account):
     assert form.main["image"].value() == "docker.io/vllm/vllm-openai:latest"
     assert [f["port"].value() for f in form.sets["ports"].forms] == ["8000", "80"]
     assert [(f["name"].value(), f["value"].value()) for f in form.sets["env"].forms] == [("HF_TOKEN", "")]
-    form = bound(data(fluence_account, default_image="vllm", image="", startup_command="", **ports(),
-                      **env(("HF_TOKEN", "hf_mine"))))  # fmt: skip
+    form = bound(
+        data(
+            fluence_account,
+            default_image="vllm",
+            image="",
+            startup_command="",
+            **ports(),
+            **env(("HF_TOKEN", "hf_mine")),
+        )
+    )
     assert form.is_valid(), errors_of(form)
     assert form.spec["container_settings"] == {
         "image": "docker.io/vllm/vllm-openai:latest",
