@@ -14,6 +14,7 @@ from typing import Any
 
 from providers.base import Action, RemoteState
 from providers.contract import Call, Case, Error, Expect, Find, Route, with_status
+from providers.nosana.tests.samples import NOTES as SAMPLE_SPEC
 from providers.testing import load_fixture
 
 NOTES = "shared/vendor-apis/nosana.md"
@@ -49,31 +50,9 @@ SPEC: dict[str, Any] = {
         ],
     },
 }
-# NOTES §6's create request: the spec of the deployment the get answers describe.
-NOTES_SPEC: dict[str, Any] = {
-    "name": "llama-demo",
-    "market": "97G9NnvBDQ2WpKu6fasoMsAKmfj63C9rhysJnkeWodAf",
-    "replicas": 1,
-    "timeout": 60,
-    "strategy": "SIMPLE",
-    "job_definition": {
-        "version": "0.1",
-        "type": "container",
-        "meta": {"trigger": "api", "system_requirements": {"required_vram": 16}},
-        "ops": [
-            {
-                "type": "container/run",
-                "id": "vllm",
-                "args": {
-                    "image": "docker.io/vllm/vllm-openai:v0.5.4",
-                    "cmd": ["--model", "Qwen/Qwen2.5-1.5B-Instruct"],
-                    "gpu": True,
-                    "expose": 8000,
-                },
-            }
-        ],
-    },
-}
+# NOTES §6's create request (the samples the vendor's own tests use): the spec of the
+# deployment the get answers describe.
+NOTES_SPEC: dict[str, Any] = SAMPLE_SPEC
 
 RUNNING = Route(
     "GET", ONE, fixture("deployment_running"), source=cited("deployment_running", f"{NOTES} §6 create/get response")
