@@ -266,6 +266,10 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             return _redirect(request, reverse("deployments:detail", args=[earlier.pk]))
         form = _build_form(request, vendor, request.POST)
         confirmed = request.POST.get("confirmed", "")
+        if not idempotency_key and confirmed not in ("", "edit"):
+            # A confirmation without the page's token (forged, or an old page) could not be
+            # told from a repeat: ask again on a page that carries one, so nothing is made twice.
+            confirmed = ""
         if form.is_valid() and confirmed != _spec_digest(form):
             # Money before it is spent: the same form again, asking to confirm the amount
             # for exactly this spec (change a field after confirming, and it asks again).
@@ -276,15 +280,22 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             )
             return render(request, template, context)
         if form.is_valid():
-            with watch_enqueues() as watch:
-                deployment = services.deployment_create(
-                    team=request.team,
-                    actor=request.user,
-                    account=form.account,
-                    spec=form.spec,
-                    estimated_price_per_hour=form.estimate().get("low"),
-                    idempotency_key=idempotency_key,
-                )
+            try:
+                with watch_enqueues() as watch:
+                    deployment = services.deployment_create(
+                        team=request.team,
+                        actor=request.user,
+                        account=form.account,
+                        spec=form.spec,
+                        estimated_price_per_hour=form.estimate().get("low"),
+                        idempotency_key=idempotency_key,
+                    )
+            except ValidationError as exc:
+                # Refused before anything was saved (a token in use, a key of another team):
+                # say so on the form rather than as a server error.
+                form.main.add_error(None, exc.messages)
+                template = "deployments/_form.html" if request.htmx else "deployments/create.html"
+                return render(request, template, _create_context(request, form))
             messages.success(
                 request, _requested(f"{deployment.name} is queued", deployment.get_vendor_display(), watch)
             )

@@ -149,11 +149,36 @@ def test_create_repeated_plain_post_redirects_to_the_same_deployment(logged_in, 
     assert Deployment.objects.filter(team=team).count() == 1
 
 
-def test_create_a_forged_token_is_ignored_not_trusted(logged_in, team, account):
+def test_create_a_forged_token_is_not_trusted_and_asks_again(logged_in, team, account):
     data = {**confirm_data(logged_in, account), "idempotency_key": "<script>"}
-    logged_in.post(create_url(), data, **HX)
-    assert Deployment.objects.filter(team=team).count() == 1
+    response = logged_in.post(create_url(), data, **HX)
+    assert not Deployment.objects.filter(team=team).exists()
     assert not IdempotencyKey.objects.exists()
+    content = response.content.decode()
+    assert "Confirm and create" in content  # the amount again, on a page with a real token
+    assert re.search(r'name="idempotency_key" value="[A-Za-z0-9_-]{16,}"', content)
+
+
+def test_create_a_confirmation_without_a_token_creates_nothing(logged_in, team, account):
+    data = confirm_data(logged_in, account)
+    del data["idempotency_key"]
+    response = logged_in.post(create_url(), data, **HX)
+    assert not Deployment.objects.filter(team=team).exists()
+    assert "Confirm and create" in response.content.decode()
+
+
+def test_create_refused_by_the_service_is_said_on_the_form(logged_in, team, account, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from controlpanel.deployments import services
+
+    def refuse(**kwargs):
+        raise ValidationError("This form was just submitted; reload the page to see the result.")
+
+    monkeypatch.setattr(services, "deployment_create", refuse)
+    response = logged_in.post(create_url(), confirm_data(logged_in, account), **HX)
+    assert response.status_code == 200
+    assert "This form was just submitted" in response.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
