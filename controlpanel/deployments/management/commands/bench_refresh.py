@@ -19,6 +19,11 @@ so they have finished provisioning when polled, and an untimed ``list()`` first 
 that the adapter reads every one as running.
 
     manage.py bench_refresh --vendor fluence novita --deployments 100 1000 --rounds 5
+
+With ``--accounts`` it measures a whole fleet instead, at a vendor's latency, in a
+throwaway database of its own (``_bench_fleet.py`` says how):
+
+    manage.py bench_refresh --deployments 2000 --accounts 10 --latency-ms 50
 """
 
 from __future__ import annotations
@@ -74,9 +79,14 @@ class _QuietHandler(WSGIRequestHandler):
 class _PooledServer(WSGIServer):
     """Answers on a few long-lived threads, so each keeps its database connection as a
     real server's workers do, instead of opening one per request (Nosana, Fluence and
-    Novita polls send hundreds)."""
+    Novita polls send hundreds).
+
+    ``latency_s`` holds each request back that long before a thread takes it: a vendor's
+    network and servers, waited out on a timer rather than on a pool thread, so any number
+    of requests wait at once and the pool stays free for the twin's own work."""
 
     workers = 4
+    latency_s = 0.0
 
     def server_activate(self) -> None:
         super().server_activate()
@@ -86,7 +96,12 @@ class _PooledServer(WSGIServer):
             thread.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self._requests.put((request, client_address))
+        if self.latency_s > 0:
+            timer = threading.Timer(self.latency_s, self._requests.put, args=((request, client_address),))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._requests.put((request, client_address))
 
     def _work(self) -> None:
         try:
@@ -110,12 +125,14 @@ class _PooledServer(WSGIServer):
 
 
 class _Counted:
-    """The sandbox, counting the requests it answers and the time it spends on them."""
+    """The sandbox, counting the requests it answers (in all and per vendor, from the
+    ``/sandbox/<vendor>/`` path) and the time it spends on them."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.lock = threading.Lock()
         self.requests = 0
+        self.by_vendor: Counter[str] = Counter()
         self.seconds = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -125,7 +142,14 @@ class _Counted:
         finally:
             with self.lock:
                 self.requests += 1
+                self.by_vendor[_vendor_of(environ.get("PATH_INFO", ""))] += 1
                 self.seconds += time.perf_counter() - started
+
+
+def _vendor_of(path: str) -> str:
+    """``together`` for ``/sandbox/together/v1/deployments``."""
+    parts = path.split("/")
+    return parts[2] if len(parts) > 2 else ""
 
 
 class _Sample(NamedTuple):
@@ -144,6 +168,75 @@ def _backdated(twin: Any) -> Callable[[], Any]:
     return lambda: timezone.now() - BACKDATE
 
 
+def bench_account(vendor: str, team_name: str) -> tuple[ProviderAccount, str]:
+    """A throwaway team holding one sandbox key of ``vendor``; its sandbox account's digest."""
+    key = f"sandbox-bench-{uuid.uuid4().hex[:10]}"
+    team = Team.objects.create(name=team_name)
+    account = ProviderAccount.objects.create(
+        team=team,
+        vendor=vendor,
+        label="bench",
+        endpoint=EndpointKind.SANDBOX,
+        status=KeyStatus.OK,
+        encrypted_key=crypto.encrypt(key),
+        key_last4=key[-4:],
+    )
+    return account, account_for_key(key)
+
+
+def add_rows(account: ProviderAccount, seeded: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """The panel's rows for a seeded fleet, provisioning: its first poll makes them running."""
+    Deployment.objects.bulk_create(
+        Deployment(
+            team=account.team,
+            account=account,
+            vendor=account.vendor,
+            name=name,
+            spec=spec,
+            state=State.PROVISIONING,
+            external_id=external_id,
+        )
+        for name, external_id, spec in seeded
+    )
+
+
+def seed_fleet(
+    account: ProviderAccount, sandbox_account: str, names: list[str]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The account's fleet at its vendor's twin, as (name, external id, spec) per deployment."""
+    twin = vendor_module(account.vendor, "twin")
+    if hasattr(twin, "bench_seed"):
+        return twin.bench_seed(sandbox_account, names)
+    return _seed_through_twin(account, names)
+
+
+def _seed_through_twin(account: ProviderAccount, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    vendor = account.vendor
+    twin, demo = vendor_module(vendor, "twin"), vendor_module(vendor, "demo")
+    seeded = []
+    # Module globals, so the server threads answering these creates see them too.
+    with ExitStack() as patches:
+        patches.enter_context(mock.patch.object(twin, "_now", _backdated(twin)))
+        for name, value in getattr(twin, "BENCH_LIFTED", {}).items():
+            patches.enter_context(mock.patch.object(twin, name, value))
+        with provider_for(account) as provider:
+            for name in names:
+                spec = account.provider_class.validate(
+                    {**demo_specs()[vendor], **getattr(demo, "BENCH_SPEC_CHANGES", {}), "name": name}
+                )
+                seeded.append((name, provider.create(spec).external_id, spec))
+    return seeded
+
+
+def check_running(account: ProviderAccount, count: int) -> None:
+    """One untimed poll of the twin: every seeded deployment must read as running
+    (the twins that compute state on read also catch up here, not in the timed polls)."""
+    with provider_for(account) as provider:
+        states = Counter(remote.state.value for remote in provider.list_remotes())
+    if states != {RemoteState.RUNNING.value: count}:
+        raise CommandError(f"{account.vendor}: the {count} seeded deployments read as {dict(states)}")
+
+
 class Command(BaseCommand):
     help = "Time one account poll (list + reconcile) against the sandbox, per vendor, at several fleet sizes."
 
@@ -151,8 +244,36 @@ class Command(BaseCommand):
         parser.add_argument("--vendor", dest="vendors", nargs="+", choices=VENDORS, default=list(VENDORS))
         parser.add_argument("--deployments", type=int, nargs="+", default=[100, 1000])
         parser.add_argument("--rounds", type=int, default=5)
+        parser.add_argument(
+            "--accounts",
+            type=int,
+            help="the fleet mode: this many sandbox accounts round-robin over the vendors, sharing one "
+            "--deployments count, in a throwaway database (see _bench_fleet.py); --rounds is not used",
+        )
+        parser.add_argument("--latency-ms", type=int, default=0, help="the fleet mode: added to every vendor request")
 
-    def handle(self, *args: Any, vendors: list[str], deployments: list[int], rounds: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        vendors: list[str],
+        deployments: list[int],
+        rounds: int,
+        accounts: int | None,
+        latency_ms: int,
+        **options: Any,
+    ) -> None:
+        if accounts is not None:
+            if len(deployments) != 1:
+                raise CommandError("with --accounts, give one --deployments count for the whole fleet")
+            # Here, not at the top: the fleet mode imports this module's server and seeding.
+            from controlpanel.deployments.management.commands._bench_fleet import fleet_bench
+
+            fleet_bench(
+                self.stdout, vendors=vendors, deployments=deployments[0], accounts=accounts, latency_ms=latency_ms
+            )
+            return
+        if latency_ms:
+            raise CommandError("--latency-ms is for the fleet mode (--accounts)")
         # CaptureQueriesContext reads this thread's query log, which DEBUG bounds at 9,000
         # entries: once full, new queries go uncounted (an all-change poll of 1,000 rows
         # makes 5,000). A longer log, emptied before each poll, counts every one.
@@ -178,38 +299,13 @@ class Command(BaseCommand):
             server.server_close()
 
     def _bench(self, vendor: str, count: int, rounds: int) -> None:
-        key = f"sandbox-bench-{uuid.uuid4().hex[:10]}"
-        team = Team.objects.create(name=f"bench {vendor} {count}")
-        account = ProviderAccount.objects.create(
-            team=team,
-            vendor=vendor,
-            label="bench",
-            endpoint=EndpointKind.SANDBOX,
-            status=KeyStatus.OK,
-            encrypted_key=crypto.encrypt(key),
-            key_last4=key[-4:],
-        )
-        sandbox_account = account_for_key(key)
+        account, sandbox_account = bench_account(vendor, f"bench {vendor} {count}")
+        team = account.team
         names = [f"bench-{i:05d}" for i in range(count)]
         try:
-            twin = vendor_module(vendor, "twin")
-            if hasattr(twin, "bench_seed"):
-                seeded = twin.bench_seed(sandbox_account, names)
-            else:
-                seeded = self._seed_through_twin(account, names)
-            self._check_running(account, count)
-            Deployment.objects.bulk_create(
-                Deployment(
-                    team=team,
-                    account=account,
-                    vendor=vendor,
-                    name=name,
-                    spec=spec,
-                    state=State.PROVISIONING,
-                    external_id=external_id,
-                )
-                for name, external_id, spec in seeded
-            )
+            seeded = seed_fleet(account, sandbox_account, names)
+            check_running(account, count)
+            add_rows(account, seeded)
             # The first poll moves every row provisioning -> running (each one a change);
             # later polls find nothing new: the steady state a fleet spends its life in.
             self._report(vendor, count, "all change", [self._one(account.pk)])
@@ -219,31 +315,6 @@ class Command(BaseCommand):
             SandboxObject.objects.filter(vendor=vendor, account=sandbox_account).delete()
             account.delete()
             team.delete()
-
-    def _seed_through_twin(self, account: ProviderAccount, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
-        vendor = account.vendor
-        twin, demo = vendor_module(vendor, "twin"), vendor_module(vendor, "demo")
-        seeded = []
-        # Module globals, so the server threads answering these creates see them too.
-        with ExitStack() as patches:
-            patches.enter_context(mock.patch.object(twin, "_now", _backdated(twin)))
-            for name, value in getattr(twin, "BENCH_LIFTED", {}).items():
-                patches.enter_context(mock.patch.object(twin, name, value))
-            with provider_for(account) as provider:
-                for name in names:
-                    spec = account.provider_class.validate(
-                        {**demo_specs()[vendor], **getattr(demo, "BENCH_SPEC_CHANGES", {}), "name": name}
-                    )
-                    seeded.append((name, provider.create(spec).external_id, spec))
-        return seeded
-
-    def _check_running(self, account: ProviderAccount, count: int) -> None:
-        """One untimed poll of the twin: every seeded deployment must read as running
-        (the twins that compute state on read also catch up here, not in the timed polls)."""
-        with provider_for(account) as provider:
-            states = Counter(remote.state.value for remote in provider.list_remotes())
-        if states != {RemoteState.RUNNING.value: count}:
-            raise CommandError(f"{account.vendor}: the {count} seeded deployments read as {dict(states)}")
 
     def _one(self, account_id: int) -> _Sample:
         requests, seconds = self.twin.requests, self.twin.seconds
