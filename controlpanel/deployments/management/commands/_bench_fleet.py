@@ -146,12 +146,12 @@ def _throwaway_database(stdout: OutputWrapper) -> Iterator[None]:
             f"throwaway {connection.vendor} database {name} (migrated in {time.perf_counter() - started:.1f} s); "
             "the configured one is never opened"
         )
-        try:
-            yield
-        finally:
+        yield
+    finally:
+        # Also when the migration itself failed: create_test_db had switched over by then.
+        if settings_dict["NAME"] != old_name:
             connection.creation.destroy_test_db(old_name, verbosity=0)
             stdout.write(f"throwaway database {name} dropped")
-    finally:
         settings_dict["TEST"] = old_test
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -175,7 +175,6 @@ class _Fleet:
 
     def run(self, vendors: list[str], deployments: int, accounts: int) -> dict[str, Any]:
         server = make_server("127.0.0.1", 0, self.twin, server_class=_FleetServer, handler_class=_QuietHandler)
-        self.server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_port}/sandbox"
         try:
