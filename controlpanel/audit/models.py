@@ -28,6 +28,9 @@ class AuditAction(models.TextChoices):
     DEPLOYMENT_UPDATED = "deployment.updated", "Deployment updated"
     DEPLOYMENT_DELETED = "deployment.deleted", "Deployment deleted"
     DEPLOYMENT_RETRIED = "deployment.retried", "Deployment retried"
+    CHANNEL_ADDED = "channel.added", "Notification channel added"
+    CHANNEL_CHANGED = "channel.changed", "Notification channel changed"
+    CHANNEL_DELETED = "channel.deleted", "Notification channel deleted"
 
 
 class AppendOnlyError(Exception):
