@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "controlpanel.catalog",
     "controlpanel.sandbox",
     "controlpanel.notifications",
+    "controlpanel.limits",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,10 @@ PANEL_NOTIFY_MAX_ATTEMPTS = env_int("PANEL_NOTIFY_MAX_ATTEMPTS", 6)
 PANEL_NOTIFY_FAILING_AFTER = env_int("PANEL_NOTIFY_FAILING_AFTER", 10)
 # The panel's address as people reach it, for links in notifications sent by workers.
 PANEL_BASE_URL = env_str("PANEL_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
+# Time limits: a warning this many minutes before one acts; PANEL_TIME_SCALE makes panel
+# hours pass faster (3600: an hour a second), for tests and demos only.
+PANEL_TTL_WARN_MINUTES = env_int("PANEL_TTL_WARN_MINUTES", 15)
+PANEL_TIME_SCALE = env_float("PANEL_TIME_SCALE", 1.0)
 CELERY_BEAT_SCHEDULE = {
     "refresh-accounts": {
         "task": "controlpanel.deployments.tasks.refresh_accounts_task",
@@ -288,6 +293,10 @@ CELERY_BEAT_SCHEDULE = {
     "notifications": {
         "task": "controlpanel.notifications.tasks.notifications_sweep_task",
         "schedule": PANEL_NOTIFY_SWEEP_SECONDS,
+    },
+    "limits": {
+        "task": "controlpanel.limits.tasks.limits_sweep_task",
+        "schedule": PANEL_SWEEP_SECONDS,
     },
 }
 # Beat's scheduler also watches the worker's heartbeat: "worker down" is sent from beat,

@@ -142,6 +142,14 @@ RULES: dict[str, Rule] = {
     "teams:rename": Rule(Perm.MANAGE_TEAM, data=lambda w: {"name": "Renamed by walker"}),
     "teams:transfer": Rule(Perm.MANAGE_TEAM, data=lambda w: {"member": w.target.pk}),
     "teams:delete": Rule(Perm.MANAGE_TEAM, data=lambda w: {"confirm": w.team.name}),
+    "limits:team": Rule(
+        Perm.VIEW,
+        data=lambda w: {"approval_above_per_hour": "1", "default_ttl_hours": "2", "default_ttl_action": "stop"},
+    ),
+    "limits:approvals": Rule(Perm.VIEW),
+    "limits:approve": Rule(Perm.APPROVE, obj="deployment"),
+    "limits:refuse": Rule(Perm.APPROVE, obj="deployment", data=lambda w: {"reason": "walker"}),
+    "limits:time_limit": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"hours": "2", "action": "stop"}),
     "notifications:list": Rule(Perm.VIEW),
     "notifications:add": Rule(
         Perm.MANAGE_NOTIFICATIONS,
@@ -245,7 +253,7 @@ def _no_broker(monkeypatch):
     return sent
 
 
-PROJECT_APPS = {"teams", "audit", "credentials", "deployments", "catalog", "core", "sandbox", "notifications"}
+PROJECT_APPS = {"teams", "audit", "credentials", "deployments", "catalog", "core", "sandbox", "notifications", "limits"}
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:

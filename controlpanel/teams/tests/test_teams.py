@@ -14,7 +14,15 @@ from tests.factories import MembershipFactory, TeamFactory
         (Role.OWNER, set(Perm)),
         (
             Role.ADMIN,
-            {Perm.VIEW, Perm.DEPLOY, Perm.MANAGE_KEYS, Perm.MANAGE_MEMBERS, Perm.VIEW_AUDIT, Perm.MANAGE_NOTIFICATIONS},
+            {
+                Perm.VIEW,
+                Perm.DEPLOY,
+                Perm.MANAGE_KEYS,
+                Perm.MANAGE_MEMBERS,
+                Perm.VIEW_AUDIT,
+                Perm.MANAGE_NOTIFICATIONS,
+                Perm.APPROVE,
+            },
         ),
         (Role.DEPLOYER, {Perm.VIEW, Perm.DEPLOY}),
         (Role.VIEWER, {Perm.VIEW}),
