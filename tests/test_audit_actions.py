@@ -87,6 +87,27 @@ def _update(w: World) -> None:
     )
 
 
+def _channel(w: World):
+    from controlpanel.notifications import services as notifications
+
+    channel, _ = notifications.channel_create(
+        team=w.team, actor=w.owner, kind="webhook", name="Ops", target="https://hooks.example.com/x", events=["state"]
+    )
+    return channel
+
+
+def _channel_changed(w: World) -> None:
+    from controlpanel.notifications import services as notifications
+
+    notifications.channel_update(channel=_channel(w), actor=w.owner, events=["failure"], enabled=False)
+
+
+def _channel_deleted(w: World) -> None:
+    from controlpanel.notifications import services as notifications
+
+    notifications.channel_delete(channel=_channel(w), actor=w.owner)
+
+
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
         team=w.team,
@@ -137,6 +158,9 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.DEPLOYMENT_DELETED: lambda w: deployments.deployment_request_action(
         deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.DELETE
     ),
+    AuditAction.CHANNEL_ADDED: _channel,
+    AuditAction.CHANNEL_CHANGED: _channel_changed,
+    AuditAction.CHANNEL_DELETED: _channel_deleted,
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
         deployment=w.deployment(State.FAILED, external_id=""),
         actor=w.owner,

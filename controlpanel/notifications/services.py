@@ -119,6 +119,7 @@ def channel_delete(*, channel: Channel, actor: AbstractBaseUser) -> None:
         actor=actor,
         action=AuditAction.CHANNEL_DELETED,
         summary=f"Deleted the channel “{channel.name}”",
+        target=channel,  # recorded by type, id and name before the row goes
         data={"kind": channel.kind, "target": channel.target_hint},
     )
     channel.delete()
