@@ -55,6 +55,7 @@ def team_policy_update(
         team=team,
         actor=actor,
         action=AuditAction.TEAM_LIMITS,
+        target=team,
         summary=f"Team limits: {approval}; {ttl}",
         data={
             "approval_above_per_hour": str(approval_above_per_hour) if approval_above_per_hour is not None else None,
