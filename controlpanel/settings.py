@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "controlpanel.deployments",
     "controlpanel.catalog",
     "controlpanel.sandbox",
+    "controlpanel.notifications",
+    "controlpanel.limits",
 ]
 
 MIDDLEWARE = [
@@ -270,12 +272,36 @@ PANEL_SWEEP_SECONDS = env_float("PANEL_SWEEP_SECONDS", 2.0)
 PANEL_STALE_WORK_SECONDS = env_int("PANEL_STALE_WORK_SECONDS", 90)
 # How old an account's catalog (markets, plans, products, prices) may get; the sweep resyncs it.
 PANEL_CATALOG_SYNC_SECONDS = env_int("PANEL_CATALOG_SYNC_SECONDS", 15 * 60)
+# Notifications: how often new timeline lines become notifications, and how deliveries retry.
+PANEL_NOTIFY_SWEEP_SECONDS = env_float("PANEL_NOTIFY_SWEEP_SECONDS", 5.0)
+PANEL_NOTIFY_TIMEOUT_SECONDS = env_float("PANEL_NOTIFY_TIMEOUT_SECONDS", 5.0)
+PANEL_NOTIFY_RETRY_BASE_SECONDS = env_float("PANEL_NOTIFY_RETRY_BASE_SECONDS", 10.0)
+PANEL_NOTIFY_MAX_ATTEMPTS = env_int("PANEL_NOTIFY_MAX_ATTEMPTS", 6)
+# A channel whose tries failed this many times in a row is marked failing and not retried.
+PANEL_NOTIFY_FAILING_AFTER = env_int("PANEL_NOTIFY_FAILING_AFTER", 10)
+# The panel's address as people reach it, for links in notifications sent by workers.
+PANEL_BASE_URL = env_str("PANEL_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
+# Time limits: a warning this many minutes before one acts; PANEL_TIME_SCALE makes panel
+# hours pass faster (3600: an hour a second), for tests and demos only.
+PANEL_TTL_WARN_MINUTES = env_int("PANEL_TTL_WARN_MINUTES", 15)
+PANEL_TIME_SCALE = env_float("PANEL_TIME_SCALE", 1.0)
 CELERY_BEAT_SCHEDULE = {
     "refresh-accounts": {
         "task": "controlpanel.deployments.tasks.refresh_accounts_task",
         "schedule": PANEL_SWEEP_SECONDS,
     },
+    "notifications": {
+        "task": "controlpanel.notifications.tasks.notifications_sweep_task",
+        "schedule": PANEL_NOTIFY_SWEEP_SECONDS,
+    },
+    "limits": {
+        "task": "controlpanel.limits.tasks.limits_sweep_task",
+        "schedule": PANEL_SWEEP_SECONDS,
+    },
 }
+# Beat's scheduler also watches the worker's heartbeat: "worker down" is sent from beat,
+# since no worker can send it (controlpanel/notifications/watch.py).
+CELERY_BEAT_SCHEDULER = "controlpanel.notifications.watch.WatchingScheduler"
 
 # --- The panel -----------------------------------------------------------------------
 PORT = env_int("PORT", 8000)

@@ -30,6 +30,8 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("keys/", include("controlpanel.credentials.urls")),
+    path("team/notifications/", include("controlpanel.notifications.urls")),
+    path("limits/", include("controlpanel.limits.urls")),
     path("team/", include("controlpanel.teams.urls")),
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),

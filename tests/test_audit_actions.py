@@ -87,6 +87,63 @@ def _update(w: World) -> None:
     )
 
 
+def _channel(w: World):
+    from controlpanel.notifications import services as notifications
+
+    channel, _ = notifications.channel_create(
+        team=w.team, actor=w.owner, kind="webhook", name="Ops", target="https://hooks.example.com/x", events=["state"]
+    )
+    return channel
+
+
+def _channel_changed(w: World) -> None:
+    from controlpanel.notifications import services as notifications
+
+    notifications.channel_update(channel=_channel(w), actor=w.owner, events=["failure"], enabled=False)
+
+
+def _channel_deleted(w: World) -> None:
+    from controlpanel.notifications import services as notifications
+
+    notifications.channel_delete(channel=_channel(w), actor=w.owner)
+
+
+def _held(w: World):
+    from controlpanel.limits.models import TeamPolicy
+
+    TeamPolicy.objects.update_or_create(team=w.team, defaults={"approval_above_per_hour": 1})
+    deployer = w.member(Role.DEPLOYER, "dev").user
+    return deployments.deployment_create(team=w.team, actor=deployer, account=w.account, spec=together_spec())
+
+
+def _approved(w: World) -> None:
+    from controlpanel.limits import services as limits
+
+    limits.deployment_approve(deployment=_held(w), actor=w.owner)
+
+
+def _refused(w: World) -> None:
+    from controlpanel.limits import services as limits
+
+    limits.deployment_refuse(deployment=_held(w), actor=w.owner, reason="Too big")
+
+
+def _time_limit(w: World) -> None:
+    from controlpanel.limits import services as limits
+
+    limits.deployment_set_time_limit(
+        deployment=w.deployment(State.RUNNING), actor=w.owner, hours_from_now=2, action="stop"
+    )
+
+
+def _team_limits(w: World) -> None:
+    from controlpanel.limits import services as limits
+
+    limits.team_policy_update(
+        team=w.team, actor=w.owner, approval_above_per_hour=None, default_ttl_hours=8, default_ttl_action="stop"
+    )
+
+
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
         team=w.team,
@@ -137,6 +194,13 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.DEPLOYMENT_DELETED: lambda w: deployments.deployment_request_action(
         deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.DELETE
     ),
+    AuditAction.DEPLOYMENT_APPROVED: _approved,
+    AuditAction.DEPLOYMENT_REFUSED: _refused,
+    AuditAction.DEPLOYMENT_TTL: _time_limit,
+    AuditAction.TEAM_LIMITS: _team_limits,
+    AuditAction.CHANNEL_ADDED: _channel,
+    AuditAction.CHANNEL_CHANGED: _channel_changed,
+    AuditAction.CHANNEL_DELETED: _channel_deleted,
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
         deployment=w.deployment(State.FAILED, external_id=""),
         actor=w.owner,

@@ -32,6 +32,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from controlpanel.deployments.states import State
 from controlpanel.deployments.views import ACTION_NAMES
+from controlpanel.notifications.models import Channel
 from controlpanel.teams.models import Invitation, Membership
 from controlpanel.teams.permissions import ROLE_PERMISSIONS, Perm, Role
 from controlpanel.teams.services import hash_token
@@ -67,7 +68,7 @@ LOGIN_ONLY = {
 @dataclass(frozen=True)
 class Rule:
     perm: Perm
-    obj: str = ""  # which object's id goes into ``pk``: deployment, account, member, invitation
+    obj: str = ""  # which object's id goes into ``pk``: deployment, account, member, invitation, channel
     variants: tuple[dict[str, str], ...] = ({},)  # other URL kwargs
     data: Callable[[Any], dict[str, Any]] = field(default=lambda w: {})  # a POST that would work if allowed
 
@@ -141,6 +142,25 @@ RULES: dict[str, Rule] = {
     "teams:rename": Rule(Perm.MANAGE_TEAM, data=lambda w: {"name": "Renamed by walker"}),
     "teams:transfer": Rule(Perm.MANAGE_TEAM, data=lambda w: {"member": w.target.pk}),
     "teams:delete": Rule(Perm.MANAGE_TEAM, data=lambda w: {"confirm": w.team.name}),
+    "limits:team": Rule(
+        Perm.VIEW,
+        data=lambda w: {"approval_above_per_hour": "1", "default_ttl_hours": "2", "default_ttl_action": "stop"},
+    ),
+    "limits:approvals": Rule(Perm.VIEW),
+    "limits:approve": Rule(Perm.APPROVE, obj="deployment"),
+    "limits:refuse": Rule(Perm.APPROVE, obj="deployment", data=lambda w: {"reason": "walker"}),
+    "limits:time_limit": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"hours": "2", "action": "stop"}),
+    "notifications:list": Rule(Perm.VIEW),
+    "notifications:add": Rule(
+        Perm.MANAGE_NOTIFICATIONS,
+        data=lambda w: {"kind": "email", "name": "Walker", "target": "walker@example.com", "events": ["state"]},
+    ),
+    "notifications:detail": Rule(Perm.VIEW, obj="channel"),
+    "notifications:settings": Rule(
+        Perm.MANAGE_NOTIFICATIONS, obj="channel", data=lambda w: {"events": ["failure"], "enabled": ""}
+    ),
+    "notifications:test": Rule(Perm.MANAGE_NOTIFICATIONS, obj="channel"),
+    "notifications:delete": Rule(Perm.MANAGE_NOTIFICATIONS, obj="channel", data=lambda w: {"confirm": w.channel.name}),
 }
 
 
@@ -183,6 +203,9 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
         account=deploy_account, name=f"{prefix}-running", state=State.RUNNING, external_id=f"{prefix}-ext-1"
     )
     spare_account = AccountFactory(team=team, label=f"{prefix} spare key")  # unused: deletable if allowed
+    channel = Channel.objects.create(
+        team=team, kind="email", name=f"{prefix} mail", target_encrypted="x", target_hint="x", events=["state"]
+    )
     invitation = Invitation.objects.create(
         team=team,
         email=f"{prefix}-invitee@example.com",
@@ -199,11 +222,13 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
         deployment=deployment,
         account=spare_account,
         invitation=invitation,
+        channel=channel,
         objects={
             "deployment": deployment.pk,
             "account": spare_account.pk,
             "member": target.pk,
             "invitation": invitation.pk,
+            "channel": channel.pk,
         },
     )
 
@@ -228,7 +253,7 @@ def _no_broker(monkeypatch):
     return sent
 
 
-PROJECT_APPS = {"teams", "audit", "credentials", "deployments", "catalog", "core", "sandbox"}
+PROJECT_APPS = {"teams", "audit", "credentials", "deployments", "catalog", "core", "sandbox", "notifications", "limits"}
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:

@@ -28,6 +28,13 @@ class AuditAction(models.TextChoices):
     DEPLOYMENT_UPDATED = "deployment.updated", "Deployment updated"
     DEPLOYMENT_DELETED = "deployment.deleted", "Deployment deleted"
     DEPLOYMENT_RETRIED = "deployment.retried", "Deployment retried"
+    DEPLOYMENT_APPROVED = "deployment.approved", "Deployment approved"
+    DEPLOYMENT_REFUSED = "deployment.refused", "Deployment refused"
+    DEPLOYMENT_TTL = "deployment.ttl", "Deployment time limit changed"
+    TEAM_LIMITS = "team.limits", "Team limits changed"
+    CHANNEL_ADDED = "channel.added", "Notification channel added"
+    CHANNEL_CHANGED = "channel.changed", "Notification channel changed"
+    CHANNEL_DELETED = "channel.deleted", "Notification channel deleted"
 
 
 class AppendOnlyError(Exception):

@@ -262,7 +262,22 @@ def key_refused_message(*, account: ProviderAccount, words: str) -> str:
 
 
 def account_mark_refused(*, account: ProviderAccount, message: str) -> None:
-    """A vendor call with this key got 401/403: show it on the keys page and dashboard."""
-    ProviderAccount.objects.filter(pk=account.pk).update(
+    """A vendor call with this key got 401/403: show it on the keys page and dashboard,
+    and tell the team's channels the first time (not on every poll that meets it again)."""
+    rows = ProviderAccount.objects.filter(pk=account.pk)
+    newly = rows.exclude(status=KeyStatus.INVALID).update(
         status=KeyStatus.INVALID, status_message=message[:500], updated_at=timezone.now()
+    )
+    if not newly:
+        rows.update(status_message=message[:500])
+        return
+    from controlpanel.notifications.models import NotificationKind  # notifications builds on credentials
+    from controlpanel.notifications.services import notification_publish
+
+    notification_publish(
+        team=account.team,
+        kind=NotificationKind.KEY_REFUSED,
+        subject=f"{account.get_vendor_display()} refused the key “{account.label}”",
+        body=f"{message}\nRotate or replace it on {settings.PANEL_BASE_URL}/keys/",
+        data={"key": {"id": account.pk, "label": account.label, "vendor": account.vendor}},
     )

@@ -79,6 +79,11 @@ class Deployment(models.Model):
     attempt_claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
+    # A time limit: at ``expires_at`` the panel stops (or deletes) it, once (controlpanel.limits).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expiry_action = models.CharField(max_length=10, blank=True)  # "stop" or "delete"
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_deployments"
     )
@@ -92,6 +97,7 @@ class Deployment(models.Model):
             models.Index(fields=["team", "-updated_at"], name="deployment_team_updated"),
             models.Index(fields=["team", "-created_at"], name="deployment_team_created"),
             models.Index(fields=["account", "state"], name="deployment_account_state"),
+            models.Index(fields=["expires_at"], name="deployment_expires", condition=Q(expires_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -19,6 +19,7 @@ from providers.base import RemoteState
 
 class State(models.TextChoices):
     DRAFT = "draft", "Draft"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     QUEUED = "queued", "Queued"
     SUBMITTING = "submitting", "Submitting"
     PROVISIONING = "provisioning", "Provisioning"
@@ -34,7 +35,9 @@ class State(models.TextChoices):
 
 S = State
 TRANSITIONS: dict[State, frozenset[State]] = {
-    S.DRAFT: frozenset({S.QUEUED, S.DELETED}),
+    S.DRAFT: frozenset({S.QUEUED, S.AWAITING_APPROVAL, S.DELETED}),
+    # Held for an admin: approved (queued), refused (failed, with the reason) or withdrawn.
+    S.AWAITING_APPROVAL: frozenset({S.QUEUED, S.FAILED, S.DELETING}),
     # Never sent to a vendor: failing or deleting it is local.
     S.QUEUED: frozenset({S.SUBMITTING, S.FAILED, S.DELETING}),
     # A start of an existing resource can land straight on running or stopped.
@@ -47,7 +50,19 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.STOPPED: frozenset({S.QUEUED, S.PROVISIONING, S.RUNNING, S.LOST, S.DELETING}),
     # Retried from the panel (queued), or recovered on the vendor's side.
     # A failed deployment the vendor still holds can be stopped (Nosana's ERROR).
-    S.FAILED: frozenset({S.QUEUED, S.PROVISIONING, S.RUNNING, S.UPDATING, S.STOPPING, S.STOPPED, S.LOST, S.DELETING}),
+    S.FAILED: frozenset(
+        {
+            S.QUEUED,
+            S.AWAITING_APPROVAL,
+            S.PROVISIONING,
+            S.RUNNING,
+            S.UPDATING,
+            S.STOPPING,
+            S.STOPPED,
+            S.LOST,
+            S.DELETING,
+        }
+    ),
     S.DELETING: frozenset({S.DELETED, S.FAILED}),
     S.LOST: frozenset({S.PROVISIONING, S.RUNNING, S.STOPPED, S.DELETING, S.DELETED}),
     S.DELETED: frozenset(),

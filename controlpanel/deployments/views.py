@@ -29,6 +29,7 @@ from controlpanel.deployments.forms import form_class_for
 from controlpanel.deployments.forms.actions import ScaleForm
 from controlpanel.deployments.forms.dashboard import PAGE_SIZE, DashboardFilterForm
 from controlpanel.deployments.states import IN_MOTION, State
+from controlpanel.limits.rules import limits_context
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.selectors import team_members
@@ -126,6 +127,7 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "refused_accounts": [a for a in accounts if a.status == KeyStatus.INVALID],
         "state_counts": [(s, counts["state"][s.value]) for s in State if counts["state"].get(s.value)],
         "running": counts["state"].get(State.RUNNING, 0),
+        "awaiting_approval": counts["state"].get(State.AWAITING_APPROVAL, 0),
         "in_motion_count": sum(counts["state"].get(s, 0) for s in IN_MOTION),
         "spend_per_hour": sum(spend["per_hour"].values(), Decimal("0")),
         "spend_month": sum(spend["month"].values(), Decimal("0")),
@@ -471,6 +473,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in SLUGS,
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
+        **limits_context(deployment),
     }
 
 

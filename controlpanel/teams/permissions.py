@@ -26,11 +26,23 @@ class Perm(enum.StrEnum):
     MANAGE_MEMBERS = "manage_members"  # invite, re-role, remove members
     VIEW_AUDIT = "view_audit"
     MANAGE_TEAM = "manage_team"  # rename or delete the team, transfer ownership
+    MANAGE_NOTIFICATIONS = "manage_notifications"  # add, change and remove notification channels
+    APPROVE = "approve"  # approve or refuse deployments held for approval; set the team's limits
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: frozenset(Perm),
-    Role.ADMIN: frozenset({Perm.VIEW, Perm.DEPLOY, Perm.MANAGE_KEYS, Perm.MANAGE_MEMBERS, Perm.VIEW_AUDIT}),
+    Role.ADMIN: frozenset(
+        {
+            Perm.VIEW,
+            Perm.DEPLOY,
+            Perm.MANAGE_KEYS,
+            Perm.MANAGE_MEMBERS,
+            Perm.VIEW_AUDIT,
+            Perm.MANAGE_NOTIFICATIONS,
+            Perm.APPROVE,
+        }
+    ),
     Role.DEPLOYER: frozenset({Perm.VIEW, Perm.DEPLOY}),
     Role.VIEWER: frozenset({Perm.VIEW}),
 }

@@ -6,35 +6,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('teams', '0001_initial'),
+        ("teams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_label', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('key.added', 'Key added'), ('key.verified', 'Key verified'), ('key.renamed', 'Key renamed'), ('key.rotated', 'Key rotated'), ('key.deleted', 'Key deleted'), ('team.created', 'Team created'), ('team.settings', 'Team settings changed'), ('team.deleted', 'Team deleted'), ('member.invited', 'Member invited'), ('member.invite_revoked', 'Invitation revoked'), ('member.joined', 'Member joined'), ('member.role_changed', 'Member re-roled'), ('member.removed', 'Member removed'), ('team.ownership_transferred', 'Ownership transferred'), ('deployment.created', 'Deployment created'), ('deployment.started', 'Deployment started'), ('deployment.stopped', 'Deployment stopped'), ('deployment.restarted', 'Deployment restarted'), ('deployment.scaled', 'Deployment scaled'), ('deployment.updated', 'Deployment updated'), ('deployment.deleted', 'Deployment deleted'), ('deployment.retried', 'Deployment retried')], max_length=40)),
-                ('target_type', models.CharField(blank=True, max_length=40)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('target_label', models.CharField(blank=True, max_length=200)),
-                ('summary', models.TextField()),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_entries', to='teams.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("actor_label", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("key.added", "Key added"),
+                            ("key.verified", "Key verified"),
+                            ("key.renamed", "Key renamed"),
+                            ("key.rotated", "Key rotated"),
+                            ("key.deleted", "Key deleted"),
+                            ("team.created", "Team created"),
+                            ("team.settings", "Team settings changed"),
+                            ("team.deleted", "Team deleted"),
+                            ("member.invited", "Member invited"),
+                            ("member.invite_revoked", "Invitation revoked"),
+                            ("member.joined", "Member joined"),
+                            ("member.role_changed", "Member re-roled"),
+                            ("member.removed", "Member removed"),
+                            ("team.ownership_transferred", "Ownership transferred"),
+                            ("deployment.created", "Deployment created"),
+                            ("deployment.started", "Deployment started"),
+                            ("deployment.stopped", "Deployment stopped"),
+                            ("deployment.restarted", "Deployment restarted"),
+                            ("deployment.scaled", "Deployment scaled"),
+                            ("deployment.updated", "Deployment updated"),
+                            ("deployment.deleted", "Deployment deleted"),
+                            ("deployment.retried", "Deployment retried"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("target_type", models.CharField(blank=True, max_length=40)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                ("target_label", models.CharField(blank=True, max_length=200)),
+                ("summary", models.TextField()),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="audit_entries", to="teams.team"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(fields=['team', '-created_at'], name='audit_team_created')],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-created_at", "-pk"],
+                "indexes": [models.Index(fields=["team", "-created_at"], name="audit_team_created")],
             },
         ),
     ]

@@ -4,15 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0001_initial'),
+        ("audit", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('key.added', 'Key added'), ('key.verified', 'Key verified'), ('key.renamed', 'Key renamed'), ('key.rotated', 'Key rotated'), ('key.deleted', 'Key deleted'), ('team.created', 'Team created'), ('team.settings', 'Team settings changed'), ('team.deleted', 'Team deleted'), ('member.invited', 'Member invited'), ('member.invite_revoked', 'Invitation revoked'), ('member.invite_renewed', 'Invitation link renewed'), ('member.joined', 'Member joined'), ('member.role_changed', 'Member re-roled'), ('member.removed', 'Member removed'), ('team.ownership_transferred', 'Ownership transferred'), ('deployment.created', 'Deployment created'), ('deployment.started', 'Deployment started'), ('deployment.stopped', 'Deployment stopped'), ('deployment.restarted', 'Deployment restarted'), ('deployment.scaled', 'Deployment scaled'), ('deployment.updated', 'Deployment updated'), ('deployment.deleted', 'Deployment deleted'), ('deployment.retried', 'Deployment retried')], max_length=40),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("key.added", "Key added"),
+                    ("key.verified", "Key verified"),
+                    ("key.renamed", "Key renamed"),
+                    ("key.rotated", "Key rotated"),
+                    ("key.deleted", "Key deleted"),
+                    ("team.created", "Team created"),
+                    ("team.settings", "Team settings changed"),
+                    ("team.deleted", "Team deleted"),
+                    ("member.invited", "Member invited"),
+                    ("member.invite_revoked", "Invitation revoked"),
+                    ("member.invite_renewed", "Invitation link renewed"),
+                    ("member.joined", "Member joined"),
+                    ("member.role_changed", "Member re-roled"),
+                    ("member.removed", "Member removed"),
+                    ("team.ownership_transferred", "Ownership transferred"),
+                    ("deployment.created", "Deployment created"),
+                    ("deployment.started", "Deployment started"),
+                    ("deployment.stopped", "Deployment stopped"),
+                    ("deployment.restarted", "Deployment restarted"),
+                    ("deployment.scaled", "Deployment scaled"),
+                    ("deployment.updated", "Deployment updated"),
+                    ("deployment.deleted", "Deployment deleted"),
+                    ("deployment.retried", "Deployment retried"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

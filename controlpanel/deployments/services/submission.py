@@ -37,6 +37,7 @@ from controlpanel.deployments.states import (
     state_for_remote,
 )
 from controlpanel.deployments.tasks import deployment_action_task, submit_deployment_task
+from controlpanel.limits.rules import approval_reason, default_expiry
 from controlpanel.teams.models import Team
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.services import require_perm
@@ -82,6 +83,7 @@ def deployment_create(
         if earlier is not None:
             logger.info("deployment_id=%s returned again for a repeated create request", earlier.pk)
             return earlier
+    expires_at, expiry_action = default_expiry(team=team, now=timezone.now())
     deployment = Deployment.objects.create(
         team=team,
         account=account,
@@ -90,8 +92,15 @@ def deployment_create(
         spec=spec,
         estimated_price_per_hour=estimated_price_per_hour,
         created_by=actor,
+        expires_at=expires_at,
+        expiry_action=expiry_action,
     )
-    deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Submitted from the form")
+    held = approval_reason(team=team, actor=actor, price_per_hour=estimated_price_per_hour)
+    if held:
+        # Nothing is sent until an admin approves (controlpanel.limits.services).
+        deployment_transition(deployment=deployment, to=State.AWAITING_APPROVAL, actor=actor, message=held)
+    else:
+        deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Submitted from the form")
     price = f" (about ${estimated_price_per_hour:.2f}/h)" if estimated_price_per_hour else ""
     audit_record(
         team=team,
@@ -103,7 +112,8 @@ def deployment_create(
     )
     if idempotency_key:
         IdempotencyKey.objects.filter(team=team, key=idempotency_key).update(deployment=deployment)
-    submit_deployment_task.delay_on_commit(deployment.pk)
+    if not held:
+        submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
 
 
@@ -388,11 +398,12 @@ def deployment_resubmit(
     deployment.name = str(spec.get("name") or deployment.name)[:200]
     deployment.error_fields, deployment.last_error, deployment.status_message = {}, "", ""
     deployment.estimated_price_per_hour = estimated_price_per_hour
+    held = approval_reason(team=deployment.team, actor=actor, price_per_hour=estimated_price_per_hour)
     deployment_transition(
         deployment=deployment,
-        to=State.QUEUED,
+        to=State.AWAITING_APPROVAL if held else State.QUEUED,
         actor=actor,
-        message="Resubmitted with changes",
+        message=held or "Resubmitted with changes",
         extra_fields=("spec", "name", "error_fields", "last_error", "status_message", "estimated_price_per_hour"),
     )
     audit_record(
@@ -402,7 +413,8 @@ def deployment_resubmit(
         target=deployment,
         summary=f"Resubmitted {deployment.name} with a corrected spec",
     )
-    submit_deployment_task.delay_on_commit(deployment.pk)
+    if not held:
+        submit_deployment_task.delay_on_commit(deployment.pk)
     return deployment
 
 

@@ -12,7 +12,18 @@ from tests.factories import MembershipFactory, TeamFactory
     ("role", "allowed"),
     [
         (Role.OWNER, set(Perm)),
-        (Role.ADMIN, {Perm.VIEW, Perm.DEPLOY, Perm.MANAGE_KEYS, Perm.MANAGE_MEMBERS, Perm.VIEW_AUDIT}),
+        (
+            Role.ADMIN,
+            {
+                Perm.VIEW,
+                Perm.DEPLOY,
+                Perm.MANAGE_KEYS,
+                Perm.MANAGE_MEMBERS,
+                Perm.VIEW_AUDIT,
+                Perm.MANAGE_NOTIFICATIONS,
+                Perm.APPROVE,
+            },
+        ),
         (Role.DEPLOYER, {Perm.VIEW, Perm.DEPLOY}),
         (Role.VIEWER, {Perm.VIEW}),
     ],

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from controlpanel.limits.models import ExpiryAction
+
+MAX_TTL_HOURS = 24 * 90
+
+
+class TeamPolicyForm(forms.Form):
+    approval_above_per_hour = forms.DecimalField(
+        label="Require approval above ($ per hour)",
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=10,
+        decimal_places=2,
+        help_text="A deployer's new deployment estimated above this waits for an admin. Empty: no approvals.",
+    )
+    default_ttl_hours = forms.IntegerField(
+        label="Default time limit (hours)",
+        required=False,
+        min_value=1,
+        max_value=MAX_TTL_HOURS,
+        help_text="Every new deployment gets this time limit; each can be changed on its page. Empty: none.",
+    )
+    default_ttl_action = forms.ChoiceField(label="When it is reached", choices=ExpiryAction.choices)
+
+
+class TimeLimitForm(forms.Form):
+    hours = forms.DecimalField(
+        label="Hours from now",
+        min_value=Decimal("0.1"),
+        max_value=MAX_TTL_HOURS,
+        max_digits=6,
+        decimal_places=1,
+        error_messages={"required": "How many hours from now?"},
+    )
+    action = forms.ChoiceField(label="Then", choices=ExpiryAction.choices)
+
+
+class RefuseForm(forms.Form):
+    reason = forms.CharField(
+        label="Why", max_length=500, error_messages={"required": "Say why, so the deployer knows what to change."}
+    )

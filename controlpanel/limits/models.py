@@ -1,0 +1,22 @@
+"""A team's limits: which deployments need an admin's approval, and default time limits."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ExpiryAction(models.TextChoices):
+    STOP = "stop", "Stop it"
+    DELETE = "delete", "Delete it"
+
+
+class TeamPolicy(models.Model):
+    team = models.OneToOneField("teams.Team", on_delete=models.CASCADE, related_name="policy")
+    # A deployer's create estimated above this (or with no estimate) waits for an admin.
+    approval_above_per_hour = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # Every new deployment stops (or is deleted) this many hours after it is created.
+    default_ttl_hours = models.PositiveIntegerField(null=True, blank=True)
+    default_ttl_action = models.CharField(max_length=10, choices=ExpiryAction.choices, default=ExpiryAction.STOP)
+
+    def __str__(self) -> str:
+        return f"Limits of {self.team}"
