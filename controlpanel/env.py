@@ -77,3 +77,24 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_rate_limits(name: str, *, vendors: tuple[str, ...]) -> dict[str, tuple[float, int | None]]:
+    """``vendor=per_minute[/burst]`` pairs, comma-separated (``*`` for every vendor; a
+    pace of 0 turns the limit off): ``{vendor: (per_minute, burst or None)}``."""
+    limits: dict[str, tuple[float, int | None]] = {}
+    for item in env_list(name):
+        vendor, sep, value = (part.strip() for part in item.partition("="))
+        pace, slash, burst = (part.strip() for part in value.partition("/"))
+        if not sep or (vendor not in vendors and vendor != "*"):
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not vendor=requests_per_minute (vendors: {', '.join(vendors)})"
+            )
+        try:
+            per_minute, burst_count = float(pace), int(burst) if slash else None
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} needs numbers, as in replicate=3000/50") from None
+        if per_minute < 0 or (burst_count is not None and burst_count < 1):
+            raise ImproperlyConfigured(f"{name}: {item!r} needs a pace of 0 or more and a burst of at least 1")
+        limits[vendor] = (per_minute, burst_count)
+    return limits

@@ -16,7 +16,8 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from controlpanel.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from controlpanel.env import env_bool, env_float, env_int, env_list, env_rate_limits, env_secret, env_str
+from providers.registry import SLUGS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PANEL_VAR_DIR", str(BASE_DIR / "var")))
@@ -323,6 +324,17 @@ PANEL_HEARTBEAT_MAX_AGE = env_int("PANEL_HEARTBEAT_MAX_AGE", 60)
 # Every page's "the worker is down" banner reads the heartbeats at most this often (0: always).
 PANEL_PARTS_CACHE_SECONDS = env_int("PANEL_PARTS_CACHE_SECONDS", 5)
 PANEL_HTTP_TIMEOUT = env_float("PANEL_HTTP_TIMEOUT", 30.0)
+# Every vendor call passes its account's token bucket, shared by every worker: in Redis
+# with REDIS_URL, else in this SQLite file (one machine). The pace per vendor is its
+# documented limit (Provider.rate_limit_per_minute); this overrides it, e.g.
+# "replicate=3000/50,novita=120": requests a minute, "/burst" optional, "*" every vendor,
+# 0 no limit.
+PANEL_RATE_LIMITS = env_rate_limits("PANEL_RATE_LIMITS", vendors=SLUGS)
+PANEL_RATE_LIMIT_FILE = Path(env_str("PANEL_RATE_LIMIT_FILE", str(VAR_DIR / "ratelimit.sqlite3")))
+# The longest a call waits for its account's turn; past it the call fails as transient
+# ("rate limited by the panel") and its task retries later, so no worker hangs on a busy key.
+PANEL_RATE_LIMIT_MAX_WAIT = env_float("PANEL_RATE_LIMIT_MAX_WAIT", 10.0)
+PANEL_RATE_LIMIT_KEY_PREFIX = f"{_CACHE_PREFIX}:ratelimit:"
 # The sandbox's simulated provisioning time for new deployments.
 SANDBOX_PROVISION_SECONDS = env_float("SANDBOX_PROVISION_SECONDS", 6.0)
 # Nosana's jobs run for the deployment's timeout in minutes; the sandbox runs each

@@ -18,6 +18,9 @@ os.environ.setdefault("CELERY_QUEUE", "controlpanel-test")
 os.environ.setdefault("CACHE_KEY_PREFIX", "paneltest")
 os.environ.setdefault("SANDBOX_PROVISION_SECONDS", "2")
 os.environ.setdefault("PANEL_SANDBOX", "true")
+# No rate limit unless a test asks for one: the suite's accounts share ids across test
+# runs and xdist workers, and a unit test must never wait for another's bucket.
+os.environ.setdefault("PANEL_RATE_LIMITS", "*=0")
 # Every test reads the heartbeats afresh: a cached "worker down" must not leak into the next test.
 os.environ.setdefault("PANEL_PARTS_CACHE_SECONDS", "0")
 

@@ -11,11 +11,14 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from providers.registry import BY_SLUG
+
+if TYPE_CHECKING:
+    from providers.ratelimit import Limiter
 
 
 class RemoteState(enum.StrEnum):
@@ -291,6 +294,16 @@ class Provider:
     redeploys: ClassVar[bool] = False
     # What the Redeploy dialog says happens, after "<vendor> rolls it out anew:".
     redeploy_effect: ClassVar[str] = "replicas restart one after another and pick up a newer image behind the same tag"
+    # The pace the panel keeps to for one account (every worker together), and the burst
+    # it allows after a quiet spell. Only Replicate publishes a limit for the calls the
+    # panel makes (its adapter sets it); Nosana, Together, Fluence and Novita publish none
+    # for their management APIs (/work/shared/vendor-apis/*.md, "Rate limits"), so they
+    # get 300 a minute: 5 a second, the pace the Nosana notes suggest per key, far below
+    # anything a public API gateway refuses, and still room for a list-first refresh of
+    # 5,000 deployments (about a hundred calls) inside the task's 60 s soft limit.
+    # PANEL_RATE_LIMITS overrides either number per vendor.
+    rate_limit_per_minute: ClassVar[int] = 300
+    rate_limit_burst: ClassVar[int] = 10
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -305,7 +318,11 @@ class Provider:
         base_url: str | None = None,
         client: httpx.Client | None = None,
         timeout: float = 30.0,
+        limiter: Limiter | None = None,
+        limit_key: str = "",
     ) -> None:
+        """``limiter`` and ``limit_key``: the account's rate limit, which every request of
+        this adapter passes (see ``providers.ratelimit``); none, no limit."""
         from providers.http import VendorHTTP  # local: http imports this module
 
         self._http = VendorHTTP(
@@ -314,6 +331,8 @@ class Provider:
             error_detail=self.error_detail,
             client=client,
             timeout=timeout,
+            limiter=limiter,
+            limit_key=limit_key,
         )
 
     def __repr__(self) -> str:  # never show the key, even in a traceback

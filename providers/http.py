@@ -6,6 +6,11 @@ are retried here, a few times with jittered exponential backoff that honours
 ``Retry-After``; a wait longer than ``max_inline_wait`` is not slept but raised as
 ``RateLimited`` so the Celery task can reschedule itself instead of blocking a worker.
 Writes are never retried here: whether a retried create is safe is the caller's call.
+
+Given a ``Limiter`` (``providers.ratelimit``), every try first takes a token from the
+account's bucket, and a 429 penalizes the whole account for the vendor's
+``Retry-After``; a retry after a 429 then waits in the limiter with everyone else
+instead of sleeping on its own on top of it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,12 +35,19 @@ from providers.base import (
     Transient,
 )
 
+if TYPE_CHECKING:
+    from providers.ratelimit import Limiter
+
 logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 MAX_MESSAGE = 2000  # vendor messages are stored and shown; keep them bounded
 REDACTED = "[redacted]"
 MIN_SECRET = 8  # shorter header values are not worth hiding and would mangle messages
+# A 429 without Retry-After pauses the account this long, doubling per try (capped):
+# long enough to matter to a vendor's per-second window, short enough to retry inline.
+DEFAULT_PENALTY = 1.0
+MAX_DEFAULT_PENALTY = 30.0
 
 
 def _secrets_in(headers: dict[str, str]) -> tuple[str, ...]:
@@ -107,6 +119,8 @@ class VendorHTTP:
         timeout: float = 30.0,
         max_retries: int = 2,
         max_inline_wait: float = 5.0,
+        limiter: Limiter | None = None,
+        limit_key: str = "",
     ) -> None:
         self.base_url = base_url
         self._headers = {"Accept": "application/json", **headers}
@@ -116,6 +130,8 @@ class VendorHTTP:
         self._client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
         self.max_retries = max_retries
         self.max_inline_wait = max_inline_wait
+        self._limiter = limiter
+        self._limit_key = limit_key or base_url
 
     def close(self) -> None:
         if self._owns_client:
@@ -140,18 +156,36 @@ class VendorHTTP:
         retry = method in SAFE_METHODS if retry is None else retry
         attempt = 0
         while True:
+            if self._limiter is not None:
+                self._limiter.acquire(self._limit_key)  # outside the try: its Transient is final
             try:
                 return self._send_once(method, path, json=json, params=params)
             except Transient as exc:
-                retry_after = exc.retry_after
+                pause = self._penalize(exc, attempt) if isinstance(exc, RateLimited) else None
                 if not retry or attempt >= self.max_retries:
                     raise
-                delay = backoff_seconds(attempt, retry_after)
-                if delay > self.max_inline_wait:
-                    raise
-                logger.info("retrying %s %s in %.1fs after: %s", method, path, delay, exc.message)
-                time.sleep(delay)
+                if pause is not None:  # the limiter's next acquire waits it out, for every caller
+                    if pause > self.max_inline_wait:
+                        raise
+                    logger.info("retrying %s %s after the account's %.1fs pause: %s", method, path, pause, exc.message)
+                else:
+                    delay = backoff_seconds(attempt, exc.retry_after)
+                    if delay > self.max_inline_wait:
+                        raise
+                    logger.info("retrying %s %s in %.1fs after: %s", method, path, delay, exc.message)
+                    time.sleep(delay)
                 attempt += 1
+
+    def _penalize(self, exc: RateLimited, attempt: int) -> float | None:
+        """Pause the whole account after a 429: the vendor's ``Retry-After``, or a default
+        that doubles per try. ``None`` without a limiter (the caller then sleeps itself)."""
+        if self._limiter is None:
+            return None
+        seconds = exc.retry_after
+        if seconds is None:
+            seconds = min(MAX_DEFAULT_PENALTY, DEFAULT_PENALTY * (2**attempt))
+        self._limiter.penalize(self._limit_key, seconds)
+        return seconds
 
     def _send_once(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None) -> httpx.Response:
         headers = dict(self._headers)

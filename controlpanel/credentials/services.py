@@ -15,6 +15,7 @@ from django.utils import timezone
 from controlpanel.audit.models import AuditAction
 from controlpanel.audit.services import audit_record
 from controlpanel.catalog.tasks import sync_catalog_task
+from controlpanel.core.ratelimit import account_limit_key, account_limiter
 from controlpanel.credentials import crypto
 from controlpanel.credentials.models import EndpointKind, KeyStatus, ProviderAccount
 from controlpanel.credentials.tasks import verify_account_task, verify_rotation_task
@@ -27,12 +28,16 @@ from providers.base import AuthError, Provider, ProviderError
 logger = logging.getLogger(__name__)
 
 
-def provider_for(account: ProviderAccount, *, timeout: float | None = None) -> Provider:
-    """Build the adapter for ``account`` with its decrypted key. Close it after use."""
+def provider_for(account: ProviderAccount, *, timeout: float | None = None, pending: bool = False) -> Provider:
+    """Build the adapter for ``account`` with its decrypted key (``pending``: the key a
+    rotation is checking). Close it after use. Every call it makes passes the account's
+    rate limit, shared by every worker (controlpanel/core/ratelimit.py)."""
     return account.provider_class(
-        crypto.decrypt(account.encrypted_key),
+        crypto.decrypt(account.pending_key if pending else account.encrypted_key),
         base_url=account.base_url,
         timeout=timeout or settings.PANEL_HTTP_TIMEOUT,
+        limiter=account_limiter(account.vendor),
+        limit_key=account_limit_key(vendor=account.vendor, account_id=account.pk),
     )
 
 
@@ -111,9 +116,7 @@ def account_rotate(*, account: ProviderAccount, actor: AbstractBaseUser, api_key
 def _rotation_outcome(account: ProviderAccount) -> tuple[str, str, Any, Any]:
     """Ask the vendor about the candidate key: (status, message, info, metadata)."""
     try:
-        with account.provider_class(
-            crypto.decrypt(account.pending_key), base_url=account.base_url, timeout=settings.PANEL_HTTP_TIMEOUT
-        ) as provider:
+        with provider_for(account, pending=True) as provider:
             info = provider.verify()
             metadata = provider.account_metadata()
         return KeyStatus.OK, info.summary, info, metadata

@@ -129,8 +129,9 @@ class NovitaProvider(Provider):
         base_url: str | None = None,
         client: httpx.Client | None = None,
         timeout: float = 30.0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(api_key, base_url=base_url, client=client, timeout=timeout)
+        super().__init__(api_key, base_url=base_url, client=client, timeout=timeout, **kwargs)
         # Log streams go through the same transport, but never with the key (see logs()).
         self._client = client
         self._timeout = timeout

@@ -64,6 +64,12 @@ class ReplicateProvider(Provider):
     provision_deadline: ClassVar[int] = 45 * 60  # a cold boot of a large model's instances can take long
     scale_keys: ClassVar[tuple[str, ...]] = ("min_instances", "max_instances")
     scale_unit: ClassVar[str] = "instances"
+    # "3000 requests per minute" for every endpoint but creating predictions (600, which
+    # the panel never calls), "short bursts above these are allowed" [D]:
+    # replicate.com/docs/topics/predictions/rate-limits (vendor-apis/replicate.md §4).
+    # The burst is one second's worth.
+    rate_limit_per_minute: ClassVar[int] = 3000
+    rate_limit_burst: ClassVar[int] = 50
 
     def __init__(self, api_key: str, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
