@@ -70,7 +70,7 @@ def team_policy_update(
 
 
 def _held(deployment: Deployment) -> Deployment:
-    return Deployment.objects.select_for_update().select_related("team").get(pk=deployment.pk)
+    return Deployment.objects.select_for_update(of=("self",)).select_related("team").get(pk=deployment.pk)
 
 
 @transaction.atomic
@@ -196,7 +196,7 @@ def deployments_expire_due(*, now: dt.datetime | None = None) -> list[int]:
     for pk in list(due.values_list("pk", flat=True)[:500]):
         with transaction.atomic():
             deployment = (
-                Deployment.objects.select_for_update()
+                Deployment.objects.select_for_update(of=("self",))
                 .select_related("account", "team")
                 .filter(pk=pk, expires_at__lte=now, pending_action="")
                 .first()

@@ -9,7 +9,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from controlpanel.core.models import Heartbeat
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
 from tests.browser.conftest import shot
@@ -19,20 +18,27 @@ from tests.factories import PASSWORD, AccountFactory, DeploymentFactory, Members
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _worker_seen(seconds_ago: float) -> None:
-    Heartbeat.objects.update_or_create(
-        kind="worker",
-        hostname="banner-test",
-        defaults={"seen_at": timezone.now() - dt.timedelta(seconds=seconds_ago)},
-    )
-    Heartbeat.objects.update_or_create(
-        kind="beat", hostname="banner-test", defaults={"seen_at": timezone.now() - dt.timedelta(seconds=seconds_ago)}
-    )
+@pytest.fixture
+def heartbeats(monkeypatch):
+    """The heartbeats the banner reads, set by the test.
+
+    A session worker started by an earlier browser test may still be writing real
+    heartbeats every 10 s; the live server runs in this process, so the read the banner
+    makes is stood in for here rather than racing that worker."""
+    from controlpanel.core import parts
+
+    seen: dict[str, dt.datetime] = {}
+    monkeypatch.setattr(parts, "_read", lambda: (seen.get("worker"), seen.get("beat")))
+
+    def worker_seen(seconds_ago: float) -> None:
+        at = timezone.now() - dt.timedelta(seconds=seconds_ago)
+        seen.update(worker=at, beat=at)
+
+    return worker_seen
 
 
-def test_banner_and_waiting_rows_while_the_worker_is_down_then_gone_when_it_is_back(page, live_server):
-    Heartbeat.objects.all().delete()
-    _worker_seen(130)
+def test_banner_and_waiting_rows_while_the_worker_is_down_then_gone_when_it_is_back(page, live_server, heartbeats):
+    heartbeats(130)
     team = TeamFactory(name="Quiet worker")
     MembershipFactory(team=team, user=UserFactory(username="wanda"), role=Role.OWNER)
     account = AccountFactory(team=team, label="Together sandbox")
@@ -55,6 +61,6 @@ def test_banner_and_waiting_rows_while_the_worker_is_down_then_gone_when_it_is_b
     expect(page.locator("#waits-for-worker")).to_contain_text("Queued: it waits for the worker")
 
     # The worker reports again: the open page drops the banner and the hint by itself.
-    _worker_seen(0)
+    heartbeats(0)
     expect(page.locator("#parts-message")).to_have_count(0, timeout=40_000)
     expect(page.locator("#waits-for-worker")).to_have_count(0, timeout=40_000)
