@@ -47,8 +47,11 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
 	  else echo "The browser tests need Chromium at $(CHROMIUM) (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; fi; }
 
+# The unit layer on every core, then the real-worker and browser tests one at a time
+# (they share one worker, one live server and the machine's Redis).
 test: lint chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -q -n auto -m "not integration and not browser"
+	$(PY) -m pytest -m "integration or browser"
 
 # Everything but the real-worker integration, browser and subprocess tests, on every core.
 test-fast: $(VENV)/.installed-dev
