@@ -20,6 +20,30 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60  # seconds for a cold worker to start and write its first heartbeat
 
 
+def _flush_retrying_deadlocks() -> None:
+    """A transactional test ends with a TRUNCATE while the session worker may be writing
+    (heartbeats, a poll): PostgreSQL can pick the TRUNCATE as a deadlock's victim. The
+    flush runs in one transaction, so trying it again is safe; anything else still fails."""
+    from django.core.management.base import CommandError
+    from django.test import TransactionTestCase
+
+    teardown = TransactionTestCase._fixture_teardown
+
+    def _fixture_teardown(self):
+        for attempt in range(5):
+            try:
+                return teardown(self)
+            except CommandError as exc:
+                if "deadlock" not in str(exc.__cause__) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    TransactionTestCase._fixture_teardown = _fixture_teardown
+
+
+_flush_retrying_deadlocks()
+
+
 def _test_database_url() -> str:
     s = connection.settings_dict
     if s["ENGINE"].endswith("sqlite3"):
