@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
@@ -40,10 +39,15 @@ def listing_is_complete(listing: Any) -> bool:
     return bool(getattr(listing, "complete", True))
 
 
-def _unmanaged(account: ProviderAccount, remotes: Iterable[Remote]) -> dict[str, Remote]:
-    rows = Deployment.objects.filter(account=account).exclude(state=State.DELETED)
-    known = set(rows.exclude(external_id="").values_list("external_id", flat=True))
-    in_flight = set(rows.filter(external_id="", state__in=_IN_FLIGHT).values_list("name", flat=True))
+def _unmanaged(deployments: Iterable[Deployment], remotes: Iterable[Remote]) -> dict[str, Remote]:
+    known, in_flight = set(), set()
+    for d in deployments:
+        if d.state == State.DELETED:
+            continue
+        if d.external_id:
+            known.add(d.external_id)
+        elif d.state in _IN_FLIGHT:
+            in_flight.add(d.name)
     return {
         r.external_id: r
         for r in remotes
@@ -61,44 +65,49 @@ def _fields(remote: Remote) -> dict[str, Any]:
 
 
 def unmanaged_record_listing(
-    *, account: ProviderAccount, remotes: Iterable[Remote], now: dt.datetime | None = None
+    *,
+    account: ProviderAccount,
+    remotes: Iterable[Remote],
+    deployments: Iterable[Deployment],
+    now: dt.datetime | None = None,
 ) -> int:
-    """Record the resources of ``remotes`` (a complete listing of ``account``) that no
-    deployment of ours knows, refresh the ones seen before, and drop those the listing
-    no longer has (gone from the vendor, or now known: adopted). Returns how many the
-    account has now. Writes only what changed."""
+    """Record the resources of ``remotes`` (a complete listing of ``account``) that none
+    of ``deployments`` (the account's rows, read before the listing) knows, refresh the
+    ones seen before, and drop those the listing no longer has (gone from the vendor, or
+    now known: adopted). Returns how many the account has now. Writes only what changed:
+    a steady account with nothing unmanaged costs one query."""
     now = now or timezone.now()
-    found = _unmanaged(account, remotes)
-    with transaction.atomic():
-        existing = {r.external_id: r for r in UnmanagedResource.objects.filter(account=account)}
-        gone = [r.pk for key, r in existing.items() if key not in found]
-        if gone:
-            UnmanagedResource.objects.filter(pk__in=gone).delete()
-        new = []
-        for key, remote in found.items():
-            fields = _fields(remote)
-            row = existing.get(key)
-            if row is None:
-                new.append(
-                    UnmanagedResource(
-                        team_id=account.team_id,
-                        account=account,
-                        vendor=account.vendor,
-                        external_id=key[:200],
-                        first_seen_at=now,
-                        last_seen_at=now,
-                        **fields,
-                    )
+    found = _unmanaged(deployments, remotes)
+    existing = {r.external_id: r for r in UnmanagedResource.objects.filter(account=account)}
+    gone = [r.pk for key, r in existing.items() if key not in found]
+    if gone:
+        UnmanagedResource.objects.filter(pk__in=gone).delete()
+    new = []
+    for key, remote in found.items():
+        fields = _fields(remote)
+        row = existing.get(key)
+        if row is None:
+            new.append(
+                UnmanagedResource(
+                    team_id=account.team_id,
+                    account=account,
+                    vendor=account.vendor,
+                    external_id=key[:200],
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    **fields,
                 )
-            elif any(getattr(row, name) != value for name, value in fields.items()):
-                UnmanagedResource.objects.filter(pk=row.pk).update(last_seen_at=now, **fields)
-        # ignore_conflicts: a concurrent refresh of the same account (a lease that
-        # expired) may have inserted the same resource a moment ago.
-        UnmanagedResource.objects.bulk_create(new, ignore_conflicts=True)
-        if new or gone:
-            logger.info(
-                "account_id=%s unmanaged resources: %s (%s new, %s gone)", account.pk, len(found), len(new), len(gone)
             )
-        # "Last seen" for the unchanged ones, in one statement.
+        elif any(getattr(row, name) != value for name, value in fields.items()):
+            UnmanagedResource.objects.filter(pk=row.pk).update(last_seen_at=now, **fields)
+    # ignore_conflicts: a concurrent refresh of the same account (a lease that
+    # expired) may have inserted the same resource a moment ago.
+    if new:
+        UnmanagedResource.objects.bulk_create(new, ignore_conflicts=True)
+    if new or gone:
+        logger.info(
+            "account_id=%s unmanaged resources: %s (%s new, %s gone)", account.pk, len(found), len(new), len(gone)
+        )
+    if found:  # "last seen" for the unchanged ones, in one statement
         UnmanagedResource.objects.filter(account=account, external_id__in=list(found)).update(last_seen_at=now)
     return len(found)

@@ -82,9 +82,10 @@ def account_refresh(*, account_id: int) -> None:
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         return
-    rows = list(
-        Deployment.objects.filter(account=account, state__in=WATCHED).exclude(external_id="").select_related("account")
-    )
+    # Every row of the account that is not deleted: the watched ones are polled, and all
+    # of them tell which listed resources are ours (the rest are unmanaged).
+    ours = list(Deployment.objects.filter(account=account).exclude(state=State.DELETED).select_related("account"))
+    rows = [d for d in ours if d.state in WATCHED and d.external_id]
     error = ""
     try:
         with provider_for(account) as provider:
@@ -102,7 +103,7 @@ def account_refresh(*, account_id: int) -> None:
                     _refresh_one(provider, deployment, remote)
                 _mark_checked(unchanged)
         if listing_is_complete(listing):
-            unmanaged_record_listing(account=account, remotes=remotes.values())
+            unmanaged_record_listing(account=account, remotes=remotes.values(), deployments=ours)
         if rows:
             deployments_fail_past_deadline(account=account)
     except AuthError as exc:
@@ -113,7 +114,7 @@ def account_refresh(*, account_id: int) -> None:
     except DecryptionError as exc:
         error = str(exc)
     finally:
-        _finish_refresh(account, error)
+        _finish_refresh(account, error, watching=bool(rows))
 
 
 def _mark_checked(pks: list[int], chunk: int = 500) -> None:
@@ -239,7 +240,7 @@ def _still_not_up_after_deadline(deployment: Deployment, remote: Remote) -> bool
     )
 
 
-def _finish_refresh(account: ProviderAccount, error: str) -> None:
+def _finish_refresh(account: ProviderAccount, error: str, *, watching: bool) -> None:
     now = timezone.now()
     moving = (
         Deployment.objects.filter(account=account, state__in=IN_MOTION).exists()
@@ -247,7 +248,7 @@ def _finish_refresh(account: ProviderAccount, error: str) -> None:
     )
     if moving or error:
         interval = settings.PANEL_REFRESH_FAST_SECONDS
-    elif Deployment.objects.filter(account=account, state__in=WATCHED).exists():
+    elif watching:
         interval = settings.PANEL_REFRESH_SLOW_SECONDS
     else:  # nothing of ours there: listed only for what the panel does not manage
         interval = settings.PANEL_REFRESH_IDLE_SECONDS
