@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.utils import timezone
 
 from controlpanel.catalog.services import catalog_sync
 from controlpanel.deployments.services import deployment_transition
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
+from controlpanel.unmanaged.models import UnmanagedResource
 from providers.registry import SLUGS
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.factories import PASSWORD, AccountFactory, DeploymentFactory, MembershipFactory, TeamFactory, UserFactory
@@ -32,6 +34,10 @@ def world(live_server, settings):
         catalog_sync(account_id=other.pk)
     deployment = DeploymentFactory(account=account, name="a11y-echo", state=State.PROVISIONING, external_id="dep_x")
     deployment_transition(deployment=deployment, to=State.RUNNING, message="Together AI says Ready")
+    for name, ignored in (("console-made", None), ("old-experiment", timezone.now())):
+        UnmanagedResource.objects.create(
+            team=team, account=account, vendor="together", external_id=f"dep_{name}", name=name, ignored_at=ignored
+        )
     return {"team": team, "account": account, "deployment": deployment}
 
 
@@ -45,6 +51,7 @@ PAGES = [
     ("team", "/team/"),
     ("prices", "/prices/"),
     ("audit log", "/audit/"),
+    ("not managed by the panel", "/unmanaged/"),
 ]
 
 
