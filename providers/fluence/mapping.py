@@ -168,7 +168,7 @@ def spec_from_detail(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """An instance's detail answer as the deploy body, as far as it goes. A container's
     ``container_info`` carries its image, exposed ports, env and startup command, and
     ``location`` the country it was placed in [V]; a VM's or bare-metal server's the OS
-    image. The plan it was rented from is not in any instance answer [?], so ``plan_id``
+    image and SSH key. The plan it was rented from is not in any instance answer [?], so ``plan_id``
     stays unset (Edit asks for it before a container's settings can be replaced)."""
     spec: dict[str, Any] = {"kind": kind, "name": item.get("name") or ""}
     if kind == CONTAINER:
@@ -182,6 +182,8 @@ def spec_from_detail(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
         spec["container_settings"] = settings
         if item.get("location"):
             spec["constraints"] = {"location": item["location"]}
-    elif item.get("os_image"):
-        spec["os_image"] = item["os_image"]
+    else:
+        for key in ("os_image", "ssh_key"):  # a public key, as the deploy body took it
+            if item.get(key):
+                spec[key] = item[key]
     return spec
