@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "controlpanel.sandbox",
     "controlpanel.notifications",
     "controlpanel.limits",
+    "controlpanel.unmanaged",
 ]
 
 MIDDLEWARE = [
@@ -317,6 +318,9 @@ PANEL_SANDBOX_URL = env_str("PANEL_SANDBOX_URL", f"http://127.0.0.1:{PORT}/sandb
 # How often an account with deployments in motion, or all steady, is polled.
 PANEL_REFRESH_FAST_SECONDS = env_float("PANEL_REFRESH_FAST_SECONDS", 3.0)
 PANEL_REFRESH_SLOW_SECONDS = env_float("PANEL_REFRESH_SLOW_SECONDS", 30.0)
+# A working key with none of our deployments is still listed, this often, for its
+# resources not managed by the panel (controlpanel/unmanaged).
+PANEL_REFRESH_IDLE_SECONDS = env_float("PANEL_REFRESH_IDLE_SECONDS", 300.0)
 # A refresh lease not released by then (worker crashed) may be claimed again.
 PANEL_REFRESH_LEASE_SECONDS = env_int("PANEL_REFRESH_LEASE_SECONDS", 120)
 # A worker whose last heartbeat is older than this is reported down by /healthz.

@@ -401,6 +401,14 @@ class Provider:
     def find_by_name(self, name: str) -> Remote | None:
         return next((r for r in self.list_remotes() if r.name == name and r.state != RemoteState.DELETED), None)
 
+    def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
+        """The spec behind ``remote`` (a resource made outside the panel, being adopted),
+        rebuilt from the vendor's detail answer as far as it tells: the same keys the
+        vendor's form builds, so Edit, Clone and Redeploy work on it. ``remote`` is what
+        ``get()`` returned; a vendor that keeps part of the spec elsewhere (Nosana's job
+        definition, in its revisions) fetches it here. Default: the name alone."""
+        return {"name": remote.name} if remote.name else {}
+
     def adopt(self, remote: Remote, spec: dict[str, Any]) -> Remote:
         """Finish what an earlier, interrupted submission started, for a resource found by
         ``find_by_name`` (Nosana: start the draft that attempt created). Default: nothing."""

@@ -144,6 +144,59 @@ def _team_limits(w: World) -> None:
     )
 
 
+def _unmanaged(w: World, *, ignored: bool = False):
+    from django.utils import timezone
+
+    from controlpanel.unmanaged.models import UnmanagedResource
+
+    return UnmanagedResource.objects.create(
+        team=w.team,
+        account=w.account,
+        vendor="together",
+        external_id="dep_console01",
+        name="console-made",
+        ignored_at=timezone.now() if ignored else None,
+    )
+
+
+def _adopted(w: World) -> None:
+    # A deployment made in Together's console, with a secret value in its env: adopted,
+    # its spec keeps the value (the page masks it), the audit entry never does.
+    from controlpanel.unmanaged import services as unmanaged
+
+    resource = _unmanaged(w)
+    unmanaged.unmanaged_request_adopt(resource=resource, actor=w.owner)
+    item = {
+        "id": "dep_console01",
+        "object": "deployment",
+        "name": "console-made",
+        "image": "registry.together.xyz/proj/console:1",
+        "gpu_type": "h100-80gb",
+        "gpu_count": 1,
+        "min_replicas": 1,
+        "max_replicas": 1,
+        "desired_replicas": 1,
+        "ready_replicas": 1,
+        "status": "Ready",
+        "environment_variables": [{"name": "HF_TOKEN", "value": ENV_SECRET}],
+    }
+    with respx.mock(base_url=w.account.base_url) as api:
+        api.get("/deployments/dep_console01").respond(200, json=item)
+        unmanaged.unmanaged_adopt(resource_id=resource.pk)
+
+
+def _unmanaged_ignored(w: World) -> None:
+    from controlpanel.unmanaged import services as unmanaged
+
+    unmanaged.unmanaged_ignore(resource=_unmanaged(w), actor=w.owner)
+
+
+def _unmanaged_restored(w: World) -> None:
+    from controlpanel.unmanaged import services as unmanaged
+
+    unmanaged.unmanaged_restore(resource=_unmanaged(w, ignored=True), actor=w.owner)
+
+
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
         team=w.team,
@@ -201,6 +254,9 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.CHANNEL_ADDED: _channel,
     AuditAction.CHANNEL_CHANGED: _channel_changed,
     AuditAction.CHANNEL_DELETED: _channel_deleted,
+    AuditAction.DEPLOYMENT_ADOPTED: _adopted,
+    AuditAction.UNMANAGED_IGNORED: _unmanaged_ignored,
+    AuditAction.UNMANAGED_RESTORED: _unmanaged_restored,
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
         deployment=w.deployment(State.FAILED, external_id=""),
         actor=w.owner,

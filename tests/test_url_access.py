@@ -36,6 +36,7 @@ from controlpanel.notifications.models import Channel
 from controlpanel.teams.models import Invitation, Membership
 from controlpanel.teams.permissions import ROLE_PERMISSIONS, Perm, Role
 from controlpanel.teams.services import hash_token
+from controlpanel.unmanaged.models import UnmanagedResource
 from tests.factories import AccountFactory, DeploymentFactory, MembershipFactory, TeamFactory, UserFactory
 
 SKIPPED_PREFIXES = {
@@ -150,6 +151,10 @@ RULES: dict[str, Rule] = {
     "limits:approve": Rule(Perm.APPROVE, obj="deployment"),
     "limits:refuse": Rule(Perm.APPROVE, obj="deployment", data=lambda w: {"reason": "walker"}),
     "limits:time_limit": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"hours": "2", "action": "stop"}),
+    "unmanaged:list": Rule(Perm.VIEW),
+    "unmanaged:adopt": Rule(Perm.DEPLOY, obj="unmanaged"),
+    "unmanaged:ignore": Rule(Perm.MANAGE_KEYS, obj="unmanaged"),
+    "unmanaged:restore": Rule(Perm.MANAGE_KEYS, obj="unmanaged"),
     "notifications:list": Rule(Perm.VIEW),
     "notifications:add": Rule(
         Perm.MANAGE_NOTIFICATIONS,
@@ -206,6 +211,14 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
     channel = Channel.objects.create(
         team=team, kind="email", name=f"{prefix} mail", target_encrypted="x", target_hint="x", events=["state"]
     )
+    unmanaged = UnmanagedResource.objects.create(
+        team=team,
+        account=deploy_account,
+        vendor=deploy_account.vendor,
+        external_id=f"{prefix}-console-made",
+        name=f"{prefix}-unmanaged",
+        ignored_at=team.created_at,  # ignored: "restore" has work to do
+    )
     invitation = Invitation.objects.create(
         team=team,
         email=f"{prefix}-invitee@example.com",
@@ -229,6 +242,7 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
             "member": target.pk,
             "invitation": invitation.pk,
             "channel": channel.pk,
+            "unmanaged": unmanaged.pk,
         },
     )
 
@@ -253,7 +267,18 @@ def _no_broker(monkeypatch):
     return sent
 
 
-PROJECT_APPS = {"teams", "audit", "credentials", "deployments", "catalog", "core", "sandbox", "notifications", "limits"}
+PROJECT_APPS = {
+    "teams",
+    "audit",
+    "credentials",
+    "deployments",
+    "catalog",
+    "core",
+    "sandbox",
+    "notifications",
+    "limits",
+    "unmanaged",
+}
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
@@ -402,7 +427,7 @@ def test_member_of_another_team_sees_only_their_own_team_on_team_wide_pages(clie
             response = client.get(url)
             if response.status_code == 200:
                 page = response.content.decode()
-                for ours_only in ("ours-running", "ours deploy key", "ours-target"):
+                for ours_only in ("ours-running", "ours deploy key", "ours-target", "ours-unmanaged"):
                     assert ours_only not in page, url
 
 

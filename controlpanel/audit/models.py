@@ -35,6 +35,9 @@ class AuditAction(models.TextChoices):
     CHANNEL_ADDED = "channel.added", "Notification channel added"
     CHANNEL_CHANGED = "channel.changed", "Notification channel changed"
     CHANNEL_DELETED = "channel.deleted", "Notification channel deleted"
+    DEPLOYMENT_ADOPTED = "deployment.adopted", "Deployment adopted"
+    UNMANAGED_IGNORED = "unmanaged.ignored", "Unmanaged resource ignored"
+    UNMANAGED_RESTORED = "unmanaged.restored", "Unmanaged resource shown again"
 
 
 class AppendOnlyError(Exception):

@@ -109,5 +109,13 @@ class ProviderAccount(models.Model):
         return self.provider_class.default_base_url
 
     @property
+    def unmanaged_count(self) -> int:
+        """Resources the vendor lists for this key that no deployment here knows (not
+        ignored), for the key's row: the list's annotation (``with_dependents``), else a count."""
+        if "unmanaged_open_count" in self.__dict__:
+            return self.__dict__["unmanaged_open_count"]
+        return self.unmanaged.filter(deployment__isnull=True, ignored_at__isnull=True).count()
+
+    @property
     def is_sandbox(self) -> bool:
         return self.endpoint == EndpointKind.SANDBOX

@@ -38,6 +38,12 @@ def with_dependents(accounts: QuerySet[ProviderAccount]) -> QuerySet[ProviderAcc
     ).annotate(
         live_deployment_count=Count("deployments", filter=~Q(deployments__state__in=finished), distinct=True),
         past_deployment_count=Count("deployments", filter=Q(deployments__state__in=finished), distinct=True),
+        # The row's link to what the vendor holds that the panel does not manage.
+        unmanaged_open_count=Count(
+            "unmanaged",
+            filter=Q(unmanaged__deployment__isnull=True, unmanaged__ignored_at__isnull=True),
+            distinct=True,
+        ),
     )
 
 

@@ -33,6 +33,7 @@ from controlpanel.limits.rules import limits_context
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.selectors import team_members
+from controlpanel.unmanaged.selectors import unmanaged_count
 from providers.base import Action
 from providers.registry import SLUGS
 
@@ -128,6 +129,7 @@ def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "state_counts": [(s, counts["state"][s.value]) for s in State if counts["state"].get(s.value)],
         "running": counts["state"].get(State.RUNNING, 0),
         "awaiting_approval": counts["state"].get(State.AWAITING_APPROVAL, 0),
+        "unmanaged_count": unmanaged_count(team=team),
         "in_motion_count": sum(counts["state"].get(s, 0) for s in IN_MOTION),
         "spend_per_hour": sum(spend["per_hour"].values(), Decimal("0")),
         "spend_month": sum(spend["month"].values(), Decimal("0")),

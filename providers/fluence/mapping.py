@@ -162,3 +162,28 @@ def parse_event(line: Any) -> VendorEvent:
     if match:
         kind = "warning" if match.group("type").strip().lower() == "warning" else match.group("reason").strip().lower()
     return VendorEvent(message=text, at=at, kind=kind)
+
+
+def spec_from_detail(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """An instance's detail answer as the deploy body, as far as it goes. A container's
+    ``container_info`` carries its image, exposed ports, env and startup command, and
+    ``location`` the country it was placed in [V]; a VM's or bare-metal server's the OS
+    image and SSH key. The plan it was rented from is not in any instance answer [?], so ``plan_id``
+    stays unset (Edit asks for it before a container's settings can be replaced)."""
+    spec: dict[str, Any] = {"kind": kind, "name": item.get("name") or ""}
+    if kind == CONTAINER:
+        info = item.get("container_info") or {}
+        settings: dict[str, Any] = {}
+        for key in ("image", "expose", "environment"):
+            if info.get(key):
+                settings[key] = masked(info[key])
+        if info.get("startup_command"):
+            settings["startup_command"] = info["startup_command"]
+        spec["container_settings"] = settings
+        if item.get("location"):
+            spec["constraints"] = {"location": item["location"]}
+    else:
+        for key in ("os_image", "ssh_key"):  # a public key, as the deploy body took it
+            if item.get(key):
+                spec[key] = item[key]
+    return spec

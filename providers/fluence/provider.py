@@ -52,7 +52,15 @@ from providers.coerce import decimal
 from providers.fluence import errors, gates, prices
 from providers.fluence.bodies import container_update_body, create_body, fixed_changes
 from providers.fluence.catalog import container_offer, machine_offers
-from providers.fluence.mapping import connection_details, instances, masked, parse_balance, parse_event
+from providers.fluence.mapping import (
+    connection_details,
+    instances,
+    kind_from,
+    masked,
+    parse_balance,
+    parse_event,
+    spec_from_detail,
+)
 from providers.fluence.paths import (
     BALANCES_PATH,
     BAREMETAL,
@@ -203,6 +211,9 @@ class FluenceProvider(Provider):
                 continue
             out.append(self.to_remote(detail if isinstance(detail, dict) else item, kind, now=now))
         return out
+
+    def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
+        return spec_from_detail(remote.raw, kind_from(None, remote.raw))
 
     def find_by_name(self, name: str) -> Remote | None:
         """Names are not unique [?]: the newest instance with this name that has not ended."""

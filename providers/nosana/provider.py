@@ -286,6 +286,13 @@ class NosanaProvider(Provider):
             exc.fields = {errors.in_job_definition(k): v for k, v in exc.fields.items()}
             raise
 
+    def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
+        """The deployment's fields and its active revision's job definition: the same
+        two reads an update without ``previous`` makes."""
+        spec = self._current_spec(remote.external_id)
+        spec.pop("active_revision", None)  # the vendor's counter, not something a spec sets
+        return {key: value for key, value in spec.items() if value is not None}
+
     def _current_spec(self, external_id: str) -> dict[str, Any]:
         """What Nosana has now, as a spec, for an update that came without ``previous``."""
         item = self._http.get(self._path(external_id)).json()

@@ -317,6 +317,11 @@ class NovitaProvider(Provider):
     def list_remotes(self) -> list[Remote]:
         return [self._detailed(item) for item in self._pages()]
 
+    def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
+        # The get answer (``remote.raw``, passwords masked) carries every create field
+        # an instance keeps; ``spec_from_instance`` is the reading updates use too.
+        return spec_from_instance(remote.raw)
+
     def find_by_name(self, name: str) -> Remote | None:
         """Names are not unique and the ``name`` filter is fuzzy [V/I]: exact matches only,
         the newest live one (notes §4: list by name and recent createdAt)."""

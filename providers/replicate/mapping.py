@@ -129,3 +129,19 @@ def account_info(account: Mapping[str, Any]) -> AccountInfo:
         summary=f"Key accepted: {kind} {account.get('username', '?')}{label}.",
         username=str(account.get("username") or ""),
     )
+
+
+def spec_from_detail(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A deployment (``GET /deployments/{owner}/{name}``) as the create body: its name and
+    its current release's model, version and configuration (hardware, min and max
+    instances) [V], which are every field of the create request."""
+    release = item.get("current_release") or {}
+    config = release.get("configuration") or {}
+    spec: dict[str, Any] = {"name": item.get("name") or ""}
+    for key in ("model", "version"):
+        if release.get(key):
+            spec[key] = release[key]
+    for key in ("hardware", "min_instances", "max_instances"):
+        if config.get(key) is not None:
+            spec[key] = config[key]
+    return spec

@@ -224,6 +224,9 @@ class ReplicateProvider(Provider):
             for i, ref in zip(items, refs, strict=True)
         ]
 
+    def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
+        return mapping.spec_from_detail(remote.raw)
+
     def find_by_name(self, name: str) -> Remote | None:
         try:
             return self.get(f"{self.owner()}/{name}")

@@ -118,3 +118,14 @@ def _estimated_offer(gpu: str) -> Offer:
 def names(items: Iterable[dict[str, Any]]) -> list[str]:
     """The sorted names of a list answer's items (secrets, volumes), nameless ones left out."""
     return sorted(i.get("name", "") for i in items if i.get("name"))
+
+
+def spec_from_detail(item: dict[str, Any]) -> dict[str, Any]:
+    """A deployment's detail answer (``DeploymentResponseItem``) as the spec the form builds:
+    the create fields it echoes, as it echoes them [V]. Env vars come back as the request
+    had them (a secret's value stays a secret reference); what the answer leaves out or
+    sends empty is left for Together's defaults."""
+    spec = {key: item[key] for key in UPDATABLE_FIELDS if item.get(key) not in (None, "", [], {})}
+    if item.get("name"):
+        spec["name"] = item["name"]
+    return spec

@@ -82,6 +82,9 @@ class TogetherProvider(Provider):
         data = self._http.get("/deployments").json()
         return [self.to_remote(item) for item in (data.get("data") or [])]
 
+    def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
+        return mapping.spec_from_detail(remote.raw)
+
     def find_by_name(self, name: str) -> Remote | None:
         try:
             return self.get(name)  # {id} accepts the name [V]

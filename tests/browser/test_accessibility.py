@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.utils import timezone
 
 from controlpanel.catalog.services import catalog_sync
+from controlpanel.credentials.services import provider_for
 from controlpanel.deployments.services import deployment_transition
 from controlpanel.deployments.states import State
 from controlpanel.teams.permissions import Role
+from controlpanel.unmanaged.listing import unmanaged_record_listing
+from controlpanel.unmanaged.models import UnmanagedResource
 from providers.registry import SLUGS
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.factories import PASSWORD, AccountFactory, DeploymentFactory, MembershipFactory, TeamFactory, UserFactory
@@ -32,6 +36,13 @@ def world(live_server, settings):
         catalog_sync(account_id=other.pk)
     deployment = DeploymentFactory(account=account, name="a11y-echo", state=State.PROVISIONING, external_id="dep_x")
     deployment_transition(deployment=deployment, to=State.RUNNING, message="Together AI says Ready")
+    # Two made straight on the twin (one then ignored), recorded from the twin's list as a
+    # refresh would, so a worker's refresh in the same session keeps them.
+    with provider_for(account) as vendor:
+        for name in ("console-made", "old-experiment"):
+            vendor.create({"name": name, "image": "registry.together.xyz/p/console:1", "gpu_type": "h100-80gb"})
+        unmanaged_record_listing(account=account, remotes=vendor.list_remotes(), deployments=[deployment])
+    UnmanagedResource.objects.filter(name="old-experiment").update(ignored_at=timezone.now())
     return {"team": team, "account": account, "deployment": deployment}
 
 
@@ -45,6 +56,7 @@ PAGES = [
     ("team", "/team/"),
     ("prices", "/prices/"),
     ("audit log", "/audit/"),
+    ("not managed by the panel", "/unmanaged/"),
 ]
 
 

@@ -16,7 +16,7 @@ from controlpanel.catalog.services import accounts_claim_catalog_sync
 from controlpanel.catalog.tasks import sync_catalog_task
 from controlpanel.core.heartbeat import beat
 from controlpanel.credentials.crypto import DecryptionError
-from controlpanel.credentials.models import ProviderAccount
+from controlpanel.credentials.models import KeyStatus, ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
 from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.sweeps import deployments_sweep_due
@@ -36,6 +36,7 @@ from controlpanel.deployments.states import (
 from controlpanel.deployments.tasks import deployment_action_task
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.services import require_perm
+from controlpanel.unmanaged.listing import listing_is_complete, unmanaged_record_listing
 from providers.base import (
     Action,
     AuthError,
@@ -58,8 +59,13 @@ def account_claim_due_refresh(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
     due = Q(next_refresh_at__isnull=True) | Q(next_refresh_at__lte=now)
+    # Accounts with something to watch, and working keys with nothing to watch, whose
+    # lists still show what the vendor holds that the panel does not (polled at
+    # PANEL_REFRESH_IDLE_SECONDS, see _finish_refresh).
+    watching = Q(deployments__state__in=[*WATCHED, State.SUBMITTING])
     candidates = (
-        ProviderAccount.objects.filter(lease_free, due, deployments__state__in=[*WATCHED, State.SUBMITTING])
+        ProviderAccount.objects.filter(lease_free, due)
+        .filter(watching | Q(status=KeyStatus.OK))
         .values_list("pk", flat=True)
         .distinct()
     )
@@ -76,14 +82,16 @@ def account_refresh(*, account_id: int) -> None:
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         return
-    rows = list(
-        Deployment.objects.filter(account=account, state__in=WATCHED).exclude(external_id="").select_related("account")
-    )
+    # Every row of the account that is not deleted: the watched ones are polled, and all
+    # of them tell which listed resources are ours (the rest are unmanaged).
+    ours = list(Deployment.objects.filter(account=account).exclude(state=State.DELETED).select_related("account"))
+    rows = [d for d in ours if d.state in WATCHED and d.external_id]
     error = ""
     try:
-        if rows:
-            with provider_for(account) as provider:
-                remotes = {remote.external_id: remote for remote in provider.list_remotes()}
+        with provider_for(account) as provider:
+            listing = provider.list_remotes()
+            remotes = {remote.external_id: remote for remote in listing}
+            if rows:
                 unchanged: list[int] = []
                 for deployment in rows:
                     remote = remotes.get(deployment.external_id)
@@ -94,6 +102,9 @@ def account_refresh(*, account_id: int) -> None:
                         continue
                     _refresh_one(provider, deployment, remote)
                 _mark_checked(unchanged)
+        if listing_is_complete(listing):
+            unmanaged_record_listing(account=account, remotes=remotes.values(), deployments=ours)
+        if rows:
             deployments_fail_past_deadline(account=account)
     except AuthError as exc:
         error = f"{account.get_vendor_display()} refused the key: {exc.message}"
@@ -103,7 +114,7 @@ def account_refresh(*, account_id: int) -> None:
     except DecryptionError as exc:
         error = str(exc)
     finally:
-        _finish_refresh(account, error)
+        _finish_refresh(account, error, watching=bool(rows))
 
 
 def _mark_checked(pks: list[int], chunk: int = 500) -> None:
@@ -229,13 +240,18 @@ def _still_not_up_after_deadline(deployment: Deployment, remote: Remote) -> bool
     )
 
 
-def _finish_refresh(account: ProviderAccount, error: str) -> None:
+def _finish_refresh(account: ProviderAccount, error: str, *, watching: bool) -> None:
     now = timezone.now()
     moving = (
         Deployment.objects.filter(account=account, state__in=IN_MOTION).exists()
         or Deployment.objects.filter(account=account).exclude(pending_action="").exists()
     )
-    interval = settings.PANEL_REFRESH_FAST_SECONDS if moving or error else settings.PANEL_REFRESH_SLOW_SECONDS
+    if moving or error:
+        interval = settings.PANEL_REFRESH_FAST_SECONDS
+    elif watching:
+        interval = settings.PANEL_REFRESH_SLOW_SECONDS
+    else:  # nothing of ours there: listed only for what the panel does not manage
+        interval = settings.PANEL_REFRESH_IDLE_SECONDS
     ProviderAccount.objects.filter(pk=account.pk).update(
         refresh_lease_until=None,
         next_refresh_at=now + dt.timedelta(seconds=interval),
@@ -249,8 +265,12 @@ def refresh_sweep() -> list[int]:
     """Beat's job: prove beat and a worker are alive, re-send lost work (submissions and
     actions, found from the database), start due catalog syncs, and hand out due refreshes
     (one lease per account)."""
+    # At call time: unmanaged.services imports this package (a real cycle).
+    from controlpanel.unmanaged.services import unmanaged_sweep_adoptions
+
     beat("beat")
     deployments_sweep_due()
+    unmanaged_sweep_adoptions()
     for account_id in accounts_claim_catalog_sync():
         sync_catalog_task.delay(account_id)
     return account_claim_due_refresh()
