@@ -33,6 +33,7 @@ from controlpanel.limits.rules import limits_context
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.selectors import team_members
+from providers import neutral
 from providers.base import Action
 from providers.registry import SLUGS
 
@@ -312,8 +313,9 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             if source.account_id:
                 initial["account"] = source.account_id
         elif source.vendor in SLUGS:
-            # Another vendor: carry over what their forms share (name, image, env values).
-            initial, rows = form_class.initial_from_common(form_class_for(source.vendor).common_from_spec(source.spec))
+            # Another vendor: the one translation (providers/neutral.py), as deploy anywhere uses.
+            common = neutral.from_vendor(source.vendor, source.spec, _offers(request, source.vendor))
+            initial, rows = neutral.to_form(vendor, common)
         if "name" in initial:
             initial["name"] = f"{initial['name'] or source.name}-copy"
             if source.vendor == vendor and source.account and source.account.provider_class.unique_names:
