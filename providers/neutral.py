@@ -89,10 +89,13 @@ def capabilities(vendor: str) -> Capabilities:
 
 
 def _env_pairs(items: Any, key: str = "name") -> tuple[tuple[str, str], ...]:
+    """Plain values, and names whose value is to be filled in; a reference to a secret
+    stored at the vendor (Together's ``value_from_secret``) does not travel."""
     pairs = []
     for item in items or []:
-        if isinstance(item, dict) and item.get(key) and item.get("value") not in (None, ""):
-            pairs.append((str(item[key]), str(item["value"])))  # a secret reference does not travel
+        if isinstance(item, dict) and item.get(key) and not item.get("value_from_secret"):
+            value = item.get("value")
+            pairs.append((str(item[key]), "" if value is None else str(value)))
     return tuple(pairs)
 
 
@@ -160,12 +163,13 @@ def _from_nosana(spec: dict[str, Any]) -> NeutralSpec:
     command = cmd if isinstance(cmd, str) else (cmd[0] if isinstance(cmd, list) and len(cmd) == 1 else "")
     if isinstance(cmd, list) and len(cmd) > 1:
         command = shlex.join(str(c) for c in cmd)
-    env = args.get("env") if isinstance(args.get("env"), dict) else {}
+    raw_env = args.get("env")
+    env: dict[str, Any] = raw_env if isinstance(raw_env, dict) else {}
     return NeutralSpec(
         name=str(spec.get("name") or ""),
         image=str(args.get("image") or ""),
         command=str(command or ""),
-        env=tuple((str(k), str(v)) for k, v in env.items() if v not in (None, "")),
+        env=tuple((str(k), "" if v is None else str(v)) for k, v in env.items()),
         port=_first_port(args.get("expose")),
         gpu_model=str(spec.get("market") or ""),  # a market address: named through the catalog
     )
@@ -506,3 +510,20 @@ def strip_secrets(vendor: str, spec: dict[str, Any]) -> tuple[dict[str, Any], li
             spec.pop("imageAuth")
             dropped.append("registry user:password")
     return spec, dropped
+
+
+# --- capacity ---------------------------------------------------------------------------------------
+
+# How the vendors say they have no GPU for it: Together's rollout "Unschedulable ... Insufficient
+# nvidia.com/gpu", Novita's INSUFFICIENT_RESOURCE and "sold out", Fluence's "no capacity" / "not
+# enough", Nosana's jobs queued with no idle host.
+CAPACITY_WORDS = re.compile(
+    r"capacity|insufficient|unschedulable|failedscheduling|sold out|out of stock|no (?:gpu|host|node)s?\b.*(?:free|available)"
+    r"|not enough (?:gpu|resource)|no idle host|no .* is free",
+    re.IGNORECASE,
+)
+
+
+def refused_for_capacity(message: str) -> bool:
+    """Whether a vendor's refusal or failure says it had no GPU for the deployment."""
+    return bool(message) and bool(CAPACITY_WORDS.search(message))

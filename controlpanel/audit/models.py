@@ -35,6 +35,9 @@ class AuditAction(models.TextChoices):
     CHANNEL_ADDED = "channel.added", "Notification channel added"
     CHANNEL_CHANGED = "channel.changed", "Notification channel changed"
     CHANNEL_DELETED = "channel.deleted", "Notification channel deleted"
+    TEMPLATE_CREATED = "template.created", "Template saved"
+    TEMPLATE_CHANGED = "template.changed", "Template changed"
+    TEMPLATE_DELETED = "template.deleted", "Template deleted"
 
 
 class AppendOnlyError(Exception):
