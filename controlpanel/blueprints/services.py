@@ -121,6 +121,7 @@ def template_update(
 @transaction.atomic
 def template_delete(*, template: DeploymentTemplate, actor: AbstractBaseUser) -> None:
     _require_manage(template=template, actor=actor)
+    template = DeploymentTemplate.objects.select_for_update().get(pk=template.pk)  # its name as it is now
     audit_record(
         team=template.team,
         actor=actor,
