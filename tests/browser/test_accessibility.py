@@ -44,6 +44,8 @@ PAGES = [
     ("add key", "/keys/add/"),
     ("team", "/team/"),
     ("prices", "/prices/"),
+    ("deploy anywhere", "/deployments/anywhere/?builtin=vllm-openai"),
+    ("templates", "/templates/"),
     ("audit log", "/audit/"),
 ]
 
