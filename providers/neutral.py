@@ -477,14 +477,18 @@ def is_secret_name(name: str) -> bool:
 def strip_secrets(vendor: str, spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A copy of ``spec`` without secret values: env values whose names say they are
     secrets are emptied (the names are kept, to be filled in), registry passwords go.
-    Returns the copy and the names of what must be filled in again."""
+    Returns the copy and the names of what must be filled in when it is used (the emptied
+    ones, and variables that had no value to begin with)."""
     spec = copy.deepcopy(spec or {})
     dropped: list[str] = []
 
     def rows(items: Any, key: str) -> None:
         for item in items or []:
-            if isinstance(item, dict) and is_secret_name(str(item.get(key) or "")) and item.get("value"):
+            if not isinstance(item, dict) or not item.get(key) or item.get("value_from_secret"):
+                continue
+            if is_secret_name(str(item[key])):
                 item["value"] = ""
+            if not item.get("value"):  # emptied here, or never filled in: asked for when used
                 dropped.append(str(item[key]))
 
     if vendor == "together":
@@ -493,9 +497,10 @@ def strip_secrets(vendor: str, spec: dict[str, Any]) -> tuple[dict[str, Any], li
         for op in (spec.get("job_definition") or {}).get("ops") or []:
             env = ((op or {}).get("args") or {}).get("env")
             if isinstance(env, dict):
-                for name, value in env.items():
-                    if is_secret_name(name) and value:
+                for name in env:
+                    if is_secret_name(name):
                         env[name] = ""
+                    if not env[name]:
                         dropped.append(name)
     elif vendor == "fluence":
         settings = spec.get("container_settings") or {}

@@ -701,8 +701,11 @@ def capacity_alternative(request: HttpRequest, deployment: Any) -> dict[str, Any
         deployment.state == State.PROVISIONING and deployment.status_message
     ):
         return None
-    said = " ".join(filter(None, [deployment.last_error, deployment.status_message]))
-    if not neutral.refused_for_capacity(said):
+    said = [deployment.last_error, deployment.status_message]
+    snapshot = getattr(deployment, "log_snapshot", None)  # None when none was fetched
+    if snapshot is not None:  # the vendor's events, where it says why (Fluence's FailedScheduling)
+        said += [str(e.get("message") or "") for e in snapshot.events or [] if isinstance(e, dict)]
+    if not neutral.refused_for_capacity(" ".join(filter(None, said))):
         return None
     spec = neutral.from_vendor(deployment.vendor, deployment.spec, _offers(request, deployment.vendor))
     if not spec.image:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from controlpanel.blueprints.models import DeploymentTemplate
 from controlpanel.catalog.services import catalog_sync
 from controlpanel.credentials.services import account_verify
 from controlpanel.deployments.models import Deployment
@@ -61,6 +62,15 @@ def test_deploy_anywhere_compares_offers_and_opens_the_chosen_vendors_form(page,
     expect(page.locator("#err-env-0-value")).to_contain_text("HF_TOKEN has no value")
 
     page.locator("[name='env-0-value']").fill("hf_browser_token")
+    # Kept for the team as a template: the token's value is not.
+    page.locator("#save-template summary").click()
+    page.get_by_label("Template name", exact=True).fill("vLLM on H100")
+    page.get_by_role("button", name="Save template").click()
+    expect(page.locator("#template-saved")).to_contain_text("to fill in when used: HF_TOKEN")
+    template = DeploymentTemplate.objects.get(team=team)
+    assert (template.name, template.vendor, template.to_fill) == ("vLLM on H100", "novita", ["HF_TOKEN"])
+    assert "hf_browser_token" not in repr(template.spec)
+
     page.get_by_role("button", name="Review cost and create").click()
     expect(page.get_by_role("heading", name="Confirm: this spends money")).to_be_visible()
     assert Deployment.objects.filter(team=team).count() == 0  # nothing made before the confirmation

@@ -186,3 +186,25 @@ def test_a_failure_that_is_not_capacity_offers_nothing(logged_in, fleet, account
     )
     content = logged_in.get(reverse("deployments:detail", args=[failed.pk])).content.decode()
     assert "capacity-alternative" not in content
+
+
+def test_a_capacity_failure_told_in_the_vendors_events_offers_the_next_offer(logged_in, fleet, team):
+    from controlpanel.deployments.models import LogSnapshot
+
+    fluence = AccountFactory(team=team, vendor="fluence", label="Fluence key")
+    spec = {
+        "kind": "container",
+        "name": "fl-vllm",
+        "plan_id": "plan-h100",
+        "container_settings": {"image": "vllm/vllm-openai:latest", "expose": [{"port": "8000", "protocol": "tcp"}]},
+    }
+    offer(fluence, "plan-h100", "H100", "2.00", kind="container", gpu_memory_gb=80)
+    failed = DeploymentFactory(account=fluence, name="fl-vllm", spec=spec, state=State.FAILED, external_id="fl-1")
+    LogSnapshot.objects.create(
+        deployment=failed,
+        events=[{"message": "[pod]: [Warning] [FailedScheduling] 0/4 nodes are available", "at": "", "kind": ""}],
+    )
+    content = logged_in.get(reverse("deployments:detail", args=[failed.pk])).content.decode()
+    box = content.split('id="capacity-alternative"')[1].split("</form>")[0]
+    assert "Deploy on Novita AI for $2.89/hour" in box  # the cheapest other H100 that is available
+    assert 'name="port" value="8000"' in box
