@@ -707,7 +707,9 @@ def capacity_alternative(request: HttpRequest, deployment: Any) -> dict[str, Any
         said += [str(e.get("message") or "") for e in snapshot.events or [] if isinstance(e, dict)]
     if not neutral.refused_for_capacity(" ".join(filter(None, said))):
         return None
-    spec = neutral.from_vendor(deployment.vendor, deployment.spec, _offers(request, deployment.vendor))
+    # Secret values stay out of the page (its spec shows them masked): the form asks for them.
+    kept, _to_fill = neutral.strip_secrets(deployment.vendor, deployment.spec)
+    spec = neutral.from_vendor(deployment.vendor, kept, _offers(request, deployment.vendor))
     if not spec.image:
         return None  # a Replicate model: nothing another vendor can run
     here = str(

@@ -160,9 +160,13 @@ def test_a_neutral_spec_survives_the_round_trip_through_each_vendor_form(team, v
 
 
 def test_a_capacity_refusal_offers_the_next_offer_with_its_price(logged_in, fleet, account):
+    from tests.factories import together_spec
+
+    env = [{"name": "HF_TOKEN", "value": "hf_never_on_the_page"}, {"name": "MODEL", "value": "qwen"}]
     failed = DeploymentFactory(
         account=account,
         name="no-gpus",
+        spec=together_spec(name="no-gpus", environment_variables=env),
         state=State.FAILED,
         external_id="dep-x",
         status_message="Unschedulable: 0/12 nodes are available: 12 Insufficient nvidia.com/gpu.",
@@ -172,11 +176,15 @@ def test_a_capacity_refusal_offers_the_next_offer_with_its_price(logged_in, flee
     assert "Deploy on Novita AI for $2.89/hour" in box
     assert f'value="{fleet["novita"].pk}"' in box
     assert 'name="image" value="registry.together.ai/proj_demo/flux@sha256:abc"' in box
+    assert "MODEL=qwen" in box
+    assert "hf_never_on_the_page" not in content  # the secret is asked for again, never written out
     # One click: the post it makes opens Novita's form filled in.
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', box))
     fields["offer"] = str(fleet["novita"].pk)
+    fields["env"] = re.search(r'<textarea name="env" hidden>([^<]*)</textarea>', box).group(1)
     chosen = logged_in.post(reverse("deployments:anywhere_choose"), fields).content.decode()
     assert "New Novita AI deployment" in chosen
+    assert "HF_TOKEN has no value: fill it in or remove the row." in chosen
     assert 'value="registry.together.ai/proj_demo/flux@sha256:abc"' in chosen
 
 
