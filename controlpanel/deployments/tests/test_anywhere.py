@@ -216,3 +216,18 @@ def test_a_capacity_failure_told_in_the_vendors_events_offers_the_next_offer(log
     box = content.split('id="capacity-alternative"')[1].split("</form>")[0]
     assert "Deploy on Novita AI for $2.89/hour" in box  # the cheapest other H100 that is available
     assert 'name="port" value="8000"' in box
+
+
+def test_anywhere_starts_from_a_deployment_or_a_team_template(logged_in, fleet, account, team, owner, other_team):
+    from controlpanel.blueprints.services import template_create
+    from tests.factories import together_spec
+
+    source = DeploymentFactory(account=account, name="source", spec=together_spec(name="source", port=8000))
+    page = logged_in.get(reverse("deployments:anywhere"), {"from": source.pk}).content.decode()
+    assert "Filled in from the deployment “source”" in page
+    assert 'value="registry.together.ai/proj_demo/flux@sha256:abc"' in page
+    assert 'value="H100 80GB" selected' in page
+    template = template_create(team=team, actor=owner, name="Saved", vendor_slug="together", spec=together_spec())
+    page = logged_in.get(reverse("deployments:anywhere"), {"template": template.pk}).content.decode()
+    assert "Filled in from the template “Saved”" in page
+    assert logged_in.get(reverse("deployments:anywhere"), {"from": other_team["deployment"].pk}).status_code == 404
