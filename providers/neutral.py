@@ -520,8 +520,8 @@ def strip_secrets(vendor: str, spec: dict[str, Any]) -> tuple[dict[str, Any], li
 # --- capacity ---------------------------------------------------------------------------------------
 
 # How the vendors say they have no GPU for it: Together's rollout "Unschedulable ... Insufficient
-# nvidia.com/gpu", Novita's INSUFFICIENT_RESOURCE and "sold out", Fluence's "no capacity" / "not
-# enough", Nosana's jobs queued with no idle host.
+# nvidia.com/gpu" (its replica events), Novita's INSUFFICIENT_RESOURCE, Fluence's FailedScheduling
+# event. Nosana never refuses for capacity: its jobs wait in the market's queue for a host.
 CAPACITY_WORDS = re.compile(
     r"capacity|insufficient|unschedulable|failedscheduling|sold out|out of stock|no (?:gpu|host|node)s?\b.*(?:free|available)"
     r"|not enough (?:gpu|resource)|no idle host|no .* is free",
