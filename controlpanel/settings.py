@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "controlpanel.notifications",
     "controlpanel.limits",
     "controlpanel.unmanaged",
+    "controlpanel.blueprints",
 ]
 
 MIDDLEWARE = [

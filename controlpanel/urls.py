@@ -36,6 +36,7 @@ urlpatterns = [
     path("team/", include("controlpanel.teams.urls")),
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),
+    path("templates/", include("controlpanel.blueprints.urls")),
     path("admin/", admin.site.urls),
     path("", include("controlpanel.deployments.urls")),
 ]

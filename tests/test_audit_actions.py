@@ -96,6 +96,25 @@ def _channel(w: World):
     return channel
 
 
+def _template(w: World):
+    from controlpanel.blueprints import services as templates
+
+    spec = together_spec(environment_variables=[{"name": "HF_TOKEN", "value": ENV_SECRET}])
+    return templates.template_create(team=w.team, actor=w.owner, name="Flux", vendor_slug="together", spec=spec)
+
+
+def _template_changed(w: World) -> None:
+    from controlpanel.blueprints import services as templates
+
+    templates.template_update(template=_template(w), actor=w.owner, name="Flux on H100", description="demo")
+
+
+def _template_deleted(w: World) -> None:
+    from controlpanel.blueprints import services as templates
+
+    templates.template_delete(template=_template(w), actor=w.owner)
+
+
 def _channel_changed(w: World) -> None:
     from controlpanel.notifications import services as notifications
 
@@ -257,6 +276,9 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.DEPLOYMENT_ADOPTED: _adopted,
     AuditAction.UNMANAGED_IGNORED: _unmanaged_ignored,
     AuditAction.UNMANAGED_RESTORED: _unmanaged_restored,
+    AuditAction.TEMPLATE_CREATED: _template,
+    AuditAction.TEMPLATE_CHANGED: _template_changed,
+    AuditAction.TEMPLATE_DELETED: _template_deleted,
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
         deployment=w.deployment(State.FAILED, external_id=""),
         actor=w.owner,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,7 +30,10 @@ import pytest
 from django.apps import apps
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from controlpanel.blueprints.models import DeploymentTemplate
+from controlpanel.catalog.models import Offer
 from controlpanel.deployments.states import State
 from controlpanel.deployments.views import ACTION_NAMES
 from controlpanel.notifications.models import Channel
@@ -69,7 +73,7 @@ LOGIN_ONLY = {
 @dataclass(frozen=True)
 class Rule:
     perm: Perm
-    obj: str = ""  # which object's id goes into ``pk``: deployment, account, member, invitation, channel
+    obj: str = ""  # which object's id goes into ``pk``: deployment, account, member, invitation, channel, template
     variants: tuple[dict[str, str], ...] = ({},)  # other URL kwargs
     data: Callable[[Any], dict[str, Any]] = field(default=lambda w: {})  # a POST that would work if allowed
 
@@ -101,6 +105,11 @@ def _confirmed_create(w: Any) -> dict[str, Any]:
 
 
 VENDOR = ({"vendor": "together"},)
+
+
+def _anywhere_data(w: Any) -> dict[str, Any]:
+    return {"name": "walker", "image": "docker.io/library/nginx:1", "gpu_count": "1", "env": "A=1"}
+
 
 RULES: dict[str, Rule] = {
     "deployments:dashboard": Rule(Perm.VIEW),
@@ -155,6 +164,14 @@ RULES: dict[str, Rule] = {
     "unmanaged:adopt": Rule(Perm.DEPLOY, obj="unmanaged"),
     "unmanaged:ignore": Rule(Perm.MANAGE_KEYS, obj="unmanaged"),
     "unmanaged:restore": Rule(Perm.MANAGE_KEYS, obj="unmanaged"),
+    "deployments:anywhere": Rule(Perm.DEPLOY, data=lambda w: _anywhere_data(w)),
+    "deployments:anywhere_choose": Rule(Perm.DEPLOY, data=lambda w: {**_anywhere_data(w), "offer": w.offer.pk}),
+    "blueprints:list": Rule(Perm.VIEW),
+    "blueprints:save": Rule(
+        Perm.DEPLOY, variants=VENDOR, data=lambda w: {**_together_data(w), "template_name": "Walker's"}
+    ),
+    "blueprints:edit": Rule(Perm.DEPLOY, obj="template", data=lambda w: {"name": "Walked", "description": ""}),
+    "blueprints:delete": Rule(Perm.DEPLOY, obj="template"),
     "notifications:list": Rule(Perm.VIEW),
     "notifications:add": Rule(
         Perm.MANAGE_NOTIFICATIONS,
@@ -219,6 +236,18 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
         name=f"{prefix}-unmanaged",
         ignored_at=team.created_at,  # ignored: "restore" has work to do
     )
+    template = DeploymentTemplate.objects.create(
+        team=team, name=f"{prefix} template", vendor="together", spec={}, created_by=members[Role.DEPLOYER].user
+    )
+    offer = Offer.objects.create(
+        account=deploy_account,
+        vendor="together",
+        sku="h100-80gb",
+        name="H100",
+        gpu_model="NVIDIA H100 80GB",
+        price_per_hour=Decimal("3.36"),
+        synced_at=timezone.now(),
+    )
     invitation = Invitation.objects.create(
         team=team,
         email=f"{prefix}-invitee@example.com",
@@ -236,6 +265,8 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
         account=spare_account,
         invitation=invitation,
         channel=channel,
+        template=template,
+        offer=offer,
         objects={
             "deployment": deployment.pk,
             "account": spare_account.pk,
@@ -243,6 +274,7 @@ def _team_world(name: str, prefix: str) -> SimpleNamespace:
             "invitation": invitation.pk,
             "channel": channel.pk,
             "unmanaged": unmanaged.pk,
+            "template": template.pk,
         },
     )
 
@@ -278,6 +310,7 @@ PROJECT_APPS = {
     "notifications",
     "limits",
     "unmanaged",
+    "blueprints",
 }
 
 

@@ -38,6 +38,9 @@ class AuditAction(models.TextChoices):
     DEPLOYMENT_ADOPTED = "deployment.adopted", "Deployment adopted"
     UNMANAGED_IGNORED = "unmanaged.ignored", "Unmanaged resource ignored"
     UNMANAGED_RESTORED = "unmanaged.restored", "Unmanaged resource shown again"
+    TEMPLATE_CREATED = "template.created", "Template saved"
+    TEMPLATE_CHANGED = "template.changed", "Template changed"
+    TEMPLATE_DELETED = "template.deleted", "Template deleted"
 
 
 class AppendOnlyError(Exception):

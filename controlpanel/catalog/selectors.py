@@ -6,6 +6,7 @@ from controlpanel.catalog.models import Offer
 from controlpanel.credentials.models import KeyStatus
 from controlpanel.teams.models import Team
 from providers.gpus import GpuModel, normalise_gpu
+from providers.neutral import NeutralSpec, match_offer
 
 
 def team_offers(*, team: Team, vendor: str | None = None) -> QuerySet[Offer]:
@@ -65,3 +66,22 @@ def gpu_models(*, team: Team) -> list[str]:
     models = {normalise_gpu(model, memory) for model, memory in offers.values_list("gpu_model", "gpu_memory_gb")}
     ordered = sorted((m for m in models if m), key=lambda m: (m.family.lower(), m.memory_gb or 0, m.variant))
     return [m.display_name for m in ordered]
+
+
+def anywhere_offers(*, team: Team, spec: NeutralSpec) -> list[Offer]:
+    """Every offer of the team's working keys that can run ``spec``, one row per offer
+    (as on the Prices page), each with ``match`` (``providers.neutral.Match``: price for
+    the GPUs asked, what differs there): in the region first, then available, then cheapest."""
+    rows = []
+    for offer in price_table(team=team):
+        match = match_offer(offer.vendor, offer.as_offer(), spec)
+        if match is not None:
+            offer.match = match
+            rows.append(offer)
+    rows.sort(key=lambda o: (not o.match.in_region, not o.available, o.match.price_per_hour or 0, o.vendor, o.name))
+    return rows
+
+
+def team_offer(*, team: Team, pk: int) -> Offer:
+    """One offer of the team's working keys, or ``Offer.DoesNotExist``."""
+    return team_offers(team=team).exclude(account__status=KeyStatus.INVALID).get(pk=pk)

@@ -34,6 +34,7 @@ from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.selectors import team_members
 from controlpanel.unmanaged.selectors import unmanaged_count
+from providers import neutral
 from providers.base import Action
 from providers.registry import SLUGS
 
@@ -314,15 +315,26 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
             if source.account_id:
                 initial["account"] = source.account_id
         elif source.vendor in SLUGS:
-            # Another vendor: carry over what their forms share (name, image, env values).
-            initial, rows = form_class.initial_from_common(form_class_for(source.vendor).common_from_spec(source.spec))
+            # Another vendor: the one translation (providers/neutral.py), as deploy anywhere uses.
+            common = neutral.from_vendor(source.vendor, source.spec, _offers(request, source.vendor))
+            initial, rows = neutral.to_form(vendor, common)
         if "name" in initial:
             initial["name"] = f"{initial['name'] or source.name}-copy"
             if source.vendor == vendor and source.account and source.account.provider_class.unique_names:
                 initial["name"] = selectors.free_name(account=source.account, name=initial["name"])
+    saved = None
+    if request.GET.get("template", "").isdigit():
+        from controlpanel.blueprints.selectors import team_template
+
+        saved = team_template(team=request.team, pk=int(request.GET["template"]))
+        if saved.vendor == vendor:
+            initial, rows = form_class.initial_from_spec(saved.spec)
+        else:
+            common = neutral.from_vendor(saved.vendor, saved.spec, _offers(request, saved.vendor))
+            initial, rows = neutral.to_form(vendor, common)
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
-    return render(request, template, _create_context(request, form, source=source))
+    return render(request, template, _create_context(request, form, source=source, saved_template=saved))
 
 
 def _no_key(request: HttpRequest, vendor: str) -> HttpResponse:
@@ -475,6 +487,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in SLUGS,
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
+        "capacity_alternative": capacity_alternative(request, deployment),
         **limits_context(deployment),
     }
 
@@ -583,3 +596,136 @@ def logs(request: HttpRequest, pk: int) -> HttpResponse:
             "follow": request.GET.get("follow") == "1",
         },
     )
+
+
+# --- deploy anywhere ---------------------------------------------------------------------------------
+
+
+def _anywhere_form(request: HttpRequest, data: Any = None, initial: dict[str, Any] | None = None) -> Any:
+    from controlpanel.catalog.selectors import gpu_models
+    from controlpanel.deployments.forms.anywhere import AnywhereForm
+
+    return AnywhereForm(data, initial=initial, gpu_models=gpu_models(team=request.team))
+
+
+def _anywhere_initial(request: HttpRequest) -> tuple[dict[str, Any], str]:
+    """Where the neutral form starts: a built-in template, a team template, a deployment."""
+    from controlpanel.blueprints.builtins import BY_SLUG
+    from controlpanel.blueprints.selectors import team_template
+    from controlpanel.deployments.forms.anywhere import neutral_initial
+
+    if request.GET.get("builtin"):
+        builtin = BY_SLUG.get(request.GET["builtin"])
+        if builtin is None:
+            raise Http404("No such built-in template")
+        return neutral_initial(builtin.spec), f"the built-in template “{builtin.name}”"
+    if request.GET.get("template", "").isdigit():
+        template = team_template(team=request.team, pk=int(request.GET["template"]))
+        spec = neutral.from_vendor(template.vendor, template.spec, _offers(request, template.vendor))
+        return neutral_initial(spec), f"the template “{template.name}”"
+    if request.GET.get("from", "").isdigit():
+        source = selectors.team_deployment(team=request.team, pk=int(request.GET["from"]))
+        spec = neutral.from_vendor(source.vendor, source.spec, _offers(request, source.vendor))
+        return neutral_initial(spec), f"the deployment “{source.name}”"
+    return {}, ""
+
+
+@require_http_methods(["GET", "POST"])
+@team_required(Perm.DEPLOY)
+def anywhere(request: HttpRequest) -> HttpResponse:
+    """One vendor-neutral form; posted, every offer of the team's working keys that runs it."""
+    from controlpanel.catalog.selectors import anywhere_offers
+
+    offers, started_from = None, ""
+    if request.method == "POST":
+        form = _anywhere_form(request, request.POST)
+        if form.is_valid():
+            offers = anywhere_offers(team=request.team, spec=form.neutral())
+    else:
+        initial, started_from = _anywhere_initial(request)
+        form = _anywhere_form(request, initial=initial)
+    context = {
+        "form": form,
+        "offers": offers,
+        "started_from": started_from,
+        "accounts": team_accounts(team=request.team),
+    }
+    template = "deployments/_anywhere_offers.html" if request.htmx else "deployments/anywhere.html"
+    return render(request, template, context)
+
+
+@require_POST
+@team_required(Perm.DEPLOY)
+def anywhere_choose(request: HttpRequest) -> HttpResponse:
+    """The chosen offer's vendor form, prefilled from the neutral form and checked."""
+    from controlpanel.catalog.models import Offer
+    from controlpanel.catalog.selectors import anywhere_offers, team_offer
+    from controlpanel.deployments.forms.anywhere import form_data
+
+    raw = request.POST.get("offer", "")
+    if not raw.isdigit():
+        raise Http404("No such offer")
+    try:
+        offer = team_offer(team=request.team, pk=int(raw))
+    except Offer.DoesNotExist:
+        raise Http404("No such offer") from None
+    form = _anywhere_form(request, request.POST)
+    if not form.is_valid():
+        return render(request, "deployments/anywhere.html", {"form": form, "offers": None})
+    spec = form.neutral()
+    match = neutral.match_offer(offer.vendor, offer.as_offer(), spec)
+    if match is None:
+        form.add_error(None, f"{offer.get_vendor_display()} {offer.name} no longer fits what is asked; choose another.")
+        offers = anywhere_offers(team=request.team, spec=spec)
+        return render(request, "deployments/anywhere.html", {"form": form, "offers": offers})
+    initial, rows = neutral.to_form(offer.vendor, spec, offer.as_offer())
+    initial["account"] = offer.account_id
+    prefilled = _build_form(request, offer.vendor, initial=initial, row_initial=rows)
+    vendor_form = _build_form(request, offer.vendor, form_data(prefilled))
+    vendor_form.is_valid()  # checked: what this vendor still needs is named on its field
+    context = _create_context(
+        request,
+        vendor_form,
+        chosen=match,
+        chosen_offer=offer,
+        form_action=reverse("deployments:create", args=[offer.vendor]),
+    )
+    return render(request, "deployments/create.html", context)
+
+
+def capacity_alternative(request: HttpRequest, deployment: Any) -> dict[str, Any] | None:
+    """For a deployment its vendor refused for capacity: the next offer that runs the same
+    workload (another vendor or offer), with its price, and the neutral fields to post."""
+    from controlpanel.catalog.selectors import anywhere_offers
+    from controlpanel.deployments.forms.anywhere import neutral_initial
+
+    if deployment.state not in (State.FAILED, State.LOST) and not (
+        deployment.state == State.PROVISIONING and deployment.status_message
+    ):
+        return None
+    said = [deployment.last_error, deployment.status_message]
+    snapshot = getattr(deployment, "log_snapshot", None)  # None when none was fetched
+    if snapshot is not None:  # the vendor's events, where it says why (Fluence's FailedScheduling)
+        said += [str(e.get("message") or "") for e in snapshot.events or [] if isinstance(e, dict)]
+    if not neutral.refused_for_capacity(" ".join(filter(None, said))):
+        return None
+    # Secret values stay out of the page (its spec shows them masked): the form asks for them.
+    kept, _to_fill = neutral.strip_secrets(deployment.vendor, deployment.spec)
+    spec = neutral.from_vendor(deployment.vendor, kept, _offers(request, deployment.vendor))
+    if not spec.image:
+        return None  # a Replicate model: nothing another vendor can run
+    here = str(
+        deployment.spec.get("market")
+        or deployment.spec.get("plan_id")
+        or deployment.spec.get("productId")
+        or deployment.spec.get("hardware")
+        or deployment.spec.get("gpu_type")
+        or ""
+    )
+    for offer in anywhere_offers(team=request.team, spec=spec):
+        if not offer.available or (offer.vendor == deployment.vendor and offer.sku == here):
+            continue
+        fields = neutral_initial(spec)
+        fields["env"] = "\n".join(f"{k}={v}" for k, v in spec.env)
+        return {"offer": offer, "match": offer.match, "fields": fields}
+    return None

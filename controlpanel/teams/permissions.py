@@ -28,6 +28,7 @@ class Perm(enum.StrEnum):
     MANAGE_TEAM = "manage_team"  # rename or delete the team, transfer ownership
     MANAGE_NOTIFICATIONS = "manage_notifications"  # add, change and remove notification channels
     APPROVE = "approve"  # approve or refuse deployments held for approval; set the team's limits
+    MANAGE_TEMPLATES = "manage_templates"  # rename, describe and delete templates other members saved
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -41,6 +42,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_AUDIT,
             Perm.MANAGE_NOTIFICATIONS,
             Perm.APPROVE,
+            Perm.MANAGE_TEMPLATES,
         }
     ),
     Role.DEPLOYER: frozenset({Perm.VIEW, Perm.DEPLOY}),

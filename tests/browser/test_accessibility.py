@@ -55,6 +55,8 @@ PAGES = [
     ("add key", "/keys/add/"),
     ("team", "/team/"),
     ("prices", "/prices/"),
+    ("deploy anywhere", "/deployments/anywhere/?builtin=vllm-openai"),
+    ("templates", "/templates/"),
     ("audit log", "/audit/"),
     ("not managed by the panel", "/unmanaged/"),
 ]

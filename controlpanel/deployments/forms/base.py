@@ -245,37 +245,6 @@ class VendorDeploymentForm:
         """Form values that rebuild ``spec``: for clone, update and fix-and-resubmit."""
         raise NotImplementedError
 
-    # --- clone to another vendor: the few things every vendor's form has in common ----------
-    IMAGE_FIELDS: ClassVar[tuple[str, ...]] = ("image", "imageUrl", "image_url")
-
-    @classmethod
-    def common_from_spec(cls, spec: dict[str, Any]) -> dict[str, Any]:
-        """Name, container image and plain env values of a spec, read back through this
-        vendor's own form (secrets references do not travel: they are per vendor)."""
-        initial, rows = cls.initial_from_spec(spec)
-        env = []
-        for row in rows.get("env", []):
-            name, value = row.get("name") or row.get("key"), row.get("value")
-            if name and value not in (None, "") and row.get("source", "value") == "value":
-                env.append((str(name), str(value)))
-        image = next((str(initial[f]) for f in cls.IMAGE_FIELDS if initial.get(f)), "")
-        return {"name": str(initial.get("name") or ""), "image": image, "env": env}
-
-    @classmethod
-    def initial_from_common(cls, common: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        """Pre-fill this vendor's form from ``common_from_spec`` of another vendor's spec."""
-        fields = cls.main_form.base_fields
-        initial: dict[str, Any] = {"name": common.get("name", "")} if "name" in fields else {}
-        image_field = next((f for f in cls.IMAGE_FIELDS if f in fields), None)
-        if image_field and common.get("image"):
-            initial[image_field] = common["image"]
-        rows: dict[str, list[dict[str, Any]]] = {}
-        if "env" in cls.formsets and common.get("env"):
-            row_fields = cls.formsets["env"][0].base_fields
-            key = "name" if "name" in row_fields else "key"
-            rows["env"] = [{key: name, "value": value} for name, value in common["env"]]
-        return initial, rows
-
     @property
     def provider_class(self):
         return get_provider_class(self.vendor)

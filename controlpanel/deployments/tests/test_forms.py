@@ -26,18 +26,17 @@ def _clone_pairs():
 @pytest.mark.parametrize(("source", "target"), _clone_pairs())
 def test_clone_carries_name_image_and_env_values_between_every_pair_of_vendors(source, target):
     from controlpanel.vendors import demo_specs
+    from providers import neutral
 
-    common = form_class_for(source).common_from_spec(demo_specs()[source])
-    initial, rows = form_class_for(target).initial_from_common(common)
-    assert initial["name"] == demo_specs()[source]["name"]
-    image_field = next(
-        (f for f in form_class_for(target).IMAGE_FIELDS if f in form_class_for(target).main_form.base_fields), None
-    )
-    if image_field and common["image"]:
-        assert initial[image_field] == common["image"]
-    if "env" in form_class_for(target).formsets and common["env"]:
+    common = neutral.from_vendor(source, demo_specs()[source])
+    initial, rows = neutral.to_form(target, common)
+    assert initial["name"]
+    image_field = {"together": "image", "nosana": "image", "fluence": "image", "novita": "imageUrl"}.get(target)
+    if image_field and common.image:
+        assert initial[image_field] == common.image
+    if "env" in form_class_for(target).formsets and common.env:
         key = "name" if "name" in form_class_for(target).formsets["env"][0].base_fields else "key"
-        assert [(row[key], row["value"]) for row in rows["env"]] == common["env"]
+        assert [(row[key], row["value"]) for row in rows["env"]] == list(common.env)
     # The target form takes what it was given: one it renders without errors.
     form = form_class_for(target)(initial=initial, row_initial=rows)
     assert form.main["name"].value() == initial["name"]

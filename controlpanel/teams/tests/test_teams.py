@@ -22,6 +22,7 @@ from tests.factories import MembershipFactory, TeamFactory
                 Perm.VIEW_AUDIT,
                 Perm.MANAGE_NOTIFICATIONS,
                 Perm.APPROVE,
+                Perm.MANAGE_TEMPLATES,
             },
         ),
         (Role.DEPLOYER, {Perm.VIEW, Perm.DEPLOY}),

@@ -772,12 +772,14 @@ def test_fluence_password_is_echoed_only_into_the_confirmation_step(fluence_acco
 
 
 def test_fluence_clone_to_another_vendor_carries_name_image_and_env(fluence_account):
-    common = FluenceDeploymentForm.common_from_spec({"kind": "container", **SEED_CONTAINER})
-    assert common == {
-        "name": "my-gpu-container",
-        "image": "docker.io/fluencelabs/debian-ssh-root:11",
-        "env": [("MODEL_PATH", "/models/llama")],
-    }
-    initial, row_initial = FluenceDeploymentForm.initial_from_common(common)
-    assert initial == {"name": "my-gpu-container", "image": "docker.io/fluencelabs/debian-ssh-root:11"}
-    assert row_initial == {"env": [{"name": "MODEL_PATH", "value": "/models/llama"}]}
+    from providers import neutral
+
+    common = neutral.from_vendor("fluence", {"kind": "container", **SEED_CONTAINER})
+    assert (common.name, common.image, common.env) == (
+        "my-gpu-container",
+        "docker.io/fluencelabs/debian-ssh-root:11",
+        (("MODEL_PATH", "/models/llama"),),
+    )
+    initial, row_initial = neutral.to_form("fluence", common)
+    assert (initial["name"], initial["image"]) == ("my-gpu-container", "docker.io/fluencelabs/debian-ssh-root:11")
+    assert row_initial["env"] == [{"name": "MODEL_PATH", "value": "/models/llama"}]

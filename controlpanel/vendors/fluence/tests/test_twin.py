@@ -1483,6 +1483,15 @@ def test_fluence_adapter_sees_a_deploy_fail_for_want_of_capacity(adapter, clock)
     assert "FailedScheduling" in adapter.events(created.external_id)[0].message
 
 
+def test_fluence_no_capacity_event_reads_as_a_capacity_refusal(adapter, clock):
+    from providers.neutral import refused_for_capacity
+
+    SandboxFault.objects.create(vendor="fluence", no_capacity=True)
+    created = adapter.create({"kind": "container", **WEB})
+    clock.advance(seconds=PROVISION)
+    assert refused_for_capacity(" ".join(e.message for e in adapter.events(created.external_id)))
+
+
 def test_fluence_adapter_two_keys_are_two_accounts(live_server, clock):
     base = f"{live_server.url}{ROOT}"
     with (

@@ -1004,12 +1004,15 @@ def test_novita_editing_keeps_ids_gone_from_the_lists(novita_account):
 
 
 def test_novita_clone_to_another_vendor_carries_name_image_and_env():
-    common = NovitaDeploymentForm.common_from_spec(SEED_SPEC)
-    assert common == {
-        "name": "llama-serve-01",
-        "image": "docker.io/vllm/vllm-openai:latest",
-        "env": [("HF_TOKEN", "hf_xxx")],
-    }
-    initial, row_initial = NovitaDeploymentForm.initial_from_common(common)
-    assert initial == {"name": "llama-serve-01", "imageUrl": "docker.io/vllm/vllm-openai:latest"}
-    assert row_initial == {"env": [{"key": "HF_TOKEN", "value": "hf_xxx"}]}
+    from providers import neutral
+
+    common = neutral.from_vendor("novita", SEED_SPEC)
+    assert (common.name, common.image, common.env) == (
+        "llama-serve-01",
+        "docker.io/vllm/vllm-openai:latest",
+        (("HF_TOKEN", "hf_xxx"),),
+    )
+    initial, row_initial = neutral.to_form("novita", common)
+    assert initial["name"] == "llama-serve-01"
+    assert initial["imageUrl"] == "docker.io/vllm/vllm-openai:latest"
+    assert row_initial["env"] == [{"key": "HF_TOKEN", "value": "hf_xxx"}]

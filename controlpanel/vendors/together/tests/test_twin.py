@@ -667,6 +667,16 @@ def test_together_adapter_no_capacity_fails_with_the_reason(adapter):
     assert_schema(failed)
 
 
+def test_together_no_capacity_reads_as_a_capacity_refusal_and_a_crashloop_does_not(adapter):
+    from providers.neutral import refused_for_capacity
+
+    SandboxFault.objects.create(vendor="together", no_capacity=True)
+    assert refused_for_capacity(adapter.get(adapter.create(dict(CREATE)).external_id).message)
+    SandboxFault.objects.filter(vendor="together").update(no_capacity=False)
+    crashing = adapter.create({**CREATE, "name": "crash", "image": "registry.together.ai/proj_sandbox/crashloop:2"})
+    assert not refused_for_capacity(adapter.get(crashing.external_id).message)
+
+
 def test_together_adapter_crashloop_fails_with_the_reason(adapter):
     created = adapter.create({**CREATE, "image": "registry.together.ai/proj_sandbox/crashloop:2"})
     failed = adapter.get(created.external_id)
