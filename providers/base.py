@@ -245,6 +245,19 @@ class Charge:
     currency: str = "USD"
 
 
+@dataclass(frozen=True)
+class Activity:
+    """What a vendor's last answer says of a deployment's use, for the idle rule: how many
+    instances are kept up whether or not anyone calls (``kept_warm``), whether work is in
+    progress now, when it last did any, and the scale that lets it sleep at no cost
+    until the next request (``scale_to_zero``, the Scale action's params)."""
+
+    kept_warm: int
+    busy: bool
+    last_active_at: dt.datetime | None
+    scale_to_zero: dict[str, Any]
+
+
 def parse_time(value: Any) -> dt.datetime | None:
     """ISO 8601 (with ``Z``) to an aware datetime; ``None`` when absent or unreadable."""
     if not value or not isinstance(value, str):
@@ -275,6 +288,10 @@ class Provider:
     # The vendor's statuses → RemoteState, one dict (the adapter's statuses module); the
     # contract suite checks every row and the documented statuses it must cover.
     status_table: ClassVar[Mapping[str, RemoteState]] = {}
+    # Vendor statuses the panel reads as stopped (nothing bills) that are not a stop: the
+    # deployment sleeps and the next request wakes it (Replicate at min_instances 0). The
+    # badge says "Scaled to zero" for them rather than "Stopped".
+    asleep_statuses: ClassVar[frozenset[str]] = frozenset()
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False
@@ -387,6 +404,12 @@ class Provider:
         """Why the vendor would refuse ``action`` now, in plain words, or ``""``. ``since``
         is when the deployment entered its current state (Replicate's 15-minute rule)."""
         return ""
+
+    @classmethod
+    def activity(cls, *, spec: dict[str, Any], raw: dict[str, Any]) -> Activity | None:
+        """Its use, as far as the vendor's last answer (``raw``) reports it; ``None`` where
+        the vendor reports none (then no idle rule can apply)."""
+        return None
 
     # --- lifecycle ------------------------------------------------------------------
     def create(self, spec: dict[str, Any]) -> Remote:

@@ -150,6 +150,7 @@ RULES: dict[str, Rule] = {
     "limits:approve": Rule(Perm.APPROVE, obj="deployment"),
     "limits:refuse": Rule(Perm.APPROVE, obj="deployment", data=lambda w: {"reason": "walker"}),
     "limits:time_limit": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"hours": "2", "action": "stop"}),
+    "limits:idle_rule": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"rule": "never"}),
     "notifications:list": Rule(Perm.VIEW),
     "notifications:add": Rule(
         Perm.MANAGE_NOTIFICATIONS,

@@ -83,6 +83,12 @@ class Deployment(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     expiry_action = models.CharField(max_length=10, blank=True)  # "stop" or "delete"
     expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    # The idle rule (controlpanel.limits): minutes without work before a deployment kept warm
+    # is scaled to zero; null follows the team's default, 0 never. ``idle_activity_at`` is the
+    # latest use the sweep has seen (a prediction, a change of its bounds), kept past the
+    # vendor's window of recent work.
+    idle_minutes = models.PositiveIntegerField(null=True, blank=True)
+    idle_activity_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_deployments"
