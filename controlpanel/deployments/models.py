@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from controlpanel.deployments import cost
+from controlpanel.deployments import cost, readable
 from controlpanel.deployments.states import IN_MOTION, State
 from providers.registry import vendor_choices
 
@@ -123,6 +123,19 @@ class Deployment(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.state == State.DELETED
+
+    # What people read beside the state (controlpanel.deployments.readable).
+    @property
+    def vendor_words(self) -> str:
+        return readable.vendor_words(self)
+
+    @property
+    def state_label(self) -> str:
+        return readable.state_label(self)
+
+    @property
+    def is_leaving(self) -> bool:
+        return readable.is_leaving(self)
 
     @property
     def cost_this_month(self) -> Decimal:

@@ -578,6 +578,9 @@ def logs(request: HttpRequest, pk: int) -> HttpResponse:
             "deployment": deployment,
             "snapshot": snapshot,
             "has_logs": has_logs,
-            "follow": request.GET.get("follow") == "1",
+            # A deleted deployment's logs are not followed (the vendor has none to give), even
+            # by a page opened before the delete; deleting one stops following too.
+            "follow": request.GET.get("follow") == "1" and not deployment.is_leaving,
+            "leaving": deployment.is_leaving,
         },
     )

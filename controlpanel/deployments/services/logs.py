@@ -29,6 +29,8 @@ def deployment_request_logs(*, deployment: Deployment) -> LogSnapshot:
     """Make sure a fresh fetch is on its way; return what we have now."""
     snapshot, _ = LogSnapshot.objects.get_or_create(deployment=deployment)
     now = timezone.now()
+    if deployment.is_deleted:
+        return snapshot  # gone at the vendor: what was fetched last stays, nothing more comes
     if deployment.external_id and (snapshot.requested_at is None or now - snapshot.requested_at > LOG_REFETCH):
         LogSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
         fetch_logs_task.delay_on_commit(deployment.pk)
