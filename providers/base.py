@@ -309,6 +309,9 @@ class Provider:
     # page's Redeploy): Together's PATCH and Novita's upgrade can; where an unchanged spec
     # changes nothing (Nosana, Replicate) the page does not offer it.
     redeploys: ClassVar[bool] = False
+    # Whether the vendor keeps a deployment's revisions and rolls back to one (Together):
+    # the page lists them (``revisions()``) and offers "Roll back" (``rollback()``).
+    rolls_back: ClassVar[bool] = False
     # What the Redeploy dialog says happens, after "<vendor> rolls it out anew:".
     redeploy_effect: ClassVar[str] = "replicas restart one after another and pick up a newer image behind the same tag"
     # The pace the panel keeps to for one account (every worker together), and the burst
@@ -414,6 +417,15 @@ class Provider:
     # --- lifecycle ------------------------------------------------------------------
     def create(self, spec: dict[str, Any]) -> Remote:
         raise Unsupported(f"{self.display_name} cannot create deployments")
+
+    def revisions(self, external_id: str) -> list[dict[str, Any]]:
+        """Its revision history, newest first: ``revision_number``, ``revision_id``,
+        ``action``, ``activated_at``, ``image`` (where ``rolls_back``)."""
+        raise Unsupported(f"{self.display_name} keeps no revisions")
+
+    def rollback(self, external_id: str, revision: str, spec: dict[str, Any]) -> tuple[Remote, dict[str, Any]]:
+        """Re-apply an older revision; the vendor's answer and the spec the row keeps."""
+        raise Unsupported(f"{self.display_name} has no rollback")
 
     def get(self, external_id: str) -> Remote:
         raise Unsupported(f"{self.display_name} cannot look up deployments")
