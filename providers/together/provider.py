@@ -96,8 +96,11 @@ class TogetherProvider(Provider):
 
     def update(self, external_id: str, spec: dict[str, Any], previous: dict[str, Any] | None = None) -> Remote:
         """Send the new spec in full (``mapping.patch_body``). One PATCH carries every
-        change, so ``previous`` is not needed."""
-        return self._patch(external_id, check_spec(mapping.patch_body(spec), partial=True))
+        change; ``previous`` only says whether a model mount is being removed."""
+        body = mapping.patch_body(spec)
+        if (previous or {}).get("model_mounts") and "model_mounts" not in body:
+            body["model_mounts"] = []  # removed: an absent list would keep the old mount
+        return self._patch(external_id, check_spec(body, partial=True))
 
     def scale(self, external_id: str, changes: dict[str, Any]) -> Remote:
         return self._patch(external_id, check_scale(changes))

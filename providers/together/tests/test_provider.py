@@ -355,3 +355,12 @@ def test_together_rollback_posts_the_revision_and_keeps_its_configuration(respx_
     assert sent_json(route) == {"revision_identifier": "1"}
     assert (remote.state, spec["image"]) == (RemoteState.UPDATING, f"{IMAGE}-old")
     assert (spec["name"], spec["min_replicas"], spec["max_replicas"]) == (MINIMAL["name"], 3, 4)
+
+
+def test_together_update_that_removes_the_model_mount_sends_an_empty_list(respx_mock, together):
+    route = respx_mock.patch(ONE).respond(200, json=fixture("deployment_updating"))
+    mounted = {**MINIMAL, "model_mounts": [{"model_id": "ml_abc123", "mount_path": "/weights"}]}
+    together.update("dep_abc123", dict(MINIMAL), previous=mounted)
+    assert sent_json(route)["model_mounts"] == []
+    together.update("dep_abc123", mounted, previous=MINIMAL)
+    assert sent_json(route)["model_mounts"] == mounted["model_mounts"]
