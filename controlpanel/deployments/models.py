@@ -198,6 +198,9 @@ class LogSnapshot(models.Model):
     lines = models.JSONField(default=list)
     # The vendor's own event history where it has one (Nosana jobs/events, Fluence events).
     events = models.JSONField(default=list)
+    # Its revision history where the vendor keeps one (Together), newest first: what the
+    # page's "Roll back" offers.
+    revisions = models.JSONField(default=list, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
     requested_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -48,6 +48,15 @@ def _vendor_events(provider: Any, deployment: Deployment) -> dict[str, Any]:
     return {"events": _event_rows(events)}
 
 
+def _revisions(provider: Any, deployment: Deployment) -> dict[str, Any]:
+    """The vendor's revision history (Together's), for the page's Roll back."""
+    try:
+        return {"revisions": provider.revisions(deployment.external_id)}
+    except ProviderError as exc:
+        logger.info("deployment_id=%s revisions unavailable: %s", deployment.pk, exc.message)
+        return {}
+
+
 def _event_rows(events: list[Any]) -> list[dict[str, str]]:
     return [
         {"message": e.message[:MAX_MESSAGE], "at": e.at.isoformat() if e.at else "", "kind": e.kind}
@@ -73,6 +82,8 @@ def deployment_fetch_logs(*, deployment_id: int) -> None:
                 values["events"] = _event_rows(provider.events(deployment.external_id))  # the only source: errors show
             else:
                 raise Unsupported("no logs")
+            if deployment.account.provider_class.rolls_back:
+                values.update(_revisions(provider, deployment))  # extra too: its failure keeps the logs
     except Unsupported:
         values["error"] = f"{deployment.get_vendor_display()} offers no logs for this deployment."
     except ProviderError as exc:
