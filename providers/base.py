@@ -245,6 +245,19 @@ class Charge:
     currency: str = "USD"
 
 
+@dataclass(frozen=True)
+class Activity:
+    """What a vendor's last answer says of a deployment's use, for the idle rule: how many
+    instances are kept up whether or not anyone calls (``kept_warm``), whether work is in
+    progress now, when it last did any, and the scale that lets it sleep at no cost
+    until the next request (``scale_to_zero``, the Scale action's params)."""
+
+    kept_warm: int
+    busy: bool
+    last_active_at: dt.datetime | None
+    scale_to_zero: dict[str, Any]
+
+
 def parse_time(value: Any) -> dt.datetime | None:
     """ISO 8601 (with ``Z``) to an aware datetime; ``None`` when absent or unreadable."""
     if not value or not isinstance(value, str):
@@ -275,6 +288,10 @@ class Provider:
     # The vendor's statuses → RemoteState, one dict (the adapter's statuses module); the
     # contract suite checks every row and the documented statuses it must cover.
     status_table: ClassVar[Mapping[str, RemoteState]] = {}
+    # Vendor statuses the panel reads as stopped (nothing bills) that are not a stop: the
+    # deployment sleeps and the next request wakes it (Replicate at min_instances 0). The
+    # badge says "Scaled to zero" for them rather than "Stopped".
+    asleep_statuses: ClassVar[frozenset[str]] = frozenset()
     # Whether the vendor refuses a second resource with the same name; if it does, a
     # retried create can find what an earlier attempt made by name alone.
     unique_names: ClassVar[bool] = False
@@ -292,6 +309,9 @@ class Provider:
     # page's Redeploy): Together's PATCH and Novita's upgrade can; where an unchanged spec
     # changes nothing (Nosana, Replicate) the page does not offer it.
     redeploys: ClassVar[bool] = False
+    # Whether the vendor keeps a deployment's revisions and rolls back to one (Together):
+    # the page lists them (``revisions()``) and offers "Roll back" (``rollback()``).
+    rolls_back: ClassVar[bool] = False
     # What the Redeploy dialog says happens, after "<vendor> rolls it out anew:".
     redeploy_effect: ClassVar[str] = "replicas restart one after another and pick up a newer image behind the same tag"
     # The pace the panel keeps to for one account (every worker together), and the burst
@@ -388,9 +408,24 @@ class Provider:
         is when the deployment entered its current state (Replicate's 15-minute rule)."""
         return ""
 
+    @classmethod
+    def activity(cls, *, spec: dict[str, Any], raw: dict[str, Any]) -> Activity | None:
+        """Its use, as far as the vendor's last answer (``raw``) reports it; ``None`` where
+        the vendor reports none (then no idle rule can apply)."""
+        return None
+
     # --- lifecycle ------------------------------------------------------------------
     def create(self, spec: dict[str, Any]) -> Remote:
         raise Unsupported(f"{self.display_name} cannot create deployments")
+
+    def revisions(self, external_id: str) -> list[dict[str, Any]]:
+        """Its revision history, newest first: ``revision_number``, ``revision_id``,
+        ``action``, ``activated_at``, ``image`` (where ``rolls_back``)."""
+        raise Unsupported(f"{self.display_name} keeps no revisions")
+
+    def rollback(self, external_id: str, revision: str, spec: dict[str, Any]) -> tuple[Remote, dict[str, Any]]:
+        """Re-apply an older revision; the vendor's answer and the spec the row keeps."""
+        raise Unsupported(f"{self.display_name} has no rollback")
 
     def get(self, external_id: str) -> Remote:
         raise Unsupported(f"{self.display_name} cannot look up deployments")

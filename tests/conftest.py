@@ -76,6 +76,8 @@ def panel_worker(django_db_setup, django_db_blocker, live_server):
         "PANEL_REFRESH_FAST_SECONDS": "1",
         "PANEL_REFRESH_SLOW_SECONDS": "3",
         "PANEL_HTTP_TIMEOUT": "5",
+        # Panel minutes (the idle rule, time-limit warnings) pass in seconds in the worker.
+        "PANEL_TIME_SCALE": "60",
         "PYTHONUNBUFFERED": "1",
     }
     schedule = Path(settings.VAR_DIR) / f"beat-{uuid.uuid4().hex[:6]}"

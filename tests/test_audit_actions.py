@@ -155,6 +155,21 @@ def _time_limit(w: World) -> None:
     )
 
 
+def _idle_rule(w: World) -> None:
+    from controlpanel.credentials.models import ProviderAccount
+    from controlpanel.limits import services as limits
+
+    ProviderAccount.objects.filter(pk=w.account.pk).update(vendor="replicate")
+    w.account.refresh_from_db()
+    limits.deployment_set_idle_rule(deployment=w.deployment(State.RUNNING, "acme/sdxl"), actor=w.owner, minutes=30)
+
+
+def _rolled_back(w: World) -> None:
+    deployments.deployment_request_action(
+        deployment=w.deployment(State.RUNNING), actor=w.owner, action=Action.UPDATE, params={"rollback": "1"}
+    )
+
+
 def _team_limits(w: World) -> None:
     from controlpanel.limits import services as limits
 
@@ -269,6 +284,8 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.DEPLOYMENT_APPROVED: _approved,
     AuditAction.DEPLOYMENT_REFUSED: _refused,
     AuditAction.DEPLOYMENT_TTL: _time_limit,
+    AuditAction.DEPLOYMENT_IDLE_RULE: _idle_rule,
+    AuditAction.DEPLOYMENT_ROLLED_BACK: _rolled_back,
     AuditAction.TEAM_LIMITS: _team_limits,
     AuditAction.CHANNEL_ADDED: _channel,
     AuditAction.CHANNEL_CHANGED: _channel_changed,

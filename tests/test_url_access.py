@@ -172,6 +172,7 @@ RULES: dict[str, Rule] = {
     ),
     "blueprints:edit": Rule(Perm.DEPLOY, obj="template", data=lambda w: {"name": "Walked", "description": ""}),
     "blueprints:delete": Rule(Perm.DEPLOY, obj="template"),
+    "limits:idle_rule": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"rule": "never"}),
     "notifications:list": Rule(Perm.VIEW),
     "notifications:add": Rule(
         Perm.MANAGE_NOTIFICATIONS,

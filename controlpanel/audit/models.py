@@ -31,6 +31,8 @@ class AuditAction(models.TextChoices):
     DEPLOYMENT_APPROVED = "deployment.approved", "Deployment approved"
     DEPLOYMENT_REFUSED = "deployment.refused", "Deployment refused"
     DEPLOYMENT_TTL = "deployment.ttl", "Deployment time limit changed"
+    DEPLOYMENT_IDLE_RULE = "deployment.idle_rule", "Deployment idle rule changed"
+    DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back", "Deployment rolled back"
     TEAM_LIMITS = "team.limits", "Team limits changed"
     CHANNEL_ADDED = "channel.added", "Notification channel added"
     CHANNEL_CHANGED = "channel.changed", "Notification channel changed"

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from controlpanel.deployments import cost
+from controlpanel.deployments import cost, readable
 from controlpanel.deployments.states import IN_MOTION, State
 from providers.registry import vendor_choices
 
@@ -83,6 +83,12 @@ class Deployment(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     expiry_action = models.CharField(max_length=10, blank=True)  # "stop" or "delete"
     expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    # The idle rule (controlpanel.limits): minutes without work before a deployment kept warm
+    # is scaled to zero; null follows the team's default, 0 never. ``idle_activity_at`` is the
+    # latest use the sweep has seen (a prediction, a change of its bounds), kept past the
+    # vendor's window of recent work.
+    idle_minutes = models.PositiveIntegerField(null=True, blank=True)
+    idle_activity_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_deployments"
@@ -117,6 +123,19 @@ class Deployment(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.state == State.DELETED
+
+    # What people read beside the state (controlpanel.deployments.readable).
+    @property
+    def vendor_words(self) -> str:
+        return readable.vendor_words(self)
+
+    @property
+    def state_label(self) -> str:
+        return readable.state_label(self)
+
+    @property
+    def is_leaving(self) -> bool:
+        return readable.is_leaving(self)
 
     @property
     def cost_this_month(self) -> Decimal:
@@ -179,6 +198,9 @@ class LogSnapshot(models.Model):
     lines = models.JSONField(default=list)
     # The vendor's own event history where it has one (Nosana jobs/events, Fluence events).
     events = models.JSONField(default=list)
+    # Its revision history where the vendor keeps one (Together), newest first: what the
+    # page's "Roll back" offers.
+    revisions = models.JSONField(default=list, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
     requested_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

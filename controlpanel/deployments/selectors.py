@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.cost import cost_this_month, month_start_of
-from controlpanel.deployments.models import Deployment, DeploymentEvent, IdempotencyKey
+from controlpanel.deployments.models import Deployment, DeploymentEvent, IdempotencyKey, LogSnapshot
 from controlpanel.deployments.states import State
 from controlpanel.teams.models import Team
 
@@ -36,6 +36,11 @@ def deployment_for_idempotency_key(*, team: Team, key: str) -> Deployment | None
     found = IdempotencyKey.objects.filter(team=team, key=key, deployment__isnull=False).select_related("deployment")
     row = found.first()
     return row.deployment if row else None
+
+
+def deployment_log_snapshot(*, deployment: Deployment) -> LogSnapshot | None:
+    """What the last logs fetch brought (lines, vendor events, revisions), if any."""
+    return LogSnapshot.objects.filter(deployment=deployment).first()
 
 
 def deployment_events(*, deployment: Deployment, limit: int = 200) -> QuerySet[DeploymentEvent]:

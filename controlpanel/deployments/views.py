@@ -488,8 +488,39 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "editable": deployment.vendor in SLUGS,
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
         "capacity_alternative": capacity_alternative(request, deployment),
+        "revisions": _revisions_context(deployment, provider_class, actions),
         **limits_context(deployment),
     }
+
+
+def _revisions_context(deployment: Any, provider_class: Any, actions: dict[str, str]) -> dict[str, Any] | None:
+    """The Revisions card, from the history the last logs fetch brought (views never call
+    vendors); ``None`` where the vendor keeps none or the deployment is gone."""
+    if provider_class is None or not provider_class.rolls_back or deployment.is_leaving or not deployment.external_id:
+        return None
+    snapshot = selectors.deployment_log_snapshot(deployment=deployment)
+    history = list(snapshot.revisions) if snapshot else []
+    active = history[0]["revision_number"] if history else None
+    targets: dict[int, dict[str, Any]] = {}
+    for event in history:
+        if event["revision_number"] != active:
+            targets.setdefault(event["revision_number"], event)
+    refusal = actions.get(Action.UPDATE.value) or ("" if targets else "No earlier revision to roll back to.")
+    return {
+        "history": history,
+        "active": active,
+        "targets": list(targets.values()),
+        "refusal": refusal,
+        "fetched_at": snapshot.fetched_at if snapshot else None,
+    }
+
+
+def _rollback_target(deployment: Any, value: str) -> str:
+    """The revision number a rollback may go to, from the list the page showed; ``""`` if not."""
+    provider_class = deployment.account.provider_class if deployment.account else None
+    context = _revisions_context(deployment, provider_class, {}) if provider_class else None
+    numbers = {str(t["revision_number"]) for t in (context or {}).get("targets", [])}
+    return value if value in numbers else ""
 
 
 @require_GET
@@ -510,6 +541,7 @@ ACTION_NAMES = {
     "delete": Action.DELETE,
     "archive": Action.ARCHIVE,
     "redeploy": Action.UPDATE,  # the same spec again, through the vendor's update (a rollout)
+    "rollback": Action.UPDATE,  # an older revision again (Together's /rollback), a pending update
 }
 # What each request is called in its toast; none of them has reached the vendor yet.
 REQUESTED = {
@@ -550,12 +582,19 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         # The button is not drawn for such vendors; the endpoint refuses anyway.
         return _after_action(request, deployment, f"{deployment.get_vendor_display()} has no redeploy.", "error")
     params = {"spec": deployment.spec, "redeploy": True} if name == "redeploy" else None
+    if name == "rollback":
+        if not (deployment.account and deployment.account.provider_class.rolls_back):
+            return _after_action(request, deployment, f"{deployment.get_vendor_display()} has no rollback.", "error")
+        revision = _rollback_target(deployment, request.POST.get("revision", "").strip())
+        if not revision:
+            return _after_action(request, deployment, "Choose an earlier revision from the list.", "error")
+        params = {"rollback": revision}
     try:
         with watch_enqueues() as watch:
             services.deployment_request_action(deployment=deployment, actor=request.user, action=act, params=params)
     except ValidationError as exc:
         return _after_action(request, deployment, exc.messages[0], "error")
-    what = "Redeploy requested" if name == "redeploy" else REQUESTED[act]
+    what = {"redeploy": "Redeploy requested", "rollback": "Rollback requested"}.get(name) or REQUESTED[act]
     return _after_action(request, deployment, _action_message(deployment, what, watch))
 
 
@@ -593,7 +632,10 @@ def logs(request: HttpRequest, pk: int) -> HttpResponse:
             "deployment": deployment,
             "snapshot": snapshot,
             "has_logs": has_logs,
-            "follow": request.GET.get("follow") == "1",
+            # A deleted deployment's logs are not followed (the vendor has none to give), even
+            # by a page opened before the delete; deleting one stops following too.
+            "follow": request.GET.get("follow") == "1" and not deployment.is_leaving,
+            "leaving": deployment.is_leaving,
         },
     )
 

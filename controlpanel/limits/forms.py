@@ -7,6 +7,7 @@ from django import forms
 from controlpanel.limits.models import ExpiryAction
 
 MAX_TTL_HOURS = 24 * 90
+MAX_IDLE_MINUTES = 60 * 24 * 7
 
 
 class TeamPolicyForm(forms.Form):
@@ -26,6 +27,17 @@ class TeamPolicyForm(forms.Form):
         help_text="Every new deployment gets this time limit; each can be changed on its page. Empty: none.",
     )
     default_ttl_action = forms.ChoiceField(label="When it is reached", choices=ExpiryAction.choices)
+    idle_minutes = forms.IntegerField(
+        label="Scale idle deployments to zero after (minutes)",
+        required=False,
+        min_value=1,
+        max_value=MAX_IDLE_MINUTES,
+        help_text=(
+            "Where the vendor reports use (Replicate): a deployment kept warm (min instances 1 or more) "
+            "with no prediction for this long is scaled to zero, keeping its maximum, so the next "
+            "request starts it again. Each deployment can override it on its page. Empty: never."
+        ),
+    )
 
 
 class TimeLimitForm(forms.Form):
@@ -44,3 +56,27 @@ class RefuseForm(forms.Form):
     reason = forms.CharField(
         label="Why", max_length=500, error_messages={"required": "Say why, so the deployer knows what to change."}
     )
+
+
+class IdleRuleForm(forms.Form):
+    rule = forms.ChoiceField(
+        label="Idle rule",
+        choices=[("team", "The team's default"), ("never", "Never scale it to zero"), ("minutes", "After")],
+    )
+    minutes = forms.IntegerField(
+        label="Minutes without work",
+        required=False,
+        min_value=1,
+        max_value=MAX_IDLE_MINUTES,
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("rule") == "minutes" and data.get("minutes") is None and "minutes" not in self.errors:
+            self.add_error("minutes", "How many minutes without a prediction?")
+        return data
+
+    def minutes_value(self) -> int | None:
+        """What the service takes: ``None`` the team's default, 0 never, N minutes."""
+        rule = self.cleaned_data["rule"]
+        return None if rule == "team" else 0 if rule == "never" else self.cleaned_data["minutes"]

@@ -17,6 +17,9 @@ class TeamPolicy(models.Model):
     # Every new deployment stops (or is deleted) this many hours after it is created.
     default_ttl_hours = models.PositiveIntegerField(null=True, blank=True)
     default_ttl_action = models.CharField(max_length=10, choices=ExpiryAction.choices, default=ExpiryAction.STOP)
+    # The idle rule, where the vendor reports use (Replicate): a deployment kept warm with no
+    # work for this many minutes is scaled to zero. Empty: never.
+    idle_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Limits of {self.team}"

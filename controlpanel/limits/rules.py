@@ -60,8 +60,33 @@ def limits_context(deployment: Any) -> dict[str, Any]:
     """What the deployment page needs for its approval banner and time-limit card."""
     provider_class = deployment.account.provider_class if deployment.account else None
     policy = team_policy(deployment.team)
+    reports_use = provider_class is not None and provider_class.activity(spec={}, raw={}) is not None
     return {
         "time_limit_states": TIME_LIMIT_STATES,
         "can_stop": provider_class is not None and "stop" in {a.value for a in provider_class.actions},
         "ttl_hours_default": policy.default_ttl_hours or 8,
+        "idle": _idle_context(deployment, provider_class, policy) if reports_use else None,
+    }
+
+
+def _idle_context(deployment: Any, provider_class: Any, policy: TeamPolicy) -> dict[str, Any]:
+    """The idle rule's card: the rule that applies, and whether it can act now."""
+    own = deployment.idle_minutes
+    minutes = (own or None) if own is not None else policy.idle_minutes
+    activity = provider_class.activity(spec=deployment.spec, raw=deployment.raw)
+    if not minutes:
+        now = "it is never scaled to zero for idling"
+    elif activity.kept_warm < 1:
+        now = "nothing is kept warm (min instances 0), so there is nothing to scale down"
+    else:
+        now = (
+            f"with no prediction for {minutes} minutes it is scaled to zero (min 0, max kept), "
+            "and the next request starts it again"
+        )
+    return {
+        "own": own,
+        "minutes": minutes,
+        "team_minutes": policy.idle_minutes,
+        "rule": "team" if own is None else "never" if own == 0 else "minutes",
+        "now": now,
     }

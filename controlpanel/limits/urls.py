@@ -12,4 +12,5 @@ urlpatterns = [
     path("deployments/<int:pk>/approve/", views.approve, name="approve"),
     path("deployments/<int:pk>/refuse/", views.refuse, name="refuse"),
     path("deployments/<int:pk>/time-limit/", views.time_limit, name="time_limit"),
+    path("deployments/<int:pk>/idle-rule/", views.idle_rule, name="idle_rule"),
 ]

@@ -10,7 +10,7 @@ from controlpanel.deployments import selectors as deployment_selectors
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.states import State
 from controlpanel.limits import services
-from controlpanel.limits.forms import RefuseForm, TeamPolicyForm, TimeLimitForm
+from controlpanel.limits.forms import IdleRuleForm, RefuseForm, TeamPolicyForm, TimeLimitForm
 from controlpanel.limits.rules import team_policy
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.permissions import Perm
@@ -24,6 +24,7 @@ def team_limits(request: HttpRequest) -> HttpResponse:
         "approval_above_per_hour": policy.approval_above_per_hour,
         "default_ttl_hours": policy.default_ttl_hours,
         "default_ttl_action": policy.default_ttl_action,
+        "idle_minutes": policy.idle_minutes,
     }
     form = TeamPolicyForm(request.POST or None, initial=initial)
     if request.method == "POST":
@@ -104,6 +105,26 @@ def time_limit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"Time limit of {deployment.name} set.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("deployments:detail", pk=deployment.pk)
+
+
+@require_POST
+@team_required(Perm.DEPLOY)
+def idle_rule(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = deployment_selectors.team_deployment(team=request.team, pk=pk)
+    form = IdleRuleForm(request.POST)
+    if form.is_valid():
+        try:
+            deployment = services.deployment_set_idle_rule(
+                deployment=deployment, actor=request.user, minutes=form.minutes_value()
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            words = services.idle_rule_words(deployment.idle_minutes, team=request.team)
+            messages.success(request, f"Idle rule of {deployment.name}: {words}.")
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect("deployments:detail", pk=deployment.pk)

@@ -22,6 +22,7 @@ import httpx
 from providers.base import (
     AccountInfo,
     Action,
+    Activity,
     AuthError,
     ErrorDetail,
     NotFound,
@@ -37,7 +38,15 @@ from providers.base import (
 from providers.replicate import errors, mapping
 from providers.replicate.prices import hourly_rate
 from providers.replicate.rules import UPDATE_FIELDS, check_scale, check_spec
-from providers.replicate.statuses import STATUS_TABLE, configuration, created, delete_blocked, instances
+from providers.replicate.statuses import (
+    BUSY,
+    STATUS_TABLE,
+    configuration,
+    created,
+    delete_blocked,
+    instances,
+    prediction_time,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +66,9 @@ class ReplicateProvider(Provider):
     # No start/stop/restart/logs routes [V]: stop, start and scale are PATCHes of the
     # instance bounds; recent predictions are the event history.
     status_table = STATUS_TABLE
+    # min_instances 0 with room to scale and no traffic: asleep, woken by the next prediction;
+    # "stopped" (max_instances 0) is the panel's Stop.
+    asleep_statuses: ClassVar[frozenset[str]] = frozenset({"offline"})
     actions: ClassVar[frozenset[Action]] = frozenset(
         {Action.START, Action.STOP, Action.SCALE, Action.UPDATE, Action.DELETE, Action.EVENTS}
     )
@@ -107,6 +119,22 @@ class ReplicateProvider(Provider):
         if action is not Action.DELETE:
             return ""
         return delete_blocked(spec=spec, raw=raw, since=since, now=dt.datetime.now(dt.UTC))
+
+    @classmethod
+    def activity(cls, *, spec: dict[str, Any], raw: dict[str, Any]) -> Activity | None:
+        """From the last read: min_instances (instances kept warm, billed with no traffic
+        [D: billing docs]) and the recent predictions the poll summarised in ``raw``.
+        Scaling to zero keeps the maximum, so the next prediction still wakes an instance."""
+        config = configuration(raw) if raw.get("current_release") else dict(spec)
+        low, high = instances(config.get("min_instances")), instances(config.get("max_instances"))
+        predictions = [p for p in raw.get("recent_predictions") or [] if isinstance(p, dict)]
+        moments = [t for t in (prediction_time(p) for p in predictions) if t is not None]
+        return Activity(
+            kept_warm=low,
+            busy=any(p.get("status") in BUSY for p in predictions),
+            last_active_at=max(moments, default=None),
+            scale_to_zero={"min_instances": 0, "max_instances": max(high, 1)},
+        )
 
     # --- identity ------------------------------------------------------------------------
     def owner(self) -> str:

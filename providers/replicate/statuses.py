@@ -59,6 +59,7 @@ PREDICTION_STATUS: dict[str, str] = {
     "aborted": "cancelled",  # the deadline passed before it started
 }
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
+BUSY = frozenset({"starting", "processing"})
 
 Prediction = Mapping[str, Any]
 Derived = tuple[str, str]  # (a row of STATUS_TABLE, why)

@@ -38,6 +38,7 @@ UPDATABLE_FIELDS = (
     "volumes",
     "autoscaling",
     "capacity_type",  # the SDK's, not the seed's (together 3.1.1, types/beta/jig_update_params.py)
+    "model_mounts",  # the SDK's too (the same file, ModelMount)
 )
 # /hardware ids look like "1x_nvidia_h100_80gb_sxm"; this is how they meet gpu_type.
 HARDWARE_GPU = {"h100_80gb": "h100-80gb", "b200_192gb": "b200-192gb", "h100_40gb": "h100-40gb-mig"}
@@ -74,6 +75,8 @@ def patch_body(spec: dict[str, Any]) -> dict[str, Any]:
     # None too: a list left out of the PATCH would keep the vendor's old one.
     body["environment_variables"] = spec.get("environment_variables") or []
     body["volumes"] = spec.get("volumes") or []
+    if "model_mounts" in spec:  # the form always says (an empty list removes a mount)
+        body["model_mounts"] = spec["model_mounts"] or []
     body["autoscaling"] = spec.get("autoscaling") or {}
     body.setdefault("health_check_path", "")
     return body
@@ -129,3 +132,33 @@ def spec_from_detail(item: dict[str, Any]) -> dict[str, Any]:
     if item.get("name"):
         spec["name"] = item["name"]
     return spec
+
+
+# What a rollback answers (the Deployment) puts back in the spec: the revision's configuration.
+ROLLED_BACK_FIELDS = tuple(
+    f for f in UPDATABLE_FIELDS if f not in ("name", "description", "min_replicas", "max_replicas")
+)
+
+
+def spec_after_rollback(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The spec the row keeps once Together re-applied an older revision: its configuration
+    from the answer, the name, description and replica bounds as they were."""
+    out = {k: v for k, v in spec.items() if k not in ROLLED_BACK_FIELDS}
+    out.update({k: item[k] for k in ROLLED_BACK_FIELDS if item.get(k) not in (None, [], {})})
+    return out
+
+
+def revision_event(item: dict[str, Any]) -> dict[str, Any] | None:
+    """A ``DeploymentRevisionEvent`` (together 3.1.1, types/beta/deployment_revision_event.py)
+    as the page lists it; ``None`` for a row without its number."""
+    number = item.get("revision_number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        return None
+    return {
+        "event_number": item.get("event_number"),
+        "action": str(item.get("action") or ""),
+        "activated_at": str(item.get("activated_at") or ""),
+        "image": str(item.get("image") or ""),
+        "revision_id": str(item.get("revision_id") or ""),
+        "revision_number": number,
+    }

@@ -34,6 +34,8 @@ from providers.together.prices import hourly_rate, rates_from
 from providers.together.rules import check_scale, check_spec
 from providers.together.statuses import STATUS_TABLE
 
+REVISIONS_SHOWN = 20  # of the 50 Together keeps the configuration of (jig.py retrieve_revision)
+
 
 class TogetherProvider(Provider):
     name: ClassVar[str] = "together"
@@ -47,6 +49,7 @@ class TogetherProvider(Provider):
     unique_names: ClassVar[bool] = True  # name is "the unique identifier" and works in paths [V]
     provision_deadline: ClassVar[int] = 30 * 60  # dedicated GPUs, image pull and model load: the default
     redeploys: ClassVar[bool] = True  # a PATCH of the same spec rolls the replicas anew
+    rolls_back: ClassVar[bool] = True  # /deployments/{id}/revisions and /rollback (together 3.1.1)
 
     def error_detail(self, response: httpx.Response) -> ErrorDetail | None:
         return errors.error_detail(response)
@@ -96,8 +99,11 @@ class TogetherProvider(Provider):
 
     def update(self, external_id: str, spec: dict[str, Any], previous: dict[str, Any] | None = None) -> Remote:
         """Send the new spec in full (``mapping.patch_body``). One PATCH carries every
-        change, so ``previous`` is not needed."""
-        return self._patch(external_id, check_spec(mapping.patch_body(spec), partial=True))
+        change; ``previous`` only says whether a model mount is being removed."""
+        body = mapping.patch_body(spec)
+        if (previous or {}).get("model_mounts") and "model_mounts" not in body:
+            body["model_mounts"] = []  # removed: an absent list would keep the old mount
+        return self._patch(external_id, check_spec(body, partial=True))
 
     def scale(self, external_id: str, changes: dict[str, Any]) -> Remote:
         return self._patch(external_id, check_scale(changes))
@@ -121,6 +127,21 @@ class TogetherProvider(Provider):
         data = self._http.get(f"{_path(external_id)}/logs", params=params).json()
         lines = data.get("lines") if isinstance(data, dict) else None
         return LogLines(lines=[str(line) for line in (lines or [])], source=replica_id or "")
+
+    def revisions(self, external_id: str, *, limit: int = REVISIONS_SHOWN) -> list[dict[str, Any]]:
+        """The revision history, newest first: ``GET /deployments/{id}/revisions`` (together
+        3.1.1 resources/beta/jig/jig.py ``list_revisions``; ``limit`` at most 100)."""
+        data = self._http.get(f"{_path(external_id)}/revisions", params={"limit": limit}).json()
+        items = data.get("data") if isinstance(data, dict) else None
+        events = (mapping.revision_event(i) for i in (items or []) if isinstance(i, dict))
+        return [e for e in events if e is not None]
+
+    def rollback(self, external_id: str, revision: str, spec: dict[str, Any]) -> tuple[Remote, dict[str, Any]]:
+        """``POST /deployments/{id}/rollback {"revision_identifier"}`` (jig.py ``rollback``:
+        "Re-applies the spec of a previous revision", answering the Deployment); returns it
+        and the spec the panel keeps from it."""
+        item = self._http.post(f"{_path(external_id)}/rollback", json={"revision_identifier": str(revision)}).json()
+        return self.to_remote(item), mapping.spec_after_rollback(spec, item)
 
     # --- account and catalog ------------------------------------------------------------
     def verify(self) -> AccountInfo:

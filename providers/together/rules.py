@@ -55,6 +55,9 @@ AUTOSCALING_DEFAULT_INTERVAL = 10
 # together/types/beta/jig_deploy_params.py, jig_update_params.py, deployment.py). It
 # names no default, so leaving it out leaves it to Together.
 CAPACITY_TYPES = ("stable", "preemptible")
+# model_mounts ids, by the prefixes the SDK's docstrings give (ml_..., rv_...).
+MODEL_ID_RE = re.compile(r"^ml_[A-Za-z0-9_-]+$")
+MODEL_REVISION_RE = re.compile(r"^rv_[A-Za-z0-9_-]+$")
 
 # Reports one problem on one spec path ("name", "environment_variables.0.value").
 Report = Callable[[str, str], None]
@@ -299,6 +302,39 @@ def _volume(item: dict[str, Any], where: str, paths: set[str], report: Report) -
     return entry
 
 
+def _model_mounts(spec: dict[str, Any], report: Report, partial: bool) -> dict[str, Any]:
+    """``model_mounts``: weights preloaded from Together's model registry (together 3.1.1,
+    types/beta/jig_deploy_params.py ``ModelMount``: ``model_id`` "Model registry identifier
+    (``ml_...``)", ``mount_path``, optional ``revision_id`` "(``rv_...``) to pin"; "At most one
+    mount is supported, and it cannot be used with volumes")."""
+    mounts = spec.get("model_mounts")
+    if mounts is None or mounts == [] and not partial:
+        return {}
+    if not isinstance(mounts, list):
+        report("model_mounts", "A list of model mounts.")
+        return {"model_mounts": []}
+    if len(mounts) > 1:
+        report("model_mounts", "Together mounts at most one model.")
+    if mounts and spec.get("volumes"):
+        report("model_mounts", "A model mount cannot be used with volumes: remove the volumes or the mount.")
+    out = []
+    for i, item in enumerate(mounts):
+        item = item if isinstance(item, dict) else {}
+        where = f"model_mounts.{i}"
+        model_id, path, revision = item.get("model_id") or "", item.get("mount_path") or "", item.get("revision_id")
+        if not isinstance(model_id, str) or not MODEL_ID_RE.match(model_id):
+            report(f"{where}.model_id", "A model registry id, such as ml_abc123.")
+        if not isinstance(path, str) or not path.startswith("/"):
+            report(f"{where}.mount_path", "An absolute path such as /models.")
+        entry = {"model_id": model_id, "mount_path": path}
+        if _is_given(revision):
+            if not isinstance(revision, str) or not MODEL_REVISION_RE.match(revision):
+                report(f"{where}.revision_id", "A validated revision id, such as rv_abc123, or empty for the latest.")
+            entry["revision_id"] = revision
+        out.append(entry)
+    return {"model_mounts": out}
+
+
 def _autoscaling(spec: dict[str, Any], report: Report, partial: bool) -> dict[str, Any]:
     config = spec.get("autoscaling")
     if not config:
@@ -349,5 +385,6 @@ SECTIONS: tuple[Section, ...] = (
     _command_line,
     _environment,
     _volumes,
+    _model_mounts,
     _autoscaling,
 )

@@ -73,3 +73,46 @@ def test_a_time_limit_stops_it_through_the_worker(panel_worker, settings):
     deployment.refresh_from_db()
     messages = list(deployment.events.values_list("message", flat=True))
     assert "Stop requested: its time limit was reached" in messages
+
+
+def test_an_idle_replicate_deployment_is_scaled_to_zero_through_the_worker(panel_worker):
+    # The worker runs at PANEL_TIME_SCALE 60 (tests/conftest.py): the team's 3 minutes pass in 3 s.
+    from controlpanel.deployments import services as deployment_services
+
+    team = TeamFactory(name="Idle rule")
+    owner = UserFactory(username="ida")
+    MembershipFactory(team=team, user=owner, role=Role.OWNER)
+    account = AccountFactory(team=team, vendor="replicate", label="Replicate sandbox", api_key="sandbox-idle")
+    TeamPolicy.objects.create(team=team, idle_minutes=3)
+    spec = {
+        "name": "idle-1",
+        "model": "some-org/some-model",
+        "version": "da77bc59ee60423279fd632efb4795ab731d9e3ca9705ef3341091fb989b7eaf",
+        "hardware": "gpu-t4",
+        "min_instances": 1,
+        "max_instances": 4,
+    }
+    deployment = deployment_services.deployment_create(
+        team=team, actor=owner, account=account, spec=spec, estimated_price_per_hour=None
+    )
+    wait_for(lambda: Deployment.objects.get(pk=deployment.pk).state == State.RUNNING, timeout=60, what="it to run")
+    wait_for(
+        lambda: Deployment.objects.get(pk=deployment.pk).spec.get("min_instances") == 0,
+        timeout=60,
+        what="the idle rule to scale it to zero",
+    )
+    wait_for(
+        lambda: Deployment.objects.get(pk=deployment.pk).vendor_state == "offline",
+        timeout=60,
+        what="Replicate to read it as scaled to zero",
+    )
+    deployment.refresh_from_db()
+    assert (deployment.spec["min_instances"], deployment.spec["max_instances"]) == (0, 4)  # the maximum kept
+    at_vendor = SandboxObject.objects.get(
+        vendor="replicate", kind=vendor_module("replicate", "twin").CREATES, name="idle-1"
+    )
+    release = at_vendor.data["current_release"]["configuration"]
+    assert (release["min_instances"], release["max_instances"]) == (0, 4)
+    messages = list(deployment.events.values_list("message", flat=True))
+    assert any(m.startswith("Scale to zero requested (min 0, max 4): no work for 3 minutes") for m in messages)
+    assert deployment.price_per_hour in (None, 0)  # asleep: nothing bills

@@ -90,6 +90,8 @@ def action_refusal(deployment: Deployment, action: Action) -> str:
 
 
 def _describe(action: Action, params: dict[str, Any]) -> str:
+    if action is Action.UPDATE and "rollback" in params:
+        return f"Roll back to revision {params['rollback']}"
     if action is Action.SCALE:
         if "replicas" in params:
             return f"Scale to {params['replicas']} replicas"
@@ -122,7 +124,7 @@ def deployment_request_action(
     audit_record(
         team=deployment.team,
         actor=actor,
-        action=AUDIT_FOR_ACTION[action],
+        action=AuditAction.DEPLOYMENT_ROLLED_BACK if "rollback" in params else AUDIT_FOR_ACTION[action],
         target=deployment,
         summary=summary,
         data={"params": _safe_params(params)},
@@ -209,6 +211,9 @@ def _scale(provider: Provider, deployment: Deployment, params: dict[str, Any]) -
 
 def _update(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
     """A new spec; with ``redeploy`` set, the same spec rolled out again (the vendor's redeploy)."""
+    if "rollback" in params:  # an older revision re-applied (Together's /rollback)
+        remote, spec = provider.rollback(deployment.external_id, str(params["rollback"]), dict(deployment.spec))
+        return _Outcome(remote, spec)
     spec = params["spec"]
     if params.get("redeploy"):
         return _Outcome(provider.redeploy(deployment.external_id, spec), spec)

@@ -29,6 +29,8 @@ def deployment_request_logs(*, deployment: Deployment) -> LogSnapshot:
     """Make sure a fresh fetch is on its way; return what we have now."""
     snapshot, _ = LogSnapshot.objects.get_or_create(deployment=deployment)
     now = timezone.now()
+    if deployment.is_deleted:
+        return snapshot  # gone at the vendor: what was fetched last stays, nothing more comes
     if deployment.external_id and (snapshot.requested_at is None or now - snapshot.requested_at > LOG_REFETCH):
         LogSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
         fetch_logs_task.delay_on_commit(deployment.pk)
@@ -44,6 +46,15 @@ def _vendor_events(provider: Any, deployment: Deployment) -> dict[str, Any]:
         logger.info("deployment_id=%s vendor events unavailable: %s", deployment.pk, exc.message)
         return {}
     return {"events": _event_rows(events)}
+
+
+def _revisions(provider: Any, deployment: Deployment) -> dict[str, Any]:
+    """The vendor's revision history (Together's), for the page's Roll back."""
+    try:
+        return {"revisions": provider.revisions(deployment.external_id)}
+    except ProviderError as exc:
+        logger.info("deployment_id=%s revisions unavailable: %s", deployment.pk, exc.message)
+        return {}
 
 
 def _event_rows(events: list[Any]) -> list[dict[str, str]]:
@@ -71,6 +82,8 @@ def deployment_fetch_logs(*, deployment_id: int) -> None:
                 values["events"] = _event_rows(provider.events(deployment.external_id))  # the only source: errors show
             else:
                 raise Unsupported("no logs")
+            if deployment.account.provider_class.rolls_back:
+                values.update(_revisions(provider, deployment))  # extra too: its failure keeps the logs
     except Unsupported:
         values["error"] = f"{deployment.get_vendor_display()} offers no logs for this deployment."
     except ProviderError as exc:

@@ -383,8 +383,11 @@ def test_resubmit_after_a_vendor_refusal(owner, account, django_capture_on_commi
 def test_logs_are_fetched_by_a_worker_and_shown(owner, account, api):
     deployment = DeploymentFactory(account=account, name="n", state=State.RUNNING, external_id="dep_n")
     api.get("/deployments/dep_n/logs").respond(200, json={"lines": ["INFO ready"]})
+    # Together keeps revisions: read in the same fetch; their failure keeps the logs.
+    api.get("/deployments/dep_n/revisions").respond(500, json={"error": {"message": "down"}})
     services.deployment_fetch_logs(deployment_id=deployment.pk)
     assert deployment.log_snapshot.lines == ["INFO ready"]
+    assert deployment.log_snapshot.revisions == []
 
 
 def test_refresh_of_a_steady_fleet_costs_a_few_queries_not_a_few_per_row(account, api, django_assert_max_num_queries):

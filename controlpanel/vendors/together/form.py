@@ -126,6 +126,28 @@ class TogetherMainForm(forms.Form):
         required=False,
         choices=[("", "Together's default"), *((c, CAPACITY_LABELS[c]) for c in CAPACITY_TYPES)],
     )
+    # One model mount (together 3.1.1, types/beta/jig_deploy_params.py ModelMount: "At most
+    # one mount is supported, and it cannot be used with volumes").
+    model_mount_id = forms.CharField(
+        label="Model from Together's registry",
+        required=False,
+        max_length=200,
+        help_text="Its weights are preloaded into every replica; a registry id such as ml_abc123. Not with volumes.",
+        widget=forms.TextInput(attrs={"placeholder": "ml_…", "autocomplete": "off"}),
+    )
+    model_mount_path = forms.CharField(
+        label="Mounted at",
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "/models"}),
+    )
+    model_mount_revision = forms.CharField(
+        label="Model revision",
+        required=False,
+        max_length=200,
+        help_text="A validated revision (rv_…) to pin; empty for the latest.",
+        widget=forms.TextInput(attrs={"placeholder": "latest"}),
+    )
     autoscaling_metric = forms.ChoiceField(
         label="Autoscaling",
         required=False,
@@ -249,6 +271,11 @@ class TogetherDeploymentForm(VendorDeploymentForm):
         ("Environment", "Variables set in the container. Use a secret for anything sensitive.", ["formset:env"]),
         ("Volumes", "Read-only volumes of preloaded files, mounted into every replica.", ["formset:volumes"]),
         (
+            "Model weights",
+            "Or, instead of volumes, one model's weights from Together's model registry.",
+            ["model_mount_id", "model_mount_path", "model_mount_revision"],
+        ),
+        (
             "Advanced",
             "Traffic, health and the container's command line.",
             ["port", "health_check_path", "termination_grace_period_seconds", "command", "args"],
@@ -268,6 +295,10 @@ class TogetherDeploymentForm(VendorDeploymentForm):
         "autoscaling.time_interval_minutes": "autoscaling_time_interval_minutes",
         "autoscaling.model": "autoscaling_model",
         "autoscaling.custom_metric_name": "autoscaling_custom_metric_name",
+        "model_mounts": "model_mount_id",
+        "model_mounts.0.model_id": "model_mount_id",
+        "model_mounts.0.mount_path": "model_mount_path",
+        "model_mounts.0.revision_id": "model_mount_revision",
     }
 
     def row_path_to_field(self, prefix: str, leaf: str) -> str:
@@ -301,6 +332,13 @@ class TogetherDeploymentForm(VendorDeploymentForm):
             {"name": r.get("name") or "", "mount_path": r.get("mount_path") or "", "version": r.get("version")}
             for r in rows.get("volumes", [])
         ]
+        # Always said, so an update that removes the mount sends an empty list.
+        spec["model_mounts"] = []
+        if data.get("model_mount_id") or data.get("model_mount_path"):
+            mount = {"model_id": data.get("model_mount_id") or "", "mount_path": data.get("model_mount_path") or ""}
+            if data.get("model_mount_revision"):
+                mount["revision_id"] = data["model_mount_revision"]
+            spec["model_mounts"] = [mount]
         return spec
 
     @classmethod
@@ -315,6 +353,12 @@ class TogetherDeploymentForm(VendorDeploymentForm):
             for e in spec.get("environment_variables") or []
         ]
         volumes = [dict(v) for v in spec.get("volumes") or []]
+        for mount in (spec.get("model_mounts") or [])[:1]:
+            initial.update(
+                model_mount_id=mount.get("model_id", ""),
+                model_mount_path=mount.get("mount_path", ""),
+                model_mount_revision=mount.get("revision_id", ""),
+            )
         return initial, {"env": env, "volumes": volumes}
 
     def scale_estimate(self, spec: dict[str, Any], unit: Decimal | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ SPEC_FIELDS = (
     "environment_variables",
     "volumes",
     "termination_grace_period_seconds",
+    "model_mounts",  # the SDK's (together 3.1.1, types/beta/jig_deploy_params.py ModelMount)
 )
 SEEDED_SECRETS = ("hf-token", "openai-api-key")
 SEEDED_VOLUMES = ("demo-weights", "flux-weights")
@@ -125,7 +127,26 @@ def _with_sdk_enums(components: dict[str, Any]) -> dict[str, Any]:
         gpu_enum = schemas[name]["properties"]["gpu_type"]
         gpu_enum["enum"] = [g for g in gpu_enum["enum"] if g != "b200-192gb"] + ["h200-140gb", "b200-192gb"]
         schemas[name]["properties"]["capacity_type"] = {"type": "string", "enum": ["stable", "preemptible"]}
+        schemas[name]["properties"]["model_mounts"] = MODEL_MOUNTS
     return components
+
+
+# ``model_mounts`` (together 3.1.1, types/beta/jig_deploy_params.py and jig_update_params.py,
+# ``ModelMount``: model_id and mount_path required, revision_id optional; deployment.py has the
+# same on the deployment): "Model weights to preload from Together's model registry into the
+# container. At most one mount is supported, and it cannot be used with volumes."
+MODEL_MOUNTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["model_id", "mount_path"],
+        "properties": {
+            "model_id": {"type": "string"},
+            "mount_path": {"type": "string"},
+            "revision_id": {"type": "string"},
+        },
+    },
+}
 
 
 @cache
@@ -197,6 +218,12 @@ def _check_body(body: Any, *, account: str, partial: bool, current: SandboxObjec
     for i, volume in enumerate(body.get("volumes") or []):
         if not _find(account, "volume", volume["name"]):
             return error(400, f"volume {volume['name']!r} not found", param=f"volumes.{i}.name")
+    mounts = body.get("model_mounts", current.data.get("model_mounts") if current else None) or []
+    volumes = body.get("volumes", current.data.get("volumes") if current else None) or []
+    if len(mounts) > 1:
+        return error(400, "at most one model mount is supported", param="model_mounts")
+    if mounts and volumes:
+        return error(400, "model_mounts cannot be used with volumes", param="model_mounts")
     low = body.get("min_replicas", current.data.get("min_replicas", 1) if current else 1)
     high = body.get("max_replicas", current.data.get("max_replicas", low) if current else low)
     if high < low:
@@ -292,7 +319,7 @@ def _start_rollout(obj: SandboxObject, faults: Faults, *, status: str, seconds: 
             "replica_status": "Waiting",
             "replica_status_reason": "ContainerCreating",
             "replica_status_message": "",
-            "revision_id": f"rev-{data['_revision']}",
+            "revision_id": _active_revision_id(data),
             "image": data["image"],
         }
         for name in waiting
@@ -390,6 +417,7 @@ def deployments(request: HttpRequest, *, account: str, faults: Faults) -> HttpRe
     obj = SandboxObject(
         vendor=VENDOR, account=account, kind="deployment", object_id=data["id"], name=data["name"], data=data
     )
+    _record_revision(data, action="create", now=now)
     _start_rollout(obj, faults, status="Updating", seconds=settings.SANDBOX_PROVISION_SECONDS)
     try:
         with transaction.atomic():
@@ -439,6 +467,7 @@ def deployment(request: HttpRequest, ref: str, *, account: str, faults: Faults) 
     obj.name = data["name"]
     if spec_changed:
         data["_revision"] = data.get("_revision", 1) + 1
+        _record_revision(data, action="update", now=timezone.now())
         _start_rollout(obj, faults, status="Updating", seconds=settings.SANDBOX_PROVISION_SECONDS)
     elif replicas_changed:
         _start_rollout(obj, faults, status="Scaling", seconds=settings.SANDBOX_PROVISION_SECONDS / 2)
@@ -543,12 +572,149 @@ def deployment_request(request: HttpRequest, name: str, *, account: str, faults:
     return json_response({"deployment": name, "replica": replica, "path": request.path, "method": request.method})
 
 
+# --- revisions and rollback -----------------------------------------------------------------------
+# Shapes: together 3.1.1 types/beta/deployment_revision.py (DeploymentRevision),
+# deployment_revision_event.py and deployment_revision_event_list.py (the history, newest first),
+# jig_list_revisions_params.py (before, limit: default 10, max 100), jig_rollback_params.py
+# (revision_identifier: "Revision number or revision ID"); resources/beta/jig/jig.py: "Only the
+# 200 most recent events are retained", "Only the 50 most recent revisions per deployment retain
+# their configuration; older revisions return 404", rollback "Re-applies the spec of a previous
+# revision" and answers the Deployment. Ours [I]: a revision is made by a change of the spec
+# fields (a scale or a stop is not one), and a rollback keeps today's replica bounds.
+
+EVENTS_KEPT = 200
+REVISIONS_KEPT = 50
+REVISION_FIELDS = (*SPEC_FIELDS, "autoscaling", "capacity_type")
+
+
+def _active_revision_id(data: dict[str, Any]) -> str:
+    events = data.get("_revision_events") or []
+    return events[0]["revision_id"] if events else f"rev-{data.get('_revision', 1)}"
+
+
+def _record_revision(data: dict[str, Any], *, action: str, now: dt.datetime) -> None:
+    """A new revision of the current spec (create, update), and its history event."""
+    number = data.get("_revision", 1)
+    revision = {
+        "object": "revision",
+        "revision_id": str(uuid.uuid4()),  # a UUID, as the logs route's ``revision`` filter says
+        "created_at": _iso(now),
+        "args": data.get("args") or [],
+        "command": data.get("command") or [],
+        "capacity_type": data.get("capacity_type") or "stable",  # required in the shape; no default named
+        "cpu": data.get("cpu", 0),
+        "memory": data.get("memory", 0),
+        "storage": data.get("storage", 0),
+        "gpu_count": data.get("gpu_count", 0),
+        "gpu_type": data.get("gpu_type", ""),
+        "health_check_path": data.get("health_check_path", ""),
+        "image": data.get("image", ""),
+        "port": data.get("port", 8080),
+        "protocol": "http",
+        "min_replicas": data.get("min_replicas", 1),
+        "max_replicas": data.get("max_replicas", 1),
+        "environment_variables": data.get("environment_variables") or [],
+        "volumes": data.get("volumes") or [],
+        **{k: data[k] for k in ("autoscaling", "termination_grace_period_seconds", "model_mounts") if k in data},
+        "_number": number,
+    }
+    data["_revisions"] = [revision, *(data.get("_revisions") or [])][:REVISIONS_KEPT]
+    _record_event(data, revision, action=action, now=now)
+
+
+def _record_event(data: dict[str, Any], revision: dict[str, Any], *, action: str, now: dt.datetime) -> None:
+    events = data.get("_revision_events") or []
+    event = {
+        "object": "revision_event",
+        "event_number": (events[0]["event_number"] + 1) if events else 1,
+        "action": action,
+        "activated_at": _iso(now),
+        "image": revision["image"],
+        "revision_id": revision["revision_id"],
+        "revision_number": revision["_number"],
+    }
+    data["_revision_events"] = [event, *events][:EVENTS_KEPT]
+
+
+def _revision(data: dict[str, Any], identifier: str) -> dict[str, Any] | None:
+    """A retained revision by number or id; the active one is always retained."""
+    for revision in data.get("_revisions") or []:
+        if identifier in (revision["revision_id"], str(revision["_number"])):
+            return revision
+    return None
+
+
+def _whole(value: str | None, *, default: int) -> int | None:
+    if value is None or value == "":
+        return default
+    return int(value) if value.isdigit() else None
+
+
+@api
+def revisions(request: HttpRequest, ref: str, *, account: str, faults: Faults) -> HttpResponse:
+    obj = _deployment(account, ref)
+    if obj is None:
+        return _not_found(ref)
+    if request.method != "GET":
+        return error(405, "Method not allowed")
+    limit = _whole(request.GET.get("limit"), default=10)
+    before = _whole(request.GET.get("before"), default=0)
+    if limit is None or not 1 <= limit <= 100:
+        return error(400, "limit must be between 1 and 100", param="limit")
+    if before is None:
+        return error(400, "before must be an integer", param="before")
+    events = [e for e in obj.data.get("_revision_events") or [] if not before or e["event_number"] < before]
+    return json_response({"object": "list", "data": events[:limit]})
+
+
+@api
+def revision(request: HttpRequest, ref: str, identifier: str, *, account: str, faults: Faults) -> HttpResponse:
+    obj = _deployment(account, ref)
+    if obj is None:
+        return _not_found(ref)
+    found = _revision(obj.data, identifier)
+    if found is None:
+        return error(404, f"revision {identifier!r} not found", type_="not_found_error", code="not_found")
+    return json_response({k: v for k, v in found.items() if not k.startswith("_")})
+
+
+@api
+def rollback(request: HttpRequest, ref: str, *, account: str, faults: Faults) -> HttpResponse:
+    obj = _deployment(account, ref)
+    if obj is None:
+        return _not_found(ref)
+    if request.method != "POST":
+        return error(405, "Method not allowed")
+    body = json_body(request)
+    identifier = body.get("revision_identifier") if isinstance(body, dict) else None
+    if not isinstance(identifier, str) or not identifier:
+        return error(400, "revision_identifier is required", param="revision_identifier")
+    data = obj.data
+    target = _revision(data, identifier)
+    if target is None:
+        return error(404, f"revision {identifier!r} not found", type_="not_found_error", code="not_found")
+    for key in REVISION_FIELDS:
+        if key in target:
+            data[key] = target[key]
+        else:
+            data.pop(key, None)
+    now = timezone.now()
+    data["updated_at"] = _iso(now)
+    _record_event(data, target, action="rollback", now=now)
+    _start_rollout(obj, faults, status="Updating", seconds=settings.SANDBOX_PROVISION_SECONDS)
+    obj.save()
+    return json_response(_public(obj.data))
+
+
 urlpatterns = [
     path("v1/deployments", deployments, name="together-deployments"),
     path("v1/deployments/secrets", secrets_list, name="together-secrets"),
     path("v1/deployments/storage/volumes", volumes_list, name="together-volumes"),
     path("v1/deployments/<str:ref>", deployment, name="together-deployment"),
     path("v1/deployments/<str:ref>/logs", logs, name="together-logs"),
+    path("v1/deployments/<str:ref>/revisions", revisions, name="together-revisions"),
+    path("v1/deployments/<str:ref>/revisions/<str:identifier>", revision, name="together-revision"),
+    path("v1/deployments/<str:ref>/rollback", rollback, name="together-rollback"),
     path("v1/hardware", hardware, name="together-hardware"),
     path("v1/deployment-request/<str:name>", deployment_request, name="together-request"),
 ]

@@ -321,3 +321,46 @@ def test_together_account_metadata_names_secrets_and_volumes(respx_mock, togethe
         200, json={"object": "list", "data": [{"id": "vol_2", "object": "volume", "name": "weights"}, {"id": "x"}]}
     )
     assert together.account_metadata() == {"secrets": ["hf-token"], "volumes": ["weights"]}
+
+
+# --- revisions and rollback (together 3.1.1 resources/beta/jig/jig.py list_revisions, rollback) ---
+
+
+def test_together_revisions_reads_the_history_newest_first(respx_mock, together):
+    def event(number: int, action: str, image: str, revision_id: str) -> dict:
+        return {
+            "object": "revision_event",
+            "event_number": number,
+            "action": action,
+            "activated_at": f"2026-12-04T1{number}:00:00Z",
+            "image": image,
+            "revision_id": revision_id,
+            "revision_number": number,
+        }
+
+    history = {"object": "list", "data": [event(2, "update", f"{IMAGE}-v2", "4d1c"), event(1, "create", IMAGE, "9a0e")]}
+    route = respx_mock.get(f"{ONE}/revisions").respond(200, json=history)
+    events = together.revisions("dep_abc123")
+    assert route.calls.last.request.url.params["limit"] == "20"
+    assert [(e["revision_number"], e["action"], e["revision_id"]) for e in events] == [
+        (2, "update", "4d1c"),
+        (1, "create", "9a0e"),
+    ]
+
+
+def test_together_rollback_posts_the_revision_and_keeps_its_configuration(respx_mock, together):
+    answer = {**fixture("deployment_ready"), "image": f"{IMAGE}-old", "status": "Updating"}
+    route = respx_mock.post(f"{ONE}/rollback").respond(200, json=answer)
+    remote, spec = together.rollback("dep_abc123", "1", {**MINIMAL, "min_replicas": 3, "max_replicas": 4})
+    assert sent_json(route) == {"revision_identifier": "1"}
+    assert (remote.state, spec["image"]) == (RemoteState.UPDATING, f"{IMAGE}-old")
+    assert (spec["name"], spec["min_replicas"], spec["max_replicas"]) == (MINIMAL["name"], 3, 4)
+
+
+def test_together_update_that_removes_the_model_mount_sends_an_empty_list(respx_mock, together):
+    route = respx_mock.patch(ONE).respond(200, json=fixture("deployment_updating"))
+    mounted = {**MINIMAL, "model_mounts": [{"model_id": "ml_abc123", "mount_path": "/weights"}]}
+    together.update("dep_abc123", dict(MINIMAL), previous=mounted)
+    assert sent_json(route)["model_mounts"] == []
+    together.update("dep_abc123", mounted, previous=MINIMAL)
+    assert sent_json(route)["model_mounts"] == mounted["model_mounts"]

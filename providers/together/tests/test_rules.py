@@ -258,3 +258,35 @@ def test_together_check_spec_passes_capacity_type_on_when_given(given, sent):
     body = check_spec({**MINIMAL, "capacity_type": given})
     assert body.get("capacity_type") == sent
     assert check_spec({"capacity_type": given}, partial=True).get("capacity_type") == sent
+
+
+# model_mounts: together 3.1.1 types/beta/jig_deploy_params.py ModelMount ("At most one mount is
+# supported, and it cannot be used with volumes"; model_id ml_..., revision_id rv_...).
+MOUNT = {"model_id": "ml_abc123", "mount_path": "/weights"}
+
+
+def test_together_check_spec_takes_one_model_mount_with_or_without_a_revision():
+    assert check_spec({**MINIMAL, "model_mounts": [MOUNT]})["model_mounts"] == [MOUNT]
+    pinned = {**MOUNT, "revision_id": "rv_42"}
+    assert check_spec({**MINIMAL, "model_mounts": [pinned]})["model_mounts"] == [pinned]
+    assert "model_mounts" not in check_spec({**MINIMAL, "model_mounts": []})
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "message"),
+    [
+        ({"model_mounts": [MOUNT, MOUNT]}, "model_mounts", "Together mounts at most one model."),
+        (
+            {"model_mounts": [MOUNT], "volumes": [{"name": "v", "mount_path": "/v"}]},
+            "model_mounts",
+            "A model mount cannot be used with volumes: remove the volumes or the mount.",
+        ),
+        ({"model_mounts": [{**MOUNT, "model_id": "llama"}]}, "model_mounts.0.model_id", "A model registry id"),
+        ({"model_mounts": [{**MOUNT, "mount_path": "weights"}]}, "model_mounts.0.mount_path", "An absolute path"),
+        ({"model_mounts": [{**MOUNT, "revision_id": "v1"}]}, "model_mounts.0.revision_id", "A validated revision"),
+    ],
+)
+def test_together_check_spec_model_mount_rule(changes, path, message):
+    with pytest.raises(SpecError) as refused:
+        check_spec({**MINIMAL, **changes})
+    assert refused.value.fields[path][0].startswith(message)

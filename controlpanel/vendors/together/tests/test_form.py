@@ -163,8 +163,8 @@ def test_vendor_errors_map_onto_fields(account, path, field, where):
 def test_vendor_error_on_an_unknown_path_is_shown_on_the_form(account):
     form = bound(account)
     assert form.is_valid()
-    form.add_spec_errors({"model_mounts": ["not allowed"]})
-    assert "model_mounts: not allowed" in form.non_field_errors
+    form.add_spec_errors({"reserved_capacity": ["not allowed"]})
+    assert "reserved_capacity: not allowed" in form.non_field_errors
 
 
 def test_initial_from_spec_round_trips(account):
@@ -205,3 +205,33 @@ def test_estimate_follows_gpu_and_replicas(account):
     estimate = bound(account, gpu_type="h100-80gb", gpu_count="2", min_replicas="1", max_replicas="3").estimate()
     assert str(estimate["unit"]) == "6.72"
     assert str(estimate["high"]) == "20.16"
+
+
+def test_form_model_mount_is_one_registry_model_and_not_with_volumes(account):
+    # together 3.1.1, types/beta/jig_deploy_params.py ModelMount.
+    form = bound(account, model_mount_id="ml_abc123", model_mount_path="/weights", model_mount_revision="rv_7")
+    assert form.is_valid(), form.main.errors
+    assert form.spec["model_mounts"] == [{"model_id": "ml_abc123", "mount_path": "/weights", "revision_id": "rv_7"}]
+    initial, _rows = TogetherDeploymentForm.initial_from_spec(form.spec)
+    assert (initial["model_mount_id"], initial["model_mount_path"], initial["model_mount_revision"]) == (
+        "ml_abc123",
+        "/weights",
+        "rv_7",
+    )
+    plain = bound(account)
+    assert plain.is_valid()
+    assert "model_mounts" not in plain.spec  # none: nothing sent on create
+    with_volume = bound(
+        account,
+        model_mount_id="ml_abc123",
+        model_mount_path="/weights",
+        **{"volumes-TOTAL_FORMS": "1", "volumes-0-name": "demo-weights", "volumes-0-mount_path": "/data"},
+    )
+    assert not with_volume.is_valid()
+    assert with_volume.main.errors["model_mount_id"] == [
+        "A model mount cannot be used with volumes: remove the volumes or the mount."
+    ]
+    bad = bound(account, model_mount_id="llama", model_mount_path="weights")
+    assert not bad.is_valid()
+    assert bad.main.errors["model_mount_id"][0].startswith("A model registry id")
+    assert bad.main.errors["model_mount_path"][0].startswith("An absolute path")

@@ -227,8 +227,67 @@ def test_together_sandbox_patch_of_the_image_rolls_out_a_new_revision(client, in
     after = deployment_body(call(client, "GET", f"/deployments/{created['id']}"))
     [old] = before["replica_events"].values()
     [new] = after["replica_events"].values()
-    assert (old["revision_id"], new["revision_id"]) == ("rev-1", "rev-2")
+    history = call(client, "GET", f"/deployments/{created['id']}/revisions").json()["data"]
+    assert [(e["revision_number"], e["action"]) for e in history] == [(2, "update"), (1, "create")]
+    assert (old["revision_id"], new["revision_id"]) == (history[1]["revision_id"], history[0]["revision_id"])
     assert new["image"] == f"{IMAGE}-v2"
+
+
+# --- revisions and rollback (together 3.1.1: types/beta/deployment_revision*.py, jig.py) ---------
+
+
+def test_together_sandbox_lists_revisions_newest_first_in_the_sdk_shape(client, instant):
+    created = create(client)
+    ref = created["id"]
+    call(client, "PATCH", f"/deployments/{ref}", {"image": f"{IMAGE}-v2"})
+    call(client, "PATCH", f"/deployments/{ref}", {"min_replicas": 2, "max_replicas": 2})  # a scale: no revision
+    answer = call(client, "GET", f"/deployments/{ref}/revisions")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["object"] == "list"
+    newest, first = body["data"]
+    fields = {"object", "event_number", "action", "activated_at", "image", "revision_id", "revision_number"}
+    assert set(newest) == fields
+    assert (newest["object"], newest["event_number"], newest["image"]) == ("revision_event", 2, f"{IMAGE}-v2")
+    paged = call(client, "GET", f"/deployments/{ref}/revisions?before=2&limit=1").json()["data"]
+    assert [e["event_number"] for e in paged] == [1]
+    assert call(client, "GET", f"/deployments/{ref}/revisions?limit=101").status_code == 400
+    # Each revision keeps its configuration (DeploymentRevision), by number or id.
+    one = call(client, "GET", f"/deployments/{ref}/revisions/1").json()
+    assert (one["object"], one["image"], one["revision_id"]) == ("revision", IMAGE, first["revision_id"])
+    assert call(client, "GET", f"/deployments/{ref}/revisions/{first['revision_id']}").json() == one
+    assert call(client, "GET", f"/deployments/{ref}/revisions/9").status_code == 404
+
+
+def test_together_sandbox_rollback_reapplies_an_older_revision(client, instant):
+    ref = create(client)["id"]
+    call(client, "PATCH", f"/deployments/{ref}", {"image": f"{IMAGE}-v2", "min_replicas": 2, "max_replicas": 2})
+    rolled = deployment_body(call(client, "POST", f"/deployments/{ref}/rollback", {"revision_identifier": "1"}))
+    assert (rolled["status"], rolled["image"]) == ("Updating", IMAGE)
+    assert (rolled["min_replicas"], rolled["max_replicas"]) == (2, 2)  # the bounds stay (ours)
+    newest = call(client, "GET", f"/deployments/{ref}/revisions").json()["data"][0]
+    assert (newest["action"], newest["revision_number"], newest["event_number"]) == ("rollback", 1, 3)
+    assert call(client, "POST", f"/deployments/{ref}/rollback", {}).status_code == 400
+    missing = call(client, "POST", f"/deployments/{ref}/rollback", {"revision_identifier": "7"})
+    assert missing.status_code == 404
+
+
+def test_together_sandbox_takes_one_model_mount_and_not_with_volumes(client, instant):
+    mount = {"model_id": "ml_abc123", "mount_path": "/weights", "revision_id": "rv_1"}
+    body = {**CREATE, "model_mounts": [mount]}
+    refused = call(client, "POST", "/deployments", body)
+    assert refused.status_code == 400
+    assert "cannot be used with volumes" in refused.json()["error"]["message"]
+    two = call(client, "POST", "/deployments", {**body, "volumes": [], "model_mounts": [mount, mount]})
+    assert two.status_code == 400
+    created = create(client, {**CREATE, "volumes": [], "model_mounts": [mount]})
+    assert created["model_mounts"] == [mount]
+    assert (
+        call(
+            client, "POST", "/deployments", {**CREATE, "name": "x", "model_mounts": [{"mount_path": "/m"}]}
+        ).status_code
+        == 400
+    )
 
 
 def test_together_sandbox_patch_turns_autoscaling_and_health_checks_off(client, instant):
@@ -580,6 +639,13 @@ def test_together_adapter_runs_the_whole_lifecycle_against_the_sandbox(adapter):
     assert "INFO ready" in logs.lines
     for remote in (created, running, scaling, updating, updated, stopping, stopped):
         assert_schema(remote)
+
+    history = adapter.revisions(ref)
+    assert [(e["revision_number"], e["action"]) for e in history] == [(2, "update"), (1, "create")]
+    rolled, kept = adapter.rollback(ref, "1", spec)
+    assert (rolled.state, rolled.raw["image"]) == (RemoteState.UPDATING, IMAGE)
+    assert (kept["image"], kept["health_check_path"], kept["min_replicas"]) == (IMAGE, "/health", 1)
+    assert adapter.revisions(ref)[0]["action"] == "rollback"
 
     adapter.delete(ref)
     with pytest.raises(NotFound):
