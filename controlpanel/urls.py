@@ -3,8 +3,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from controlpanel.api import errors as api_errors
+from controlpanel.api.api import api
 from controlpanel.core import auth
 from controlpanel.core import views as core_views
 
@@ -35,6 +37,9 @@ urlpatterns = [
     path("team/", include("controlpanel.teams.urls")),
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),
+    path("account/api-tokens/", include("controlpanel.api.urls")),
+    path("api/v1/", api.urls),
+    re_path(r"^api/", api_errors.not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
     path("", include("controlpanel.deployments.urls")),
 ]

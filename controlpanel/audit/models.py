@@ -35,6 +35,8 @@ class AuditAction(models.TextChoices):
     CHANNEL_ADDED = "channel.added", "Notification channel added"
     CHANNEL_CHANGED = "channel.changed", "Notification channel changed"
     CHANNEL_DELETED = "channel.deleted", "Notification channel deleted"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
 
 
 class AppendOnlyError(Exception):

@@ -140,6 +140,8 @@ def _idempotency_claim(*, team: Team, key: str) -> Deployment | None:
             IdempotencyKey.objects.create(team=team, key=key, created_at=now)
     except IntegrityError:
         earlier = IdempotencyKey.objects.select_related("deployment").filter(team=team, key=key).first()
+        if earlier is not None and earlier.action:
+            raise ValidationError("This idempotency key was already used for another request.") from None
         if earlier is None or earlier.deployment is None:
             raise ValidationError("This form was just submitted; reload the page to see the result.") from None
         return earlier.deployment
