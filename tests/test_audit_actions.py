@@ -144,6 +144,20 @@ def _team_limits(w: World) -> None:
     )
 
 
+def _api_token(w: World):
+    from controlpanel.api import services as api_tokens
+
+    token, raw = api_tokens.api_token_create(user=w.owner, team=w.team, name="CI", actor=w.owner)
+    w.tokens.append(raw)
+    return token
+
+
+def _api_token_revoked(w: World) -> None:
+    from controlpanel.api import services as api_tokens
+
+    api_tokens.api_token_revoke(token=_api_token(w), actor=w.owner)
+
+
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
         team=w.team,
@@ -201,6 +215,8 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.CHANNEL_ADDED: _channel,
     AuditAction.CHANNEL_CHANGED: _channel_changed,
     AuditAction.CHANNEL_DELETED: _channel_deleted,
+    AuditAction.API_TOKEN_CREATED: _api_token,
+    AuditAction.API_TOKEN_REVOKED: _api_token_revoked,
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
         deployment=w.deployment(State.FAILED, external_id=""),
         actor=w.owner,

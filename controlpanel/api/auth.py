@@ -25,7 +25,7 @@ def rate_check(token: ApiToken, *, now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
-    key = f"api-rate:{token.pk}:{window}"
+    key = f"api-rate:{token.token_hash[:20]}:{window}"  # not the pk: ids come back in new databases
     cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
     try:
         count = cache.incr(key)
