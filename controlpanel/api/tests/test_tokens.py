@@ -31,10 +31,13 @@ def test_token_page_makes_a_token_shown_once_and_stored_hashed(logged_in, owner,
     token = ApiToken.objects.get()
     assert (token.user, token.team, token.name) == (owner, team, "CI deploys")
     assert token.token_hash == hashlib.sha256(raw.encode()).hexdigest()
-    assert raw.startswith(token.prefix) and len(token.prefix) == 12
+    assert raw.startswith(token.prefix)
+    assert len(token.prefix) == 12
     assert raw not in str(ApiToken.objects.values())
     again = logged_in.get(reverse("api:tokens")).content.decode()
-    assert raw not in again and f"{token.prefix}…" in again and "never" in again
+    assert raw not in again
+    assert f"{token.prefix}…" in again
+    assert "never" in again
 
 
 def test_token_page_names_field_errors(logged_in, team, other_team):
@@ -147,7 +150,8 @@ def test_rate_check_says_when_the_minute_ends(owner, team, settings):
     rate_check(token, now=6_000_000_010.0)
     with pytest.raises(ApiError) as refused:
         rate_check(token, now=6_000_000_015.0)
-    assert refused.value.status == 429 and refused.value.headers == {"Retry-After": "45"}
+    assert refused.value.status == 429
+    assert refused.value.headers == {"Retry-After": "45"}
     rate_check(token, now=6_000_000_061.0)  # a new minute
 
 
