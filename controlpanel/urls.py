@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from controlpanel.api import errors as api_errors
 from controlpanel.api.api import api
@@ -39,7 +39,7 @@ urlpatterns = [
     path("prices/", include("controlpanel.catalog.urls")),
     path("account/api-tokens/", include("controlpanel.api.urls")),
     path("api/v1/", api.urls),
-    re_path(r"^api/", api_errors.not_found, name="api-not-found"),
+    path("api/<path:rest>", api_errors.not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
     path("", include("controlpanel.deployments.urls")),
 ]

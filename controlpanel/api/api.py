@@ -20,7 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 
 from controlpanel.api import errors
 from controlpanel.api.auth import TokenAuth
@@ -153,13 +153,13 @@ def _reused() -> ApiError:
     )
 
 
-def _replay(earlier: Any, digest: str, response: HttpResponse) -> tuple[int, Any]:
+def _replay(earlier: Any, digest: str, response: HttpResponse) -> Status:
     """The first answer to a request with this key; a different request with it is refused."""
     stored = earlier.response or {}
     if stored.get("request") != digest:
         raise _reused()
     response[REPLAYED] = "true"
-    return stored["status"], stored["body"]
+    return Status(stored["status"], stored["body"])
 
 
 def _build_form(request: HttpRequest, vendor: str, data: Any = None, **kwargs: Any) -> Any:
@@ -245,7 +245,7 @@ def deployment_get(request: HttpRequest, pk: int) -> dict[str, Any]:
     response={200: QuoteOut, 201: DeploymentOut, **WRITE_ERRORS},
     tags=["deployments"],
 )
-def deployment_create(request: HttpRequest, payload: DeploymentIn, response: HttpResponse) -> tuple[int, Any]:
+def deployment_create(request: HttpRequest, payload: DeploymentIn, response: HttpResponse) -> Status:
     """Create a deployment on any vendor through that vendor's form: the same fields, checks
     and messages as the page. ``dry_run`` answers the price (200) and creates nothing; a
     create answers 201 with the deployment, queued for the worker (or awaiting approval)."""
@@ -261,7 +261,7 @@ def deployment_create(request: HttpRequest, payload: DeploymentIn, response: Htt
             return _replay(earlier, digest, response)
         if earlier.deployment is not None:  # the form's own token: its deployment
             response[REPLAYED] = "true"
-            return 201, deployment_out(earlier.deployment)
+            return Status(201, deployment_out(earlier.deployment))
     if not team_accounts(team=team, vendor=payload.vendor).exists():
         raise ApiError(
             409,
@@ -282,13 +282,16 @@ def deployment_create(request: HttpRequest, payload: DeploymentIn, response: Htt
             fields={"max_price_per_hour": [f"The estimate is {price}."]},
         )
     if payload.dry_run:
-        return 200, {
-            "vendor": payload.vendor,
-            "valid": True,
-            "estimate": _estimate(form),
-            "charges": _charges(form),
-            "spec": masked_spec(form.spec),
-        }
+        return Status(
+            200,
+            {
+                "vendor": payload.vendor,
+                "valid": True,
+                "estimate": _estimate(form),
+                "charges": _charges(form),
+                "spec": masked_spec(form.spec),
+            },
+        )
     try:
         with transaction.atomic():
             deployment = services.deployment_create(
@@ -311,10 +314,10 @@ def deployment_create(request: HttpRequest, payload: DeploymentIn, response: Htt
             raise _reused() from None
         # Refused before anything was saved: on the form's own non-field errors, as the page does.
         raise ApiError(422, " ".join(exc.messages), fields={"__all__": exc.messages}) from None
-    return 201, body
+    return Status(201, body)
 
 
-def _act(request: HttpRequest, pk: int, name: str, run: Any, payload: Any, response: HttpResponse) -> tuple[int, Any]:
+def _act(request: HttpRequest, pk: int, name: str, run: Any, payload: Any, response: HttpResponse) -> Status:
     """One action on one deployment, with the header's key claimed in the same transaction."""
     _need(request, Perm.DEPLOY)
     team = request.team  # type: ignore[attr-defined]
@@ -331,11 +334,11 @@ def _act(request: HttpRequest, pk: int, name: str, run: Any, payload: Any, respo
         body = _jsonable(deployment_out(deployment))
         if key:
             services.idempotency_remember(team=team, key=key, response={"status": 202, "body": body, "request": digest})
-    return 202, body
+    return Status(202, body)
 
 
 @api.post("/deployments/{pk}/scale", response={202: DeploymentOut, **WRITE_ERRORS}, tags=["actions"])
-def deployment_scale(request: HttpRequest, pk: int, payload: ScaleIn, response: HttpResponse) -> tuple[int, Any]:
+def deployment_scale(request: HttpRequest, pk: int, payload: ScaleIn, response: HttpResponse) -> Status:
     """New replica counts (``min_replicas``/``max_replicas``, or ``replicas`` where the vendor
     takes one count), checked by the Scale dialog's form."""
 
@@ -354,7 +357,7 @@ def deployment_scale(request: HttpRequest, pk: int, payload: ScaleIn, response: 
 
 
 @api.post("/deployments/{pk}/update", response={202: DeploymentOut, **WRITE_ERRORS}, tags=["actions"])
-def deployment_update(request: HttpRequest, pk: int, payload: FormIn, response: HttpResponse) -> tuple[int, Any]:
+def deployment_update(request: HttpRequest, pk: int, payload: FormIn, response: HttpResponse) -> Status:
     """Change the spec through the vendor's edit form (fields fixed at creation keep their
     values); a deployment the vendor refused on submit is corrected and queued again."""
 
@@ -423,7 +426,7 @@ def deployment_logs(request: HttpRequest, pk: int) -> dict[str, Any]:
 
 # Last: "/deployments/{pk}/{name}" would otherwise answer the paths above.
 @api.post("/deployments/{pk}/{name}", response={202: DeploymentOut, **WRITE_ERRORS}, tags=["actions"])
-def deployment_action(request: HttpRequest, pk: int, name: ActionName, response: HttpResponse) -> tuple[int, Any]:
+def deployment_action(request: HttpRequest, pk: int, name: ActionName, response: HttpResponse) -> Status:
     """start, stop, restart, delete, archive or redeploy, as the deployment page's buttons:
     202 when asked of the worker (or done at once: a delete of something never sent)."""
     act = ACTION_NAMES[name]
