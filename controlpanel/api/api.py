@@ -20,7 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Status
+from ninja import Header, NinjaAPI, Query, Status
 
 from controlpanel.api import errors
 from controlpanel.api.auth import TokenAuth
@@ -78,6 +78,12 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: Error
 WRITE_ERRORS = {**ERRORS, 409: ErrorOut}
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,100}")  # the create form's token, as in its view
 REPLAYED = "Idempotent-Replayed"
+KeyHeader = Header(
+    None,
+    alias="Idempotency-Key",
+    pattern=r"^[A-Za-z0-9_-]{16,100}$",
+    description="Any new random string per request (a UUID will do); a retry with it gets the first answer.",
+)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -245,7 +251,9 @@ def deployment_get(request: HttpRequest, pk: int) -> dict[str, Any]:
     response={200: QuoteOut, 201: DeploymentOut, **WRITE_ERRORS},
     tags=["deployments"],
 )
-def deployment_create(request: HttpRequest, payload: DeploymentIn, response: HttpResponse) -> Status:
+def deployment_create(
+    request: HttpRequest, payload: DeploymentIn, response: HttpResponse, idempotency_key: str | None = KeyHeader
+) -> Status:
     """Create a deployment on any vendor through that vendor's form: the same fields, checks
     and messages as the page. ``dry_run`` answers the price (200) and creates nothing; a
     create answers 201 with the deployment, queued for the worker (or awaiting approval)."""
@@ -338,7 +346,9 @@ def _act(request: HttpRequest, pk: int, name: str, run: Any, payload: Any, respo
 
 
 @api.post("/deployments/{pk}/scale", response={202: DeploymentOut, **WRITE_ERRORS}, tags=["actions"])
-def deployment_scale(request: HttpRequest, pk: int, payload: ScaleIn, response: HttpResponse) -> Status:
+def deployment_scale(
+    request: HttpRequest, pk: int, payload: ScaleIn, response: HttpResponse, idempotency_key: str | None = KeyHeader
+) -> Status:
     """New replica counts (``min_replicas``/``max_replicas``, or ``replicas`` where the vendor
     takes one count), checked by the Scale dialog's form."""
 
@@ -357,7 +367,9 @@ def deployment_scale(request: HttpRequest, pk: int, payload: ScaleIn, response: 
 
 
 @api.post("/deployments/{pk}/update", response={202: DeploymentOut, **WRITE_ERRORS}, tags=["actions"])
-def deployment_update(request: HttpRequest, pk: int, payload: FormIn, response: HttpResponse) -> Status:
+def deployment_update(
+    request: HttpRequest, pk: int, payload: FormIn, response: HttpResponse, idempotency_key: str | None = KeyHeader
+) -> Status:
     """Change the spec through the vendor's edit form (fields fixed at creation keep their
     values); a deployment the vendor refused on submit is corrected and queued again."""
 
@@ -426,7 +438,9 @@ def deployment_logs(request: HttpRequest, pk: int) -> dict[str, Any]:
 
 # Last: "/deployments/{pk}/{name}" would otherwise answer the paths above.
 @api.post("/deployments/{pk}/{name}", response={202: DeploymentOut, **WRITE_ERRORS}, tags=["actions"])
-def deployment_action(request: HttpRequest, pk: int, name: ActionName, response: HttpResponse) -> Status:
+def deployment_action(
+    request: HttpRequest, pk: int, name: ActionName, response: HttpResponse, idempotency_key: str | None = KeyHeader
+) -> Status:
     """start, stop, restart, delete, archive or redeploy, as the deployment page's buttons:
     202 when asked of the worker (or done at once: a delete of something never sent)."""
     act = ACTION_NAMES[name]
