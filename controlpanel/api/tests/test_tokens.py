@@ -164,3 +164,30 @@ def test_errors_are_one_json_shape_for_unknown_paths_and_objects(owner, team):
     bad = call("GET", "/deployments?page=0", raw)
     assert bad.status_code == 422
     assert list(bad.json()["error"]["fields"]) == ["page"]
+
+
+def test_a_server_error_is_json_too(owner, team, monkeypatch):
+    from controlpanel.deployments import selectors
+
+    raw = token_for(owner, team)
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selectors, "dashboard_spend", broken)
+    response = call("GET", "/costs", raw)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert "boom" not in response.content.decode()
+
+
+def test_openapi_document_and_docs_page_need_no_cdn(client, db):
+    document = client.get("/api/v1/openapi.json")
+    assert document.status_code == 200
+    assert document.json()["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower()
+    assert client.get("/static/ninja/swagger-ui-bundle.js").status_code == 200
