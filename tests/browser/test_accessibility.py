@@ -45,6 +45,7 @@ PAGES = [
     ("team", "/team/"),
     ("prices", "/prices/"),
     ("audit log", "/audit/"),
+    ("API tokens", "/account/api-tokens/"),
 ]
 
 
