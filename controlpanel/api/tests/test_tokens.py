@@ -191,3 +191,25 @@ def test_openapi_document_and_docs_page_need_no_cdn(client, db):
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert client.get("/static/ninja/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_wrong_method_is_405_in_the_one_shape(owner, team, settings):
+    raw = token_for(owner, team)
+    response = call("DELETE", "/deployments", raw)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    settings.PANEL_FRIENDLY_ERRORS = True  # make run's own error pages stay off the API
+    settings.DEBUG = True
+    assert call("GET", "/nothing/here", raw).json()["error"]["code"] == "not_found"
+
+
+def test_the_token_page_works_for_someone_with_no_team(client, db):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="loner"))
+    page = client.get(reverse("api:tokens"))
+    assert page.status_code == 200
+    refused = client.post(reverse("api:tokens"), {"name": "x"})
+    assert "team" in refused.context["form"].errors
+    assert not ApiToken.objects.exists()
