@@ -312,6 +312,10 @@ def deployment_create(
             )
             body = _jsonable(deployment_out(deployment))
             if key:
+                row = services.idempotency_earlier(team=team, key=key)
+                if row is not None and row.response is not None:
+                    # A request with the key raced this one and won: its answer, not a second one.
+                    return _replay(row, digest, response)
                 services.idempotency_remember(
                     team=team, key=key, response={"status": 201, "body": body, "request": digest}
                 )
