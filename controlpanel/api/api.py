@@ -309,6 +309,7 @@ def deployment_create(
                 spec=form.spec,
                 estimated_price_per_hour=low,
                 idempotency_key=key,
+                submitted_via=f"through the API (token “{request.api_token.name}”)",  # type: ignore[attr-defined]
             )
             body = _jsonable(deployment_out(deployment))
             if key:

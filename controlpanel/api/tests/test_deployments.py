@@ -54,6 +54,9 @@ def test_create_queues_one_deployment_audited_like_the_form(token, owner, accoun
     assert entry.actor == owner
     assert entry.target_id == str(deployment.pk)
     assert len(queued) == 1  # the submit task, on commit
+    assert entry.ip == "127.0.0.1"
+    timeline = call("GET", f"/deployments/{deployment.pk}/events", token).json()
+    assert timeline[0]["message"] == "Submitted through the API (token “test”)"
 
 
 def test_create_dry_run_prices_it_and_creates_nothing(token, account):
@@ -215,6 +218,16 @@ def test_update_goes_through_the_edit_form(token, account):
     assert deployment.pending_action == "update"
     assert deployment.pending_params["spec"]["max_replicas"] == 4
     assert AuditEntry.objects.filter(action=AuditAction.DEPLOYMENT_UPDATED).count() == 1
+
+
+def test_update_of_a_refused_submission_resubmits_it(token, account):
+    deployment = DeploymentFactory(account=account, state=State.FAILED, external_id="", name="flux-worker")
+    fields = together_fields(account)
+    fields.pop("account")
+    response = call("POST", f"/deployments/{deployment.pk}/update", token, {"fields": fields})
+    assert response.status_code == 202, response.content
+    assert response.json()["state"] == State.QUEUED
+    assert AuditEntry.objects.filter(action=AuditAction.DEPLOYMENT_RETRIED).count() == 1
 
 
 def test_delete_of_a_row_never_sent_is_done_at_once(token, account):
