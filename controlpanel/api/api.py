@@ -246,6 +246,21 @@ def deployment_get(request: HttpRequest, pk: int) -> dict[str, Any]:
     return deployment_out(selectors.team_deployment(team=request.team, pk=pk))  # type: ignore[attr-defined]
 
 
+def _create_replay(team: Any, key: str, digest: str, response: HttpResponse) -> Status | None:
+    """The answer an earlier create with ``key`` got, if there was one."""
+    earlier = services.idempotency_earlier(team=team, key=key)
+    if earlier is None:
+        return None
+    if earlier.action:
+        raise _reused()
+    if earlier.response is not None:
+        return _replay(earlier, digest, response)
+    if earlier.deployment is not None:  # the form's own token: its deployment
+        response[REPLAYED] = "true"
+        return Status(201, deployment_out(earlier.deployment))
+    return None
+
+
 @api.post(
     "/deployments",
     response={200: QuoteOut, 201: DeploymentOut, **WRITE_ERRORS},
@@ -261,15 +276,9 @@ def deployment_create(
     team = request.team  # type: ignore[attr-defined]
     key = "" if payload.dry_run else _idempotency_key(request)
     digest = _digest("create", payload.model_dump())
-    earlier = services.idempotency_earlier(team=team, key=key)
-    if earlier is not None:
-        if earlier.action:
-            raise _reused()
-        if earlier.response is not None:
-            return _replay(earlier, digest, response)
-        if earlier.deployment is not None:  # the form's own token: its deployment
-            response[REPLAYED] = "true"
-            return Status(201, deployment_out(earlier.deployment))
+    replayed = _create_replay(team, key, digest, response)
+    if replayed is not None:
+        return replayed
     if not team_accounts(team=team, vendor=payload.vendor).exists():
         raise ApiError(
             409,
@@ -279,6 +288,10 @@ def deployment_create(
         )
     form = _bound_form(request, payload.vendor, payload)
     if not form.is_valid():
+        # A request with the same key may have finished meanwhile (and taken the name): its answer.
+        replayed = _create_replay(team, key, digest, response)
+        if replayed is not None:
+            return replayed
         raise _invalid(form)
     estimate = form.estimate()
     low = estimate.get("low")

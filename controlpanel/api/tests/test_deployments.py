@@ -4,9 +4,11 @@ create per idempotency key), the dashboard's filters and pages."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from controlpanel.api.forms_bridge import form_errors
@@ -326,3 +328,49 @@ def test_offers_and_costs(token, team, account):
     costs = call("GET", "/costs", token).json()
     assert costs["per_hour"] == {"together": "1.5000"}
     assert costs["total_per_hour"] == "1.5000"
+
+
+def _concurrently(send) -> list:
+    start = threading.Barrier(2)
+    answers: list = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            answers.append(send())
+        except BaseException as exc:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creates_with_one_key_make_one_deployment(team, owner, account):
+    token = token_for(owner, team)
+    answers = _concurrently(
+        lambda: call("POST", "/deployments", token, create(token, account), **{"Idempotency-Key": KEY})
+    )
+    assert [a.status_code for a in answers] == [201, 201], [a.content for a in answers]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert Deployment.objects.filter(team=team).count() == 1
+    assert AuditEntry.objects.filter(team=team, action=AuditAction.DEPLOYMENT_CREATED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_stops_with_one_key_stop_once(team, owner, account):
+    token = token_for(owner, team)
+    deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="ext-1")
+    path = f"/deployments/{deployment.pk}/stop"
+    answers = _concurrently(lambda: call("POST", path, token, {}, **{"Idempotency-Key": KEY}))
+    assert [a.status_code for a in answers] == [202, 202], [a.content for a in answers]
+    assert answers[0].json() == answers[1].json()
+    assert AuditEntry.objects.filter(team=team, action=AuditAction.DEPLOYMENT_STOPPED).count() == 1
