@@ -4,7 +4,7 @@ types, the edges of them) never get a 500 and every answer matches the document:
 its status code is one the operation lists, its body that status's schema, its type JSON.
 
 Path ids point at a real deployment of the token's team half the time, so answers
-other than 404 are checked too. Examples are capped to keep the run near 30 s."""
+other than 404 are checked too. Examples are capped (8 per operation) to keep the run short."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_schemathesis_sees_every_operation_the_access_rules_name():
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_answers_match_its_schema(case, api_world, django_capture_on_commit_callbacks):
     pk = (case.path_parameters or {}).get("pk")
     if isinstance(pk, int) and pk % 2 == 0:
