@@ -103,6 +103,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+LISTED_ACTIONS = (Action.START, Action.STOP, Action.RESTART, Action.SCALE, Action.UPDATE, Action.DELETE, Action.ARCHIVE)
+
+
 def deployment_out(d: Any) -> dict[str, Any]:
     return {
         "id": d.pk,
@@ -123,6 +126,9 @@ def deployment_out(d: Any) -> dict[str, Any]:
         "cost_so_far": _money(d.cost_so_far),
         "cost_this_month": _money(d.cost_this_month),
         "pending_action": d.pending_action,
+        "actions": {a.value: services.action_refusal(d, a) for a in LISTED_ACTIONS},
+        "endpoints": d.endpoints if isinstance(d.endpoints, list) else [],
+        "connection": d.connection if isinstance(d.connection, dict) else {},
         "error_fields": d.error_fields if isinstance(d.error_fields, dict) else {},
         "spec": masked_spec(d.spec) if isinstance(d.spec, dict) else {},
         "created_by": d.created_by.get_username() if d.created_by else None,

@@ -52,6 +52,11 @@ class DeploymentOut(Schema):
     cost_so_far: Money
     cost_this_month: Money
     pending_action: str
+    actions: dict[str, str] = Field(
+        description="Each action's refusal now, in the page's words; \"\" where it may be taken."
+    )
+    endpoints: list[Any]
+    connection: dict[str, Any] = Field(description="How to reach it (SSH command, web terminal...), never passwords.")
     error_fields: dict[str, list[str]]
     spec: dict[str, Any] = Field(description="The vendor's request body; env values and passwords masked.")
     created_by: str | None

@@ -176,6 +176,7 @@ def test_an_action_retried_with_the_key_is_done_once(token, account, django_capt
     assert first.status_code == again.status_code == 202
     assert again.json() == first.json()
     assert first.json()["pending_action"] == "stop"
+    assert first.json()["actions"]["delete"] == "Waiting for the vendor to finish “stop”."
     assert AuditEntry.objects.filter(action=AuditAction.DEPLOYMENT_STOPPED).count() == 1
     assert len(queued) == 1
     without_key = call("POST", f"/deployments/{deployment.pk}/stop", token, {})
@@ -281,6 +282,8 @@ def test_get_masks_env_values(token, account):
     spec = {"name": "x", "environment_variables": [{"name": "HF_TOKEN", "value": "hf_secret_value"}]}
     deployment = DeploymentFactory(account=account, spec=spec)
     body = call("GET", f"/deployments/{deployment.pk}", token).json()
+    assert body["actions"]["delete"] == ""  # queued: delete is possible, stop is not
+    assert body["actions"]["stop"] == "Not possible while queued."
     assert "hf_secret_value" not in str(body)
     assert body["spec"]["environment_variables"][0]["name"] == "HF_TOKEN"
 
