@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # only for its bundled Swagger UI assets (static/ninja/): the docs page needs no CDN
     "controlpanel.core",
     "controlpanel.teams",
     "controlpanel.audit",
@@ -70,11 +71,13 @@ INSTALLED_APPS = [
     "controlpanel.limits",
     "controlpanel.unmanaged",
     "controlpanel.blueprints",
+    "controlpanel.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "controlpanel.api.middleware.ApiErrorShapeMiddleware",  # /api/ errors are JSON, whoever answered
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -151,6 +154,11 @@ PANEL_RESET_MAX_PER_HOUR = env_int("PANEL_RESET_MAX_PER_HOUR", 5)
 PANEL_INVITE_DAYS = env_int("PANEL_INVITE_DAYS", 7)
 # Reset links (Django's own tokens) expire after this long.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 3)
+
+# The REST API (/api/v1/): requests a token may make per minute (counted in the cache
+# below, per token), and how long a token's last use is left alone before it is rewritten.
+PANEL_API_RATE_PER_MINUTE = env_int("PANEL_API_RATE_PER_MINUTE", 120)
+PANEL_API_PAGE_SIZE = env_int("PANEL_API_PAGE_SIZE", 50)
 
 # --- Production hardening (all on unless DEBUG; each can be set explicitly) ----------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

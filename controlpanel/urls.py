@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from controlpanel.api import errors as api_errors
+from controlpanel.api.api import api
 from controlpanel.core import auth
 from controlpanel.core import views as core_views
 
@@ -37,6 +39,9 @@ urlpatterns = [
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),
     path("templates/", include("controlpanel.blueprints.urls")),
+    path("account/api-tokens/", include("controlpanel.api.urls")),
+    path("api/v1/", api.urls),
+    path("api/<path:rest>", api_errors.not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
     path("", include("controlpanel.deployments.urls")),
 ]

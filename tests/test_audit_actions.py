@@ -231,6 +231,20 @@ def _unmanaged_restored(w: World) -> None:
     unmanaged.unmanaged_restore(resource=_unmanaged(w, ignored=True), actor=w.owner)
 
 
+def _api_token(w: World):
+    from controlpanel.api import services as api_tokens
+
+    token, raw = api_tokens.api_token_create(user=w.owner, team=w.team, name="CI", actor=w.owner)
+    w.tokens.append(raw)
+    return token
+
+
+def _api_token_revoked(w: World) -> None:
+    from controlpanel.api import services as api_tokens
+
+    api_tokens.api_token_revoke(token=_api_token(w), actor=w.owner)
+
+
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
         team=w.team,
@@ -296,6 +310,8 @@ PERFORM: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.TEMPLATE_CREATED: _template,
     AuditAction.TEMPLATE_CHANGED: _template_changed,
     AuditAction.TEMPLATE_DELETED: _template_deleted,
+    AuditAction.API_TOKEN_CREATED: _api_token,
+    AuditAction.API_TOKEN_REVOKED: _api_token_revoked,
     AuditAction.DEPLOYMENT_RETRIED: lambda w: deployments.deployment_resubmit(
         deployment=w.deployment(State.FAILED, external_id=""),
         actor=w.owner,

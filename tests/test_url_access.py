@@ -47,6 +47,8 @@ SKIPPED_PREFIXES = {
     "admin/": "Django's admin: staff accounts only, outside the team model",
     "static/": "static files",
     "sandbox/": "vendor API twins with their own key auth (test_sandbox_never_takes_a_session_for_a_key)",
+    "api/": "the REST API: bearer tokens only, never a session; its rules are API_RULES below, walked for "
+    "every role and another team by controlpanel/api/tests/test_permissions.py",
 }
 
 PUBLIC = {
@@ -67,6 +69,8 @@ LOGIN_ONLY = {
     "parts-banner": "whether the worker and beat run: the same for everyone, no team's data",
     "password_change": "about the person, not a team",
     "password_change_done": "about the person, not a team",
+    "api:tokens": "the person's own API tokens; each acts with their role in its one team, checked per request",
+    "api:token_revoke": "revokes one of the person's own tokens (another person's id is a 404)",
 }
 
 
@@ -187,6 +191,79 @@ RULES: dict[str, Rule] = {
 }
 
 
+# --- the REST API (/api/v1/): every operation of its OpenAPI document -----------------------------
+
+
+@dataclass(frozen=True)
+class ApiRule:
+    perm: Perm
+    obj: bool = False  # the path takes a deployment's id
+    variants: tuple[dict[str, str], ...] = ({},)  # other path parameters
+    body: Callable[[Any], Any] | None = None  # a JSON body that would work if allowed
+
+
+def _api_create(w: Any) -> dict[str, Any]:
+    fields = {k: v for k, v in _together_data(w).items() if "-" not in k}
+    return {"vendor": "together", "fields": fields}
+
+
+API_RULES: dict[tuple[str, str], ApiRule] = {
+    ("GET", "/me"): ApiRule(Perm.VIEW),
+    ("GET", "/deployments"): ApiRule(Perm.VIEW),
+    ("POST", "/deployments"): ApiRule(Perm.DEPLOY, body=_api_create),
+    ("GET", "/deployments/{pk}"): ApiRule(Perm.VIEW, obj=True),
+    ("POST", "/deployments/{pk}/scale"): ApiRule(
+        Perm.DEPLOY, obj=True, body=lambda w: {"min_replicas": 2, "max_replicas": 3}
+    ),
+    ("POST", "/deployments/{pk}/update"): ApiRule(Perm.DEPLOY, obj=True, body=lambda w: {"fields": {"name": "x"}}),
+    ("POST", "/deployments/{pk}/{name}"): ApiRule(
+        Perm.DEPLOY, obj=True, variants=tuple({"name": n} for n in ACTION_NAMES), body=lambda w: {}
+    ),
+    ("GET", "/deployments/{pk}/events"): ApiRule(Perm.VIEW, obj=True),
+    ("GET", "/deployments/{pk}/logs"): ApiRule(Perm.VIEW, obj=True),
+    ("GET", "/keys"): ApiRule(Perm.VIEW),
+    ("GET", "/offers"): ApiRule(Perm.VIEW),
+    ("GET", "/costs"): ApiRule(Perm.VIEW),
+}
+
+
+def api_operations() -> set[tuple[str, str]]:
+    """(method, path) of every operation the OpenAPI document lists, paths without /api/v1."""
+    from controlpanel.api.api import api
+
+    paths = api.get_openapi_schema()["paths"]
+    return {(method.upper(), path.removeprefix("/api/v1")) for path, ops in paths.items() for method in ops}
+
+
+def api_paths(key: tuple[str, str], rule: ApiRule, deployment_pk: int) -> list[str]:
+    paths = []
+    for variant in rule.variants:
+        path = key[1].replace("{pk}", str(deployment_pk))
+        for name, value in variant.items():
+            path = path.replace("{" + name + "}", value)
+        paths.append(path)
+    return paths
+
+
+def test_api_rules_cover_every_api_operation():
+    assert api_operations() == set(API_RULES), "an API operation with no access rule: add it to API_RULES"
+
+
+def test_the_api_never_takes_a_session(client, ours, django_capture_on_commit_callbacks):
+    """A logged-in owner's session cookie, with the CSRF token or without, is not a token: 401."""
+    client.force_login(ours.members[Role.OWNER].user)
+    before = snapshot()
+    with django_capture_on_commit_callbacks() as queued:
+        for key, rule in API_RULES.items():
+            for path in api_paths(key, rule, ours.deployment.pk):
+                body = rule.body(ours) if rule.body else None
+                kwargs = {"data": body, "content_type": "application/json"} if body is not None else {}
+                response = getattr(client, key[0].lower())("/api/v1" + path, **kwargs)
+                assert response.status_code == 401, f"{key[0]} {path}: {response.status_code}"
+    assert snapshot() == before
+    assert queued == []
+
+
 # --- the walk -------------------------------------------------------------------------------------
 
 
@@ -301,6 +378,7 @@ def _no_broker(monkeypatch):
 
 
 PROJECT_APPS = {
+    "api",
     "teams",
     "audit",
     "credentials",

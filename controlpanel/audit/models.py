@@ -43,6 +43,8 @@ class AuditAction(models.TextChoices):
     TEMPLATE_CREATED = "template.created", "Template saved"
     TEMPLATE_CHANGED = "template.changed", "Template changed"
     TEMPLATE_DELETED = "template.deleted", "Template deleted"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
 
 
 class AppendOnlyError(Exception):

@@ -217,6 +217,7 @@ class IdempotencyKey(models.Model):
     the first one's deployment instead of a second, paid one. The unique constraint is
     the lock: of two racing inserts one wins, the other reads the winner's deployment.
     Kept for ``IDEMPOTENCY_TTL`` (services.submission), then deleted on a later create.
+    The API's actions (stop, scale...) claim keys in the same table (``action`` set).
     """
 
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="idempotency_keys")
@@ -224,6 +225,11 @@ class IdempotencyKey(models.Model):
     # Null only inside the transaction that claims the key and then creates the deployment.
     deployment = models.ForeignKey(Deployment, null=True, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # "" for a create; the action's name (stop, scale...) for a key an API action carried.
+    action = models.CharField(max_length=20, blank=True)
+    # The API's first answer to the request ({"status", "body", "request"}), given again to
+    # a retry; null for a form's create (the form answers with the deployment's page).
+    response = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "key"], name="uniq_idempotency_key_per_team")]

@@ -33,7 +33,9 @@ def deployment_for_idempotency_key(*, team: Team, key: str) -> Deployment | None
     """The deployment a create request with this key already produced, if any."""
     if not key:
         return None
-    found = IdempotencyKey.objects.filter(team=team, key=key, deployment__isnull=False).select_related("deployment")
+    found = IdempotencyKey.objects.filter(team=team, key=key, action="", deployment__isnull=False).select_related(
+        "deployment"
+    )
     row = found.first()
     return row.deployment if row else None
 

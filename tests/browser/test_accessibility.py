@@ -59,6 +59,7 @@ PAGES = [
     ("templates", "/templates/"),
     ("audit log", "/audit/"),
     ("not managed by the panel", "/unmanaged/"),
+    ("API tokens", "/account/api-tokens/"),
 ]
 
 

@@ -7,6 +7,7 @@
 - ``actions``: start/stop/restart/scale/update/delete/archive, asked for and carried out
 - ``logs``: the logs card's fetch
 - ``bulk``: one action on several deployments
+- ``idempotency``: the API's ``Idempotency-Key`` on actions, in the create form's table
 
 Vendor calls happen only here and only outside transactions: a row is locked in one
 short transaction, the vendor is called with no lock held, and the answer is saved
@@ -27,6 +28,11 @@ from controlpanel.deployments.services.actions import (
     deployment_run_action,
 )
 from controlpanel.deployments.services.bulk import BulkResult, deployment_bulk_action
+from controlpanel.deployments.services.idempotency import (
+    idempotency_action_claim,
+    idempotency_earlier,
+    idempotency_remember,
+)
 from controlpanel.deployments.services.logs import deployment_fetch_logs, deployment_request_logs
 from controlpanel.deployments.services.refresh import (
     account_claim_due_refresh,
@@ -77,6 +83,9 @@ __all__ = [
     "deployments_sweep_actions",
     "deployments_sweep_due",
     "deployments_sweep_submissions",
+    "idempotency_action_claim",
+    "idempotency_earlier",
+    "idempotency_remember",
     "new_idempotency_key",
     "refresh_sweep",
 ]

@@ -68,6 +68,7 @@ def deployment_create(
     spec: dict[str, Any],
     estimated_price_per_hour: Decimal | None = None,
     idempotency_key: str = "",
+    submitted_via: str = "from the form",
 ) -> Deployment:
     """Queue a new deployment for the worker to send.
 
@@ -100,7 +101,7 @@ def deployment_create(
         # Nothing is sent until an admin approves (controlpanel.limits.services).
         deployment_transition(deployment=deployment, to=State.AWAITING_APPROVAL, actor=actor, message=held)
     else:
-        deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message="Submitted from the form")
+        deployment_transition(deployment=deployment, to=State.QUEUED, actor=actor, message=f"Submitted {submitted_via}")
     price = f" (about ${estimated_price_per_hour:.2f}/h)" if estimated_price_per_hour else ""
     audit_record(
         team=team,
@@ -140,6 +141,8 @@ def _idempotency_claim(*, team: Team, key: str) -> Deployment | None:
             IdempotencyKey.objects.create(team=team, key=key, created_at=now)
     except IntegrityError:
         earlier = IdempotencyKey.objects.select_related("deployment").filter(team=team, key=key).first()
+        if earlier is not None and earlier.action:
+            raise ValidationError("This idempotency key was already used for another request.") from None
         if earlier is None or earlier.deployment is None:
             raise ValidationError("This form was just submitted; reload the page to see the result.") from None
         return earlier.deployment
