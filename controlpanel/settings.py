@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "controlpanel.sandbox",
     "controlpanel.notifications",
     "controlpanel.limits",
+    "controlpanel.costs",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,11 @@ class TeamPolicy(models.Model):
     # Every new deployment stops (or is deleted) this many hours after it is created.
     default_ttl_hours = models.PositiveIntegerField(null=True, blank=True)
     default_ttl_action = models.CharField(max_length=10, choices=ExpiryAction.choices, default=ExpiryAction.STOP)
+    # Money (controlpanel.costs): a monthly budget (UTC months) and a per-deployment ceiling.
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_ceiling_per_hour = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # Once the budget is used up: stop what runs (True) or only refuse new deployments.
+    budget_stops_running = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"Limits of {self.team}"
