@@ -32,6 +32,7 @@ urlpatterns = [
     path("keys/", include("controlpanel.credentials.urls")),
     path("team/notifications/", include("controlpanel.notifications.urls")),
     path("limits/", include("controlpanel.limits.urls")),
+    path("costs/", include("controlpanel.costs.urls")),
     path("team/", include("controlpanel.teams.urls")),
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),

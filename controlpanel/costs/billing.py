@@ -191,7 +191,9 @@ def novita_subscription_charges(history: History, until: dt.datetime) -> list[Ch
     created = next((at for at, state in history.states if state in WITH_PROVISIONING and at < until), None)
     if not months or created is None:
         return []
-    charges = [Charge(created, history.price_at(created) * NOVITA_HOURS_PER_MONTH * months, f"{months} month(s) prepaid")]
+    charges = [
+        Charge(created, history.price_at(created) * NOVITA_HOURS_PER_MONTH * months, f"{months} month(s) prepaid")
+    ]
     renew = history.terms.renew_months
     due = created + dt.timedelta(days=NOVITA_DAYS_PER_MONTH * months)
     while renew and due < until and history.state_at(due) not in (None, "deleted", "deleting", "lost", "failed"):

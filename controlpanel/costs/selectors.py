@@ -82,7 +82,9 @@ def deployment_rows(*, team: Team, start: dt.datetime, end: dt.datetime, pks: li
         events[pk].append((at, before, after))
     prices: dict[int, list[tuple[dt.datetime, Decimal]]] = defaultdict(list)
     for pk, at, price in (
-        PriceChange.objects.filter(deployment__in=ids).order_by("at", "pk").values_list("deployment_id", "at", "price_per_hour")
+        PriceChange.objects.filter(deployment__in=ids)
+        .order_by("at", "pk")
+        .values_list("deployment_id", "at", "price_per_hour")
     ):
         prices[pk].append((at, price))
     specs: dict[int, dict] = {}
@@ -122,7 +124,10 @@ def deployment_rows(*, team: Team, start: dt.datetime, end: dt.datetime, pks: li
 
 def deployment_history(*, deployment: Deployment) -> History | None:
     rows = deployment_rows(
-        team=deployment.team, start=deployment.created_at, end=timezone.now() + dt.timedelta(seconds=1), pks=[deployment.pk]
+        team=deployment.team,
+        start=deployment.created_at,
+        end=timezone.now() + dt.timedelta(seconds=1),
+        pks=[deployment.pk],
     )
     return rows[0].history if rows else None
 
@@ -266,3 +271,48 @@ def account_burn(*, team: Team, now: dt.datetime | None = None) -> dict[int, Dec
         if row.account_id is not None:
             burn[row.account_id] += billing.rate_at(row.history, now)
     return dict(burn)
+
+
+# --- balances and warnings -----------------------------------------------------------------------
+
+
+@dataclass
+class Balance:
+    account: Any
+    burn: Decimal
+    hours_left: Decimal | None
+
+
+def team_balances(*, team: Team, now: dt.datetime | None = None) -> list[Balance]:
+    """Each key whose vendor reported a prepaid balance, with about how long it lasts."""
+    from controlpanel.credentials.models import ProviderAccount
+
+    accounts = list(ProviderAccount.objects.filter(team=team, balance__isnull=False).order_by("vendor", "label"))
+    if not accounts:
+        return []
+    burn = account_burn(team=team, now=now)
+    out = []
+    for account in accounts:
+        rate = burn.get(account.pk, Decimal("0"))
+        left = max(account.balance, Decimal("0")) / rate if rate > 0 else None
+        out.append(Balance(account=account, burn=rate, hours_left=left))
+    return out
+
+
+def team_alerts(*, team: Team, now: dt.datetime | None = None) -> list[Any]:
+    """This month's budget warnings and the balance warnings still standing: the banners."""
+    from controlpanel.costs.models import AlertKind, CostAlert
+
+    now = now or timezone.now()
+    return list(
+        CostAlert.objects.filter(team=team, cleared_at__isnull=True, created_at__gte=month_start_of(now))
+        .filter(kind__in=[AlertKind.BUDGET_WARN, AlertKind.BUDGET_OVER, AlertKind.BALANCE_LOW])
+        .exclude(key__contains="budget-nostop")
+        .order_by("-created_at")[:5]
+    )
+
+
+def money_context(*, team: Team) -> dict[str, Any]:
+    from controlpanel.costs.rules import budget_view
+
+    return {"balances": team_balances(team=team), "budget": budget_view(team=team)}

@@ -214,6 +214,14 @@ def _offers(request: HttpRequest, vendor: str) -> list[Any]:
     return [row.as_offer() for row in team_offers(team=request.team, vendor=vendor)]
 
 
+def _budget(request: HttpRequest) -> Any:
+    """The price panel's budget line (None when the team has no budget and no ceiling)."""
+    from controlpanel.costs.rules import budget_view
+
+    view = budget_view(team=request.team)
+    return view if view.budget is not None or view.ceiling is not None else None
+
+
 def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
@@ -221,6 +229,7 @@ def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, An
         "vendor_label": Vendor(form.vendor).label,
         "estimate": form.estimate(),
         "accounts": team_accounts(team=request.team, vendor=form.vendor),
+        "budget": _budget(request),
         **extra,
     }
 
@@ -345,6 +354,7 @@ def validate(request: HttpRequest, vendor: str) -> HttpResponse:
             "errors": form.errors_for(field),
             "field_id": field,
             "estimate": form.estimate(),
+            "budget": _budget(request),
             "form": form,
             "beside": form.value_errors_beside(field),
         },

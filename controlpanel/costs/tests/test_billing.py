@@ -74,7 +74,9 @@ def test_cost_between_follows_the_vendors_price_changes():
 
 def test_cost_between_fluence_charges_an_hour_at_create_and_each_utc_hour_until_terminated():
     # Created 14:44 (provisioning), active 14:46, terminated 17:10.
-    h = history("fluence", [(0, "submitting"), (2, "provisioning"), (4, "running"), (146, "deleting"), (148, "deleted")])
+    h = history(
+        "fluence", [(0, "submitting"), (2, "provisioning"), (4, "running"), (146, "deleting"), (148, "deleted")]
+    )
     # 14:44 one hour; 15:00, 16:00, 17:00 one each; the 2 h reserve is refunded, never spent.
     assert cost_between(h, at(0), at(600)) == Decimal("8.00")
     assert cost_between(h, at(0), at(10)) == Decimal("2.00")  # the first hour, at once

@@ -156,7 +156,12 @@ def _ran(deployment, *moves):
     before = State.QUEUED
     for moment, state in moves:
         DeploymentEvent.objects.create(
-            deployment=deployment, kind="state", actor_label="worker", from_state=before, to_state=state, created_at=moment
+            deployment=deployment,
+            kind="state",
+            actor_label="worker",
+            from_state=before,
+            to_state=state,
+            created_at=moment,
         )
         before = state
 
