@@ -52,7 +52,8 @@ def test_the_costs_page_draws_its_chart_and_downloads_what_it_shows(page, live_s
     with page.expect_download() as download:
         page.locator("#costs-csv").click()
     path = download.value.path()
-    rows = list(csv.reader(open(path, encoding="utf-8")))
+    with open(path, encoding="utf-8") as exported:
+        rows = list(csv.reader(exported))
     total = next(r for r in rows if r[0] == "total")
     assert f"${Decimal(total[5]):,.2f}" == shown
     assert any(r[0] == "deployment" and r[1] == "counted" for r in rows)

@@ -54,14 +54,22 @@ def test_a_used_up_budget_stops_running_ones_and_refuses_new_and_a_ceiling_refus
 
     # Queued behind the form's back (the form refuses it): the worker refuses it too.
     late = deployment_services.deployment_create(
-        team=team, actor=owner, account=account, spec=together_spec(name="too-late"), estimated_price_per_hour=Decimal("1")
+        team=team,
+        actor=owner,
+        account=account,
+        spec=together_spec(name="too-late"),
+        estimated_price_per_hour=Decimal("1"),
     )
     wait_for(lambda: state_of(late.pk) == State.FAILED, timeout=60, what="the worker to refuse it")
     assert "monthly budget of $0.01 is used up" in Deployment.objects.get(pk=late.pk).last_error
 
     TeamPolicy.objects.filter(team=team).update(monthly_budget=None, price_ceiling_per_hour=Decimal("0.50"))
     dear = deployment_services.deployment_create(
-        team=team, actor=owner, account=account, spec=together_spec(name="too-dear"), estimated_price_per_hour=Decimal("3")
+        team=team,
+        actor=owner,
+        account=account,
+        spec=together_spec(name="too-dear"),
+        estimated_price_per_hour=Decimal("3"),
     )
     wait_for(lambda: state_of(dear.pk) == State.FAILED, timeout=60, what="the worker to refuse the dear one")
     assert "above the team's ceiling of $0.50/h" in Deployment.objects.get(pk=dear.pk).last_error
