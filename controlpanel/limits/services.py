@@ -209,7 +209,7 @@ def deployments_expire_due(*, now: dt.datetime | None = None) -> list[int]:
     for pk in list(due.values_list("pk", flat=True)[:500]):
         with transaction.atomic():
             deployment = (
-                Deployment.objects.select_for_update()
+                Deployment.objects.select_for_update(of=("self",))
                 .select_related("account", "team")
                 .filter(pk=pk, expires_at__lte=now, pending_action="")
                 .first()

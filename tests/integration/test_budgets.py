@@ -43,8 +43,8 @@ def test_a_used_up_budget_stops_running_ones_and_refuses_new_and_a_ceiling_refus
     running = Deployment.objects.get(team=team, name="spender")
     wait_for(lambda: state_of(running.pk) == State.RUNNING, timeout=60, what="the first deployment to run")
 
-    # Its first Together minute already costs more than this budget: beat's sweep sees it used up.
-    TeamPolicy.objects.create(team=team, monthly_budget=Decimal("0.01"), budget_stops_running=True)
+    # A $0 budget: whatever it has cost so far (its first Together minute) uses it up.
+    TeamPolicy.objects.create(team=team, monthly_budget=Decimal("0"), budget_stops_running=True)
     wait_for(lambda: state_of(running.pk) == State.STOPPED, timeout=60, what="the budget stop to land")
     messages = list(running.events.values_list("message", flat=True))
     assert "Stop requested: the team's monthly budget is used up" in messages
@@ -61,7 +61,7 @@ def test_a_used_up_budget_stops_running_ones_and_refuses_new_and_a_ceiling_refus
         estimated_price_per_hour=Decimal("1"),
     )
     wait_for(lambda: state_of(late.pk) == State.FAILED, timeout=60, what="the worker to refuse it")
-    assert "monthly budget of $0.01 is used up" in Deployment.objects.get(pk=late.pk).last_error
+    assert "monthly budget of $0.00 is used up" in Deployment.objects.get(pk=late.pk).last_error
 
     TeamPolicy.objects.filter(team=team).update(monthly_budget=None, price_ceiling_per_hour=Decimal("0.50"))
     dear = deployment_services.deployment_create(
