@@ -215,9 +215,51 @@ def cost_between(history: History, start: dt.datetime, end: dt.datetime) -> Deci
     """What the deployment cost in ``[start, end)``, as its vendor bills it."""
     if end <= start:
         return Decimal("0")
+    if history.vendor == "fluence" and len(history.prices) <= 1:
+        return _fluence_one_price(history, start, end)
     if history.vendor == "fluence" or history.terms.monthly_months:
         return sum((c.amount for c in charges(history, end) if start <= c.at < end), Decimal("0"))
+    if len(history.prices) <= 1 and history.vendor != "together":
+        price = history.price_at(start)
+        seconds = sum(
+            (min(b, end) - max(a, start)).total_seconds()
+            for a, b in history.intervals(end)
+            if min(b, end) > max(a, start)
+        )
+        return price * Decimal(seconds) / SECONDS_PER_HOUR
     return _metered(history, start, end, per_minute=history.vendor == "together")
+
+
+def _hours_in(lo: dt.datetime, hi: dt.datetime) -> int:
+    """How many whole UTC hours (xx:00:00) fall in ``[lo, hi)``."""
+    if hi <= lo:
+        return 0
+    first = lo.replace(minute=0, second=0, microsecond=0)
+    if first < lo:
+        first += HOUR
+    return 0 if first >= hi else int((hi - first - dt.timedelta(microseconds=1)) // HOUR) + 1
+
+
+def _fluence_one_price(history: History, start: dt.datetime, end: dt.datetime) -> Decimal:
+    """:func:`fluence_charges` in sums, for a deployment that kept one price (the usual case):
+    the same charges, without listing each hour."""
+    stretches = history.intervals(end)
+    if not stretches:
+        return Decimal("0")
+    price = history.price_at(start)
+    created = stretches[0][0]
+    count = 1 if start <= created < end else 0
+    for begun, ended in stretches:
+        # Hourly charges fall on the whole hours strictly after the stretch began, before it ended.
+        lo = max(begun + dt.timedelta(microseconds=1), start)
+        count += _hours_in(lo, min(ended, end))
+    total = price * count
+    refund = (
+        [c for c in fluence_charges(history, end) if c.what.startswith("refunded")]
+        if not any(state in RUNNING_STATES for _, state in history.states)
+        else []
+    )
+    return total + sum((c.amount for c in refund if start <= c.at < end), Decimal("0"))
 
 
 def rate_at(history: History, moment: dt.datetime) -> Decimal:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from controlpanel.costs import billing
@@ -22,7 +22,7 @@ from providers.registry import vendor
 
 # A deployment in one of these may be billing now; one in any other state has cost nothing
 # since it last changed state.
-MAYBE_BILLED = frozenset().union(*billing.BILLED_STATES.values()) | {"stopped"}
+BILLED_ANY = frozenset().union(*billing.BILLED_STATES.values())
 
 
 def day_start_of(moment: dt.datetime) -> dt.datetime:
@@ -43,33 +43,34 @@ class Row:
     history: History
 
 
-def _price_fallback(row: dict[str, Any]) -> Decimal | None:
-    return row["vendor_price_per_hour"] or row["price_per_hour"]
+FIELDS = (
+    "pk",
+    "vendor",
+    "state",
+    "created_at",
+    "estimated_price_per_hour",
+    "vendor_price_per_hour",
+    "price_per_hour",
+    "account_id",
+)
+LABELS = ("name", "account__label", "created_by__username")
 
 
-def deployment_rows(*, team: Team, start: dt.datetime, end: dt.datetime, pks: list[int] | None = None) -> list[Row]:
+def deployment_rows(
+    *, team: Team, start: dt.datetime, end: dt.datetime, pks: list[int] | None = None, labels: bool = True
+) -> list[Row]:
     """Every deployment of ``team`` that may have cost something in ``[start, end)``, with its
-    history. Three queries (four with Novita subscriptions), whatever the fleet's size."""
+    history. Three queries (four with Novita subscriptions), whatever the fleet's size.
+
+    A deployment in a state no vendor bills, with no state change since ``start``, has cost
+    nothing since then and is not read (a stopped Novita subscription aside: it renews)."""
+    changed = DeploymentEvent.objects.filter(deployment=OuterRef("pk"), kind=EventKind.STATE, created_at__gte=start)
     rows_qs = Deployment.objects.filter(team=team, created_at__lt=end).filter(
-        Q(state_changed_at__gte=start) | Q(state__in=MAYBE_BILLED)
+        Q(state__in=BILLED_ANY) | Q(vendor="novita", state="stopped") | Exists(changed)
     )
     if pks is not None:
         rows_qs = rows_qs.filter(pk__in=pks)
-    rows = list(
-        rows_qs.order_by().values(
-            "pk",
-            "name",
-            "vendor",
-            "state",
-            "created_at",
-            "estimated_price_per_hour",
-            "vendor_price_per_hour",
-            "price_per_hour",
-            "account_id",
-            "account__label",
-            "created_by__username",
-        )
-    )
+    rows = list(rows_qs.order_by().values_list(*FIELDS, *(LABELS if labels else ())))
     if not rows:
         return []
     ids = rows_qs.values("pk")
@@ -88,34 +89,31 @@ def deployment_rows(*, team: Team, start: dt.datetime, end: dt.datetime, pks: li
     ):
         prices[pk].append((at, price))
     specs: dict[int, dict] = {}
-    if any(r["vendor"] == "novita" for r in rows):
+    if any(r[1] == "novita" for r in rows):
         specs = dict(rows_qs.filter(vendor="novita").values_list("pk", "spec"))
+    no_terms = Terms()
     out = []
     for r in rows:
-        timeline = events.get(r["pk"], [])
-        first = timeline[0][1] if timeline else r["state"]
-        states = [(r["created_at"], first), *((at, after) for at, _, after in timeline)]
-        price_list = []
-        if r["estimated_price_per_hour"] is not None:
-            price_list.append((r["created_at"], r["estimated_price_per_hour"]))
-        price_list += prices.get(r["pk"], [])
-        if not price_list and _price_fallback(r) is not None:
-            price_list.append((r["created_at"], _price_fallback(r)))
-        history = History(
-            vendor=r["vendor"],
-            states=states,
-            prices=price_list,
-            terms=Terms.from_spec(r["vendor"], specs.get(r["pk"]) or {}),
-        )
+        pk, vendor_slug, state, created, estimated, reported, current, account_id = r[:8]
+        timeline = events.get(pk, ())
+        first = timeline[0][1] if timeline else state
+        states = [(created, first), *((at, after) for at, _, after in timeline)]
+        price_list = [(created, estimated)] if estimated is not None else []
+        price_list += prices.get(pk, ())
+        if not price_list and (reported or current) is not None:
+            price_list.append((created, reported or current))
+        terms = Terms.from_spec(vendor_slug, specs.get(pk) or {}) if vendor_slug == "novita" else no_terms
+        history = History(vendor=vendor_slug, states=states, prices=price_list, terms=terms)
+        name, account_label, creator = r[8:] if labels else ("", "", "")
         out.append(
             Row(
-                pk=r["pk"],
-                name=r["name"],
-                vendor=r["vendor"],
-                state=r["state"],
-                account_id=r["account_id"],
-                account_label=r["account__label"] or "(key deleted)",
-                creator=r["created_by__username"] or "(nobody)",
+                pk=pk,
+                name=name,
+                vendor=vendor_slug,
+                state=state,
+                account_id=account_id,
+                account_label=account_label or "(key deleted)",
+                creator=creator or "(nobody)",
                 history=history,
             )
         )
@@ -249,7 +247,7 @@ def team_spend(*, team: Team, now: dt.datetime | None = None) -> dict[str, dict[
     month = month_start_of(now)
     per_hour: dict[str, Decimal] = defaultdict(Decimal)
     spent: dict[str, Decimal] = defaultdict(Decimal)
-    for row in deployment_rows(team=team, start=month, end=now + dt.timedelta(microseconds=1)):
+    for row in deployment_rows(team=team, start=month, end=now + dt.timedelta(microseconds=1), labels=False):
         rate = billing.rate_at(row.history, now)
         cost = billing.cost_between(row.history, month, now)
         if rate:
@@ -267,7 +265,7 @@ def account_burn(*, team: Team, now: dt.datetime | None = None) -> dict[int, Dec
     """USD per hour each key's deployments burn now."""
     now = now or timezone.now()
     burn: dict[int, Decimal] = defaultdict(Decimal)
-    for row in deployment_rows(team=team, start=now, end=now + dt.timedelta(microseconds=1)):
+    for row in deployment_rows(team=team, start=now, end=now + dt.timedelta(microseconds=1), labels=False):
         if row.account_id is not None:
             burn[row.account_id] += billing.rate_at(row.history, now)
     return dict(burn)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.models import Deployment, DeploymentEvent, IdempotencyKey
@@ -135,9 +136,22 @@ def dashboard_counts(*, team: Team) -> dict[str, dict[str, int]]:
     }
 
 
+SPEND_CACHE_SECONDS = 60
+
+
 def dashboard_spend(*, team: Team) -> dict[str, dict[str, Decimal]]:
     """Spend per vendor: the rate now (per hour) and this month so far (UTC months), from
     each deployment's timeline as its vendor bills it (``controlpanel.costs``)."""
+    from django.core.cache import cache
+
     from controlpanel.costs.selectors import team_spend
 
-    return team_spend(team=team)
+    # The sums read every billing row of the team: kept for a minute at most, and only while
+    # nothing on the dashboard changed (a new state or price moves the version).
+    bucket = int(timezone.now().timestamp() // SPEND_CACHE_SECONDS)
+    key = f"costs:dashboard-spend:{team.pk}:{dashboard_version(team=team)}:{bucket}"
+    spend = cache.get(key)
+    if spend is None:
+        spend = team_spend(team=team)
+        cache.set(key, spend, SPEND_CACHE_SECONDS)
+    return spend

@@ -44,6 +44,7 @@ PAGES = [
     ("add key", "/keys/add/"),
     ("team", "/team/"),
     ("prices", "/prices/"),
+    ("costs", "/costs/"),
     ("audit log", "/audit/"),
 ]
 

@@ -133,3 +133,18 @@ def test_series_sums_the_same_as_cost_between_over_each_piece():
     assert all(same(v, e) for v, e in zip(values, expected, strict=True))
     assert same(sum(values), sum((cost_between(h, at(0), at(240)) for h in histories), Decimal("0")))
     assert values[0] > 0
+
+
+@pytest.mark.parametrize("vendor", ["fluence", "replicate", "novita", "nosana"])
+def test_cost_between_one_price_sums_match_the_general_reckoning(vendor):
+    """The one-price shortcuts (no hour or cut listed) give what the general path gives."""
+    from controlpanel.costs import billing
+
+    moves = [(0, "provisioning"), (4, "running"), (200, "stopped" if vendor != "fluence" else "running"), (260, "running")]
+    h = history(vendor, moves)
+    for a, b in [(0, 1000), (3, 61), (18, 19), (100, 181), (250, 3000), (-50, 0)]:
+        if vendor == "fluence":
+            general = sum((c.amount for c in billing.charges(h, at(b)) if at(a) <= c.at < at(b)), Decimal("0"))
+        else:
+            general = billing._metered(h, at(a), at(b), per_minute=False)
+        assert same(cost_between(h, at(a), at(b)), general), (a, b)
