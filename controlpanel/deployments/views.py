@@ -483,8 +483,16 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "poll_seconds": POLL_FAST if deployment.is_in_motion else POLL_SLOW,
         "editable": deployment.vendor in SLUGS,
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
+        "costs": _cost_summary(deployment),
         **limits_context(deployment),
     }
+
+
+def _cost_summary(deployment: Any) -> dict[str, Any]:
+    """The cost card's figures, from the timeline as the vendor bills it (controlpanel.costs)."""
+    from controlpanel.costs.selectors import deployment_cost_summary
+
+    return deployment_cost_summary(deployment=deployment)
 
 
 @require_GET

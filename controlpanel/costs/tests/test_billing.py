@@ -140,7 +140,12 @@ def test_cost_between_one_price_sums_match_the_general_reckoning(vendor):
     """The one-price shortcuts (no hour or cut listed) give what the general path gives."""
     from controlpanel.costs import billing
 
-    moves = [(0, "provisioning"), (4, "running"), (200, "stopped" if vendor != "fluence" else "running"), (260, "running")]
+    moves = [
+        (0, "provisioning"),
+        (4, "running"),
+        (200, "stopped" if vendor != "fluence" else "running"),
+        (260, "running"),
+    ]
     h = history(vendor, moves)
     for a, b in [(0, 1000), (3, 61), (18, 19), (100, 181), (250, 3000), (-50, 0)]:
         if vendor == "fluence":

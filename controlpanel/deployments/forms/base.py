@@ -319,7 +319,10 @@ class VendorDeploymentForm:
         from controlpanel.costs.rules import budget_reason, ceiling_reason
 
         team = self.account.team
-        over = ceiling_reason(team=team, price_per_hour=self.estimate().get("low"))
+        # From the spec just accepted (estimate() would re-enter a vendor form's is_valid).
+        unit = self.provider_class.estimate_price(self.spec, self.offers)
+        low = self.scale_estimate(self.spec, unit).get("low")
+        over = ceiling_reason(team=team, price_per_hour=low)
         if over:
             cleaned = getattr(self.main, "cleaned_data", {})
             names = [n for n in self.PRICE_FIELDS if n in self.main.fields]
