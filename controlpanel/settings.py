@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "controlpanel.unmanaged",
     "controlpanel.blueprints",
     "controlpanel.api",
+    "controlpanel.costs",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "controlpanel.teams.context_processors.team",
                 "controlpanel.core.context_processors.parts",
+                "controlpanel.costs.context_processors.cost_alerts",
             ],
         },
     },
@@ -296,6 +298,11 @@ PANEL_BASE_URL = env_str("PANEL_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8
 # hours pass faster (3600: an hour a second), for tests and demos only.
 PANEL_TTL_WARN_MINUTES = env_int("PANEL_TTL_WARN_MINUTES", 15)
 PANEL_TIME_SCALE = env_float("PANEL_TIME_SCALE", 1.0)
+# Money (controlpanel.costs): how often budgets and balances are checked, how often a key's
+# prepaid balance is read from its vendor, and how many hours of burn left warn.
+PANEL_COSTS_SWEEP_SECONDS = env_int("PANEL_COSTS_SWEEP_SECONDS", 60)
+PANEL_BALANCE_REFRESH_SECONDS = env_int("PANEL_BALANCE_REFRESH_SECONDS", 600)
+PANEL_BALANCE_WARN_HOURS = env_int("PANEL_BALANCE_WARN_HOURS", 24)
 CELERY_BEAT_SCHEDULE = {
     "refresh-accounts": {
         "task": "controlpanel.deployments.tasks.refresh_accounts_task",
@@ -308,6 +315,10 @@ CELERY_BEAT_SCHEDULE = {
     "limits": {
         "task": "controlpanel.limits.tasks.limits_sweep_task",
         "schedule": PANEL_SWEEP_SECONDS,
+    },
+    "costs": {
+        "task": "controlpanel.costs.tasks.costs_sweep_task",
+        "schedule": PANEL_COSTS_SWEEP_SECONDS,
     },
 }
 # Beat's scheduler also watches the worker's heartbeat: "worker down" is sent from beat,

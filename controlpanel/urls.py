@@ -35,6 +35,7 @@ urlpatterns = [
     path("team/notifications/", include("controlpanel.notifications.urls")),
     path("limits/", include("controlpanel.limits.urls")),
     path("unmanaged/", include("controlpanel.unmanaged.urls")),
+    path("costs/", include("controlpanel.costs.urls")),
     path("team/", include("controlpanel.teams.urls")),
     path("audit/", include("controlpanel.audit.urls")),
     path("prices/", include("controlpanel.catalog.urls")),

@@ -73,6 +73,7 @@ def panel_worker(django_db_setup, django_db_blocker, live_server):
         "DATABASE_URL": _test_database_url(),
         "PANEL_SANDBOX_URL": f"{live_server.url}/sandbox",
         "PANEL_SWEEP_SECONDS": "1",
+        "PANEL_COSTS_SWEEP_SECONDS": "1",
         "PANEL_REFRESH_FAST_SECONDS": "1",
         "PANEL_REFRESH_SLOW_SECONDS": "3",
         "PANEL_HTTP_TIMEOUT": "5",

@@ -245,7 +245,47 @@ def _api_token_revoked(w: World) -> None:
     api_tokens.api_token_revoke(token=_api_token(w), actor=w.owner)
 
 
+def _budget(w: World, share: str) -> None:
+    """A team that spent $share of a $1 budget this month: the sweep's check writes the entry."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from controlpanel.costs.services import team_budget_check
+    from controlpanel.deployments.models import DeploymentEvent
+    from controlpanel.limits.models import TeamPolicy
+
+    now = timezone.now()
+    began = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - dt.timedelta(hours=1))
+    hours = Decimal(str((now - began).total_seconds() / 3600))
+    d = w.deployment(State.RUNNING, estimated_price_per_hour=Decimal(share) / hours)
+    type(d).objects.filter(pk=d.pk).update(created_at=began)
+    DeploymentEvent.objects.create(
+        deployment=d, kind="state", actor_label="worker", from_state="queued", to_state="running", created_at=began
+    )
+    policy = TeamPolicy.objects.create(team=w.team, monthly_budget=Decimal("1"))
+    team_budget_check(team=w.team, policy=policy, now=now)
+
+
+def _over_budget(w: World) -> None:
+    from decimal import Decimal
+
+    from controlpanel.deployments.services.submission import deployment_submit
+    from controlpanel.limits.models import TeamPolicy
+
+    TeamPolicy.objects.create(team=w.team, price_ceiling_per_hour=Decimal("1"))
+    d = w.deployment(State.QUEUED, external_id="", estimated_price_per_hour=Decimal("5"))
+    deployment_submit(deployment_id=d.pk, task_id="audit-1")
+
+
+# Written by the panel itself (a sweep or the submit task), with no person as the actor.
+BY_THE_PANEL = {AuditAction.BUDGET_WARNED, AuditAction.BUDGET_REACHED, AuditAction.DEPLOYMENT_OVER_BUDGET}
+
 PERFORM: dict[AuditAction, Callable[[World], Any]] = {
+    AuditAction.BUDGET_WARNED: lambda w: _budget(w, "0.9"),
+    AuditAction.BUDGET_REACHED: lambda w: _budget(w, "1.5"),
+    AuditAction.DEPLOYMENT_OVER_BUDGET: _over_budget,
     AuditAction.KEY_ADDED: lambda w: keys.account_create(
         team=w.team,
         actor=w.owner,
@@ -350,7 +390,10 @@ def test_the_service_writes_the_entry_with_no_key_material(world, action, django
     with django_capture_on_commit_callbacks():  # queued tasks are not this test's business
         PERFORM[action](world)
     entry = AuditEntry.objects.filter(action=action).latest("pk")
-    assert entry.actor == world.owner or (action == AuditAction.MEMBER_JOINED and entry.actor_label == "vic")
+    if action in BY_THE_PANEL:
+        assert entry.actor is None
+    else:
+        assert entry.actor == world.owner or (action == AuditAction.MEMBER_JOINED and entry.actor_label == "vic")
     assert entry.summary
     assert entry.target_type
     assert entry.target_id

@@ -161,6 +161,8 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"approval_above_per_hour": "1", "default_ttl_hours": "2", "default_ttl_action": "stop"},
     ),
     "limits:approvals": Rule(Perm.VIEW),
+    "costs:page": Rule(Perm.VIEW),
+    "costs:export": Rule(Perm.VIEW),
     "limits:approve": Rule(Perm.APPROVE, obj="deployment"),
     "limits:refuse": Rule(Perm.APPROVE, obj="deployment", data=lambda w: {"reason": "walker"}),
     "limits:time_limit": Rule(Perm.DEPLOY, obj="deployment", data=lambda w: {"hours": "2", "action": "stop"}),

@@ -49,6 +49,8 @@ class Deployment(models.Model):
     # Money: the estimate shown when it was submitted, the current burn, and the total.
     estimated_price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    # The vendor's last reported price, kept while stopped (controlpanel.costs.PriceChange has each).
+    vendor_price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     cost_accrued = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     cost_since = models.DateTimeField(null=True, blank=True)
     # This month's share of the cost (UTC months), for the dashboard's "spent this month".

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
-from controlpanel.deployments.cost import cost_this_month, month_start_of
 from controlpanel.deployments.models import Deployment, DeploymentEvent, IdempotencyKey, LogSnapshot
 from controlpanel.deployments.states import State
 from controlpanel.teams.models import Team
@@ -145,26 +143,22 @@ def dashboard_counts(*, team: Team) -> dict[str, dict[str, int]]:
     }
 
 
-def dashboard_spend(*, team: Team) -> dict[str, dict[str, Decimal]]:
-    """Spend per vendor: the rate now (per hour) and this month so far (UTC months).
+SPEND_CACHE_SECONDS = 60
 
-    This month = each row's accrued share since the 1st plus, for rows billing now, the
-    current rate since the later of its last change and the 1st. Only rows that cost
-    something this month are read, and only the four fields the sum needs.
-    """
-    now = timezone.now()
-    start = month_start_of(now)
-    per_hour: dict[str, Decimal] = defaultdict(Decimal)
-    month: dict[str, Decimal] = defaultdict(Decimal)
-    rows = (
-        Deployment.objects.filter(team=team)
-        .filter(Q(cost_month=start.date()) | Q(price_per_hour__isnull=False))
-        .values_list("vendor", "price_per_hour", "cost_since", "cost_month", "cost_month_accrued")
-    )
-    for vendor, price, since, month_of_share, accrued in rows:
-        share = cost_this_month(month=month_of_share, month_accrued=accrued, price=price, since=since, now=now)
-        if share or month_of_share == start.date():
-            month[vendor] += share
-        if price:
-            per_hour[vendor] += price
-    return {"per_hour": dict(per_hour), "month": dict(month)}
+
+def dashboard_spend(*, team: Team) -> dict[str, dict[str, Decimal]]:
+    """Spend per vendor: the rate now (per hour) and this month so far (UTC months), from
+    each deployment's timeline as its vendor bills it (``controlpanel.costs``)."""
+    from django.core.cache import cache
+
+    from controlpanel.costs.selectors import team_spend
+
+    # The sums read every billing row of the team: kept for a minute at most, and only while
+    # nothing on the dashboard changed (a new state or price moves the version).
+    bucket = int(timezone.now().timestamp() // SPEND_CACHE_SECONDS)
+    key = f"costs:dashboard-spend:{team.pk}:{dashboard_version(team=team)}:{bucket}"
+    spend = cache.get(key)
+    if spend is None:
+        spend = team_spend(team=team)
+        cache.set(key, spend, SPEND_CACHE_SECONDS)
+    return spend

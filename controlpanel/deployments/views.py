@@ -217,6 +217,14 @@ def _offers(request: HttpRequest, vendor: str) -> list[Any]:
     return [row.as_offer() for row in team_offers(team=request.team, vendor=vendor)]
 
 
+def _budget(request: HttpRequest) -> Any:
+    """The price panel's budget line (None when the team has no budget and no ceiling)."""
+    from controlpanel.costs.rules import budget_view
+
+    view = budget_view(team=request.team)
+    return view if view.budget is not None or view.ceiling is not None else None
+
+
 def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
@@ -224,6 +232,7 @@ def _form_context(request: HttpRequest, form: Any, **extra: Any) -> dict[str, An
         "vendor_label": Vendor(form.vendor).label,
         "estimate": form.estimate(),
         "accounts": team_accounts(team=request.team, vendor=form.vendor),
+        "budget": _budget(request),
         **extra,
     }
 
@@ -359,6 +368,7 @@ def validate(request: HttpRequest, vendor: str) -> HttpResponse:
             "errors": form.errors_for(field),
             "field_id": field,
             "estimate": form.estimate(),
+            "budget": _budget(request),
             "form": form,
             "beside": form.value_errors_beside(field),
         },
@@ -489,6 +499,7 @@ def _detail_context(request: HttpRequest, deployment: Any) -> dict[str, Any]:
         "clone_vendors": [(v.value, v.label) for v in Vendor if v.value in SLUGS],
         "capacity_alternative": capacity_alternative(request, deployment),
         "revisions": _revisions_context(deployment, provider_class, actions),
+        "costs": _cost_summary(deployment),
         **limits_context(deployment),
     }
 
@@ -521,6 +532,13 @@ def _rollback_target(deployment: Any, value: str) -> str:
     context = _revisions_context(deployment, provider_class, {}) if provider_class else None
     numbers = {str(t["revision_number"]) for t in (context or {}).get("targets", [])}
     return value if value in numbers else ""
+
+
+def _cost_summary(deployment: Any) -> dict[str, Any]:
+    """The cost card's figures, from the timeline as the vendor bills it (controlpanel.costs)."""
+    from controlpanel.costs.selectors import deployment_cost_summary
+
+    return deployment_cost_summary(deployment=deployment)
 
 
 @require_GET

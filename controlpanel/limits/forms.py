@@ -38,6 +38,27 @@ class TeamPolicyForm(forms.Form):
             "request starts it again. Each deployment can override it on its page. Empty: never."
         ),
     )
+    monthly_budget = forms.DecimalField(
+        label="Monthly budget ($)",
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        help_text="All deployments together, per UTC month. At 80 % the team is warned; at 100 % new deployments are refused. Empty: no budget.",
+    )
+    price_ceiling_per_hour = forms.DecimalField(
+        label="Price ceiling per deployment ($ per hour)",
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=10,
+        decimal_places=2,
+        help_text="No deployment estimated above this (or with no estimate) is sent. Empty: no ceiling.",
+    )
+    budget_stops_running = forms.BooleanField(
+        label="When the budget is used up, stop running deployments too",
+        required=False,
+        help_text="Each is stopped like a person's Stop, on its timeline and the audit log. Fluence has no stop: its deployments are left running.",
+    )
 
 
 class TimeLimitForm(forms.Form):

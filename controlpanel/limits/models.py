@@ -20,6 +20,11 @@ class TeamPolicy(models.Model):
     # The idle rule, where the vendor reports use (Replicate): a deployment kept warm with no
     # work for this many minutes is scaled to zero. Empty: never.
     idle_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Money (controlpanel.costs): a monthly budget (UTC months) and a per-deployment ceiling.
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_ceiling_per_hour = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # Once the budget is used up: stop what runs (True) or only refuse new deployments.
+    budget_stops_running = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"Limits of {self.team}"

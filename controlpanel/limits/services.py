@@ -43,6 +43,9 @@ def team_policy_update(
     default_ttl_hours: int | None,
     default_ttl_action: str,
     idle_minutes: int | None = None,
+    monthly_budget: Decimal | None = None,
+    price_ceiling_per_hour: Decimal | None = None,
+    budget_stops_running: bool = False,
 ) -> TeamPolicy:
     require_perm(actor=actor, team=team, perm=Perm.APPROVE)
     policy, _ = TeamPolicy.objects.select_for_update().get_or_create(team=team)
@@ -50,19 +53,29 @@ def team_policy_update(
     policy.default_ttl_hours = default_ttl_hours or None
     policy.default_ttl_action = default_ttl_action
     policy.idle_minutes = idle_minutes or None
+    policy.monthly_budget = monthly_budget
+    policy.price_ceiling_per_hour = price_ceiling_per_hour
+    policy.budget_stops_running = budget_stops_running
     policy.save()
     approval = (
         f"approval above ${approval_above_per_hour:.2f}/h" if approval_above_per_hour is not None else "no approvals"
     )
     ttl = f"{default_ttl_action} after {default_ttl_hours} h" if default_ttl_hours else "no default time limit"
     idle = f"scale idle to zero after {idle_minutes} min" if idle_minutes else "no idle rule"
+    budget = f"budget ${monthly_budget:.2f} a month" if monthly_budget is not None else "no budget"
+    if monthly_budget is not None and budget_stops_running:
+        budget += " (stops running deployments when used up)"
+    ceiling = f"ceiling ${price_ceiling_per_hour:.2f}/h" if price_ceiling_per_hour is not None else "no ceiling"
     audit_record(
         team=team,
         actor=actor,
         action=AuditAction.TEAM_LIMITS,
         target=team,
-        summary=f"Team limits: {approval}; {ttl}; {idle}",
+        summary=f"Team limits: {approval}; {ttl}; {idle}; {budget}; {ceiling}",
         data={
+            "monthly_budget": str(monthly_budget) if monthly_budget is not None else None,
+            "price_ceiling_per_hour": str(price_ceiling_per_hour) if price_ceiling_per_hour is not None else None,
+            "budget_stops_running": budget_stops_running,
             "approval_above_per_hour": str(approval_above_per_hour) if approval_above_per_hour is not None else None,
             "default_ttl_hours": default_ttl_hours,
             "default_ttl_action": default_ttl_action,

@@ -25,6 +25,9 @@ def team_limits(request: HttpRequest) -> HttpResponse:
         "default_ttl_hours": policy.default_ttl_hours,
         "default_ttl_action": policy.default_ttl_action,
         "idle_minutes": policy.idle_minutes,
+        "monthly_budget": policy.monthly_budget,
+        "price_ceiling_per_hour": policy.price_ceiling_per_hour,
+        "budget_stops_running": policy.budget_stops_running,
     }
     form = TeamPolicyForm(request.POST or None, initial=initial)
     if request.method == "POST":
@@ -34,7 +37,10 @@ def team_limits(request: HttpRequest) -> HttpResponse:
             services.team_policy_update(team=request.team, actor=request.user, **form.cleaned_data)
             messages.success(request, "Saved the team's limits. They apply to deployments created from now on.")
             return redirect("limits:team")
-    return render(request, "limits/team.html", {"form": form}, status=422 if form.is_bound else 200)
+    from controlpanel.costs.rules import budget_view
+
+    context = {"form": form, "budget": budget_view(team=request.team)}
+    return render(request, "limits/team.html", context, status=422 if form.is_bound else 200)
 
 
 @require_GET

@@ -57,6 +57,7 @@ PAGES = [
     ("prices", "/prices/"),
     ("deploy anywhere", "/deployments/anywhere/?builtin=vllm-openai"),
     ("templates", "/templates/"),
+    ("costs", "/costs/"),
     ("audit log", "/audit/"),
     ("not managed by the panel", "/unmanaged/"),
     ("API tokens", "/account/api-tokens/"),

@@ -274,7 +274,35 @@ class VendorDeploymentForm:
         valid = valid and self.accept(spec)
         if valid:
             self.spec = spec
+            valid = self.check_money()
         return valid
+
+    # The field that sets the price, per vendor (the first one the form has).
+    PRICE_FIELDS = ("gpu_type", "market", "hardware", "plan_id", "machine_plan_id", "productId")
+
+    def check_money(self) -> bool:
+        """The team's price ceiling and budget (controlpanel.costs), for a new deployment:
+        over the ceiling is an error on the field that sets the price."""
+        if self.editing or self.account is None:
+            return True
+        from controlpanel.costs.rules import budget_reason, ceiling_reason
+
+        team = self.account.team
+        # From the spec just accepted (estimate() would re-enter a vendor form's is_valid).
+        unit = self.provider_class.estimate_price(self.spec, self.offers)
+        low = self.scale_estimate(self.spec, unit).get("low")
+        over = ceiling_reason(team=team, price_per_hour=low)
+        if over:
+            cleaned = getattr(self.main, "cleaned_data", {})
+            names = [n for n in self.PRICE_FIELDS if n in self.main.fields]
+            chosen = next((n for n in names if cleaned.get(n)), names[0] if names else None)
+            self.main.add_error(chosen, over)
+            return False
+        spent = budget_reason(team=team)
+        if spent:
+            self.main.add_error(None, spent)
+            return False
+        return True
 
     def check_name_free(self) -> bool:
         """For vendors whose names are unique per account (``Provider.unique_names``): a name

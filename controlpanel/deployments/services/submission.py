@@ -166,6 +166,15 @@ def _claim_submission(deployment_id: int, task_id: str) -> _Claim | None:
         )
         if deployment is None:
             return None
+        if deployment.state == State.QUEUED and not deployment.external_id:
+            # The team's money limits, again: the budget may have run out since the form.
+            from controlpanel.costs.rules import refusal as money_refusal
+            from controlpanel.costs.services import deployment_refuse_over_budget
+
+            reason = money_refusal(team=deployment.team, price_per_hour=deployment.estimated_price_per_hour)
+            if reason:
+                deployment_refuse_over_budget(deployment=deployment, reason=reason)
+                return None
         if deployment.state == State.QUEUED:
             deployment.submit_task_id = task_id
             deployment.submit_attempts += 1

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from controlpanel.audit.services import actor_label
+from controlpanel.costs.models import PriceChange, PriceSource
 from controlpanel.deployments.cost import accrue
 from controlpanel.deployments.models import Deployment, DeploymentEvent, EventKind
 from controlpanel.deployments.states import (
@@ -129,6 +130,8 @@ def remote_unchanged(deployment: Deployment, remote: Remote) -> bool:
         return False
     if remote.price_per_hour is not None and remote.price_per_hour != deployment.price_per_hour:
         return False
+    if remote.price_per_hour is not None and remote.price_per_hour != deployment.vendor_price_per_hour:
+        return False
     target = state_for_remote(deployment.state, remote.state)
     return target is None or target == deployment.state or not can_transition(deployment.state, target)
 
@@ -148,6 +151,13 @@ def apply_remote(deployment: Deployment, remote: Remote, *, target: State | None
         _accrue_cost(deployment, now)
         deployment.price_per_hour = remote.price_per_hour
         changed += ["price_per_hour", *COST_FIELDS]
+    if remote.price_per_hour is not None and remote.price_per_hour != deployment.vendor_price_per_hour:
+        # Each price the vendor reports, from when it was seen: what controlpanel.costs bills by.
+        deployment.vendor_price_per_hour = remote.price_per_hour
+        PriceChange.objects.create(
+            deployment=deployment, at=now, price_per_hour=remote.price_per_hour, source=PriceSource.VENDOR
+        )
+        changed.append("vendor_price_per_hour")
     raw_changed = deployment.raw != remote.raw
     deployment.raw = remote.raw
     deployment.checked_at = now

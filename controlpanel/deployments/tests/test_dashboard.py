@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from controlpanel.core.parts import live_version
 from controlpanel.credentials.models import KeyStatus, ProviderAccount
-from controlpanel.deployments.models import Deployment
+from controlpanel.deployments.models import Deployment, DeploymentEvent
 from controlpanel.deployments.selectors import dashboard_spend, dashboard_version
 from controlpanel.deployments.services import deployment_transition
 from controlpanel.deployments.services.transitions import _accrue_cost
@@ -149,22 +149,43 @@ def test_poll_url_carries_the_current_filters(logged_in, fleet):
     assert "q=ch" in poll
 
 
+def _ran(deployment, *moves):
+    """Give ``deployment`` a timeline: created at the first moment, then each (moment, state)."""
+    first = moves[0][0]
+    Deployment.objects.filter(pk=deployment.pk).update(created_at=first)
+    before = State.QUEUED
+    for moment, state in moves:
+        DeploymentEvent.objects.create(
+            deployment=deployment,
+            kind="state",
+            actor_label="worker",
+            from_state=before,
+            to_state=state,
+            created_at=moment,
+        )
+        before = state
+
+
 def test_spend_now_and_this_month_per_vendor(team, account):
+    """From each deployment's timeline (controlpanel.costs): the one running for 3 h at $2/h,
+    the one that ran 2.5 h this month, and none of what ran last month."""
     now = timezone.now()
-    running = DeploymentFactory(account=account, state=State.RUNNING, price_per_hour=Decimal("2.00"))
-    Deployment.objects.filter(pk=running.pk).update(cost_since=now - dt.timedelta(hours=3))
-    stopped = DeploymentFactory(account=account, state=State.STOPPED)
-    Deployment.objects.filter(pk=stopped.pk).update(
-        cost_month=now.date().replace(day=1), cost_month_accrued=Decimal("5")
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    running = DeploymentFactory(
+        account=account, state=State.RUNNING, estimated_price_per_hour=Decimal("2.00"), state_changed_at=now
     )
-    last_month = DeploymentFactory(account=account, state=State.STOPPED)
-    Deployment.objects.filter(pk=last_month.pk).update(
-        cost_month=(now.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1), cost_month_accrued=Decimal("99")
-    )
+    _ran(running, (now - dt.timedelta(hours=3), State.RUNNING))
+    stopped = DeploymentFactory(account=account, state=State.STOPPED, estimated_price_per_hour=Decimal("2.00"))
+    began = max(month, now - dt.timedelta(hours=3))
+    _ran(stopped, (began, State.RUNNING), (began + (now - began) / 2, State.STOPPED))
+    last_month = DeploymentFactory(account=account, state=State.STOPPED, estimated_price_per_hour=Decimal("9"))
+    _ran(last_month, (month - dt.timedelta(hours=20), State.RUNNING), (month - dt.timedelta(hours=9), State.STOPPED))
     spend = dashboard_spend(team=team)
     assert spend["per_hour"] == {"together": Decimal("2.00")}
-    since_start = min(3.0, (now - now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600)
-    assert abs(spend["month"]["together"] - Decimal("5") - Decimal(str(2 * since_start))) < Decimal("0.01")
+    since_start = min(3.0, (now - month).total_seconds() / 3600)
+    expected = Decimal(str(2 * since_start)) + Decimal(str(since_start))
+    # Together bills per started replica-minute: the running one's current minute counts whole.
+    assert Decimal("0") <= spend["month"]["together"] - expected < Decimal("0.07")
 
 
 def test_monthly_cost_splits_at_the_first_of_the_month(account):
