@@ -188,4 +188,6 @@ def test_team_default_is_set_on_team_limits(client, team, owner):
     assert client.post(reverse("limits:team"), {**data, "idle_minutes": "0"}).status_code == 422
     assert client.post(reverse("limits:team"), {**data, "idle_minutes": "20"}).status_code == 302
     assert TeamPolicy.objects.get(team=team).idle_minutes == 20
-    assert AuditEntry.objects.get(action=AuditAction.TEAM_LIMITS).summary.endswith("scale idle to zero after 20 min")
+    assert AuditEntry.objects.get(action=AuditAction.TEAM_LIMITS).summary.endswith(
+        "scale idle to zero after 20 min; no budget; no ceiling"
+    )
