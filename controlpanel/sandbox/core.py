@@ -79,6 +79,8 @@ def json_body(request: HttpRequest) -> Any:
         return json.loads(request.body)
     except ValueError as exc:
         raise JSONBodyError(str(exc)) from None
+    except RecursionError:  # "[[[[…" nested past what the parser follows
+        raise JSONBodyError("nested too deeply") from None
 
 
 def body_too_big(request: HttpRequest) -> bool:
