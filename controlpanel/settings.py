@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "controlpanel.api.middleware.ApiErrorShapeMiddleware",  # /api/ errors are JSON, whoever answered
+    "controlpanel.core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -175,6 +176,18 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (controlpanel/core/csp.py): the panel's own files only. No inline
+# script or style and no eval anywhere.
+PANEL_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Behind a reverse proxy, record the client's address (from X-Forwarded-For) in the audit log.
@@ -333,6 +346,11 @@ PORT = env_int("PORT", 8000)
 PANEL_SANDBOX = env_bool("PANEL_SANDBOX", False)
 # A sandbox account (one per key) holds at most this many objects; past it, creates are refused.
 SANDBOX_MAX_OBJECTS_PER_ACCOUNT = env_int("SANDBOX_MAX_OBJECTS_PER_ACCOUNT", 20000)
+# Any key starting with "sandbox" is its own account: past this many accounts, a new key's
+# first create is refused, so a stranger cannot fill the database by inventing keys.
+SANDBOX_MAX_ACCOUNTS = env_int("SANDBOX_MAX_ACCOUNTS", 1000)
+# The largest request body a sandbox endpoint reads (bytes); a larger one is answered 413.
+SANDBOX_MAX_BODY_BYTES = env_int("SANDBOX_MAX_BODY_BYTES", 256 * 1024)
 # Where workers reach the built-in vendor sandbox (sandbox accounts resolve against it).
 PANEL_SANDBOX_URL = env_str("PANEL_SANDBOX_URL", f"http://127.0.0.1:{PORT}/sandbox").rstrip("/")
 # How often an account with deployments in motion, or all steady, is polled.

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from controlpanel.catalog import selectors
+from controlpanel.core.text import plain_int
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.teams.decorators import team_required
 from providers.gpus import gpu_display_name
@@ -15,7 +16,7 @@ from providers.gpus import gpu_display_name
 def prices(request: HttpRequest) -> HttpResponse:
     gpu_model = gpu_display_name(request.GET.get("gpu", ""))  # "H100" in an old link reads as "H100 80GB"
     count = request.GET.get("count", "")
-    gpu_count = int(count) if count.isdigit() else None
+    gpu_count = plain_int(count)
     available_only = request.GET.get("available") == "1"
     rows = list(
         selectors.price_table(

@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from controlpanel.catalog.selectors import team_offers
 from controlpanel.core.parts import live_version, parts_status
 from controlpanel.core.queueing import EnqueueWatch, watch_enqueues
-from controlpanel.core.text import clause
+from controlpanel.core.text import clause, plain_int
 from controlpanel.credentials.models import KeyStatus, Vendor
 from controlpanel.credentials.selectors import team_accounts
 from controlpanel.deployments import selectors, services
@@ -162,7 +162,7 @@ BULK_ACTIONS = {"stop": Action.STOP, "delete": Action.DELETE}
 def bulk(request: HttpRequest) -> HttpResponse:
     """Stop or delete the selected deployments, each on its own; say what could not."""
     act = BULK_ACTIONS.get(request.POST.get("action", ""))
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [n for n in map(plain_int, request.POST.getlist("ids")) if n is not None]
     if act is None or not ids:
         message, level = "Select at least one deployment, then an action.", "error"
     else:
@@ -318,7 +318,10 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
         return render(request, template, _create_context(request, form))
     initial, rows, source = {}, {}, None
     if request.GET.get("from"):
-        source = selectors.team_deployment(team=request.team, pk=int(request.GET["from"]))
+        source_pk = plain_int(request.GET["from"])  # a clone link carries a deployment id
+        if source_pk is None:
+            raise Http404("No such deployment to copy.")
+        source = selectors.team_deployment(team=request.team, pk=source_pk)
         if source.vendor == vendor:
             initial, rows = form_class.initial_from_spec(source.spec)
             if source.account_id:

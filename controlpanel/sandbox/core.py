@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -78,6 +79,18 @@ def json_body(request: HttpRequest) -> Any:
         return json.loads(request.body)
     except ValueError as exc:
         raise JSONBodyError(str(exc)) from None
+    except RecursionError:  # "[[[[…" nested past what the parser follows
+        raise JSONBodyError("nested too deeply") from None
+
+
+def body_too_big(request: HttpRequest) -> bool:
+    """Whether the request carries more than ``SANDBOX_MAX_BODY_BYTES``, judged from its
+    Content-Length (a missing or garbled one counts as empty, as Django reads it)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return length > settings.SANDBOX_MAX_BODY_BYTES
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JsonResponse:
@@ -111,6 +124,10 @@ def endpoint(
             account = account_for_key(key(request))
             if account is None and not public:
                 return errors.unauthorized()
+            if body_too_big(request):  # before the body is read or anything is written
+                return json_response(
+                    {"message": f"request body over {settings.SANDBOX_MAX_BODY_BYTES} bytes"}, status=413
+                )
             faults = current_faults(vendor)
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)

@@ -7,7 +7,8 @@ from django.db import models
 
 
 class SandboxFull(Exception):
-    """A sandbox account holds ``SANDBOX_MAX_OBJECTS_PER_ACCOUNT`` objects already."""
+    """A sandbox account holds ``SANDBOX_MAX_OBJECTS_PER_ACCOUNT`` objects already, or a new
+    account would pass ``SANDBOX_MAX_ACCOUNTS``."""
 
 
 class SandboxObject(models.Model):
@@ -47,6 +48,11 @@ class SandboxObject(models.Model):
             mine = SandboxObject.objects.filter(vendor=self.vendor, account=self.account)
             if mine[limit - 1 : limit].exists():
                 raise SandboxFull(f"this sandbox account already holds {limit} objects; delete some first")
+            if not mine.exists():  # a new account: is there room for one more?
+                most = settings.SANDBOX_MAX_ACCOUNTS
+                accounts = SandboxObject.objects.filter(vendor=self.vendor).values("account").distinct()
+                if accounts[most - 1 : most].exists():
+                    raise SandboxFull(f"the {self.vendor} sandbox already holds {most} accounts; use an existing key")
         super().save(*args, **kwargs)
 
 

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from controlpanel.core.text import plain_int
 from controlpanel.teams import selectors, services
 from controlpanel.teams.decorators import team_required
 from controlpanel.teams.forms import (
@@ -361,9 +362,8 @@ def team_delete(request: HttpRequest) -> HttpResponse:
 @login_required
 def team_switch(request: HttpRequest) -> HttpResponse:
     team_id = request.POST.get("team")
-    membership = (
-        selectors.membership_for(user=request.user, team_id=int(team_id)) if team_id and team_id.isdigit() else None
-    )
+    team_pk = plain_int(team_id)
+    membership = selectors.membership_for(user=request.user, team_id=team_pk) if team_pk is not None else None
     if membership is not None and str(membership.team_id) == team_id:
         request.session[SESSION_KEY] = membership.team_id
     target = request.POST.get("next") or "/"
@@ -371,7 +371,7 @@ def team_switch(request: HttpRequest) -> HttpResponse:
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = "/"
-    return redirect(target)
+    return HttpResponseRedirect(target)  # a URL, never a view name (redirect() would try "123" as one)
 
 
 @require_http_methods(["GET", "POST"])

@@ -105,6 +105,16 @@
     var closer = e.target.closest("[data-close]");
     if (closer) { e.preventDefault(); closer.closest("dialog").close(); }
   });
+  // Live parts ([data-poll-visible]) poll only while the tab is visible. htmx would check a
+  // trigger filter ("every 3s [document.visibilityState=='visible']") with Function(), which
+  // the Content-Security-Policy refuses, so the check is made here: a poll due while the tab
+  // is hidden is skipped, and the next one comes on the element's own timer.
+  document.body.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail && e.detail.elt;
+    if (document.visibilityState !== "visible" && elt && elt.hasAttribute && elt.hasAttribute("data-poll-visible")) {
+      e.preventDefault();
+    }
+  });
   // A request sent from a dialog (or from a form holding one, like the dashboard's bulk
   // form) closes it: what it asked is answered by the page behind it.
   document.body.addEventListener("htmx:beforeRequest", function (e) {

@@ -19,6 +19,7 @@ from django.forms.formsets import BaseFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
+from controlpanel.core.text import plain_int
 from controlpanel.credentials.models import KeyStatus, ProviderAccount
 from providers import get_provider_class
 from providers.base import Offer as OfferData
@@ -390,7 +391,7 @@ class VendorDeploymentForm:
             if path.startswith(list_path + "."):
                 index, _, leaf = path[len(list_path) + 1 :].partition(".")
                 rows = self.sets[prefix].non_blank_forms() or self.sets[prefix].forms
-                if index.isdigit() and int(index) < len(rows):
+                if plain_int(index) is not None and int(index) < len(rows):
                     row = rows[int(index)]
                     leaf = self.row_path_to_field(prefix, leaf)
                     return row, leaf if leaf in row.fields else None

@@ -95,3 +95,37 @@ def test_bootstrap_demo_needs_the_sandbox(settings, db):
     settings.PANEL_SANDBOX = False
     with pytest.raises(CommandError, match="PANEL_SANDBOX=true"):
         call_command("bootstrap_demo")
+
+
+def test_sandbox_refuses_a_new_account_past_the_account_limit(client, db, settings):
+    settings.SANDBOX_MAX_ACCOUNTS = 2
+    for account in ("a", "b"):
+        SandboxObject.objects.create(vendor="together", account=account, kind="deployment", object_id="1")
+    SandboxObject.objects.create(vendor="together", account="a", kind="deployment", object_id="2")  # known account
+    with pytest.raises(SandboxFull, match="holds 2 accounts"):
+        SandboxObject.objects.create(vendor="together", account="c", kind="deployment", object_id="1")
+    # Through the twin: a key never seen before gets a 409 in words and writes nothing.
+    before = SandboxObject.objects.count()
+    response = client.post(
+        "/sandbox/together/v1/deployments",
+        {"name": "d", "image": "registry.together.xyz/p/echo:1", "gpu_type": "h100-80gb", "gpu_count": 1},
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer sandbox-stranger",
+    )
+    assert response.status_code == 409
+    assert "accounts" in response.json()["message"]
+    assert SandboxObject.objects.count() == before
+
+
+def test_sandbox_refuses_a_body_past_its_size_limit(client, db, settings):
+    settings.SANDBOX_MAX_BODY_BYTES = 1000
+    response = client.post(
+        "/sandbox/novita/gpu-instance/openapi/v1/repository/auth/save",
+        {"name": "x" * 2000, "username": "u", "password": "p"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer sandbox-big",
+    )
+    assert response.status_code == 413
+    assert "over 1000 bytes" in response.json()["message"]
+    assert not SandboxObject.objects.filter(kind="registry_auth").exists()
+    assert not SandboxObject.objects.filter(name="x" * 2000).exists()

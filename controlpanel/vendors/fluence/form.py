@@ -30,6 +30,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from controlpanel.core.text import plain_int
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import (
     RowForm,
@@ -409,7 +410,7 @@ class FluenceDeploymentForm(VendorDeploymentForm):
             return []
         keys = accounts.filter(vendor="fluence")
         chosen = (data.get("account") if data is not None else None) or (initial or {}).get("account")
-        if chosen and str(chosen).isdigit() and keys.filter(pk=chosen).exists():
+        if chosen and plain_int(str(chosen)) is not None and keys.filter(pk=chosen).exists():
             keys = keys.filter(pk=chosen)
         images: dict[str, dict[str, Any]] = {}
         for metadata in keys.values_list("metadata", flat=True):

@@ -56,6 +56,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from jsonschema import Draft202012Validator
 
+from controlpanel.core.text import plain_int
 from controlpanel.sandbox.core import Faults, VendorErrors, bearer_key, endpoint, json_body, json_response
 from controlpanel.sandbox.models import SandboxObject
 from providers.nosana import CRON_RE, JOB_DEFINITION_SCHEMA, STRATEGIES
@@ -1116,7 +1117,7 @@ def markets(request: HttpRequest, *, account: str | None, faults: Faults) -> Htt
     key, value = request.GET.get("filterKey"), request.GET.get("filterValue")
     if key and value is not None:
         items = [m for m in items if str(m.get(key)) == value]
-    if request.GET.get("limit", "").isdigit():
+    if plain_int(request.GET.get("limit", "")) is not None:
         items = items[: int(request.GET["limit"])]
     return json_response(items)
 

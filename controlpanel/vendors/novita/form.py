@@ -43,6 +43,7 @@ from django import forms
 from django.http import QueryDict
 
 from controlpanel.core.templatetags.panel import money
+from controlpanel.core.text import plain_int
 from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.forms.base import (
     RowForm,
@@ -406,7 +407,7 @@ class NovitaDeploymentForm(VendorDeploymentForm):
         filled = data.copy() if isinstance(data, QueryDict) else dict(data)
         product = next((o for o in offers if o.sku == _value(filled, "productId")), None)
         low = str((product.extra or {}).get("minRootFS") or "") if product else ""
-        floor = max(rules.ROOTFS[0], int(low) if low.isdigit() else 0)
+        floor = max(rules.ROOTFS[0], plain_int(low) or 0)
         jupyter_port = _value(filled, "jupyter_port") or str(JUPYTER_PORT)
 
         def preset(template: dict[str, Any], key: str) -> Any:

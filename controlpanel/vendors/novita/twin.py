@@ -107,6 +107,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 
+from controlpanel.core.text import plain_int
 from controlpanel.sandbox.core import Faults, VendorErrors, bearer_key, endpoint, json_body, json_response
 from controlpanel.sandbox.models import SandboxObject
 
@@ -920,7 +921,7 @@ def _check_tools(body: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict
         if any(t["name"] == "Jupyter" for t in tools):
             raise invalid(f"tools.{i}.name", "Jupyter is listed twice")
         port_text = item.get("port")
-        if not isinstance(port_text, str) or not port_text.isdigit():
+        if not isinstance(port_text, str) or plain_int(port_text) is None:
             raise invalid(f"tools.{i}.port", 'must be a port number as a string, e.g. "8888"')
         port = int(port_text)
         _check_port(port, f"tools.{i}.port")

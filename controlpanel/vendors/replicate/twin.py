@@ -55,6 +55,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from controlpanel.core.text import plain_int
 from controlpanel.sandbox.core import Faults, VendorErrors, endpoint, json_body, json_response
 from controlpanel.sandbox.models import SandboxObject
 
@@ -223,7 +224,7 @@ def _read_cursor(value: str) -> dict[str, str]:
 def _page(request: HttpRequest, queryset, size: int, render) -> dict[str, Any]:
     """One page of ``queryset`` (newest first by pk) as ``{next, previous, results}``."""
     cursor = _read_cursor(request.GET.get("cursor", ""))
-    position = int(cursor["p"]) if cursor.get("p", "").isdigit() else None
+    position = plain_int(cursor.get("p", ""))
     if position is not None and cursor.get("r") == "1":
         rows = list(queryset.filter(pk__gt=position).order_by("pk")[: size + 1])
         has_more_before = len(rows) > size

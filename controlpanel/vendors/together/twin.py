@@ -511,7 +511,11 @@ def secrets_list(request: HttpRequest, *, account: str, faults: Faults) -> HttpR
     _seed(account)
     if request.method == "POST":
         body = json_body(request) or {}
+        if not isinstance(body, dict):
+            return error(400, "the request body must be a JSON object")
         name, value = body.get("name"), body.get("value")
+        if not isinstance(name, str) or not isinstance(value, str):
+            return error(400, "name and value must be strings", param="name" if not isinstance(name, str) else "value")
         if not name or not value:
             return error(400, "name and value are required", param="name" if not name else "value")
         if _find(account, "secret", name):

@@ -106,7 +106,7 @@ def test_fluence_create_page_renders_every_field_by_kind(logged_in, fluence_acco
         "env-0-value",
     ):
         assert f'name="{name}"' in content, name
-    assert '<fieldset class="form-section" style="border:0;margin:0" data-show-when="kind=container">' in content
+    assert '<fieldset class="form-section u-border-0 u-m0" data-show-when="kind=container">' in content
     assert 'data-show-when="kind=vm,baremetal"' in content
     assert "1× A100 80 GB SXM · 16 vCPU · 128 GiB RAM · 120 GiB disk · US · $1.22/h" in content
     assert "Debian SSH 11 · docker.io/fluencelabs/debian-ssh-root:11 · ports 22/tcp · needs an SSH key" in content
