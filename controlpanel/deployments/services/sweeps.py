@@ -27,7 +27,7 @@ from django.utils import timezone
 from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.transitions import event_record
 from controlpanel.deployments.states import State
-from controlpanel.deployments.tasks import MAX_COUNTDOWN, deployment_action_task, submit_deployment_task
+from controlpanel.deployments.tasks import deployment_action_task, max_countdown, submit_deployment_task
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def attempt_release_for_retry(*, deployment_id: int, attempt_id: str) -> None:
     expect the retry within the longest countdown a task picks (the task then says exactly
     when, ``attempt_retry_at``). One UPDATE, so the sweep never sees the row unclaimed with
     no next attempt."""
-    attempt_release(deployment_id=deployment_id, attempt_id=attempt_id, retry_in=MAX_COUNTDOWN)
+    attempt_release(deployment_id=deployment_id, attempt_id=attempt_id, retry_in=max_countdown())
 
 
 def attempt_retry_at(*, deployment_id: int, countdown: float) -> None:
