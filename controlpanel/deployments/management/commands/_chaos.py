@@ -46,6 +46,7 @@ panel's records, and the last line printed is one JSON object:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -79,6 +80,7 @@ from django.db.models.signals import post_save
 from django.test import Client
 from django.test.utils import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from controlpanel.catalog.services import catalog_sync
 from controlpanel.credentials.models import ProviderAccount
@@ -153,6 +155,7 @@ def run_chaos(
     workers: int,
     kills: int,
     settle: float,
+    logs: Path | None = None,
 ) -> dict[str, Any]:
     started = time.monotonic()
     logging.disable(logging.ERROR)  # the twins' 503s and the panel's warnings under faults: by the hundred
@@ -416,7 +419,15 @@ class _User:
 
 class _Chaos:
     def __init__(
-        self, stdout: OutputWrapper, *, deployments: int, seed: int, workers: int, kills: int, settle: float
+        self,
+        stdout: OutputWrapper,
+        *,
+        deployments: int,
+        seed: int,
+        workers: int,
+        kills: int,
+        settle: float,
+        logs: Path | None = None,
     ) -> None:
         if deployments < len(SLUGS):
             raise CommandError(f"--deployments must be at least {len(SLUGS)} (one per vendor)")
@@ -427,6 +438,7 @@ class _Chaos:
         self.workers_wanted = workers
         self.kills_wanted = kills
         self.settle_s = settle
+        self.logs = logs
         self.folder = Path(tempfile.mkdtemp(prefix="chaos-"))
         self.redis = _Redis(self.folder) if shutil.which("redis-server") else None
         self.processes: list[_Process] = []
@@ -491,6 +503,10 @@ class _Chaos:
             if self.redis:
                 self.redis.stop()
             self._close_broker()
+            if self.logs:
+                self.logs.mkdir(parents=True, exist_ok=True)
+                for log in self.folder.glob("*.log"):
+                    shutil.copy(log, self.logs / log.name)
             shutil.rmtree(self.folder, ignore_errors=True)
         return summary
 
@@ -839,18 +855,20 @@ class _Chaos:
                     )
             asked = {m.pk: m.asked for m in user.made}
             for row in mine:
-                if row.state not in SETTLED or row.pending_action or row.attempt_id:
+                if row.state not in SETTLED or row.pending_action or _live_claim(row):
                     stuck += 1
                     details.append(
                         f"{user.vendor}: {row.name} stuck {row.state}"
                         + (f", {row.pending_action} pending" if row.pending_action else "")
+                        + f" (attempt {row.attempt_id or '-'} claimed {row.attempt_claimed_at}, next attempt "
+                        f"{row.next_attempt_at}, external id {row.external_id or '-'}); its timeline: " + _timeline(row)
                     )
                     continue
                 remote = remotes.get(row.external_id) if row.external_id else None
                 expected = _expected(row, remote, asked.get(row.pk, ""))
                 if expected:
                     wrong += 1
-                    details.append(f"{user.vendor}: {row.name} {expected}")
+                    details.append(f"{user.vendor}: {row.name} {expected}; its timeline: {_timeline(row)}")
         unexplained = 0
         for row in rows.values():
             if row.state == State.FAILED and not _explained(row):
@@ -886,7 +904,7 @@ def _expected(row: Deployment, remote: Any, asked: str) -> str:
     """What is wrong with a settled row, or "" (the vendor's word is ``remote``)."""
     if row.state == State.DELETED:
         return "" if remote is None else f"is deleted in the panel, {remote.state} at the vendor"
-    if asked == "delete":
+    if asked == "delete" and not _delete_refused(row):
         return f"was deleted by its user and is {row.state}"
     if remote is None:
         if row.state in (State.FAILED, State.LOST):
@@ -897,6 +915,32 @@ def _expected(row: Deployment, remote: Any, asked: str) -> str:
     if asked == "stop" and row.state not in (State.STOPPED, State.FAILED):
         return f"was stopped by its user and is {row.state}"
     return ""
+
+
+def _live_claim(row: Deployment) -> bool:
+    """An attempt holds the row: a claim younger than the workers' hard time limit (an
+    older one belongs to a killed worker, and the next attempt takes it over)."""
+    limit = dt.timedelta(seconds=int(WORKER_ENV["CELERY_TASK_TIME_LIMIT"]))
+    return (
+        bool(row.attempt_id) and row.attempt_claimed_at is not None and row.attempt_claimed_at > timezone.now() - limit
+    )
+
+
+def _delete_refused(row: Deployment) -> bool:
+    """The vendor refused the delete for now by its own rules (Replicate: 15 minutes after
+    the stop), and the timeline says so: not done, but not wrong either."""
+    return DeploymentEvent.objects.filter(
+        deployment=row, kind=EventKind.STATE, to_state=State.FAILED, message__startswith="Not deleted: "
+    ).exists()
+
+
+def _timeline(row: Deployment) -> str:
+    events = DeploymentEvent.objects.filter(deployment=row).order_by("created_at", "pk")
+    return " | ".join(
+        f"{e.created_at:%H:%M:%S.%f} {e.from_state + '->' + e.to_state if e.kind == EventKind.STATE else e.kind}"
+        f" {e.message[:160]}"
+        for e in events
+    )
 
 
 def _explained(row: Deployment) -> bool:

@@ -8,6 +8,7 @@ figure counts.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--settle", type=float, default=90.0, help="seconds, after the faults end, for the panel to finish"
         )
+        parser.add_argument("--logs", type=Path, help="copy the workers' and beat's logs into this folder")
         parser.add_argument(
             "--fail", action="store_true", help="exit non-zero when a duplicate, loss, stuck or wrong row is found"
         )
@@ -39,12 +41,13 @@ class Command(BaseCommand):
         kills: int,
         settle: float,
         fail: bool,
+        logs: Path | None,
         **options: Any,
     ) -> None:
         if workers < 1 or kills < 0 or settle < 0:
             raise CommandError("--workers must be at least 1; --kills and --settle at least 0")
         summary = run_chaos(
-            self.stdout, deployments=deployments, seed=seed, workers=workers, kills=kills, settle=settle
+            self.stdout, deployments=deployments, seed=seed, workers=workers, kills=kills, settle=settle, logs=logs
         )
         bad = {k: summary[k] for k in ("duplicates", "lost", "stuck", "wrong_state", "unexplained") if summary[k]}
         if fail and bad:
