@@ -716,6 +716,7 @@ class _Chaos:
             answers = [user.client.post(url, data)]
         for answer in answers:
             if answer.status_code != 302 or "/deployments/" not in answer["Location"]:
+                Path(self.folder.parent / f"chaos-create-{user.vendor}.html").write_bytes(answer.content)
                 raise CommandError(f"{user.vendor}: the confirmed create answered {answer.status_code}")
         pks = {int(re.search(r"/deployments/(\d+)/", a["Location"]).group(1)) for a in answers}  # type: ignore[union-attr]
         made.pk = min(pks)
@@ -788,8 +789,7 @@ class _Chaos:
                 self.redis.kill()
                 time.sleep(self.random.uniform(1.0, 3.0))
                 self.redis.start()
-                self.redis_restarts += 1
-                self._reset_pool()
+                self.redis_restarts += 1  # the panel's connections find the new one by themselves
                 continue
             victim = self.random.choice(self.processes)
             self._kill([victim])
