@@ -157,12 +157,14 @@ def test_create_a_twin_post_that_finds_its_name_taken_by_the_first_gets_the_firs
     data = confirm_data(logged_in, account)
     first = logged_in.post(create_url(), data)
     real = services_selectors.deployment_for_idempotency_key
-    calls = iter([None])  # the second post's first look comes before the first post's commit
-    with mock.patch.object(
-        services_selectors,
-        "deployment_for_idempotency_key",
-        side_effect=lambda **kw: next(calls, None) or real(**kw),
-    ):
+    looks = []
+
+    def look(**kwargs):
+        looks.append(kwargs)
+        # The second post's first look comes before the first post's commit.
+        return None if len(looks) == 1 else real(**kwargs)
+
+    with mock.patch.object(services_selectors, "deployment_for_idempotency_key", side_effect=look):
         second = logged_in.post(create_url(), data)
     assert second.status_code == 302
     assert second["Location"] == first["Location"]
