@@ -467,6 +467,35 @@ def _move_after_acceptance(
 
 
 def deployment_action_gave_up(*, deployment_id: int, message: str, task_id: str = "") -> None:
+    if _still_looking(deployment_id, message):
+        # The delete stays pending: the sweep sends it again (found from the database).
+        if task_id:
+            attempt_release(deployment_id=deployment_id, attempt_id=task_id)
+        return
     _finish_action(deployment_id, None, error=f"the vendor kept failing ({message})")
     if task_id:
         attempt_release(deployment_id=deployment_id, attempt_id=task_id)
+
+
+def _still_looking(deployment_id: int, message: str) -> bool:
+    """A delete of a row whose create may have reached the vendor, and that has not yet
+    found what it made, is never given up on: failing the row would drop the create's late
+    answer (found by the chaos suite). It stays pending, and the sweep sends it again."""
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update(of=("self",)).filter(pk=deployment_id).first()
+        if deployment is None or deployment.pending_action != Action.DELETE.value:
+            return False
+        if deployment.state != State.DELETING or deployment.external_id:
+            return False
+        deployment.pending_since = timezone.now()  # the sweep waits its margin from here
+        deployment.save(update_fields=["pending_since", "updated_at"])
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=(
+                f"{deployment.get_vendor_display()} kept failing ({message}) while the worker looked for what "
+                "the create made; it looks again shortly"
+            )[:MAX_MESSAGE],
+        )
+    return True

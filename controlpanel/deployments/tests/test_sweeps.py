@@ -290,6 +290,38 @@ def test_a_create_that_lands_after_the_row_was_deleted_is_deleted_at_the_vendor(
     )
 
 
+def test_a_create_that_lands_after_the_row_failed_is_recorded_not_dropped(account, api):
+    """Found by the chaos suite: a row failed while its create was on the way (a delete that
+    could not find it yet) dropped the create's answer, and the resource billed unseen."""
+    deployment = DeploymentFactory(account=account, name="late-failed")
+
+    def create_while_the_row_fails(request):
+        Deployment.objects.filter(pk=deployment.pk).update(state=State.FAILED)
+        return httpx.Response(200, json=item(name="late-failed", status="Updating", ready=0))
+
+    api.post("/deployments").mock(side_effect=create_while_the_row_fails)
+    services.deployment_submit(deployment_id=deployment.pk, task_id="t-1")
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.external_id) == (State.FAILED, "dep_late-failed")  # the poll follows it
+    assert "Created on Together AI as dep_late-failed after it had failed; following it again" in messages(deployment)
+
+
+def test_a_delete_still_looking_for_what_the_create_made_is_not_given_up(owner, account, sent):
+    """Found by the chaos suite: a delete of a row still submitting whose vendor kept failing
+    was given up, the row failed, and what the create made later was never deleted. It
+    stays pending for the sweep instead."""
+    deployment = submitting(account, "still-looking")
+    services.deployment_request_action(deployment=deployment, actor=owner, action=Action.DELETE)
+    attempt_claim(deployment_id=deployment.pk, attempt_id="a-7")
+    services.deployment_action_gave_up(deployment_id=deployment.pk, message="vendor error 503", task_id="a-7")
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.pending_action, deployment.attempt_id) == (State.DELETING, "delete", "")
+    assert any("kept failing (vendor error 503) while the worker looked" in m for m in messages(deployment))
+    later = timezone.now() + dt.timedelta(seconds=200)
+    assert services.deployments_sweep_due(now=later) == 1
+    sent["action"].assert_called_once_with(deployment.pk)
+
+
 # --- provisioning deadlines ---------------------------------------------------------------------
 
 

@@ -249,6 +249,7 @@ def test_a_delete_of_what_a_create_made_that_gave_up_leaves_the_row_failed_not_d
     Deployment.objects.filter(pk=deployment.pk).update(submit_attempts=1, submit_started_at=timezone.now())
     deployment.refresh_from_db()
     services.deployment_request_action(deployment=deployment, actor=owner, action=Action.DELETE)
+    Deployment.objects.filter(pk=deployment.pk).update(external_id=DRAFT_ID)  # found, then the vendor kept failing
     services.deployment_action_gave_up(deployment_id=deployment.pk, message="vendor error 503")
     deployment.refresh_from_db()
     assert (deployment.state, deployment.pending_action) == (State.FAILED, "")
