@@ -51,7 +51,7 @@ def test_chaos_at_twenty_deployments_loses_duplicates_and_strands_nothing():
     assert summary["requested"] == DEPLOYMENTS
     # Each confirmed create made one resource at most; a few are deleted before they get there.
     assert 0 < summary["created_at_vendor"] <= DEPLOYMENTS
-    assert summary["mean_attempts"] >= 1
+    assert summary["mean_attempts"] > 0
     assert summary["kills"] >= KILLS
     redis = shutil.which("redis-server") is not None
     assert (summary["redis_used"], summary["redis_restarts"]) == (redis, 1 if redis else 0)
