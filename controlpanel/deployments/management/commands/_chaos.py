@@ -462,6 +462,7 @@ class _Chaos:
         self.stopping = threading.Event()
         self.twins = _Twins(self._maybe_kill_after_create)
         self.user_errors: list[str] = []
+        self.confirmed = 0
 
     def say(self, message: str) -> None:
         self.stdout.write(message)
@@ -735,6 +736,13 @@ class _Chaos:
         if len(pks) > 1:
             made.pk = None  # counted as a duplicate below, from the tokens
         user.made.append(made)
+        with self.kill_lock:
+            self.confirmed += 1
+            if self.confirmed % max(1, self.count // 5) == 0:
+                self.say(
+                    f"{self.confirmed} of {self.count} creates confirmed, {len(self.twins.created)} made at the "
+                    f"twins, {self.kills} kills so far"
+                )
         return made
 
     def _act(self, user: _User, made: _Made, name: str, *, tries: int) -> None:

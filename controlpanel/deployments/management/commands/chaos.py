@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (and one beat)")
         parser.add_argument("--kills", type=int, default=12, help="at least this many SIGKILLs of workers or beat")
         parser.add_argument(
-            "--settle", type=float, default=90.0, help="seconds, after the faults end, for the panel to finish"
+            "--settle",
+            type=float,
+            help="seconds, after the faults end, for the panel to finish (default: 90, or 0.6 per deployment if more)",
         )
         parser.add_argument("--logs", type=Path, help="copy the workers' and beat's logs into this folder")
         parser.add_argument(
@@ -39,11 +41,13 @@ class Command(BaseCommand):
         seed: int,
         workers: int,
         kills: int,
-        settle: float,
+        settle: float | None,
         fail: bool,
         logs: Path | None,
         **options: Any,
     ) -> None:
+        if settle is None:
+            settle = max(90.0, 0.6 * deployments)
         if workers < 1 or kills < 0 or settle < 0:
             raise CommandError("--workers must be at least 1; --kills and --settle at least 0")
         summary = run_chaos(
