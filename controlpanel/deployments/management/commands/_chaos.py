@@ -162,7 +162,7 @@ def run_chaos(
     started = time.monotonic()
     logging.disable(logging.ERROR)  # the twins' 503s and the panel's warnings under faults: by the hundred
     try:
-        with throwaway_database(stdout):
+        with throwaway_database(stdout, label="chaos"):
             summary = _Chaos(
                 stdout, deployments=deployments, seed=seed, workers=workers, kills=kills, settle=settle
             ).run()
