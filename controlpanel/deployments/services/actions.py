@@ -20,6 +20,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
 from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.sweeps import (
+    RowBusy,
     attempt_claim,
     attempt_release,
     attempt_release_for_retry,
@@ -324,7 +325,7 @@ def deployment_run_action(*, deployment_id: int, task_id: str = "") -> None:
     if not Deployment.objects.filter(pk=deployment_id).exclude(pending_action="").exists():
         return
     if not attempt_claim(deployment_id=deployment_id, attempt_id=attempt_id):
-        raise Transient("another attempt is at work on this deployment")
+        raise RowBusy("another attempt is at work on this deployment")
     retrying = False
     try:
         _run_claimed_action(deployment_id=deployment_id)
@@ -348,7 +349,7 @@ def _run_claimed_action(*, deployment_id: int) -> None:
         return
     if deployment.state == State.SUBMITTING:
         # Not at the vendor yet (no id): try again once the submission has landed.
-        raise Transient("waiting for the submission to finish")
+        raise RowBusy("waiting for the submission to finish")
     action, params, actor = Action(deployment.pending_action), deployment.pending_params, deployment.pending_actor
     try:
         with provider_for(deployment.account) as provider:

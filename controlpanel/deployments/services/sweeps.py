@@ -28,10 +28,19 @@ from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.transitions import event_record
 from controlpanel.deployments.states import State
 from controlpanel.deployments.tasks import deployment_action_task, max_countdown, submit_deployment_task
+from providers.base import Transient
 
 logger = logging.getLogger(__name__)
 
 CLAIM_FIELDS = ("attempt_id", "attempt_claimed_at", "next_attempt_at")
+
+
+class RowBusy(Transient):
+    """Not the vendor: another attempt holds the row (or its submission has not landed).
+    Retried like any transient error, but never given up on: when the retries run out the
+    work stays pending, and the sweep sends it again once the row is free."""
+
+    row_busy = True  # read by the task, which cannot import this module at load time
 
 
 def claim_lifetime() -> dt.timedelta:
