@@ -284,8 +284,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_SOFT_TIME_LIMIT = 60
-CELERY_TASK_TIME_LIMIT = 90
+# A task is told to stop at the soft limit and killed at the hard one; a row's claim older
+# than the hard limit belongs to a killed worker (services.sweeps). The chaos suite shortens
+# both so a killed worker's rows are taken over within its run.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "controlpanel")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -296,6 +299,10 @@ PANEL_SWEEP_SECONDS = env_float("PANEL_SWEEP_SECONDS", 2.0)
 # Work (a submission or an action) whose next attempt is this overdue, with no attempt in
 # flight, has lost its message: the beat sweep sends it again from the database.
 PANEL_STALE_WORK_SECONDS = env_int("PANEL_STALE_WORK_SECONDS", 90)
+# A submission's or action's retry waits a full-jitter backoff from this base, never longer
+# than the cap (nor shorter than a vendor's Retry-After).
+PANEL_RETRY_BASE_SECONDS = env_float("PANEL_RETRY_BASE_SECONDS", 2.0)
+PANEL_RETRY_MAX_SECONDS = env_float("PANEL_RETRY_MAX_SECONDS", 120.0)
 # How old an account's catalog (markets, plans, products, prices) may get; the sweep resyncs it.
 PANEL_CATALOG_SYNC_SECONDS = env_int("PANEL_CATALOG_SYNC_SECONDS", 15 * 60)
 # Notifications: how often new timeline lines become notifications, and how deliveries retry.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from providers.base import Transient
 from providers.http import backoff_seconds
@@ -13,11 +14,16 @@ logger = logging.getLogger(f"{__name__}.celery")
 
 MAX_SUBMIT_RETRIES = 8  # with the backoff below: a little over five minutes in all
 MAX_ACTION_RETRIES = 6
-MAX_COUNTDOWN = 120.0  # no retry waits longer (the sweep's estimate until the task says when)
+
+
+def max_countdown() -> float:
+    """No retry waits longer (the sweep's estimate until the task says when); a vendor's
+    Retry-After longer than this is still honoured, and the task then says so."""
+    return float(settings.PANEL_RETRY_MAX_SECONDS)
 
 
 def _countdown(retries: int, exc: Transient) -> float:
-    return backoff_seconds(retries, exc.retry_after, base=2.0, cap=MAX_COUNTDOWN)
+    return backoff_seconds(retries, exc.retry_after, base=settings.PANEL_RETRY_BASE_SECONDS, cap=max_countdown())
 
 
 @shared_task(bind=True, name="controlpanel.deployments.tasks.submit_deployment_task", max_retries=MAX_SUBMIT_RETRIES)
@@ -57,6 +63,12 @@ def deployment_action_task(self, deployment_id: int) -> None:
         deployment_run_action(deployment_id=deployment_id, task_id=self.request.id)
     except Transient as exc:
         if self.request.retries >= self.max_retries:
+            if getattr(exc, "row_busy", False):
+                # Not the vendor failing: the row was busy throughout (a killed worker's claim
+                # lives until the hard time limit). The action stays pending; the sweep sends
+                # it again once the row is free (found by the chaos suite).
+                logger.warning("deployment_id=%s action still pending: %s", deployment_id, exc.message)
+                return
             deployment_action_gave_up(deployment_id=deployment_id, message=exc.message, task_id=self.request.id)
             return
         countdown = _countdown(self.request.retries, exc)

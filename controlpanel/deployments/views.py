@@ -273,11 +273,9 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
     form_class = form_class_for(vendor)
     if request.method == "POST":
         idempotency_key = _posted_idempotency_key(request)
-        earlier = selectors.deployment_for_idempotency_key(team=request.team, key=idempotency_key)
-        if earlier is not None:
-            # The same form posted again (a double click, a retried request): the first answer.
-            messages.success(request, f"{earlier.name} is queued for {earlier.get_vendor_display()}.")
-            return _redirect(request, reverse("deployments:detail", args=[earlier.pk]))
+        first = _first_answer(request, idempotency_key)
+        if first is not None:
+            return first
         form = _build_form(request, vendor, request.POST)
         confirmed = request.POST.get("confirmed", "")
         if not idempotency_key and confirmed not in ("", "edit"):
@@ -314,6 +312,11 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
                 request, _requested(f"{deployment.name} is queued", deployment.get_vendor_display(), watch)
             )
             return _redirect(request, reverse("deployments:detail", args=[deployment.pk]))
+        # A twin of this post (a double click) may have created it meanwhile, after this one
+        # looked: its name is then "taken" (Together, Replicate). The first answer, not an error.
+        first = _first_answer(request, idempotency_key)
+        if first is not None:
+            return first
         template = "deployments/_form.html" if request.htmx else "deployments/create.html"
         return render(request, template, _create_context(request, form))
     initial, rows, source = {}, {}, None
@@ -347,6 +350,15 @@ def create(request: HttpRequest, vendor: str) -> HttpResponse:
     form = _build_form(request, vendor, initial=initial, row_initial=rows)
     template = "deployments/_form.html" if request.htmx else "deployments/create.html"
     return render(request, template, _create_context(request, form, source=source, saved_template=saved))
+
+
+def _first_answer(request: HttpRequest, idempotency_key: str) -> HttpResponse | None:
+    """The same form posted again (a double click, a retried request): the first answer."""
+    earlier = selectors.deployment_for_idempotency_key(team=request.team, key=idempotency_key)
+    if earlier is None:
+        return None
+    messages.success(request, f"{earlier.name} is queued for {earlier.get_vendor_display()}.")
+    return _redirect(request, reverse("deployments:detail", args=[earlier.pk]))
 
 
 def _no_key(request: HttpRequest, vendor: str) -> HttpResponse:

@@ -20,6 +20,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
 from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.sweeps import (
+    RowBusy,
     attempt_claim,
     attempt_release,
     attempt_release_for_retry,
@@ -38,7 +39,9 @@ from providers.base import (
     NotFound,
     Provider,
     ProviderError,
+    Rejected,
     Remote,
+    RemoteState,
     SpecError,
     Transient,
     Unsupported,
@@ -221,13 +224,54 @@ def _update(provider: Provider, deployment: Deployment, params: dict[str, Any]) 
 
 
 def _delete(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
+    found = None
     if not deployment.external_id:
-        _find_what_the_create_made(provider, deployment)  # raises NotFound when nothing was
+        found = _find_what_the_create_made(provider, deployment)  # raises NotFound when nothing was
+    if deployment.state == State.DELETING:
+        # The panel's own delete of what a create made (asked for before the create's answer
+        # came): nobody checked the vendor's preconditions, as action_refusal does for a person.
+        _stop_first_if_needed(provider, deployment, found)
     provider.delete(deployment.external_id)
     return _Outcome(None, dict(deployment.spec))
 
 
-def _find_what_the_create_made(provider: Provider, deployment: Deployment) -> None:
+# What the vendor says of a resource that will be deletable once it has settled or stopped.
+_WAIT_TO_DELETE = frozenset({RemoteState.PROVISIONING, RemoteState.UPDATING, RemoteState.STOPPING})
+
+
+def _stop_first_if_needed(provider: Provider, deployment: Deployment, remote: Remote | None) -> None:
+    """Where the vendor deletes only what is stopped (Nosana: STOPPED; Replicate: offline),
+    stop it first and retry the delete (``Transient``) until it can be done; the resource
+    bills no longer once it is stopped, whatever happens to the delete."""
+    if remote is None:
+        if not provider.action_blocked(Action.DELETE, spec=deployment.spec, raw=deployment.raw, since=None):
+            return  # deletable as last seen: the vendor's answer to the delete says the rest
+        remote = provider.get(deployment.external_id)
+    blocked = provider.action_blocked(Action.DELETE, spec=deployment.spec, raw=remote.raw, since=None)
+    if not blocked:
+        return
+    # Kept, so the retry knows from the row that it must look again before deleting.
+    Deployment.objects.filter(pk=deployment.pk).update(raw=remote.raw)
+    stoppable = Action.STOP in provider.actions and not provider.action_blocked(
+        Action.STOP, spec=deployment.spec, raw=remote.raw, since=None
+    )
+    if stoppable and remote.state not in (RemoteState.STOPPING, RemoteState.STOPPED):
+        provider.stop(deployment.external_id, deployment.spec)
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=f"Stopped it first ({blocked[:300]}); the delete follows once it has stopped",
+        )
+        raise Transient("stopped first; deleting once it has stopped")
+    if remote.state in _WAIT_TO_DELETE or (stoppable and remote.state is RemoteState.STOPPING):
+        raise Transient(f"waiting to delete: {blocked}")
+    if remote.state is RemoteState.STOPPED and Action.STOP in provider.actions:
+        raise Transient(f"stopped; waiting to delete: {blocked}")
+    raise Rejected(blocked)
+
+
+def _find_what_the_create_made(provider: Provider, deployment: Deployment) -> Remote:
     """A delete of a row whose create may have reached the vendor: find it by name, as
     adoption does, and record it on the row (so the poll confirms the delete)."""
     from controlpanel.deployments.services.submission import _adoptable  # one rule for "ours"
@@ -257,6 +301,7 @@ def _find_what_the_create_made(provider: Provider, deployment: Deployment) -> No
         deployment.account_id,
         found.external_id,
     )
+    return found
 
 
 def _archive(provider: Provider, deployment: Deployment, params: dict[str, Any]) -> _Outcome:
@@ -285,7 +330,7 @@ def deployment_run_action(*, deployment_id: int, task_id: str = "") -> None:
     if not Deployment.objects.filter(pk=deployment_id).exclude(pending_action="").exists():
         return
     if not attempt_claim(deployment_id=deployment_id, attempt_id=attempt_id):
-        raise Transient("another attempt is at work on this deployment")
+        raise RowBusy("another attempt is at work on this deployment")
     retrying = False
     try:
         _run_claimed_action(deployment_id=deployment_id)
@@ -309,7 +354,7 @@ def _run_claimed_action(*, deployment_id: int) -> None:
         return
     if deployment.state == State.SUBMITTING:
         # Not at the vendor yet (no id): try again once the submission has landed.
-        raise Transient("waiting for the submission to finish")
+        raise RowBusy("waiting for the submission to finish")
     action, params, actor = Action(deployment.pending_action), deployment.pending_params, deployment.pending_actor
     try:
         with provider_for(deployment.account) as provider:
@@ -360,6 +405,16 @@ def _finish_action(
         deployment.pending_actor = None
         if error is not None:
             _record_refusal(deployment, actor, message=f"{described} failed: {error}", fields=fields)
+            if deployment.state == State.DELETING:
+                # The delete of what a create may have made did not happen: say so, rather
+                # than leave the row "deleting" with nothing pending (found by the chaos suite);
+                # the next poll then shows what the vendor has, and it can be deleted again.
+                deployment_transition(
+                    deployment=deployment,
+                    to=State.FAILED,
+                    actor=None,
+                    message=f"Not deleted: {error}"[:MAX_MESSAGE],
+                )
             return
         _record_acceptance(deployment, actor, described=described, spec=spec)
         _move_after_acceptance(deployment, actor, action=action, remote=remote, gone=gone)
@@ -418,6 +473,35 @@ def _move_after_acceptance(
 
 
 def deployment_action_gave_up(*, deployment_id: int, message: str, task_id: str = "") -> None:
+    if _still_looking(deployment_id, message):
+        # The delete stays pending: the sweep sends it again (found from the database).
+        if task_id:
+            attempt_release(deployment_id=deployment_id, attempt_id=task_id)
+        return
     _finish_action(deployment_id, None, error=f"the vendor kept failing ({message})")
     if task_id:
         attempt_release(deployment_id=deployment_id, attempt_id=task_id)
+
+
+def _still_looking(deployment_id: int, message: str) -> bool:
+    """A delete of a row whose create may have reached the vendor, and that has not yet
+    found what it made, is never given up on: failing the row would drop the create's late
+    answer (found by the chaos suite). It stays pending, and the sweep sends it again."""
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update(of=("self",)).filter(pk=deployment_id).first()
+        if deployment is None or deployment.pending_action != Action.DELETE.value:
+            return False
+        if deployment.state != State.DELETING or deployment.external_id:
+            return False
+        deployment.pending_since = timezone.now()  # the sweep waits its margin from here
+        deployment.save(update_fields=["pending_since", "updated_at"])
+        event_record(
+            deployment,
+            kind=EventKind.INFO,
+            actor=None,
+            message=(
+                f"{deployment.get_vendor_display()} kept failing ({message}) while the worker looked for what "
+                "the create made; it looks again shortly"
+            )[:MAX_MESSAGE],
+        )
+    return True

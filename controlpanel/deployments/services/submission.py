@@ -312,6 +312,23 @@ def _save_submission(deployment_id: int, task_id: str, remote: Remote, verb: str
                 return _LATE_FOR_DELETING
             if deployment.state == State.DELETED:
                 return _LATE_FOR_DELETED
+            if deployment.state == State.FAILED:
+                # Failed meanwhile (a delete that could not find it yet, a deadline) while this
+                # create was on its way: never dropped, or it would bill unseen. Recorded, so
+                # the poll follows it from failed to what the vendor says.
+                deployment.external_id = remote.external_id
+                deployment.save(update_fields=["external_id", "updated_at"])
+                event_record(
+                    deployment,
+                    kind=EventKind.INFO,
+                    actor=None,
+                    message=(
+                        f"{verb} on {deployment.get_vendor_display()} as {remote.external_id} after it had failed; "
+                        "following it again"
+                    ),
+                )
+                ProviderAccount.objects.filter(pk=deployment.account_id).update(next_refresh_at=timezone.now())
+                return ""
         if deployment is None or deployment.state != State.SUBMITTING or deployment.submit_task_id != task_id:
             logger.warning(
                 "deployment_id=%s changed while submitting; not saving %s", deployment_id, remote.external_id

@@ -27,11 +27,20 @@ from django.utils import timezone
 from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.services.transitions import event_record
 from controlpanel.deployments.states import State
-from controlpanel.deployments.tasks import MAX_COUNTDOWN, deployment_action_task, submit_deployment_task
+from controlpanel.deployments.tasks import deployment_action_task, max_countdown, submit_deployment_task
+from providers.base import Transient
 
 logger = logging.getLogger(__name__)
 
 CLAIM_FIELDS = ("attempt_id", "attempt_claimed_at", "next_attempt_at")
+
+
+class RowBusy(Transient):
+    """Not the vendor: another attempt holds the row (or its submission has not landed).
+    Retried like any transient error, but never given up on: when the retries run out the
+    work stays pending, and the sweep sends it again once the row is free."""
+
+    row_busy = True  # read by the task, which cannot import this module at load time
 
 
 def claim_lifetime() -> dt.timedelta:
@@ -76,7 +85,7 @@ def attempt_release_for_retry(*, deployment_id: int, attempt_id: str) -> None:
     expect the retry within the longest countdown a task picks (the task then says exactly
     when, ``attempt_retry_at``). One UPDATE, so the sweep never sees the row unclaimed with
     no next attempt."""
-    attempt_release(deployment_id=deployment_id, attempt_id=attempt_id, retry_in=MAX_COUNTDOWN)
+    attempt_release(deployment_id=deployment_id, attempt_id=attempt_id, retry_in=max_countdown())
 
 
 def attempt_retry_at(*, deployment_id: int, countdown: float) -> None:
@@ -105,21 +114,25 @@ def deployments_sweep_submissions(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     free = _claim_free(now)
-    queued = Deployment.objects.filter(free, _overdue(now, "state_changed_at"), state=State.QUEUED)
-    for pk in queued.values_list("pk", flat=True):
-        # Written first: the next sweep waits another interval before sending again.
-        if Deployment.objects.filter(free, pk=pk, state=State.QUEUED).update(next_attempt_at=now):
+    overdue = _overdue(now, "state_changed_at")
+    queued = Deployment.objects.filter(free, overdue, state=State.QUEUED)
+    for pk, waiting_since in queued.values_list("pk", "state_changed_at"):
+        # Written first, and only by the sweep that finds it still overdue (two sweeps can run
+        # at once): the next sweep waits before sending again, longer each time (_resend_at).
+        if Deployment.objects.filter(free, overdue, pk=pk, state=State.QUEUED).update(
+            next_attempt_at=_resend_at(now, waiting_since)
+        ):
             logger.warning("deployment_id=%s queued and not picked up; sent again", pk)
             _note(pk, "No worker picked it up; sent again")
             submit_deployment_task.delay(pk)
             count += 1
     # submit_started_at stays the first attempt's start: the adoption window counts from it,
     # and moving it would refuse (and so pay twice for) what that attempt made.
-    stuck = Deployment.objects.filter(free, _overdue(now, "state_changed_at"), state=State.SUBMITTING)
-    for pk, old_task_id in stuck.values_list("pk", "submit_task_id"):
+    stuck = Deployment.objects.filter(free, overdue, state=State.SUBMITTING)
+    for pk, old_task_id, waiting_since in stuck.values_list("pk", "submit_task_id", "state_changed_at"):
         new_task_id = str(uuid.uuid4())
-        if Deployment.objects.filter(free, pk=pk, state=State.SUBMITTING, submit_task_id=old_task_id).update(
-            submit_task_id=new_task_id, next_attempt_at=now
+        if Deployment.objects.filter(free, overdue, pk=pk, state=State.SUBMITTING, submit_task_id=old_task_id).update(
+            submit_task_id=new_task_id, next_attempt_at=_resend_at(now, waiting_since)
         ):
             logger.warning("deployment_id=%s stuck submitting; re-sent as task %s", pk, new_task_id)
             _note(pk, "The attempt sending it went quiet; sent again, looking first for anything it made")
@@ -134,17 +147,31 @@ def deployments_sweep_actions(*, now: dt.datetime | None = None) -> int:
     count = 0
     free = _claim_free(now)
     due = Deployment.objects.filter(free, _overdue(now, "pending_since")).exclude(pending_action="")
-    for pk, action in due.values_list("pk", "pending_action"):
+    for pk, action, waiting_since in due.values_list("pk", "pending_action", "pending_since"):
         if (
             Deployment.objects.filter(free, _overdue(now, "pending_since"), pk=pk)
             .exclude(pending_action="")
-            .update(next_attempt_at=now)
+            .update(next_attempt_at=_resend_at(now, waiting_since))
         ):
             logger.warning("deployment_id=%s pending %s with no attempt alive; sent again", pk, action)
             _note(pk, f"“{action.capitalize()}” was not carried out by any worker; sent again")
             deployment_action_task.delay(pk)
             count += 1
     return count
+
+
+# However long work has waited, the sweep sends it again at least this often.
+MAX_RESEND_WAIT = dt.timedelta(minutes=10)
+
+
+def _resend_at(now: dt.datetime, waiting_since: dt.datetime | None) -> dt.datetime:
+    """When a re-sent piece of work counts as due again: after as long again as it has
+    waited so far (at most ``MAX_RESEND_WAIT``). A backlog the workers are merely slow to
+    reach is then re-sent a few times, not once per sweep: re-sending every row of a deep
+    queue on every pass floods the broker with copies the claims must turn away (found by
+    the chaos suite: 300 queued rows, each sent again every 4 s)."""
+    waited = now - waiting_since if waiting_since is not None else dt.timedelta(0)
+    return now + min(max(waited, dt.timedelta(0)), MAX_RESEND_WAIT)
 
 
 def _note(pk: int, message: str) -> None:

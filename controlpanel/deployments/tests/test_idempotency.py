@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from controlpanel.audit.models import AuditAction, AuditEntry
+from controlpanel.deployments import selectors as services_selectors
 from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, IdempotencyKey
 from controlpanel.deployments.services.submission import IDEMPOTENCY_TTL
@@ -149,6 +150,27 @@ def test_create_repeated_plain_post_redirects_to_the_same_deployment(logged_in, 
     assert Deployment.objects.filter(team=team).count() == 1
 
 
+def test_create_a_twin_post_that_finds_its_name_taken_by_the_first_gets_the_first_answer(logged_in, team, account):
+    """Found by the chaos suite: of two posts of one confirmation, the second looked for the
+    token before the first had committed, then found the name taken (Together's names are
+    unique) and showed the form with an error. It gets the first one's deployment instead."""
+    data = confirm_data(logged_in, account)
+    first = logged_in.post(create_url(), data)
+    real = services_selectors.deployment_for_idempotency_key
+    looks = []
+
+    def look(**kwargs):
+        looks.append(kwargs)
+        # The second post's first look comes before the first post's commit.
+        return None if len(looks) == 1 else real(**kwargs)
+
+    with mock.patch.object(services_selectors, "deployment_for_idempotency_key", side_effect=look):
+        second = logged_in.post(create_url(), data)
+    assert second.status_code == 302
+    assert second["Location"] == first["Location"]
+    assert Deployment.objects.filter(team=team).count() == 1
+
+
 def test_create_a_forged_token_is_not_trusted_and_asks_again(logged_in, team, account):
     data = {**confirm_data(logged_in, account), "idempotency_key": "<script>"}
     response = logged_in.post(create_url(), data, **HX)
@@ -169,8 +191,6 @@ def test_create_a_confirmation_without_a_token_creates_nothing(logged_in, team, 
 
 def test_create_refused_by_the_service_is_said_on_the_form(logged_in, team, account, monkeypatch):
     from django.core.exceptions import ValidationError
-
-    from controlpanel.deployments import services
 
     def refuse(**kwargs):
         raise ValidationError("This form was just submitted; reload the page to see the result.")

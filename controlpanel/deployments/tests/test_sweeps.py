@@ -63,7 +63,7 @@ def test_sweep_resends_an_action_whose_message_was_lost(account, sent):
     assert services.deployments_sweep_due(now=NOW) == 1
     sent["action"].assert_called_once_with(deployment.pk)
     deployment.refresh_from_db()
-    assert deployment.next_attempt_at == NOW  # the next sweep waits another interval
+    assert deployment.next_attempt_at == NOW + dt.timedelta(seconds=300)  # as long again as it waited
     assert "“Stop” was not carried out by any worker; sent again" in messages(deployment)
     assert services.deployments_sweep_due(now=NOW + dt.timedelta(seconds=10)) == 0
 
@@ -210,6 +210,43 @@ def test_sweep_resends_a_queued_row_nobody_picked_up(account, sent):
     assert services.deployments_sweep_due(now=NOW + dt.timedelta(seconds=5)) == 0
 
 
+def test_sweep_resends_a_backlog_with_growing_waits_not_on_every_pass(account, sent, settings):
+    """Found by the chaos suite: with 300 rows queued behind slow workers, every sweep sent
+    every one of them again (once per stale margin), flooding the broker with copies. Each
+    re-send now waits as long again as the row has waited."""
+    settings.PANEL_STALE_WORK_SECONDS = 4
+    deployment = DeploymentFactory(account=account, state=State.QUEUED)
+    Deployment.objects.filter(pk=deployment.pk).update(state_changed_at=ago(10), next_attempt_at=ago(10))
+    sends = [
+        services.deployments_sweep_due(now=NOW + dt.timedelta(seconds=t)) for t in (0, 0, 5, 10, 15, 20, 30, 45, 60)
+    ]
+    # Waited 10 s at the first send: due again 10 s + 4 s later (t=14, seen at 15), then it
+    # has waited 25 s: due at 15 + 25 + 4 = 44 (seen at 45).
+    assert sends == [1, 0, 0, 0, 1, 0, 0, 1, 0]
+    assert sent["queued"].call_count == 3
+
+
+def test_two_sweeps_at_once_send_a_row_once(account, sent):
+    deployment = DeploymentFactory(account=account, state=State.QUEUED)
+    Deployment.objects.filter(pk=deployment.pk).update(state_changed_at=ago(100), next_attempt_at=ago(100))
+    real_update = Deployment.objects.filter(pk=deployment.pk).update
+    # The other sweep wins the row between this sweep's read and its update.
+    from controlpanel.deployments.services import sweeps
+
+    original = sweeps._resend_at
+    raced = []
+
+    def other_sweep_first(now, waiting_since):
+        if not raced:
+            raced.append(True)
+            real_update(next_attempt_at=NOW)
+        return original(now, waiting_since)
+
+    with mock.patch.object(sweeps, "_resend_at", side_effect=other_sweep_first):
+        assert services.deployments_sweep_due(now=NOW) == 0
+    sent["queued"].assert_not_called()
+
+
 # --- a delete of a row whose create may have reached the vendor ----------------------------------
 
 
@@ -288,6 +325,38 @@ def test_a_create_that_lands_after_the_row_was_deleted_is_deleted_at_the_vendor(
     assert "Together AI created dep_gone after this deployment was deleted; deleted it there" in messages(
         Deployment.objects.get(pk=deployment.pk)
     )
+
+
+def test_a_create_that_lands_after_the_row_failed_is_recorded_not_dropped(account, api):
+    """Found by the chaos suite: a row failed while its create was on the way (a delete that
+    could not find it yet) dropped the create's answer, and the resource billed unseen."""
+    deployment = DeploymentFactory(account=account, name="late-failed")
+
+    def create_while_the_row_fails(request):
+        Deployment.objects.filter(pk=deployment.pk).update(state=State.FAILED)
+        return httpx.Response(200, json=item(name="late-failed", status="Updating", ready=0))
+
+    api.post("/deployments").mock(side_effect=create_while_the_row_fails)
+    services.deployment_submit(deployment_id=deployment.pk, task_id="t-1")
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.external_id) == (State.FAILED, "dep_late-failed")  # the poll follows it
+    assert "Created on Together AI as dep_late-failed after it had failed; following it again" in messages(deployment)
+
+
+def test_a_delete_still_looking_for_what_the_create_made_is_not_given_up(owner, account, sent):
+    """Found by the chaos suite: a delete of a row still submitting whose vendor kept failing
+    was given up, the row failed, and what the create made later was never deleted. It
+    stays pending for the sweep instead."""
+    deployment = submitting(account, "still-looking")
+    services.deployment_request_action(deployment=deployment, actor=owner, action=Action.DELETE)
+    attempt_claim(deployment_id=deployment.pk, attempt_id="a-7")
+    services.deployment_action_gave_up(deployment_id=deployment.pk, message="vendor error 503", task_id="a-7")
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.pending_action, deployment.attempt_id) == (State.DELETING, "delete", "")
+    assert any("kept failing (vendor error 503) while the worker looked" in m for m in messages(deployment))
+    later = timezone.now() + dt.timedelta(seconds=200)
+    assert services.deployments_sweep_due(now=later) == 1
+    sent["action"].assert_called_once_with(deployment.pk)
 
 
 # --- provisioning deadlines ---------------------------------------------------------------------

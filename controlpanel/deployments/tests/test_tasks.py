@@ -4,10 +4,17 @@ import httpx
 import pytest
 import respx
 from celery.exceptions import Retry
+from django.utils import timezone
 
-from controlpanel.deployments.models import Deployment
+from controlpanel.deployments.models import Deployment, EventKind
 from controlpanel.deployments.states import State
-from controlpanel.deployments.tasks import MAX_SUBMIT_RETRIES, refresh_accounts_task, submit_deployment_task
+from controlpanel.deployments.tasks import (
+    MAX_ACTION_RETRIES,
+    MAX_SUBMIT_RETRIES,
+    deployment_action_task,
+    refresh_accounts_task,
+    submit_deployment_task,
+)
 from tests.factories import DeploymentFactory
 
 
@@ -68,3 +75,17 @@ def test_refresh_sweep_leases_and_enqueues_each_due_account(account, monkeypatch
     refresh_accounts_task.apply()  # the lease holds: no second refresh in flight
     assert sent == [account.pk]
     assert Deployment.objects.count() == 1
+
+
+def test_action_task_whose_row_stayed_busy_keeps_the_action_pending_rather_than_blame_the_vendor(account):
+    """Found by the chaos suite: a stop whose row a killed worker's claim held through every
+    retry was given up as "the vendor kept failing". It stays pending for the sweep instead."""
+    deployment = DeploymentFactory(account=account, state=State.RUNNING, external_id="dep_busy")
+    Deployment.objects.filter(pk=deployment.pk).update(
+        pending_action="stop", pending_since=timezone.now(), attempt_id="dead-worker", attempt_claimed_at=timezone.now()
+    )
+    deployment_action_task.apply(args=(deployment.pk,), task_id="act-9", retries=MAX_ACTION_RETRIES)
+    deployment.refresh_from_db()
+    assert (deployment.pending_action, deployment.last_error) == ("stop", "")
+    assert not deployment.events.filter(kind=EventKind.ERROR).exists()
+    assert deployment.attempt_id == "dead-worker"  # not ours to release

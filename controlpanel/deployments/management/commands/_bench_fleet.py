@@ -119,7 +119,7 @@ def fleet_bench(
     # The transitions' INFO line per row (thousands) would bury the figures and cost time.
     logging.disable(logging.INFO)
     try:
-        with _throwaway_database(stdout):
+        with throwaway_database(stdout):
             summary = _Fleet(stdout, latency_ms).run(vendors, deployments, accounts)
     finally:
         logging.disable(logging.NOTSET)
@@ -128,16 +128,16 @@ def fleet_bench(
 
 
 @contextmanager
-def _throwaway_database(stdout: OutputWrapper) -> Iterator[None]:
+def throwaway_database(stdout: OutputWrapper, label: str = "bench") -> Iterator[None]:
     """A new database of the configured kind for the run, dropped after it (see the module's docstring)."""
     settings_dict = connection.settings_dict
     old_name, old_test = settings_dict["NAME"], dict(settings_dict.get("TEST") or {})
     folder = None
     if connection.vendor == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="bench-refresh-"))
-        name = str(folder / "bench.sqlite3")
+        folder = Path(tempfile.mkdtemp(prefix=f"{label}-"))
+        name = str(folder / f"{label}.sqlite3")
     else:
-        name = f"{str(old_name)[:40]}_bench_{uuid.uuid4().hex[:8]}"
+        name = f"{str(old_name)[:40]}_{label}_{uuid.uuid4().hex[:8]}"
     settings_dict["TEST"] = {**old_test, "NAME": name}
     try:
         started = time.perf_counter()

@@ -194,3 +194,64 @@ def test_nosana_events_failing_does_not_cost_the_logs(nosana_account, api):
     services.deployment_fetch_logs(deployment_id=deployment.pk)
     snapshot = LogSnapshot.objects.get(deployment=deployment)
     assert (snapshot.error, snapshot.events, len(snapshot.lines)) == ("", [], 1)
+
+
+# --- found by the chaos suite: a delete asked for while the create was in flight --------------
+
+
+def test_nosana_delete_while_submitting_stops_what_the_create_made_first_then_deletes_it(owner, nosana_account, api):
+    """Nosana deletes only STOPPED deployments: the panel's own delete of what a create made
+    stops it first and deletes it once stopped, instead of failing on "incorrect state" and
+    leaving the row deleting with nothing pending."""
+    deployment = nosana_deployment(nosana_account, state=State.SUBMITTING, submit_task_id="t-1")
+    Deployment.objects.filter(pk=deployment.pk).update(submit_attempts=1, submit_started_at=timezone.now())
+    deployment.refresh_from_db()
+    services.deployment_request_action(deployment=deployment, actor=owner, action=Action.DELETE)
+    running = dep(status="RUNNING", active_jobs=1)
+    api.get("/api/deployments").respond(200, json=page(running))
+    stop = api.post(f"/api/deployments/{DRAFT_ID}/stop").respond(200, json={"status": "STOPPING", "updated_at": "x"})
+    delete = api.delete(f"/api/deployments/{DRAFT_ID}").respond(204)
+    with pytest.raises(Transient):
+        services.deployment_run_action(deployment_id=deployment.pk, task_id="a-1")
+    deployment.refresh_from_db()
+    assert (stop.call_count, delete.call_count) == (1, 0)
+    assert (deployment.state, deployment.pending_action, deployment.external_id) == (State.DELETING, "delete", DRAFT_ID)
+    assert deployment.events.filter(message__startswith="Stopped it first").exists()
+
+    looked = api.get(f"/api/deployments/{DRAFT_ID}").respond(200, json=dep(status="STOPPED"))
+    services.deployment_run_action(deployment_id=deployment.pk, task_id="a-2")
+    deployment.refresh_from_db()
+    assert (stop.call_count, looked.call_count, delete.call_count) == (1, 1, 1)
+    assert (deployment.state, deployment.pending_action) == (State.DELETING, "")  # the poll confirms it
+
+
+def test_a_delete_of_what_a_create_made_that_fails_leaves_the_row_failed_not_deleting(owner, nosana_account, api):
+    """A refused delete of a row the panel had put in "deleting" says so and lets go: the row
+    is failed with the vendor's words (the poll then shows what the vendor has), never left
+    deleting with nothing pending."""
+    deployment = nosana_deployment(nosana_account, state=State.SUBMITTING, submit_task_id="t-1")
+    Deployment.objects.filter(pk=deployment.pk).update(submit_attempts=1, submit_started_at=timezone.now())
+    deployment.refresh_from_db()
+    services.deployment_request_action(deployment=deployment, actor=owner, action=Action.DELETE)
+    api.get("/api/deployments").respond(200, json=page(dep(status="RUNNING", active_jobs=1)))
+    api.get(f"/api/deployments/{DRAFT_ID}").respond(200, json=dep(status="RUNNING", active_jobs=1))
+    refused = {"error": "Deployment is in the incorrect state."}
+    api.post(f"/api/deployments/{DRAFT_ID}/stop").respond(500, json=refused)
+    services.deployment_run_action(deployment_id=deployment.pk, task_id="a-1")
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.pending_action) == (State.FAILED, "")
+    event = deployment.events.filter(kind=EventKind.STATE, to_state=State.FAILED).get()
+    assert event.message == "Not deleted: Deployment is in the incorrect state."
+
+
+def test_a_delete_of_what_a_create_made_that_gave_up_leaves_the_row_failed_not_deleting(owner, nosana_account):
+    deployment = nosana_deployment(nosana_account, state=State.SUBMITTING, submit_task_id="t-1")
+    Deployment.objects.filter(pk=deployment.pk).update(submit_attempts=1, submit_started_at=timezone.now())
+    deployment.refresh_from_db()
+    services.deployment_request_action(deployment=deployment, actor=owner, action=Action.DELETE)
+    Deployment.objects.filter(pk=deployment.pk).update(external_id=DRAFT_ID)  # found, then the vendor kept failing
+    services.deployment_action_gave_up(deployment_id=deployment.pk, message="vendor error 503")
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.pending_action) == (State.FAILED, "")
+    event = deployment.events.filter(kind=EventKind.STATE, to_state=State.FAILED).get()
+    assert event.message == "Not deleted: the vendor kept failing (vendor error 503)"
