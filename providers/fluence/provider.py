@@ -33,6 +33,7 @@ from providers.base import (
     AuthError,
     Charge,
     ErrorDetail,
+    Listing,
     LogLines,
     NotFound,
     Offer,
@@ -203,6 +204,23 @@ class FluenceProvider(Provider):
                 continue
             out.append(self.to_remote(detail if isinstance(detail, dict) else item, kind, now=now))
         return out
+
+    # VM and bare-metal rows carry ``status`` and ``domain``, enough for state; container
+    # rows have no ``container_status`` or network [V: fluencelabs/docs
+    # ``docs/build/api/overview.md``, "List instances" and "Get instance"], so an ACTIVE
+    # container's state needs its detail (``detail_needed``), and every detail (billing,
+    # ports, ``ssh_connection``) is only in ``GET`` by id.
+    list_is_detailed: ClassVar[bool] = False
+
+    def listing(self) -> Listing:
+        """The three collections, rows alone; unpaged [V], so always complete."""
+        now = dt.datetime.now(dt.UTC)
+        remotes = []
+        for kind, item in self._listed():
+            remote = self.to_remote(item, kind, detailed=False, now=now)
+            remote.detail_needed = kind == CONTAINER and vendor_status(item) == "ACTIVE"
+            remotes.append(remote)
+        return Listing(remotes, complete=True)
 
     def find_by_name(self, name: str) -> Remote | None:
         """Names are not unique [?]: the newest instance with this name that has not ended."""

@@ -24,6 +24,7 @@ from providers.base import (
     Action,
     AuthError,
     ErrorDetail,
+    Listing,
     NotFound,
     Offer,
     Provider,
@@ -45,7 +46,10 @@ logger = logging.getLogger(__name__)
 # at most this many pages of 100, newest first (GET /predictions, cursor paged [V]).
 RECENT_WINDOW = dt.timedelta(minutes=30)
 MAX_PREDICTION_PAGES = 5
-MAX_LIST_PAGES = 200  # a guard against a vendor that never says next: null
+# A guard against a vendor that never says next: null. The list has no page size [V: the
+# published OpenAPI, deployments.list]; at the twin's 20 a page (its own guess) 1,000 pages
+# reach 20,000 deployments, far past 5,000, so a large account's list is still complete.
+MAX_LIST_PAGES = 1000
 
 Predictions = list[dict[str, Any]]
 
@@ -144,17 +148,26 @@ class ReplicateProvider(Provider):
         return urlunsplit((base.scheme, base.netloc, link.path, link.query, ""))
 
     def _pages(self, path: str, *, params: dict[str, Any] | None = None, limit: int = MAX_LIST_PAGES) -> list[Any]:
+        return self._paged(path, params=params, limit=limit)[0]
+
+    def _paged(
+        self, path: str, *, params: dict[str, Any] | None = None, limit: int = MAX_LIST_PAGES
+    ) -> tuple[list[Any], bool]:
+        """Every page's ``results`` following ``next`` [V], and whether the list ended
+        (``next`` null) rather than at ``limit`` or on a link seen before."""
         results: list[Any] = []
         url: str | None = path
         seen: set[str] = set()
         for _ in range(limit):
-            if url is None or url in seen:
-                break
+            if url is None:
+                return results, True
+            if url in seen:
+                return results, False
             seen.add(url)
             data = self._http.get(url, params=params if url == path else None).json()
             results += (data or {}).get("results") or []
             url = self._next((data or {}).get("next"))
-        return results
+        return results, url is None
 
     # --- recent predictions: the only health record ------------------------------------------
     def recent_predictions(self, *, now: dt.datetime | None = None) -> Predictions | None:
@@ -214,15 +227,19 @@ class ReplicateProvider(Provider):
         return self._with_health(self._http.get(self._path(external_id)).json())
 
     def list_remotes(self) -> list[Remote]:
-        items = self._pages("/deployments")
+        return self.listing().remotes
+
+    def listing(self) -> Listing:
+        items, complete = self._paged("/deployments")
         now = dt.datetime.now(dt.UTC)
         refs = [mapping.external_id_of(i) for i in items]
         predictions = self.recent_predictions(now=now) if items else []
         grouped = self._group(predictions, refs) if predictions is not None else {}
-        return [
+        remotes = [
             self.to_remote(i, grouped.get(ref) if predictions is not None else None, now=now)
             for i, ref in zip(items, refs, strict=True)
         ]
+        return Listing(remotes, complete=complete)
 
     def find_by_name(self, name: str) -> Remote | None:
         try:
