@@ -418,9 +418,14 @@ class Provider:
     # motion or ``detail_needed``, plus a few steady ones in rotation.
     list_is_detailed: ClassVar[bool] = True
 
-    def listing(self) -> Listing:
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
         """Every deployment of the account from its list alone, and whether every page was
-        read. By default ``list_remotes()``, complete (it raises when a page fails)."""
+        read. ``known`` is what the panel stored of each (``raw`` by external id) and
+        ``since`` when it last listed, for a vendor that can read only what is new since
+        (Replicate's predictions). By default ``list_remotes()``, complete (it raises when
+        a page fails)."""
         return Listing(list(self.list_remotes()), complete=True)
 
     def detail(self, listed: Remote) -> Remote:

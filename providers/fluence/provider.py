@@ -212,7 +212,9 @@ class FluenceProvider(Provider):
     # ports, ``ssh_connection``) is only in ``GET`` by id.
     list_is_detailed: ClassVar[bool] = False
 
-    def listing(self) -> Listing:
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
         """The three collections, rows alone; unpaged [V], so always complete."""
         now = dt.datetime.now(dt.UTC)
         remotes = []

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -221,7 +221,9 @@ class NosanaProvider(Provider):
     # scheduled runs) is ``detail_needed``: its jobs tell which, read by ``get``.
     list_is_detailed: ClassVar[bool] = False
 
-    def listing(self) -> Listing:
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
         items, complete = self._paged()
         remotes = []
         for item in items:

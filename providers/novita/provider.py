@@ -331,7 +331,9 @@ class NovitaProvider(Provider):
     # are only in ``GET /gpu/instance`` [V], which the refresh reads for the rows it picks.
     list_is_detailed: ClassVar[bool] = False
 
-    def listing(self) -> Listing:
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
         items, complete = self._paged()
         return Listing([self.to_remote(item) for item in items], complete=complete)
 

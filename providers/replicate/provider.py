@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -38,7 +38,14 @@ from providers.base import (
 from providers.replicate import errors, mapping
 from providers.replicate.prices import hourly_rate
 from providers.replicate.rules import UPDATE_FIELDS, check_scale, check_spec
-from providers.replicate.statuses import STATUS_TABLE, configuration, created, delete_blocked, instances
+from providers.replicate.statuses import (
+    STATUS_TABLE,
+    TERMINAL,
+    configuration,
+    created,
+    delete_blocked,
+    instances,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,11 @@ logger = logging.getLogger(__name__)
 # at most this many pages of 100, newest first (GET /predictions, cursor paged [V]).
 RECENT_WINDOW = dt.timedelta(minutes=30)
 MAX_PREDICTION_PAGES = 5
+# The panel's refresh reads one page (100, newest first) of the predictions created since
+# its last list, less this overlap (a prediction made while that list was read), or since
+# the oldest one it remembers still running, whichever is earlier, so that one's end is
+# seen too; what it remembers of each deployment's recent ones (``raw``) fills in the rest.
+SINCE_OVERLAP = dt.timedelta(seconds=30)
 # A guard against a vendor that never says next: null. The list has no page size [V: the
 # published OpenAPI, deployments.list]; at the twin's 20 a page (its own guess) 1,000 pages
 # reach 20,000 deployments, far past 5,000, so a large account's list is still complete.
@@ -229,17 +241,50 @@ class ReplicateProvider(Provider):
     def list_remotes(self) -> list[Remote]:
         return self.listing().remotes
 
-    def listing(self) -> Listing:
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
+        """Every deployment (its list pages), and one page of predictions: those created
+        after ``since`` (see ``SINCE_OVERLAP``), merged with what ``known`` remembers of
+        each deployment's recent ones, so the health of each reads as if the whole
+        window had been read."""
         items, complete = self._paged("/deployments")
         now = dt.datetime.now(dt.UTC)
         refs = [mapping.external_id_of(i) for i in items]
-        predictions = self.recent_predictions(now=now) if items else []
-        grouped = self._group(predictions, refs) if predictions is not None else {}
-        remotes = [
-            self.to_remote(i, grouped.get(ref) if predictions is not None else None, now=now)
-            for i, ref in zip(items, refs, strict=True)
-        ]
+        remembered = {ref: list(((known or {}).get(ref) or {}).get("recent_predictions") or []) for ref in refs}
+        fresh = self._predictions_page(self._predictions_after(now, since, remembered)) if items else []
+        grouped = self._group(fresh or [], refs)
+        remotes = []
+        for item, ref in zip(items, refs, strict=True):
+            merged = _merged(remembered[ref], grouped[ref], now=now)
+            remotes.append(self.to_remote(item, merged if fresh is not None else None, now=now))
         return Listing(remotes, complete=complete)
+
+    @staticmethod
+    def _predictions_after(
+        now: dt.datetime, since: dt.datetime | None, remembered: Mapping[str, Predictions]
+    ) -> dt.datetime:
+        start = now - RECENT_WINDOW
+        if since is None:
+            return start
+        after = since - SINCE_OVERLAP
+        for predictions in remembered.values():
+            for prediction in predictions:
+                if prediction.get("status") not in TERMINAL:
+                    after = min(after, created(prediction) - dt.timedelta(seconds=1))
+        return max(start, after)
+
+    def _predictions_page(self, after: dt.datetime) -> Predictions | None:
+        """One page of ``GET /predictions?created_after=`` (100, newest first [V]);
+        ``None`` when it cannot be read."""
+        stamp = after.isoformat(timespec="seconds").replace("+00:00", "Z")
+        try:
+            return self._pages("/predictions", params={"created_after": stamp}, limit=1)
+        except AuthError:
+            raise
+        except ProviderError as exc:
+            logger.warning("replicate: recent predictions unavailable: %s", exc.message)
+            return None
 
     def find_by_name(self, name: str) -> Remote | None:
         try:
@@ -314,3 +359,14 @@ class ReplicateProvider(Provider):
         items = self._http.get("/hardware").json()
         offers = (mapping.hardware_offer(item) for item in (items if isinstance(items, list) else []))
         return [offer for offer in offers if offer is not None]
+
+
+def _merged(remembered: Predictions, fresh: Predictions, *, now: dt.datetime) -> Predictions:
+    """A deployment's predictions of the last ``RECENT_WINDOW``: what the panel remembered
+    (summaries), updated by what this poll's page says (newer answers win, by id)."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for prediction in [*remembered, *(mapping.summary(p) for p in fresh)]:
+        key = str(prediction.get("id") or "")
+        by_id[key or f"#{len(by_id)}"] = dict(prediction)
+    start = now - RECENT_WINDOW
+    return [p for p in by_id.values() if created(p) >= start]

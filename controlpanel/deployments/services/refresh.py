@@ -129,7 +129,7 @@ class _Budget:
 
 def _reconcile(account: ProviderAccount, provider: Provider, rows: list[Deployment], clock: _Budget) -> bool:
     """Match the list against the rows; False when the time budget stopped it part-way."""
-    listing = provider.listing()
+    listing = provider.listing(known={d.external_id: d.raw for d in rows}, since=account.last_refreshed_at)
     remotes = {remote.external_id: remote for remote in listing.remotes}
     missing = [d for d in rows if d.external_id not in remotes]
     suspect = _suspect_list(account, rows, missing, listing)

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import respx
 from celery.exceptions import SoftTimeLimitExceeded
+from django.urls import reverse
 from django.utils import timezone
 
 from controlpanel.credentials.models import ProviderAccount
@@ -302,3 +303,16 @@ def test_refresh_struck_by_the_soft_limit_half_way_is_finished_by_the_next_one(a
     ProviderAccount.objects.filter(pk=account.pk).update(refresh_lease_until=None)
     assert refresh(account) is True
     assert Deployment.objects.filter(state=State.RUNNING, detail_checked_at__isnull=False).count() == 6
+
+
+def test_deployment_page_says_when_its_details_were_last_read(account, mock, logged_in):
+    world = World(mock, 3)
+    rows = fleet(account, world)
+    refresh(account)
+    earlier = timezone.now() - dt.timedelta(minutes=7)
+    Deployment.objects.filter(pk=rows[0].pk).update(detail_checked_at=earlier, checked_at=timezone.now())
+    page = logged_in.get(reverse("deployments:detail", args=[rows[0].pk])).content.decode()
+    assert "details read" in page
+    assert "7 min ago" in page
+    dashboard = logged_in.get(reverse("deployments:dashboard")).content.decode()
+    assert "details read 7 min ago" in dashboard
