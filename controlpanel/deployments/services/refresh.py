@@ -207,12 +207,18 @@ def _apply_with_details(account: ProviderAccount, provider: Provider, listed: li
         period=settings.PANEL_REFRESH_DETAIL_PERIOD_SECONDS,
         budget=settings.PANEL_REFRESH_DETAIL_BUDGET,
     )
-    _mark_checked([item.deployment.pk for item in plan.steady])
-    for done, item in enumerate(plan.from_list, start=1):
-        if not item.remote.detail_needed:
-            _refresh_one(provider, item.deployment, merged_with_stored(item.remote, item.deployment))
-        if (done < len(plan.from_list) or plan.detail) and clock.spent():
-            return False
+    unchanged = [item.deployment.pk for item in plan.steady]
+    try:
+        for done, item in enumerate(plan.from_list, start=1):
+            merged = merged_with_stored(item.remote, item.deployment)
+            if item.remote.detail_needed or remote_unchanged(item.deployment, merged):
+                unchanged.append(item.deployment.pk)  # its state waits for its detail read
+                continue
+            _refresh_one(provider, item.deployment, merged)
+            if (done < len(plan.from_list) or plan.detail) and clock.spent():
+                return False
+    finally:
+        _mark_checked(unchanged)
     if not plan.detail:
         return True
     pool = ThreadPoolExecutor(max_workers=max(1, settings.PANEL_REFRESH_DETAIL_CONCURRENCY))

@@ -221,8 +221,16 @@ class _Fleet:
         return fleet
 
     def _settle(self, fleet: list[_Account]) -> None:
-        """The untimed first poll: every row provisioning -> running, as after a fleet's first minute."""
+        """The untimed first polls: every row provisioning -> running, as after a fleet's first
+        minute, and every row's detail read once (more than one poll where an account holds
+        more rows than the detail budget)."""
         self._refresh_all(fleet)
+        polls = 1
+        while Deployment.objects.filter(detail_checked_at__isnull=True).exists() and polls < 100:
+            self._refresh_all(fleet)
+            polls += 1
+        if polls > 1:
+            self.stdout.write(f"{polls} untimed first polls read every row's details once")
         states = Counter(Deployment.objects.values_list("state", flat=True))
         if states != {State.RUNNING.value: sum(len(item.seeded) for item in fleet)}:
             raise CommandError(f"after the first poll the panel's rows read as {dict(states)}")
