@@ -156,8 +156,8 @@ def _suspect_list(
 ) -> bool:
     """A list that dropped a large share of the rows it should have at once (rows being
     deleted are expected to go) is not written through: logged and said on the key's row."""
-    expected = [d for d in rows if d.state != State.DELETING and d.pending_action != Action.DELETE.value]
-    gone = [d for d in missing if d in expected]
+    expected = {d.pk for d in rows if d.state != State.DELETING and d.pending_action != Action.DELETE.value}
+    gone = [d for d in missing if d.pk in expected]
     share = settings.PANEL_REFRESH_SUSPECT_SHARE
     suspect = len(gone) > settings.PANEL_REFRESH_SUSPECT_MIN and len(gone) * 100 > share * len(expected)
     if suspect:
@@ -168,7 +168,7 @@ def _suspect_list(
         )
         logger.warning("account_id=%s suspect list: %s missing of %s; rows kept", account.pk, len(gone), len(expected))
         ProviderAccount.objects.filter(pk=account.pk).update(
-            refresh_suspect=message[:500], refresh_suspect_at=timezone.now()
+            refresh_suspect=message[:500], refresh_suspect_at=account.refresh_suspect_at or timezone.now()
         )
     elif account.refresh_suspect:
         ProviderAccount.objects.filter(pk=account.pk).update(refresh_suspect="", refresh_suspect_at=None)
