@@ -70,14 +70,14 @@ def account_claim_due_refresh(*, now: dt.datetime | None = None) -> list[int]:
         .values_list("pk", flat=True)
         .distinct()
     )
-    return [pk for pk in list(candidates) if _claim(pk, now=now)]
+    return [pk for pk in list(candidates) if account_claim_refresh(account_id=pk, now=now)]
 
 
-def _claim(pk: int, *, now: dt.datetime) -> bool:
+def account_claim_refresh(*, account_id: int, now: dt.datetime) -> bool:
     """Lease one account's refresh by a conditional UPDATE: False if another holds it."""
     lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
     lease_until = now + dt.timedelta(seconds=settings.PANEL_REFRESH_LEASE_SECONDS)
-    return bool(ProviderAccount.objects.filter(lease_free, pk=pk).update(refresh_lease_until=lease_until))
+    return bool(ProviderAccount.objects.filter(lease_free, pk=account_id).update(refresh_lease_until=lease_until))
 
 
 def account_refresh(*, account_id: int) -> bool:
@@ -417,7 +417,7 @@ def _finish_refresh(account: ProviderAccount, error: str, *, finished: bool = Tr
         last_refresh_error=error[:500],
         updated_at=now,  # moves the dashboard's version: "checked N s ago" is news too
     )
-    if not finished and _claim(account.pk, now=now):
+    if not finished and account_claim_refresh(account_id=account.pk, now=now):
         # The rest in a follow-up task, holding the lease; should its message be lost, the
         # lease runs out and the sweep hands the account out again (it is due now).
         refresh_account_task.delay(account.pk)
