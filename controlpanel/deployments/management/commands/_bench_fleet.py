@@ -20,8 +20,9 @@ queues behind the twins' own work. Vendor calls are the requests the server coun
 
 Measured in one run, at that latency:
 (a) steady: every account refreshed once with ``account_refresh``, all accounts at once on
-    their own threads (as several workers would), after an untimed first poll made every
-    row running;
+    their own threads (as several workers would), after untimed first polls made every
+    row running and read every row's details once (more than one poll where an account
+    holds more rows than ``PANEL_REFRESH_DETAIL_BUDGET``);
 (b) changed: a tenth of each account's deployments stopped at the vendor (deleted where
     the vendor has no stop: Fluence) through the twin's own route, so its store holds what
     the vendor would say, then every account refreshed again the same way;
