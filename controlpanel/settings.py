@@ -368,6 +368,21 @@ PANEL_REFRESH_SLOW_SECONDS = env_float("PANEL_REFRESH_SLOW_SECONDS", 30.0)
 PANEL_REFRESH_IDLE_SECONDS = env_float("PANEL_REFRESH_IDLE_SECONDS", 300.0)
 # A refresh lease not released by then (worker crashed) may be claimed again.
 PANEL_REFRESH_LEASE_SECONDS = env_int("PANEL_REFRESH_LEASE_SECONDS", 120)
+# List-first polling (controlpanel/deployments/services/refresh.py): for vendors whose list
+# says less than a read by id (Novita, Fluence, Nosana), a detail read goes to rows that are
+# new, changed in the list or in motion, plus steady rows in rotation so that every row's
+# detail is re-read at least once a PERIOD; at most BUDGET detail reads per poll of one
+# account, CONCURRENCY at a time (each through the account's rate limiter).
+PANEL_REFRESH_DETAIL_PERIOD_SECONDS = env_float("PANEL_REFRESH_DETAIL_PERIOD_SECONDS", 3600.0)
+PANEL_REFRESH_DETAIL_BUDGET = env_int("PANEL_REFRESH_DETAIL_BUDGET", 200)
+PANEL_REFRESH_DETAIL_CONCURRENCY = env_int("PANEL_REFRESH_DETAIL_CONCURRENCY", 4)
+# A refresh that has run this long stops between rows and continues in a follow-up task,
+# well before the task's soft time limit (CELERY_TASK_SOFT_TIME_LIMIT) could kill it.
+PANEL_REFRESH_TIME_BUDGET_SECONDS = env_float("PANEL_REFRESH_TIME_BUDGET_SECONDS", 30.0)
+# A list missing more than this share (percent) of an account's listed rows, and more than
+# SUSPECT_MIN rows, at once is suspect: logged, shown on the key's row, and no row is lost.
+PANEL_REFRESH_SUSPECT_SHARE = env_int("PANEL_REFRESH_SUSPECT_SHARE", 20)
+PANEL_REFRESH_SUSPECT_MIN = env_int("PANEL_REFRESH_SUSPECT_MIN", 5)
 # A worker whose last heartbeat is older than this is reported down by /healthz.
 PANEL_HEARTBEAT_MAX_AGE = env_int("PANEL_HEARTBEAT_MAX_AGE", 60)
 # Every page's "the worker is down" banner reads the heartbeats at most this often (0: always).
@@ -385,6 +400,9 @@ PANEL_RATE_LIMIT_FILE = Path(env_str("PANEL_RATE_LIMIT_FILE", str(VAR_DIR / "rat
 PANEL_RATE_LIMIT_MAX_WAIT = env_float("PANEL_RATE_LIMIT_MAX_WAIT", 10.0)
 PANEL_RATE_LIMIT_KEY_PREFIX = f"{_CACHE_PREFIX}:ratelimit:"
 # The sandbox's simulated provisioning time for new deployments.
+# Where the Novita twin counts its instance pages from: 0, as Novita's docs (pageNum ">= 0")
+# and the cnovita client read it, or 1, as Novita's MCP server does (page 0 then reads as 1).
+SANDBOX_NOVITA_PAGE_BASE = env_int("SANDBOX_NOVITA_PAGE_BASE", 0)
 SANDBOX_PROVISION_SECONDS = env_float("SANDBOX_PROVISION_SECONDS", 6.0)
 # Nosana's jobs run for the deployment's timeout in minutes; the sandbox runs each
 # "minute" for this many seconds (1.0: a 60-minute job ends after a minute).

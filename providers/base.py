@@ -163,10 +163,24 @@ class Remote:
     connection: dict[str, str] = field(default_factory=dict)
     # The vendor's answer, with any secret it contained masked by the adapter.
     raw: dict[str, Any] = field(default_factory=dict)
+    # Only in a ``Listing``: the list row alone cannot say the state (a Fluence container's
+    # ``container_status``, a Nosana deployment running no job), so a detail read tells it.
+    detail_needed: bool = False
 
     @property
     def primary_url(self) -> str:
         return next((e.url for e in self.endpoints if e.url), "")
+
+
+@dataclass
+class Listing:
+    """What one paged list of an account said: a ``Remote`` per row, made from the list
+    rows alone (no per-row call), and whether every page was read. An incomplete list
+    (paging stopped at its guard, a page count that never settled) proves nothing about
+    a row it lacks: the panel calls nothing lost from it."""
+
+    remotes: list[Remote]
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -432,6 +446,27 @@ class Provider:
 
     def list_remotes(self) -> Iterable[Remote]:
         raise Unsupported(f"{self.display_name} cannot list deployments")
+
+    # Whether ``listing()`` rows hold everything ``get()`` does. Where they do not (Novita's
+    # connection details, Fluence's container status and network, Nosana's jobs), the
+    # panel's refresh reads ``get()`` only for rows that are new, changed in the list, in
+    # motion or ``detail_needed``, plus a few steady ones in rotation.
+    list_is_detailed: ClassVar[bool] = True
+
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
+        """Every deployment of the account from its list alone, and whether every page was
+        read. ``known`` is what the panel stored of each (``raw`` by external id) and
+        ``since`` when it last listed, for a vendor that can read only what is new since
+        (Replicate's predictions). By default ``list_remotes()``, complete (it raises when
+        a page fails)."""
+        return Listing(list(self.list_remotes()), complete=True)
+
+    def detail(self, listed: Remote) -> Remote:
+        """What a read of one listed row adds to the list's view of it: by default ``get``;
+        an adapter may read less (Nosana reads only the jobs a list row leaves open)."""
+        return self.get(listed.external_id)
 
     def find_by_name(self, name: str) -> Remote | None:
         return next((r for r in self.list_remotes() if r.name == name and r.state != RemoteState.DELETED), None)

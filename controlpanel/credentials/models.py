@@ -69,6 +69,10 @@ class ProviderAccount(models.Model):
     next_refresh_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_refresh_error = models.CharField(max_length=500, blank=True)
+    # A list that dropped a large share of the account's live rows at once: not written
+    # through (rows kept), said here and on the key's row until a list looks whole again.
+    refresh_suspect = models.CharField(max_length=500, blank=True)
+    refresh_suspect_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -45,6 +45,11 @@ class Deployment(models.Model):
     replicas_desired = models.IntegerField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
+    # List-first polling (services/refresh.py): when the vendor's detail answer was last
+    # read (the list alone says less for some vendors), and a digest of the list row as it
+    # was then, so a row the list shows changed gets its detail read at once.
+    detail_checked_at = models.DateTimeField(null=True, blank=True)
+    list_digest = models.CharField(max_length=64, blank=True)
 
     # Money: the estimate shown when it was submitted, the current burn, and the total.
     estimated_price_per_hour = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)

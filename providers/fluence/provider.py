@@ -33,6 +33,7 @@ from providers.base import (
     AuthError,
     Charge,
     ErrorDetail,
+    Listing,
     LogLines,
     NotFound,
     Offer,
@@ -214,6 +215,25 @@ class FluenceProvider(Provider):
 
     def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
         return spec_from_detail(remote.raw, kind_from(None, remote.raw))
+
+    # VM and bare-metal rows carry ``status`` and ``domain``, enough for state; container
+    # rows have no ``container_status`` or network [V: fluencelabs/docs
+    # ``docs/build/api/overview.md``, "List instances" and "Get instance"], so an ACTIVE
+    # container's state needs its detail (``detail_needed``), and every detail (billing,
+    # ports, ``ssh_connection``) is only in ``GET`` by id.
+    list_is_detailed: ClassVar[bool] = False
+
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
+        """The three collections, rows alone; unpaged [V], so always complete."""
+        now = dt.datetime.now(dt.UTC)
+        remotes = []
+        for kind, item in self._listed():
+            remote = self.to_remote(item, kind, detailed=False, now=now)
+            remote.detail_needed = kind == CONTAINER and vendor_status(item) == "ACTIVE"
+            remotes.append(remote)
+        return Listing(remotes, complete=True)
 
     def find_by_name(self, name: str) -> Remote | None:
         """Names are not unique [?]: the newest instance with this name that has not ended."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from providers.base import (
     AuthError,
     Charge,
     ErrorDetail,
+    Listing,
     LogLines,
     Offer,
     Provider,
@@ -186,25 +187,56 @@ class NosanaProvider(Provider):
         return self._with_jobs(self._http.get(self._path(external_id)).json())
 
     def _pages(self, **params: Any) -> Iterable[dict[str, Any]]:
-        """Every deployment, page by page, following ``cursor_next`` [V]."""
+        return self._paged(**params)[0]
+
+    def _paged(self, **params: Any) -> tuple[list[dict[str, Any]], bool]:
+        """Every deployment, page by page, following ``cursor_next`` [V], and whether the
+        list is complete (it ended without a next cursor, not at the loop guard or on a
+        cursor seen before)."""
         cursor, seen = None, set()
+        out: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
             query = {"limit": PAGE_LIMIT, **params, **({"cursor": cursor} if cursor else {})}
             data = self._http.get("/api/deployments", params=query).json()
             if isinstance(data, list):  # older servers answer a bare array, unpaged
-                yield from (d for d in data if isinstance(d, dict))
-                return
-            yield from (d for d in (data.get("deployments") or []) if isinstance(d, dict))
+                return [*out, *(d for d in data if isinstance(d, dict))], True
+            out += [d for d in (data.get("deployments") or []) if isinstance(d, dict)]
             cursor = (data.get("pagination") or {}).get("cursor_next")
-            if not cursor or cursor in seen:
-                return
+            if not cursor:
+                return out, True
+            if cursor in seen:
+                return out, False
             seen.add(cursor)
         logger.warning("nosana: stopped paging deployments after %s pages", MAX_PAGES)
+        return out, False
 
     def list_remotes(self) -> Iterable[Remote]:
         # Paged calls for the account, plus one jobs call per RUNNING deployment with no
         # job running (and the public market list once, for prices): see ``_with_jobs``.
         return [self._with_jobs(item) for item in self._pages()]
+
+    # Every listed deployment carries ``active_jobs``, the count of its RUNNING jobs [V:
+    # nosana-ci/nosana-deployment-manager ``src/router/routes/get/deployments/list.ts``]:
+    # state from the list alone. A RUNNING one with no job running (queued, or between
+    # scheduled runs) is ``detail_needed``: its jobs tell which, read by ``get``.
+    list_is_detailed: ClassVar[bool] = False
+
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
+        items, complete = self._paged()
+        remotes = []
+        for item in items:
+            remote = self.to_remote(item, None)
+            remote.detail_needed = item.get("status") == "RUNNING" and not active_jobs(item)
+            remotes.append(remote)
+        return Listing(remotes, complete=complete)
+
+    def detail(self, listed: Remote) -> Remote:
+        """The list row already holds the deployment as a read by id would [V:
+        ``getDeploymentById.ts`` answers the same shape as ``list.ts``]: only its jobs,
+        where the row leaves them open, are read."""
+        return self._with_jobs(dict(listed.raw)) if listed.raw.get("id") else self.get(listed.external_id)
 
     def find_by_name(self, name: str) -> Remote | None:
         """Names are not unique [V]: ask with ``name=`` (the server may ignore it, so the

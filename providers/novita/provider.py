@@ -8,8 +8,9 @@ as the string ``"8000/http, 22/tcp"``, ``networkStorages[{Id, mountPoint}]``...)
 [C] = public client code, [I] = inferred.
 
 Choices where the contract is silent:
-- The list answer has no connection details (§6), so ``list_remotes()`` reads ``get``
-  for each *running* instance, like Nosana's jobs call per RUNNING deployment.
+- The list answer has no connection details (§6): ``listing()`` (the panel's refresh) reads
+  the list alone, and the refresh reads ``get`` only for the rows it picks; ``list_remotes()``
+  still reads ``get`` for each *running* instance (for callers that want everything).
 - No POST is retried, and a POST whose answer was lost is checked by a GET (start, stop,
   restart, delete answer CONFLICT when repeated: the reached state counts as done).
 - The account metadata's templates (private and official, one page of ``PAGE_SIZE`` each)
@@ -32,6 +33,7 @@ from providers.base import (
     AuthError,
     Charge,
     ErrorDetail,
+    Listing,
     LogLines,
     NotFound,
     Offer,
@@ -258,19 +260,27 @@ class NovitaProvider(Provider):
         return self.to_remote(self._item(external_id))
 
     def _pages(self, **filters: Any) -> list[dict[str, Any]]:
-        """Every instance, whichever way the server counts its pages. ``pageNum`` is
-        documented as ">= 0" [V: Novita's docs, "List Instances"] and the ``cnovita`` client
-        starts at 0 [C: cnovita 0.3.0 on PyPI, ``cnovita/core/client.py``,
-        ``gpu_list_instances(page_num=0)``], while Novita's MCP server starts at 1 [C, per
-        the contract's corrections; not checked here]. So page 0 comes first and the
-        answers tell the base: page 1 repeating page 0 is a server counting from 1 that
-        reads 0 as 1, and an empty page 0 with rows left is one that has no page 0.
-        Paging ends at ``total`` distinct ids, on an empty page, or on a page that brings
-        nothing new (a server that ignores ``pageNum``; also how it ends without ``total``)."""
+        return self._paged(**filters)[0]
+
+    def _paged(self, **filters: Any) -> tuple[list[dict[str, Any]], bool]:
+        """Every instance, whichever way the server counts its pages, and whether the list
+        is known complete. ``pageNum`` is documented as ">= 0" [V: Novita's docs, "List
+        Instances"] and the ``cnovita`` client starts at 0 [C: cnovita 0.3.0 on PyPI,
+        ``cnovita/core/client.py``, ``gpu_list_instances(page_num=0)``], while Novita's MCP
+        server starts at 1 [C, per the contract's corrections; not checked here]. So page 0
+        comes first and the answers tell the base: page 1 repeating page 0 is a server
+        counting from 1 that reads 0 as 1, and an empty page 0 with rows left is one that
+        has no page 0. Paging ends at ``total`` distinct ids, on an empty page, or on a page
+        that brings nothing new (a server that ignores ``pageNum``). A short page is not an
+        end without ``total``: a server may cap ``pageSize`` below ours. Complete means it
+        ended with every row ``total`` counts (or, without ``total``, on an empty page); a
+        repeated page short of ``total``, or the loop guard, leaves it incomplete."""
         seen: dict[str, dict[str, Any]] = {}
         first_ids: list[str] | None = None
+        total: int | None = None
         for page in range(MAX_PAGES):
-            items, total = self._list_page(page, filters)
+            items, page_total = self._list_page(page, filters)
+            total = page_total if page_total is not None else total
             ids = [str(item.get("id") or "") for item in items]
             fresh = 0
             for key, item in zip(ids, items, strict=True):
@@ -278,20 +288,19 @@ class NovitaProvider(Provider):
                     seen[key] = item
                     fresh += 1
             if total is not None and len(seen) >= total:
-                break
+                return list(seen.values()), True
             if not items:
-                if page == 0:
+                if page == 0 and (total is None or total > 0):
                     continue  # a server counting from 1 may have no page 0
-                break
+                return list(seen.values()), total is None or len(seen) >= total
             if not fresh:
                 if page == 1 and ids == first_ids:
                     continue  # it read 0 as 1: page 2 is the next one
-                break
+                return list(seen.values()), False
             if page == 0:
                 first_ids = ids
-        else:
-            logger.warning("novita: stopped paging instances after %s pages", MAX_PAGES)
-        return list(seen.values())
+        logger.warning("novita: stopped paging instances after %s pages", MAX_PAGES)
+        return list(seen.values()), False
 
     def _list_page(self, page: int, filters: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
         """One ``GET /gpu/instances`` page: its instances and ``total`` (``None`` if absent) [V]."""
@@ -321,6 +330,17 @@ class NovitaProvider(Provider):
         # The get answer (``remote.raw``, passwords masked) carries every create field
         # an instance keeps; ``spec_from_instance`` is the reading updates use too.
         return spec_from_instance(remote.raw)
+
+    # The list carries ``status``, ``statusError``, ``billingMode`` and ``endTime`` [V:
+    # Novita's docs, "List Instances"], enough for state and price; connection details
+    # are only in ``GET /gpu/instance`` [V], which the refresh reads for the rows it picks.
+    list_is_detailed: ClassVar[bool] = False
+
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
+        items, complete = self._paged()
+        return Listing([self.to_remote(item) for item in items], complete=complete)
 
     def find_by_name(self, name: str) -> Remote | None:
         """Names are not unique and the ``name`` filter is fuzzy [V/I]: exact matches only,

@@ -82,6 +82,8 @@ def summary(prediction: Mapping[str, Any]) -> dict[str, Any]:
     metrics = prediction.get("metrics") or {}
     if isinstance(metrics, dict) and metrics.get("predict_time") is not None:
         out["predict_time"] = metrics["predict_time"]
+    elif prediction.get("predict_time") is not None:  # a summary read back from ``raw``
+        out["predict_time"] = prediction["predict_time"]
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -25,6 +25,7 @@ from providers.base import (
     Activity,
     AuthError,
     ErrorDetail,
+    Listing,
     NotFound,
     Offer,
     Provider,
@@ -41,6 +42,7 @@ from providers.replicate.rules import UPDATE_FIELDS, check_scale, check_spec
 from providers.replicate.statuses import (
     BUSY,
     STATUS_TABLE,
+    TERMINAL,
     configuration,
     created,
     delete_blocked,
@@ -54,7 +56,15 @@ logger = logging.getLogger(__name__)
 # at most this many pages of 100, newest first (GET /predictions, cursor paged [V]).
 RECENT_WINDOW = dt.timedelta(minutes=30)
 MAX_PREDICTION_PAGES = 5
-MAX_LIST_PAGES = 200  # a guard against a vendor that never says next: null
+# The panel's refresh reads one page (100, newest first) of the predictions created since
+# its last list, less this overlap (a prediction made while that list was read), or since
+# the oldest one it remembers still running, whichever is earlier, so that one's end is
+# seen too; what it remembers of each deployment's recent ones (``raw``) fills in the rest.
+SINCE_OVERLAP = dt.timedelta(seconds=30)
+# A guard against a vendor that never says next: null. The list has no page size [V: the
+# published OpenAPI, deployments.list]; at the twin's 20 a page (its own guess) 1,000 pages
+# reach 20,000 deployments, far past 5,000, so a large account's list is still complete.
+MAX_LIST_PAGES = 1000
 
 Predictions = list[dict[str, Any]]
 
@@ -172,17 +182,26 @@ class ReplicateProvider(Provider):
         return urlunsplit((base.scheme, base.netloc, link.path, link.query, ""))
 
     def _pages(self, path: str, *, params: dict[str, Any] | None = None, limit: int = MAX_LIST_PAGES) -> list[Any]:
+        return self._paged(path, params=params, limit=limit)[0]
+
+    def _paged(
+        self, path: str, *, params: dict[str, Any] | None = None, limit: int = MAX_LIST_PAGES
+    ) -> tuple[list[Any], bool]:
+        """Every page's ``results`` following ``next`` [V], and whether the list ended
+        (``next`` null) rather than at ``limit`` or on a link seen before."""
         results: list[Any] = []
         url: str | None = path
         seen: set[str] = set()
         for _ in range(limit):
-            if url is None or url in seen:
-                break
+            if url is None:
+                return results, True
+            if url in seen:
+                return results, False
             seen.add(url)
             data = self._http.get(url, params=params if url == path else None).json()
             results += (data or {}).get("results") or []
             url = self._next((data or {}).get("next"))
-        return results
+        return results, url is None
 
     # --- recent predictions: the only health record ------------------------------------------
     def recent_predictions(self, *, now: dt.datetime | None = None) -> Predictions | None:
@@ -242,15 +261,52 @@ class ReplicateProvider(Provider):
         return self._with_health(self._http.get(self._path(external_id)).json())
 
     def list_remotes(self) -> list[Remote]:
-        items = self._pages("/deployments")
+        return self.listing().remotes
+
+    def listing(
+        self, *, known: Mapping[str, Mapping[str, Any]] | None = None, since: dt.datetime | None = None
+    ) -> Listing:
+        """Every deployment (its list pages), and one page of predictions: those created
+        after ``since`` (see ``SINCE_OVERLAP``), merged with what ``known`` remembers of
+        each deployment's recent ones, so the health of each reads as if the whole
+        window had been read."""
+        items, complete = self._paged("/deployments")
         now = dt.datetime.now(dt.UTC)
         refs = [mapping.external_id_of(i) for i in items]
-        predictions = self.recent_predictions(now=now) if items else []
-        grouped = self._group(predictions, refs) if predictions is not None else {}
-        return [
-            self.to_remote(i, grouped.get(ref) if predictions is not None else None, now=now)
-            for i, ref in zip(items, refs, strict=True)
-        ]
+        remembered = {ref: list(((known or {}).get(ref) or {}).get("recent_predictions") or []) for ref in refs}
+        fresh = self._predictions_page(self._predictions_after(now, since, remembered)) if items else []
+        grouped = self._group(fresh or [], refs)
+        remotes = []
+        for item, ref in zip(items, refs, strict=True):
+            merged = _merged(remembered[ref], grouped[ref], now=now)
+            remotes.append(self.to_remote(item, merged if fresh is not None else None, now=now))
+        return Listing(remotes, complete=complete)
+
+    @staticmethod
+    def _predictions_after(
+        now: dt.datetime, since: dt.datetime | None, remembered: Mapping[str, Predictions]
+    ) -> dt.datetime:
+        start = now - RECENT_WINDOW
+        if since is None:
+            return start
+        after = since - SINCE_OVERLAP
+        for predictions in remembered.values():
+            for prediction in predictions:
+                if prediction.get("status") not in TERMINAL:
+                    after = min(after, created(prediction) - dt.timedelta(seconds=1))
+        return max(start, after)
+
+    def _predictions_page(self, after: dt.datetime) -> Predictions | None:
+        """One page of ``GET /predictions?created_after=`` (100, newest first [V]);
+        ``None`` when it cannot be read."""
+        stamp = after.isoformat(timespec="seconds").replace("+00:00", "Z")
+        try:
+            return self._pages("/predictions", params={"created_after": stamp}, limit=1)
+        except AuthError:
+            raise
+        except ProviderError as exc:
+            logger.warning("replicate: recent predictions unavailable: %s", exc.message)
+            return None
 
     def spec_for_adoption(self, remote: Remote) -> dict[str, Any]:
         return mapping.spec_from_detail(remote.raw)
@@ -328,3 +384,14 @@ class ReplicateProvider(Provider):
         items = self._http.get("/hardware").json()
         offers = (mapping.hardware_offer(item) for item in (items if isinstance(items, list) else []))
         return [offer for offer in offers if offer is not None]
+
+
+def _merged(remembered: Predictions, fresh: Predictions, *, now: dt.datetime) -> Predictions:
+    """A deployment's predictions of the last ``RECENT_WINDOW``: what the panel remembered
+    (summaries), updated by what this poll's page says (newer answers win, by id)."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for prediction in [*remembered, *(mapping.summary(p) for p in fresh)]:
+        key = str(prediction.get("id") or "")
+        by_id[key or f"#{len(by_id)}"] = dict(prediction)
+    start = now - RECENT_WINDOW
+    return [p for p in by_id.values() if created(p) >= start]

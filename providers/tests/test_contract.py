@@ -214,6 +214,26 @@ def test_list_remotes_reads_every_page_under_each_documented_reading(case: Case,
     assert not wrong, f"expected {list(case.listed)} under every reading, got {wrong}"
 
 
+def test_listing_reads_every_page_from_the_list_alone_and_is_complete(case: Case, provider: Provider) -> None:
+    """The panel's refresh reads ``listing()``: the same rows as ``list_remotes()``, in order,
+    complete, under every documented reading; where the list says less than a read by id
+    (``list_is_detailed`` false) no row is read by id, and ``detail`` then adds what it lacks."""
+    wrong = {}
+    for reading, routes in {"as in the case": case.listing, **case.list_readings}.items():
+        with respx.mock(assert_all_called=False) as mock:
+            serve_case(mock, case, routes)
+            listing = provider.listing()
+            pages = {url_for(case.base_url, r.path) for r in case.listing[:1]}
+            per_row = [c for c in mock.calls if str(c.request.url.copy_with(query=None)) not in pages]
+        ids = [r.external_id for r in listing.remotes]
+        if ids != list(case.listed) or not listing.complete:
+            wrong[reading] = (ids, listing.complete)
+        if not type(provider).list_is_detailed:
+            reads = [c.request.url.path for c in per_row if any(i in str(c.request.url) for i in case.listed)]
+            assert not reads, f"{reading}: rows read one by one in listing(): {reads}"
+    assert not wrong, f"expected {list(case.listed)}, complete, under every reading; got {wrong}"
+
+
 # --- actions -------------------------------------------------------------------------------------------
 
 

@@ -10,9 +10,12 @@ import datetime as dt
 import httpx
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments import services
 from controlpanel.deployments.models import Deployment, LogSnapshot
+from controlpanel.deployments.services.refresh import account_claim_refresh
 from controlpanel.deployments.states import State
 from controlpanel.sandbox.models import SandboxObject
 from controlpanel.teams.permissions import Role
@@ -63,6 +66,15 @@ def age_twin(ref: str, minutes: float) -> None:
             if obj.data.get(key):
                 obj.data[key] = twin._iso(twin._time(obj.data[key]) - shift)
         obj.save()
+
+
+def aged(prediction: dict, minutes: float) -> dict:
+    """A remembered prediction summary with its moments ``minutes`` earlier."""
+    out = dict(prediction)
+    for key in ("created_at", "started_at", "completed_at"):
+        if out.get(key):
+            out[key] = twin._iso(twin._time(out[key]) - dt.timedelta(minutes=minutes))
+    return out
 
 
 def test_seed_deployment_runs_then_scales_to_zero_and_is_deleted_after_15_quiet_minutes(client, people, live_server):
@@ -126,9 +138,16 @@ def test_seed_deployment_runs_then_scales_to_zero_and_is_deleted_after_15_quiet_
 
     # Fifteen quiet minutes later (moved by hand on both sides), the delete goes through.
     age_twin(ref, 16)
+    # The panel remembers the predictions it has seen (the refresh reads only the new ones
+    # since its last poll): its record of them moves back too, as real time would.
+    # Taking the account's refresh lease first: no poll is in flight to write the old ones back.
+    wait_for(lambda: account_claim_refresh(account_id=account.pk, now=timezone.now()), what="no refresh in flight")
+    raw = fresh(deployment.pk).raw
+    raw["recent_predictions"] = [aged(p, 16) for p in raw.get("recent_predictions") or []]
     Deployment.objects.filter(pk=deployment.pk).update(
-        state_changed_at=stopped.state_changed_at - dt.timedelta(minutes=16)
+        state_changed_at=stopped.state_changed_at - dt.timedelta(minutes=16), raw=raw
     )
+    ProviderAccount.objects.filter(pk=account.pk).update(refresh_lease_until=None, next_refresh_at=timezone.now())
     wait_for(
         lambda: services.action_refusal(fresh(deployment.pk), Action.DELETE) == "",
         what="a poll to bring the aged predictions into the panel's record",

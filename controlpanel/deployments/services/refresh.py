@@ -1,11 +1,15 @@
-"""Polling: one ``list()`` per account, writing only what changed."""
+"""Polling: one paged list per account, detail reads only where they add something, writing
+only what changed; a list that looks wrong is not written through."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -19,6 +23,7 @@ from controlpanel.credentials.crypto import DecryptionError
 from controlpanel.credentials.models import KeyStatus, ProviderAccount
 from controlpanel.credentials.services import account_mark_refused, provider_for
 from controlpanel.deployments.models import Deployment, EventKind
+from controlpanel.deployments.services.details import Listed, list_digest, merged_with_stored, plan_details
 from controlpanel.deployments.services.sweeps import deployments_sweep_due
 from controlpanel.deployments.services.transitions import (
     apply_remote,
@@ -33,14 +38,16 @@ from controlpanel.deployments.states import (
     can_transition,
     state_for_remote,
 )
-from controlpanel.deployments.tasks import deployment_action_task
+from controlpanel.deployments.tasks import deployment_action_task, refresh_account_task
 from controlpanel.teams.permissions import Perm
 from controlpanel.teams.services import require_perm
 from controlpanel.unmanaged.listing import listing_is_complete, unmanaged_record_listing
 from providers.base import (
     Action,
     AuthError,
+    Listing,
     NotFound,
+    Provider,
     ProviderError,
     Remote,
     RemoteState,
@@ -69,43 +76,44 @@ def account_claim_due_refresh(*, now: dt.datetime | None = None) -> list[int]:
         .values_list("pk", flat=True)
         .distinct()
     )
+    return [pk for pk in list(candidates) if account_claim_refresh(account_id=pk, now=now)]
+
+
+def account_claim_refresh(*, account_id: int, now: dt.datetime) -> bool:
+    """Lease one account's refresh by a conditional UPDATE: False if another holds it."""
+    lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
     lease_until = now + dt.timedelta(seconds=settings.PANEL_REFRESH_LEASE_SECONDS)
-    claimed = []
-    for pk in list(candidates):
-        if ProviderAccount.objects.filter(lease_free, pk=pk).update(refresh_lease_until=lease_until):
-            claimed.append(pk)
-    return claimed
+    return bool(ProviderAccount.objects.filter(lease_free, pk=account_id).update(refresh_lease_until=lease_until))
 
 
-def account_refresh(*, account_id: int) -> None:
-    """Poll one account: one ``list()`` for all its deployments, write only what changed."""
+def account_refresh(*, account_id: int) -> bool:
+    """Poll one account: one paged list for all its deployments, detail reads only where
+    they add something (``services.details``), writing only what changed.
+
+    Stops between rows once ``PANEL_REFRESH_TIME_BUDGET_SECONDS`` have passed (or if the
+    task's soft limit strikes anyway) and hands the rest to a follow-up task: what is left
+    is found from the rows themselves (unread rows keep their old digest and oldest detail
+    time), so the follow-up, or the next sweep's refresh, simply does it. Returns whether
+    the refresh finished."""
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
-        return
+        return True
     # Every row of the account that is not deleted: the watched ones are polled, and all
     # of them tell which listed resources are ours (the rest are unmanaged).
     ours = list(Deployment.objects.filter(account=account).exclude(state=State.DELETED).select_related("account"))
     rows = [d for d in ours if d.state in WATCHED and d.external_id]
-    error = ""
+    error, finished = "", True
+    clock = _Budget(settings.PANEL_REFRESH_TIME_BUDGET_SECONDS)
     try:
         with provider_for(account) as provider:
-            listing = provider.list_remotes()
-            remotes = {remote.external_id: remote for remote in listing}
-            if rows:
-                unchanged: list[int] = []
-                for deployment in rows:
-                    remote = remotes.get(deployment.external_id)
-                    if remote is not None and remote_unchanged(deployment, remote):
-                        unchanged.append(deployment.pk)
-                        if deployment.raw != remote.raw:
-                            Deployment.objects.filter(pk=deployment.pk).update(raw=remote.raw)
-                        continue
-                    _refresh_one(provider, deployment, remote)
-                _mark_checked(unchanged)
+            finished, listing = _reconcile(account, provider, rows, clock)
         if listing_is_complete(listing):
-            unmanaged_record_listing(account=account, remotes=remotes.values(), deployments=ours)
+            unmanaged_record_listing(account=account, remotes=listing.remotes, deployments=ours)
         if rows:
             deployments_fail_past_deadline(account=account)
+    except SoftTimeLimitExceeded:
+        finished = False  # struck between two writes: each is its own transaction, nothing half-done
+        logger.warning("account_id=%s refresh reached the task's soft time limit; continuing later", account.pk)
     except AuthError as exc:
         error = f"{account.get_vendor_display()} refused the key: {exc.message}"
         account_mark_refused(account=account, message=error)
@@ -114,28 +122,195 @@ def account_refresh(*, account_id: int) -> None:
     except DecryptionError as exc:
         error = str(exc)
     finally:
-        _finish_refresh(account, error, watching=bool(rows))
+        _finish_refresh(account, error, finished=finished, watching=bool(rows))
+    return finished
 
 
-def _mark_checked(pks: list[int], chunk: int = 500) -> None:
-    """One UPDATE per few hundred unchanged rows: "checked just now" without touching
-    ``updated_at`` (so the dashboard's version stays put) or locking anything."""
+class _Budget:
+    """The refresh's own time limit, well inside the task's soft limit."""
+
+    def __init__(self, seconds: float) -> None:
+        self.until = time.monotonic() + seconds
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.until
+
+
+def _reconcile(
+    account: ProviderAccount, provider: Provider, rows: list[Deployment], clock: _Budget
+) -> tuple[bool, Listing]:
+    """Match the list against the rows; the listing, and False when the time budget
+    stopped it part-way."""
+    listing = provider.listing(known={d.external_id: d.raw for d in rows}, since=account.last_refreshed_at)
+    remotes = {remote.external_id: remote for remote in listing.remotes}
+    missing = [d for d in rows if d.external_id not in remotes]
+    suspect = _suspect_list(account, rows, missing, listing)
+    listed = [
+        Listed(d, remotes[d.external_id], list_digest(remotes[d.external_id])) for d in rows if d.external_id in remotes
+    ]
+    if provider.list_is_detailed:
+        finished = _apply_listed(provider, listed, clock)
+    else:
+        finished = _apply_with_details(account, provider, listed, clock)
+    if not finished:
+        return False, listing
+    if suspect:
+        return True, listing  # rows kept, not read one by one: the next whole-looking list decides
+    for done, deployment in enumerate(missing, start=1):
+        _refresh_missing(provider, deployment, complete=listing.complete)
+        if done < len(missing) and clock.spent():
+            return False, listing
+    return True, listing
+
+
+def _suspect_list(
+    account: ProviderAccount, rows: list[Deployment], missing: list[Deployment], listing: Listing
+) -> bool:
+    """A list that dropped a large share of the rows it should have at once (rows being
+    deleted are expected to go) is not written through: logged and said on the key's row."""
+    expected = {d.pk for d in rows if d.state != State.DELETING and d.pending_action != Action.DELETE.value}
+    gone = [d for d in missing if d.pk in expected]
+    share = settings.PANEL_REFRESH_SUSPECT_SHARE
+    suspect = len(gone) > settings.PANEL_REFRESH_SUSPECT_MIN and len(gone) * 100 > share * len(expected)
+    if suspect:
+        message = (
+            f"{account.get_vendor_display()}'s list left out {len(gone)} of {len(expected)} deployments at once"
+            f"{'' if listing.complete else ' (and did not finish paging)'}: kept as they were until a list "
+            "looks whole again"
+        )
+        logger.warning("account_id=%s suspect list: %s missing of %s; rows kept", account.pk, len(gone), len(expected))
+        ProviderAccount.objects.filter(pk=account.pk).update(
+            refresh_suspect=message[:500], refresh_suspect_at=account.refresh_suspect_at or timezone.now()
+        )
+    elif account.refresh_suspect:
+        ProviderAccount.objects.filter(pk=account.pk).update(refresh_suspect="", refresh_suspect_at=None)
+    return suspect
+
+
+def _apply_listed(provider: Provider, listed: list[Listed], clock: _Budget) -> bool:
+    """A vendor whose list says everything a read by id would: the list is the detail."""
+    unchanged: list[int] = []
+    try:
+        for item in listed:
+            deployment, remote = item.deployment, item.remote
+            if remote_unchanged(deployment, remote):
+                unchanged.append(deployment.pk)
+                if deployment.raw != remote.raw:
+                    Deployment.objects.filter(pk=deployment.pk).update(raw=remote.raw)
+                continue
+            _refresh_one(provider, deployment, remote)
+            _mark_detailed([deployment.pk], {deployment.pk: item.digest})
+            if clock.spent():
+                return False  # the rest (all but the unchanged, marked below) next time
+    finally:
+        _mark_checked(unchanged, detailed=True)
+    return True
+
+
+def _apply_with_details(account: ProviderAccount, provider: Provider, listed: list[Listed], clock: _Budget) -> bool:
+    """A vendor whose list says less: details for the rows the plan picks, read a few at a
+    time on threads (each call through the account's rate limiter), written here, in order
+    of arrival, until the time budget is spent."""
     now = timezone.now()
+    plan = plan_details(
+        listed,
+        now=now,
+        last_poll=account.last_refreshed_at,
+        period=settings.PANEL_REFRESH_DETAIL_PERIOD_SECONDS,
+        budget=settings.PANEL_REFRESH_DETAIL_BUDGET,
+    )
+    unchanged = [item.deployment.pk for item in plan.steady]
+    try:
+        for done, item in enumerate(plan.from_list, start=1):
+            merged = merged_with_stored(item.remote, item.deployment)
+            if item.remote.detail_needed or remote_unchanged(item.deployment, merged):
+                unchanged.append(item.deployment.pk)  # its state waits for its detail read
+                continue
+            _refresh_one(provider, item.deployment, merged)
+            if (done < len(plan.from_list) or plan.detail) and clock.spent():
+                return False
+    finally:
+        _mark_checked(unchanged)
+    if not plan.detail:
+        return True
+    pool = ThreadPoolExecutor(max_workers=max(1, settings.PANEL_REFRESH_DETAIL_CONCURRENCY))
+    try:
+        futures = {pool.submit(provider.detail, item.remote): item for item in plan.detail}
+        for done, future in enumerate(as_completed(futures), start=1):
+            _apply_detail(provider, futures[future], future)
+            if done < len(futures) and clock.spent():
+                return False  # at least one row per run, so a follow-up always gets further
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return True
+
+
+def _apply_detail(provider: Provider, item: Listed, future: Future[Remote]) -> None:
+    deployment = item.deployment
+    try:
+        remote = future.result()
+    except AuthError:
+        raise
+    except ProviderError as exc:
+        # Gone between the two calls, or not read this time: the list's view (stored
+        # details kept), and the old digest stays, so the next poll reads it again.
+        logger.info(
+            "deployment_id=%s external_id=%s no detail this time: %s", deployment.pk, deployment.external_id, exc
+        )
+        if not item.remote.detail_needed:
+            _refresh_one(provider, deployment, merged_with_stored(item.remote, deployment))
+        return
+    if remote_unchanged(deployment, remote):
+        fields: dict[str, Any] = {"raw": remote.raw} if deployment.raw != remote.raw else {}
+        Deployment.objects.filter(pk=deployment.pk).update(
+            checked_at=timezone.now(), detail_checked_at=timezone.now(), list_digest=item.digest, **fields
+        )
+        return
+    _refresh_one(provider, deployment, remote)
+    _mark_detailed([deployment.pk], {deployment.pk: item.digest})
+
+
+def _mark_detailed(pks: list[int], digests: dict[int, str]) -> None:
+    now = timezone.now()
+    for pk in pks:
+        Deployment.objects.filter(pk=pk).update(detail_checked_at=now, list_digest=digests[pk])
+
+
+def _mark_checked(pks: list[int], chunk: int = 500, *, detailed: bool = False) -> None:
+    """One UPDATE per few hundred unchanged rows: "checked just now" without touching
+    ``updated_at`` (so the dashboard's version stays put) or locking anything. ``detailed``:
+    the list said all a read by id would, so their details are as fresh."""
+    now = timezone.now()
+    fields = {"checked_at": now, **({"detail_checked_at": now} if detailed else {})}
     for start in range(0, len(pks), chunk):
-        Deployment.objects.filter(pk__in=pks[start : start + chunk]).update(checked_at=now)
+        Deployment.objects.filter(pk__in=pks[start : start + chunk]).update(**fields)
+
+
+def _refresh_missing(provider: Provider, deployment: Deployment, *, complete: bool) -> None:
+    """A row the list did not have. From an incomplete list that proves nothing; from a
+    complete one it is asked for by id, and lost (or deleted) only if that says gone."""
+    if not complete:
+        logger.info(
+            "deployment_id=%s external_id=%s not in an incomplete list; kept",
+            deployment.pk,
+            deployment.external_id,
+        )
+        return
+    try:
+        remote: Remote | None = provider.get(deployment.external_id)
+    except NotFound:
+        remote = None
+    except Unsupported:
+        return
+    _refresh_one(provider, deployment, remote)
+    if remote is not None:
+        Deployment.objects.filter(pk=deployment.pk).update(detail_checked_at=timezone.now())
 
 
 def _refresh_one(provider: Any, deployment: Deployment, remote: Remote | None) -> None:
-    if remote is None:
-        # Not listed. Ask once more by id before calling it gone: lists can lag.
-        try:
-            remote = provider.get(deployment.external_id)
-        except NotFound:
-            remote = None
-        except Unsupported:
-            return
+    """Write what the vendor said of one row (``None``: a read by id said it is gone)."""
     with transaction.atomic():
-        locked = Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+        locked = Deployment.objects.select_for_update(of=("self",)).filter(pk=deployment.pk).first()
         if locked is None or locked.state not in WATCHED:
             return
         if remote is not None and _still_not_up_after_deadline(locked, remote):
@@ -240,7 +415,7 @@ def _still_not_up_after_deadline(deployment: Deployment, remote: Remote) -> bool
     )
 
 
-def _finish_refresh(account: ProviderAccount, error: str, *, watching: bool) -> None:
+def _finish_refresh(account: ProviderAccount, error: str, *, finished: bool = True, watching: bool = True) -> None:
     now = timezone.now()
     moving = (
         Deployment.objects.filter(account=account, state__in=IN_MOTION).exists()
@@ -254,11 +429,16 @@ def _finish_refresh(account: ProviderAccount, error: str, *, watching: bool) -> 
         interval = settings.PANEL_REFRESH_IDLE_SECONDS
     ProviderAccount.objects.filter(pk=account.pk).update(
         refresh_lease_until=None,
-        next_refresh_at=now + dt.timedelta(seconds=interval),
+        next_refresh_at=now if not finished else now + dt.timedelta(seconds=interval),
         last_refreshed_at=now,
         last_refresh_error=error[:500],
         updated_at=now,  # moves the dashboard's version: "checked N s ago" is news too
     )
+    if not finished and account_claim_refresh(account_id=account.pk, now=now):
+        # The rest in a follow-up task, holding the lease; should its message be lost, the
+        # lease runs out and the sweep hands the account out again (it is due now).
+        refresh_account_task.delay(account.pk)
+        logger.info("account_id=%s refresh continues in a follow-up task", account.pk)
 
 
 def refresh_sweep() -> list[int]:

@@ -47,11 +47,12 @@ def test_each_vendor_is_seeded_running_and_its_detail_reads_are_counted():
         assert rows[vendor, "all change"][0] > rows[vendor, "steady"][0]  # every row changed, then none
     # One list for Together; Nosana's list and its public market list (for prices): a
     # running deployment's active_jobs says what its jobs did (deployment-manager list.ts).
-    # Fluence and Novita (the instance) read one detail per running deployment besides their lists.
+    # Fluence (three collections) and Novita (one page, and its product prices) read a
+    # detail for every new row, then, steady, only one row's in the rotation.
     assert rows["together", "steady"][1] == 1
     assert rows["nosana", "steady"][1] == 2
-    for vendor in ("fluence", "novita"):
-        assert rows[vendor, "steady"][1] > 3
+    assert (rows["fluence", "all change"][1], rows["fluence", "steady"][1]) == (3 + 3, 3 + 1)
+    assert (rows["novita", "all change"][1], rows["novita", "steady"][1]) == (2 + 3, 2 + 1)
     # Nothing is left behind.
     assert not Team.objects.exists()
     assert not ProviderAccount.objects.exists()

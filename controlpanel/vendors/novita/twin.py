@@ -18,7 +18,8 @@ documented; the field has to be findable in it). Mutations answer ``{}`` [V].
 
 Choices where the notes leave things open (the strict reading each time, marked [I]):
 - paging: the instance list counts ``pageNum`` from 0 (documented as ">= 0" [V], the
-  cnovita client's first page [C]); templates and ``networkstorages/list`` (by ``pageNo``)
+  cnovita client's first page [C]), or from 1 with ``SANDBOX_NOVITA_PAGE_BASE=1`` (as the
+  MCP server asks [C]); templates and ``networkstorages/list`` (by ``pageNo``)
   count from 1 and read 0 as 1 [I]; ``pageSize`` 0 means 10 and is capped at 100; newest
   first;
 - regions: a product's ``regions`` are cluster names exactly as ``/clusters`` spells them
@@ -1367,8 +1368,11 @@ def instances(request: HttpRequest, *, account: str, faults: Faults) -> HttpResp
         and product_name in r["productName"].lower()
     ]
     # Pages count from 0: ``pageNum`` is ">= 0" [V: Novita's docs, "List Instances"], and the
-    # cnovita client's first page is 0 [C: cnovita 0.3.0, cnovita/core/client.py].
-    page, _, _ = _page(request, rows, page_key="pageNum", first=0)
+    # cnovita client's first page is 0 [C: cnovita 0.3.0, cnovita/core/client.py]. Novita's
+    # MCP server asks from 1 [C: per the contract's corrections]; SANDBOX_NOVITA_PAGE_BASE=1
+    # serves a server counting that way (page 0 read as 1), so paging is proven both ways.
+    first = 1 if settings.SANDBOX_NOVITA_PAGE_BASE == 1 else 0
+    page, _, _ = _page(request, rows, page_key="pageNum", first=first)
     return json_response({"instances": page, "total": len(rows)})
 
 

@@ -473,3 +473,19 @@ def test_account_metadata_lists_default_images_with_names_only(respx_mock, fluen
         },
     ]
     assert "change-me" not in json.dumps(metadata)
+
+
+def test_listing_reads_the_three_families_alone_and_flags_active_containers(respx_mock, fluence):
+    # VM and bare-metal rows carry status and domain; container rows no container_status.
+    respx_mock.get(CONTAINERS).respond(200, json=fixture("instances_containers"))
+    respx_mock.get(VMS).respond(200, json=fixture("instances_vms"))
+    respx_mock.get(BAREMETAL).respond(200, json=fixture("instances_baremetal"))
+    listing = fluence.listing()
+    assert len(respx_mock.calls) == 3  # no per-row call
+    assert listing.complete  # unpaged: every collection read is the whole account
+    remotes = {r.external_id: r for r in listing.remotes}
+    assert remotes[f"vms/{VM_ID}"].state == RemoteState.RUNNING
+    assert not remotes[f"vms/{VM_ID}"].detail_needed
+    assert remotes[CONTAINER_ID].detail_needed  # ACTIVE: started or not, only its detail says
+    assert not remotes[NEW_ID].detail_needed  # INITIALIZED: the list says it
+    assert remotes["0d9c8b7a-6f5e-4d3c-2b1a-098765432100"].state == RemoteState.DELETED

@@ -495,3 +495,31 @@ def test_nosana_offers_every_lifecycle_action():
     }
     assert NosanaProvider.unique_names is False
     assert (NosanaProvider.default_base_url, NosanaProvider.sandbox_path) == (BASE, "/nosana")
+
+
+def test_nosana_listing_makes_no_jobs_call_and_flags_a_running_one_with_none_running(respx_mock, nosana):
+    second = fixture("deployment_list_page1")["pagination"]["cursor_next"]
+    respx_mock.get(DEPLOYMENTS).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            json=fixture(
+                "deployment_list_page2" if request.url.params.get("cursor") == second else "deployment_list_page1"
+            ),
+        )
+    )
+    jobs = respx_mock.get(url__regex=rf"{DEPLOYMENTS}/\w+/jobs").respond(200, json=fixture("jobs_running"))
+    mock_markets(respx_mock)
+    listing = nosana.listing()
+    assert listing.complete  # the last page has no cursor_next
+    assert jobs.call_count == 0  # active_jobs is in every listed deployment (list.ts)
+    flagged = {r.name: r.detail_needed for r in listing.remotes}
+    assert flagged == {"llama-demo": False, "Hello World": False, "nightly": True, "old-batch": False}
+    nightly = next(r for r in listing.remotes if r.name == "nightly")
+    assert nosana.detail(nightly).state == RemoteState.RUNNING  # its jobs, read only now
+    assert jobs.call_count == 1
+
+
+def test_nosana_listing_on_a_repeated_cursor_is_incomplete(respx_mock, nosana):
+    page = {**fixture("deployment_list_page1"), "deployments": [fixture("deployment_draft")]}
+    respx_mock.get(DEPLOYMENTS).respond(200, json=page)
+    assert nosana.listing().complete is False

@@ -582,3 +582,57 @@ def test_novita_account_metadata_refused_key_is_an_auth_error(respx_mock, novita
     respx_mock.get(f"{GPU}/clusters").respond(**err("error_unauthorized"))
     with pytest.raises(AuthError):
         novita.account_metadata()
+
+
+# --- the listing the panel's refresh reads: rows alone, and whether every page was read -----
+
+
+@pytest.mark.parametrize(
+    ("base", "page_zero", "with_total"),
+    [(0, "empty", True), (1, "as_one", True), (1, "empty", True), (0, "empty", False), (1, "as_one", False)],
+)
+def test_novita_listing_reads_rows_alone_and_is_complete_whichever_base(
+    respx_mock, novita, products, base, page_zero, with_total
+):
+    answers = [fixture(f"instances_page{n}") for n in (1, 2)]
+    if not with_total:
+        answers = [{"instances": a["instances"]} for a in answers]
+    respx_mock.get(LIST).mock(side_effect=pages(*answers, base=base, page_zero=page_zero))
+    details = respx_mock.get(ONE).respond(200, json=fixture("instance_running"))
+    listing = novita.listing()
+    assert listing.complete
+    assert [r.external_id for r in listing.remotes] == ["inst0001", "inst0002", ID, "inst0004", "inst0005"]
+    assert details.call_count == 0  # status, statusError, billingMode, endTime: the list says enough
+    by_id = {r.external_id: r for r in listing.remotes}
+    assert (by_id[ID].state, by_id[ID].connection) == (RemoteState.RUNNING, {})
+    assert by_id["inst0001"].state == RemoteState.STOPPED
+
+
+def test_novita_listing_short_of_total_is_incomplete(respx_mock, novita, products):
+    # An empty page while total says 50: rows are missing, so nothing may be called lost.
+    first = {"instances": fixture("instances_page1")["instances"], "total": 50}
+    respx_mock.get(LIST).mock(side_effect=pages(first))
+    listing = novita.listing()
+    assert (len(listing.remotes), listing.complete) == (3, False)
+
+
+def test_novita_listing_of_repeated_pages_short_of_total_is_incomplete(respx_mock, novita, products):
+    page = {"instances": fixture("instances_page1")["instances"][:2], "total": 50}
+    respx_mock.get(LIST).respond(200, json=page)  # a server that ignores pageNum
+    listing = novita.listing()
+    assert (len(listing.remotes), listing.complete) == (2, False)
+
+
+def test_novita_listing_of_an_empty_account_is_complete_in_one_call(respx_mock, novita):
+    route = respx_mock.get(LIST).respond(200, json={"instances": [], "total": 0})
+    listing = novita.listing()
+    assert (listing.remotes, listing.complete, route.call_count) == ([], True, 1)
+
+
+def test_novita_listing_without_total_and_no_page_zero(respx_mock, novita, products):
+    # A server counting from 1 with no page 0 and no total: page 0 is empty, page 1 has rows.
+    answers = [{"instances": fixture("instances_page1")["instances"]}]
+    route = respx_mock.get(LIST).mock(side_effect=pages(*answers, base=1, page_zero="empty"))
+    listing = novita.listing()
+    assert (len(listing.remotes), listing.complete) == (3, True)
+    assert [c.request.url.params["pageNum"] for c in route.calls] == ["0", "1", "2"]

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from providers import get_provider_class
-from providers.base import Action, NotFound, Rejected, RemoteState, SpecError
-from providers.replicate import HARDWARE_PRICES, ReplicateProvider
-from providers.replicate.provider import MAX_PREDICTION_PAGES
+from providers.base import Action, NotFound, Rejected, RemoteState, SpecError, parse_time
+from providers.replicate import HARDWARE_PRICES, ReplicateProvider, mapping
+from providers.replicate.provider import MAX_PREDICTION_PAGES, RECENT_WINDOW, SINCE_OVERLAP
 from providers.replicate.statuses import DERIVED
 from providers.replicate.tests.samples import (
     BASE,
@@ -179,15 +179,18 @@ def test_replicate_list_of_an_empty_account_reads_no_predictions(respx_mock, rep
     assert len(respx_mock.calls) == 1
 
 
-def test_replicate_list_reads_at_most_a_few_prediction_pages(respx_mock, replicate):
+def test_replicate_list_reads_one_prediction_page_and_get_a_few(respx_mock, replicate):
     respx_mock.get(DEPLOYMENTS).respond(200, json=page(fixture("deployment")))
+    respx_mock.get(f"{DEPLOYMENTS}/acme/team-sdxl").respond(200, json=fixture("deployment"))
     route = respx_mock.get(url__startswith=PREDICTIONS).mock(
         side_effect=lambda request: httpx.Response(
             200, json=page(prediction("succeeded", ago=400), next_url=f"{PREDICTIONS}?cursor=n{len(route.calls)}")
         )
     )
     replicate.list_remotes()
-    assert route.call_count == MAX_PREDICTION_PAGES
+    assert route.call_count == 1  # the list: one page per poll (issue 10)
+    replicate.get("acme/team-sdxl")
+    assert route.call_count == 1 + MAX_PREDICTION_PAGES
 
 
 def test_replicate_list_without_predictions_still_lists_and_says_so(respx_mock, replicate, sleeps):
@@ -398,3 +401,59 @@ def test_replicate_catalog_prices_hardware_from_the_maintained_table(respx_mock,
     assert offers["gpu-b200"].price_per_hour is None  # listed, not priced
     assert offers["gpu-b200"].extra["price_source"] == "not in the price table"
     assert offers["gpu-b200"].raw == {"name": "Nvidia B200 GPU", "sku": "gpu-b200"}
+
+
+# --- the refresh's listing: one predictions page since the last poll, and what it remembers ---
+
+
+def test_replicate_listing_asks_predictions_since_the_last_poll_and_keeps_earlier_ones(respx_mock, replicate):
+    respx_mock.get(DEPLOYMENTS).respond(200, json=page(fixture("deployment")))
+    earlier = prediction("succeeded", ago=600)
+    newer = prediction("processing", ago=5)
+    route = respx_mock.get(PREDICTIONS).respond(200, json=page(newer))
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=20)
+    known = {"acme/team-sdxl": {"recent_predictions": [mapping.summary(earlier)]}}
+    [remote] = replicate.listing(known=known, since=since).remotes
+    assert route.call_count == 1
+    after = parse_time(route.calls.last.request.url.params["created_after"])
+    assert after is not None
+    assert abs((after - (since - SINCE_OVERLAP)).total_seconds()) < 1.5  # the last poll, less the overlap
+    assert {p["id"] for p in remote.raw["recent_predictions"]} == {earlier["id"], newer["id"]}
+    assert remote.vendor_state == "active"  # the new one is running
+
+
+def test_replicate_listing_reads_back_to_a_remembered_running_prediction_and_sees_it_end(respx_mock, replicate):
+    respx_mock.get(DEPLOYMENTS).respond(200, json=page(fixture("deployment")))
+    running = prediction("processing", ago=300)
+    done = {**running, "status": "succeeded", "completed_at": running["created_at"]}
+    route = respx_mock.get(PREDICTIONS).respond(200, json=page(done))
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)
+    known = {"acme/team-sdxl": {"recent_predictions": [mapping.summary(running)]}}
+    [remote] = replicate.listing(known=known, since=since).remotes
+    after = parse_time(route.calls.last.request.url.params["created_after"])
+    assert after is not None
+    assert after < parse_time(running["created_at"])  # far enough back to see it again
+    assert [p["status"] for p in remote.raw["recent_predictions"]] == ["succeeded"]  # not "processing" for ever
+
+
+def test_replicate_listing_forgets_predictions_older_than_the_window(respx_mock, replicate):
+    respx_mock.get(DEPLOYMENTS).respond(200, json=page(fixture("deployment")))
+    respx_mock.get(PREDICTIONS).respond(200, json=page())
+    old = prediction("succeeded", ago=RECENT_WINDOW.total_seconds() + 60)
+    known = {"acme/team-sdxl": {"recent_predictions": [mapping.summary(old)]}}
+    [remote] = replicate.listing(known=known, since=dt.datetime.now(dt.UTC)).remotes
+    assert remote.raw["recent_predictions"] == []
+
+
+def test_replicate_listing_pages_past_5000_deployments(respx_mock, replicate):
+    # 20 a page (the twin's guess; the list has no page size): 5,020 deployments in 251 pages.
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("cursor") or 0)
+        items = [{**fixture("deployment"), "name": f"d-{number}-{i}"} for i in range(20)]
+        more = f"{DEPLOYMENTS}?cursor={number + 1}" if number < 250 else None
+        return httpx.Response(200, json=page(*items, next_url=more))
+
+    respx_mock.get(url__startswith=DEPLOYMENTS).mock(side_effect=answer)
+    respx_mock.get(PREDICTIONS).respond(200, json=page())
+    listing = replicate.listing()
+    assert (len(listing.remotes), listing.complete) == (5020, True)

@@ -20,8 +20,9 @@ queues behind the twins' own work. Vendor calls are the requests the server coun
 
 Measured in one run, at that latency:
 (a) steady: every account refreshed once with ``account_refresh``, all accounts at once on
-    their own threads (as several workers would), after an untimed first poll made every
-    row running;
+    their own threads (as several workers would), after untimed first polls made every
+    row running and read every row's details once (more than one poll where an account
+    holds more rows than ``PANEL_REFRESH_DETAIL_BUDGET``);
 (b) changed: a tenth of each account's deployments stopped at the vendor (deleted where
     the vendor has no stop: Fluence) through the twin's own route, so its store holds what
     the vendor would say, then every account refreshed again the same way;
@@ -221,8 +222,16 @@ class _Fleet:
         return fleet
 
     def _settle(self, fleet: list[_Account]) -> None:
-        """The untimed first poll: every row provisioning -> running, as after a fleet's first minute."""
+        """The untimed first polls: every row provisioning -> running, as after a fleet's first
+        minute, and every row's detail read once (more than one poll where an account holds
+        more rows than the detail budget)."""
         self._refresh_all(fleet)
+        polls = 1
+        while Deployment.objects.filter(detail_checked_at__isnull=True).exists() and polls < 100:
+            self._refresh_all(fleet)
+            polls += 1
+        if polls > 1:
+            self.stdout.write(f"{polls} untimed first polls read every row's details once")
         states = Counter(Deployment.objects.values_list("state", flat=True))
         if states != {State.RUNNING.value: sum(len(item.seeded) for item in fleet)}:
             raise CommandError(f"after the first poll the panel's rows read as {dict(states)}")

@@ -1506,3 +1506,29 @@ def test_novita_adapter_reads_every_page_of_the_sandbox(adapter, monkeypatch):
     monkeypatch.setattr(twin, "PAGE_MAX", 2)  # the adapter asks for 100 a page: the twin answers 2
     made = [adapter.create({**NOTES_CREATE, "name": f"box-{i}"}).external_id for i in range(5)]
     assert sorted(r.external_id for r in adapter.list_remotes()) == sorted(made)
+
+
+@pytest.mark.parametrize(("base", "asked"), [(0, ["0", "1", "2"]), (1, ["0", "1", "2", "3"])])
+def test_novita_adapter_lists_every_instance_whichever_base_the_twin_counts_from(
+    live_server, instant, settings, monkeypatch, base, asked
+):
+    # Novita's docs say pageNum ">= 0" and cnovita starts at 0; its MCP server starts at 1
+    # (page 0 read as 1): the twin serves either, and the adapter reads every row of both.
+    from providers.novita import provider as novita_provider
+
+    settings.SANDBOX_NOVITA_PAGE_BASE = base
+    monkeypatch.setattr(novita_provider, "PAGE_SIZE", 2)
+    with provider(live_server, key="sandbox-novita-pages") as adapter:
+        made = [adapter.create({**PLAIN, "name": f"box-{i}"}).external_id for i in range(5)]
+        pages: list[str] = []
+        real_page = adapter._list_page
+
+        def counted(page: int, filters: Any) -> Any:
+            pages.append(str(page))
+            return real_page(page, filters)
+
+        monkeypatch.setattr(adapter, "_list_page", counted)
+        listing = adapter.listing()
+    assert listing.complete
+    assert sorted(r.external_id for r in listing.remotes) == sorted(made)
+    assert pages == asked  # from 1: page 1 repeats page 0, so 2 and 3 follow; it ends at total
