@@ -2,7 +2,7 @@
 deployment of ours knows is recorded as an :class:`UnmanagedResource`.
 
 Called by every account refresh (``deployments.services.refresh.account_refresh``) with
-the list it already read: no extra vendor call. Database only, so it imports no service.
+the listing it already read: no extra vendor call. Database only, so it imports no service.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from controlpanel.credentials.models import ProviderAccount
 from controlpanel.deployments.models import Deployment
 from controlpanel.deployments.states import State
 from controlpanel.unmanaged.models import UnmanagedResource
-from providers.base import Remote, RemoteState
+from providers.base import Listing, Remote, RemoteState
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,12 @@ _ENDING = (RemoteState.DELETED, RemoteState.DELETING)
 _IN_FLIGHT = (State.QUEUED, State.SUBMITTING, State.DELETING)
 
 
-def listing_is_complete(listing: Any) -> bool:
-    """Whether ``listing`` (what ``list_remotes()`` returned) holds every resource of the
-    account. The one place this is decided. A listing that knows (a ``complete`` flag,
-    false when paging stopped early) says so; otherwise a list that read every page
-    counts as complete: ``list_remotes()`` raises when a page fails, so reaching here
-    means every page was read."""
-    return bool(getattr(listing, "complete", True))
+def listing_is_complete(listing: Listing) -> bool:
+    """Whether ``listing`` holds every resource of the account: the one place this is
+    decided. ``Provider.listing()`` says so itself (false when paging stopped early, at its
+    guard or on a page count that never settled); only a complete one records or removes
+    anything, since what an incomplete one lacks may still exist."""
+    return listing.complete
 
 
 def _unmanaged(deployments: Iterable[Deployment], remotes: Iterable[Remote]) -> dict[str, Remote]:

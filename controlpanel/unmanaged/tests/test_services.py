@@ -19,6 +19,7 @@ from controlpanel.deployments.states import State
 from controlpanel.unmanaged import listing, services
 from controlpanel.unmanaged.models import UnmanagedResource
 from controlpanel.unmanaged.tasks import adopt_unmanaged_task
+from providers.base import Listing
 from providers.together import TogetherProvider
 from tests.factories import AccountFactory, DeploymentFactory
 
@@ -94,14 +95,14 @@ def test_refresh_of_a_deleted_row_whose_resource_runs_on_shows_it(account, api):
 def test_an_incomplete_listing_records_and_removes_nothing(account, api, monkeypatch):
     UnmanagedResource.objects.create(team=account.team, account=account, vendor="together", external_id="dep_old")
 
-    class Partial(list):
-        complete = False  # paging stopped early: what is missing may still exist
+    def partial(self, **kwargs):  # paging stopped early: what is missing may still exist
+        return Listing([self.to_remote(item("new-one"))], complete=False)
 
-    monkeypatch.setattr(TogetherProvider, "list_remotes", lambda self: Partial([self.to_remote(item("new-one"))]))
+    monkeypatch.setattr(TogetherProvider, "listing", partial)
     deployments.account_refresh(account_id=account.pk)
     assert list(UnmanagedResource.objects.values_list("external_id", flat=True)) == ["dep_old"]
-    assert listing.listing_is_complete([])
-    assert not listing.listing_is_complete(Partial())
+    assert listing.listing_is_complete(Listing([], complete=True))
+    assert not listing.listing_is_complete(Listing([], complete=False))
 
 
 def test_a_key_with_no_deployments_is_listed_at_the_idle_interval(account, api, settings):
