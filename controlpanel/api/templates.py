@@ -19,6 +19,7 @@ from controlpanel.api.schemas import (
     AnywhereFilters,
     AnywhereOfferOut,
     DeploymentOut,
+    ErrorOut,
     QuoteOut,
     TemplateDeployIn,
     TemplateIn,
@@ -34,6 +35,7 @@ from controlpanel.teams.permissions import Perm
 from providers import neutral
 
 router = Router(tags=["templates"])
+BODY_ERRORS = {**ERRORS, 400: ErrorOut}  # a body that is not JSON
 
 # The anywhere form's names for the query's parameters (field errors come back on the parameter).
 ANYWHERE_PARAMS = {
@@ -111,7 +113,7 @@ def template_get(request: HttpRequest, pk: int) -> dict[str, Any]:
     return template_out(selectors.team_template(team=request.team, pk=pk), request)  # type: ignore[attr-defined]
 
 
-@router.post("/templates", response={201: TemplateOut, **ERRORS})
+@router.post("/templates", response={201: TemplateOut, **BODY_ERRORS})
 def template_create(request: HttpRequest, payload: TemplateIn) -> Status:
     """Save a vendor form (the same fields as POST /deployments) as a team template, as the
     form's "Save as template" does: a form not yet complete is saved as far as it goes, and
@@ -134,7 +136,7 @@ def template_create(request: HttpRequest, payload: TemplateIn) -> Status:
     return Status(201, template_out(template, request))
 
 
-@router.patch("/templates/{pk}", response={200: TemplateOut, **ERRORS})
+@router.patch("/templates/{pk}", response={200: TemplateOut, **BODY_ERRORS})
 def template_update(request: HttpRequest, pk: int, payload: TemplatePatch) -> dict[str, Any]:
     """Rename it or change its description (its author, admins and owners), as its Edit page."""
     _need(request, Perm.DEPLOY)
@@ -198,7 +200,7 @@ def _overlay(data: dict[str, Any], payload: TemplateDeployIn, prefixes: list[str
 
 @router.post(
     "/templates/{pk}/deploy",
-    response={200: QuoteOut, 201: DeploymentOut, **WRITE_ERRORS},
+    response={200: QuoteOut, 201: DeploymentOut, **WRITE_ERRORS, 400: ErrorOut},
 )
 def template_deploy(
     request: HttpRequest,
