@@ -162,3 +162,33 @@ def test_offers_anywhere_matches_like_the_page(token, account):
     bad = call("GET", "/offers/anywhere?image=has space&count=9", token)
     assert bad.status_code == 422
     assert {"image", "count"} <= set(bad.json()["error"]["fields"])
+
+
+def test_deploy_on_another_vendor_goes_through_the_translation(token, team, account):
+    from tests.factories import AccountFactory
+
+    novita = AccountFactory(team=team, vendor="novita", label="Novita sandbox")
+    Offer.objects.create(
+        account=novita,
+        vendor="novita",
+        sku="prod-h100",
+        name="H100",
+        gpu_model="NVIDIA H100 80GB",
+        price_per_hour=Decimal("2.00"),
+        synced_at=timezone.now(),
+    )
+    template_id = _save(token, account).json()["id"]
+    body = {"vendor": "novita", "secrets": {"HF_TOKEN": "hf_x"}, "dry_run": True}
+    missing = call("POST", f"/templates/{template_id}/deploy", token, body)
+    assert missing.status_code == 422
+    assert missing.json()["error"]["fields"] == {"productId": ["This field is required."]}
+    quote = call("POST", f"/templates/{template_id}/deploy", token, {**body, "fields": {"productId": "prod-h100"}})
+    assert quote.status_code == 200, quote.content
+    spec = quote.json()["spec"]
+    assert (spec["productId"], spec["imageUrl"], spec["name"]) == (
+        "prod-h100",
+        "registry.together.ai/p/flux:1",
+        "flux-worker",
+    )
+    assert [e["key"] for e in spec["envs"]] == ["HF_TOKEN", "MODE"]  # values masked in the answer
+    assert quote.json()["estimate"]["low"] == "2.0000"
