@@ -199,9 +199,11 @@ RULES: dict[str, Rule] = {
 @dataclass(frozen=True)
 class ApiRule:
     perm: Perm
-    obj: bool = False  # the path takes a deployment's id
+    obj: bool = False  # the path takes an object's id: the world's ``kind``
     variants: tuple[dict[str, str], ...] = ({},)  # other path parameters
     body: Callable[[Any], Any] | None = None  # a JSON body that would work if allowed
+    kind: str = "deployment"  # which object's id goes into {pk}: deployment or template
+    query: str = ""  # a query string that would work if allowed
 
 
 def _api_create(w: Any) -> dict[str, Any]:
@@ -226,6 +228,16 @@ API_RULES: dict[tuple[str, str], ApiRule] = {
     ("GET", "/keys"): ApiRule(Perm.VIEW),
     ("GET", "/offers"): ApiRule(Perm.VIEW),
     ("GET", "/costs"): ApiRule(Perm.VIEW),
+    ("GET", "/offers/anywhere"): ApiRule(Perm.DEPLOY, query="?image=docker.io/library/nginx:1&gpu=H100&count=1"),
+    ("GET", "/templates"): ApiRule(Perm.VIEW),
+    ("POST", "/templates"): ApiRule(Perm.DEPLOY, body=lambda w: {**_api_create(w), "name": "Walker's"}),
+    ("GET", "/templates/{pk}"): ApiRule(Perm.VIEW, obj=True, kind="template"),
+    # The world's template is its deployer's: deployers change their own, admins and owners any.
+    ("PATCH", "/templates/{pk}"): ApiRule(Perm.DEPLOY, obj=True, kind="template", body=lambda w: {"name": "Walked"}),
+    ("DELETE", "/templates/{pk}"): ApiRule(Perm.DEPLOY, obj=True, kind="template"),
+    ("POST", "/templates/{pk}/deploy"): ApiRule(
+        Perm.DEPLOY, obj=True, kind="template", body=lambda w: {"fields": _api_create(w)["fields"]}
+    ),
 }
 
 
@@ -237,10 +249,11 @@ def api_operations() -> set[tuple[str, str]]:
     return {(method.upper(), path.removeprefix("/api/v1")) for path, ops in paths.items() for method in ops}
 
 
-def api_paths(key: tuple[str, str], rule: ApiRule, deployment_pk: int) -> list[str]:
+def api_paths(key: tuple[str, str], rule: ApiRule, world: Any) -> list[str]:
+    """The rule's paths with the world's object (its deployment or template) as {pk}."""
     paths = []
     for variant in rule.variants:
-        path = key[1].replace("{pk}", str(deployment_pk))
+        path = key[1].replace("{pk}", str(getattr(world, rule.kind).pk)) + rule.query
         for name, value in variant.items():
             path = path.replace("{" + name + "}", value)
         paths.append(path)
@@ -257,7 +270,7 @@ def test_the_api_never_takes_a_session(client, ours, django_capture_on_commit_ca
     before = snapshot()
     with django_capture_on_commit_callbacks() as queued:
         for key, rule in API_RULES.items():
-            for path in api_paths(key, rule, ours.deployment.pk):
+            for path in api_paths(key, rule, ours):
                 body = rule.body(ours) if rule.body else None
                 kwargs = {"data": body, "content_type": "application/json"} if body is not None else {}
                 response = getattr(client, key[0].lower())("/api/v1" + path, **kwargs)

@@ -279,20 +279,44 @@ def deployment_create(
     and messages as the page. ``dry_run`` answers the price (200) and creates nothing; a
     create answers 201 with the deployment, queued for the worker (or awaiting approval)."""
     _need(request, Perm.DEPLOY)
+    form_class = form_class_for(payload.vendor)
+    data = form_data(payload.fields, payload.rows, list(form_class.formsets))
+    return create_from_data(
+        request,
+        response,
+        vendor=payload.vendor,
+        data=data,
+        digest=_digest("create", payload.model_dump()),
+        dry_run=payload.dry_run,
+        max_price_per_hour=payload.max_price_per_hour,
+    )
+
+
+def create_from_data(
+    request: HttpRequest,
+    response: HttpResponse,
+    *,
+    vendor: str,
+    data: Any,
+    digest: str,
+    dry_run: bool,
+    max_price_per_hour: float | None,
+) -> Status:
+    """The one create path (POST /deployments and POST /templates/{id}/deploy): the vendor's
+    form bound to ``data``, the header's Idempotency-Key, the price check, the service."""
     team = request.team  # type: ignore[attr-defined]
-    key = "" if payload.dry_run else _idempotency_key(request)
-    digest = _digest("create", payload.model_dump())
+    key = "" if dry_run else _idempotency_key(request)
     replayed = _create_replay(team, key, digest, response)
     if replayed is not None:
         return replayed
-    if not team_accounts(team=team, vendor=payload.vendor).exists():
+    if not team_accounts(team=team, vendor=vendor).exists():
         raise ApiError(
             409,
-            f"The team has no {Vendor(payload.vendor).label} key: add one first.",
+            f"The team has no {Vendor(vendor).label} key: add one first.",
             code="no_key",
             fields={"account": ["Add a key first."]},
         )
-    form = _bound_form(request, payload.vendor, payload)
+    form = _build_form(request, vendor, data)
     if not form.is_valid():
         # A request with the same key may have finished meanwhile (and taken the name): its answer.
         replayed = _create_replay(team, key, digest, response)
@@ -301,18 +325,18 @@ def deployment_create(
         raise _invalid(form)
     estimate = form.estimate()
     low = estimate.get("low")
-    if payload.max_price_per_hour is not None and (low is None or low > Decimal(str(payload.max_price_per_hour))):
+    if max_price_per_hour is not None and (low is None or low > Decimal(str(max_price_per_hour))):
         price = f"about ${low:.2f}/h" if low is not None else "not known before it runs"
         raise ApiError(
             422,
             f"The price is {price}, above max_price_per_hour.",
             fields={"max_price_per_hour": [f"The estimate is {price}."]},
         )
-    if payload.dry_run:
+    if dry_run:
         return Status(
             200,
             {
-                "vendor": payload.vendor,
+                "vendor": vendor,
                 "valid": True,
                 "estimate": _estimate(form),
                 "charges": _charges(form),
@@ -547,3 +571,10 @@ def costs(request: HttpRequest) -> dict[str, Any]:
         "total_per_hour": _money(sum(spend["per_hour"].values(), zero)),
         "total_month": _money(sum(spend["month"].values(), zero)),
     }
+
+
+# --- templates and deploy anywhere (controlpanel/api/templates.py) ----------------------------------
+
+from controlpanel.api.templates import router as templates_router  # noqa: E402
+
+api.add_router("", templates_router)

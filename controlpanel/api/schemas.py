@@ -207,3 +207,81 @@ class MeOut(Schema):
     team: str
     role: str
     token: str
+
+
+# --- templates and deploy anywhere ------------------------------------------------------------------
+
+
+class TemplateOut(Schema):
+    id: int | None = Field(description="A team template's id; null for a built-in one (see slug).")
+    slug: str | None = Field(description="A built-in template's name; null for a team's own.")
+    builtin: bool
+    name: str
+    description: str
+    vendor: str | None = Field(description="The vendor whose form it was saved from; null: vendor-neutral (built-in).")
+    spec: dict[str, Any] = Field(
+        description="A team template: the vendor's request body, secret values emptied. A built-in: the neutral spec."
+    )
+    to_fill: list[str] = Field(description="What must be filled in when it is used (secret env values, passwords).")
+    can_manage: bool = Field(description="Whether this token's person may rename or delete it.")
+    created_by: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+class TemplateIn(FormIn):
+    vendor: VendorName
+    name: str = Field(max_length=1000, description="Unique in the team, up to 100 characters.")
+    description: str = Field("", max_length=2000)
+
+
+class TemplatePatch(Schema):
+    name: str | None = Field(None, max_length=1000)
+    description: str | None = Field(None, max_length=2000)
+
+
+class TemplateDeployIn(FormIn):
+    vendor: VendorName | None = Field(
+        None, description="Deploy on this vendor (translated through the neutral spec); default: the template's own."
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for the template's to_fill env variables by name (HF_TOKEN...): never stored in it.",
+    )
+    dry_run: bool = Field(False, description="Check and price it, create nothing.")
+    max_price_per_hour: float | None = Field(
+        None, ge=0, description="Refuse (422) if the estimate per hour is above this."
+    )
+
+
+class AnywhereFilters(Schema):
+    image: str = Field(max_length=500, description="The container image, with its registry")
+    gpu: str | None = Field(
+        None, max_length=100, description="A GPU model in any vendor's spelling ('H100'); none: any"
+    )
+    count: int = Field(1, description="GPUs per instance, 1 to 8")
+    max_price: float | None = Field(None, description="USD an hour for all the GPUs asked for; none: any price")
+    memory_gb: int | None = None
+    disk_gb: int | None = None
+    region: str | None = Field(
+        None, max_length=50, description="A preference (US, DE, Europe): offers there come first"
+    )
+    port: int | None = None
+    command: str | None = Field(None, max_length=2000)
+
+
+class AnywhereOfferOut(Schema):
+    offer_id: int = Field(description="The offer's id in the team's catalog")
+    account_id: int = Field(description="The key it is listed under (GET /keys)")
+    vendor: str
+    kind: str
+    sku: str
+    name: str
+    gpu: str
+    gpu_count: int = Field(description="GPUs this deployment would get there")
+    price_per_hour: Money | None = Field(description="For the GPUs asked for; null: the vendor prices it when it runs")
+    location: str
+    available: bool
+    in_region: bool
+    differences: list[str] = Field(description="What will differ from what was asked, in the page's words")
+    keys: list[str]

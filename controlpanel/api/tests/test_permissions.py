@@ -46,7 +46,7 @@ def _no_broker(monkeypatch):
 
 
 def _send(key: tuple[str, str], path: str, token: str, body: Any) -> Any:
-    return call(key[0], path, token, body if key[0] == "POST" else None)
+    return call(key[0], path, token, body if key[0] in ("POST", "PATCH") else None)
 
 
 def _pairs(*, allowed: bool) -> list[Any]:
@@ -63,7 +63,7 @@ def test_api_forbidden_role_gets_403_and_changes_nothing(ours, key, role, django
     rule = API_RULES[key]
     before = snapshot()
     with django_capture_on_commit_callbacks() as queued:
-        for path in api_paths(key, rule, ours.deployment.pk):
+        for path in api_paths(key, rule, ours):
             response = _send(key, path, ours.tokens[role], rule.body(ours) if rule.body else None)
             assert response.status_code == 403, f"{path}: {response.status_code}"
             assert response.json()["error"]["code"] == "forbidden"
@@ -75,7 +75,7 @@ def test_api_forbidden_role_gets_403_and_changes_nothing(ours, key, role, django
 def test_api_allowed_role_is_let_through(ours, key, role, django_capture_on_commit_callbacks):
     rule = API_RULES[key]
     with django_capture_on_commit_callbacks():
-        path = api_paths(key, rule, ours.deployment.pk)[0]
+        path = api_paths(key, rule, ours)[0]
         response = _send(key, path, ours.tokens[role], rule.body(ours) if rule.body else None)
     assert response.status_code not in (401, 403, 404), f"{role.value} refused at {path}: {response.content!r}"
     assert response.status_code < 500
@@ -86,14 +86,12 @@ OBJECT_KEYS = [key for key, rule in API_RULES.items() if rule.obj]
 
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("key", OBJECT_KEYS, ids=lambda k: f"{k[0]} {k[1]}")
-def test_api_another_teams_deployment_is_404_for_every_role(
-    ours, theirs, key, role, django_capture_on_commit_callbacks
-):
+def test_api_another_teams_object_is_404_for_every_role(ours, theirs, key, role, django_capture_on_commit_callbacks):
     rule = API_RULES[key]
     expected = {404} if rule.perm in ROLE_PERMISSIONS[role] else {403}
     before = snapshot()
     with django_capture_on_commit_callbacks() as queued:
-        for path in api_paths(key, rule, theirs.deployment.pk):
+        for path in api_paths(key, rule, theirs):
             response = _send(key, path, ours.tokens[role], rule.body(ours) if rule.body else None)
             assert response.status_code in expected, f"{path}: {response.status_code}"
     assert snapshot() == before
@@ -101,11 +99,11 @@ def test_api_another_teams_deployment_is_404_for_every_role(
 
 
 @pytest.mark.parametrize("key", OBJECT_KEYS, ids=lambda k: f"{k[0]} {k[1]}")
-def test_api_other_teams_owner_gets_404_for_our_deployment(ours, theirs, key, django_capture_on_commit_callbacks):
+def test_api_other_teams_owner_gets_404_for_our_object(ours, theirs, key, django_capture_on_commit_callbacks):
     rule = API_RULES[key]
     before = snapshot()
     with django_capture_on_commit_callbacks() as queued:
-        for path in api_paths(key, rule, ours.deployment.pk):
+        for path in api_paths(key, rule, ours):
             response = _send(key, path, theirs.tokens[Role.OWNER], rule.body(theirs) if rule.body else None)
             assert response.status_code == 404, f"{path}: {response.status_code}"
     assert snapshot() == before
@@ -116,8 +114,8 @@ def test_api_lists_show_only_the_tokens_team(ours, theirs):
     for key, rule in API_RULES.items():
         if key[0] != "GET" or rule.obj:
             continue
-        text = json.dumps(call("GET", key[1], theirs.tokens[Role.OWNER]).json())
-        for ours_only in ("ours-running", "ours deploy key", "ours spare key"):
+        text = json.dumps(call("GET", key[1] + rule.query, theirs.tokens[Role.OWNER]).json())
+        for ours_only in ("ours-running", "ours deploy key", "ours spare key", "ours template"):
             assert ours_only not in text, key
     listed = call("GET", "/deployments", theirs.tokens[Role.VIEWER]).json()["results"]
     assert [d["name"] for d in listed] == ["theirs-running"]

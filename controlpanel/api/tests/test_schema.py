@@ -3,7 +3,7 @@
 types, the edges of them) never get a 500 and every answer matches the document:
 its status code is one the operation lists, its body that status's schema, its type JSON.
 
-Path ids point at a real deployment of the token's team half the time, so answers
+Path ids point at a real deployment (or template) of the token's team half the time, so answers
 other than 404 are checked too. Examples are capped (8 per operation) to keep the run short."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from controlpanel.api.tests.helpers import token_for
+from controlpanel.blueprints.models import DeploymentTemplate
 from controlpanel.deployments.states import State
 from controlpanel.wsgi import application
 from tests.factories import AccountFactory, DeploymentFactory
@@ -49,7 +50,10 @@ def api_world(db, team, owner, account, settings, monkeypatch, _keep_the_test_co
     settings.PANEL_API_RATE_PER_MINUTE = 0
     AccountFactory(team=team, vendor="replicate", label="Replicate key")
     running = DeploymentFactory(account=account, state=State.RUNNING, external_id="ext-1", created_by=owner)
-    return {"token": token_for(owner, team), "deployment": running}
+    template = DeploymentTemplate.objects.create(
+        team=team, name="vLLM", vendor="together", spec={"name": "vllm", "gpu_type": "h100-80gb"}, created_by=owner
+    )
+    return {"token": token_for(owner, team), "deployment": running, "template": template}
 
 
 def test_schemathesis_sees_every_operation_the_access_rules_name():
@@ -64,6 +68,7 @@ def test_schemathesis_sees_every_operation_the_access_rules_name():
 def test_api_answers_match_its_schema(case, api_world, django_capture_on_commit_callbacks):
     pk = (case.path_parameters or {}).get("pk")
     if isinstance(pk, int) and pk % 2 == 0:
-        case.path_parameters["pk"] = api_world["deployment"].pk
+        what = "template" if case.operation.path.startswith("/api/v1/templates") else "deployment"
+        case.path_parameters["pk"] = api_world[what].pk
     with django_capture_on_commit_callbacks():  # queued tasks are not sent anywhere
         case.call_and_validate(headers={"Authorization": f"Bearer {api_world['token']}"}, checks=CHECKS)
