@@ -66,6 +66,18 @@ def budget_reason(*, team: Team, now: dt.datetime | None = None) -> str:
     return ""
 
 
+def start_reason(*, team: Team, now: dt.datetime | None = None) -> str:
+    """Why a stopped deployment may not start again this month, or ``""``: a start spends
+    money as a new deployment does, so a used-up budget holds it back too."""
+    view = budget_view(team=team, now=now or timezone.now())
+    if view.used_up:
+        return (
+            f"The team's monthly budget of ${view.budget:.2f} is used up (${view.spent:.2f} spent this month): "
+            "starting it would spend more. An admin can raise the budget on Team → Limits."
+        )
+    return ""
+
+
 def refusal(*, team: Team, price_per_hour: Decimal | None) -> str:
     """The first money rule a new deployment breaks, in words, or ``""``."""
     return ceiling_reason(team=team, price_per_hour=price_per_hour) or budget_reason(team=team)

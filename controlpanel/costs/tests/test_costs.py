@@ -198,6 +198,27 @@ def test_budget_warns_at_80_then_blocks_and_stops_at_100_once(team, owner, accou
     assert set(CostAlert.objects.values_list("kind", flat=True)) == {AlertKind.BUDGET_WARN, AlertKind.BUDGET_OVER}
 
 
+def test_a_used_up_budget_holds_back_a_start_and_says_why(team, owner, account, queued):
+    from django.core.exceptions import ValidationError
+
+    from controlpanel.deployments.services.actions import deployment_request_action
+    from providers.base import Action
+
+    start = max(MONTH, hours_ago(5))
+    ran(DeploymentFactory(account=account, external_id="r-1"), (start, State.RUNNING), price="1")
+    stopped = ran(DeploymentFactory(account=account, external_id="r-2"), (start, State.STOPPED), price="1")
+    policy = TeamPolicy.objects.create(team=team, monthly_budget=Decimal("0.01"))
+    with pytest.raises(ValidationError, match="monthly budget of \\$0.01 is used up"):
+        deployment_request_action(deployment=stopped, actor=owner, action=Action.START)
+    stopped.refresh_from_db()
+    assert stopped.state == State.STOPPED
+    assert queued["submit"] == []
+    policy.monthly_budget = Decimal("1000")
+    policy.save()
+    deployment_request_action(deployment=stopped, actor=owner, action=Action.START)
+    assert queued["submit"] == [stopped.pk]
+
+
 def test_the_form_says_what_the_budget_leaves_and_puts_the_ceiling_on_the_price_field(logged_in, team, account):
     TeamPolicy.objects.create(team=team, monthly_budget=Decimal("100"), price_ceiling_per_hour=Decimal("0.5"))
     page = logged_in.get(reverse("deployments:create", args=["together"]))

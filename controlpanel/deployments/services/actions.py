@@ -120,6 +120,12 @@ def deployment_request_action(
         Deployment.objects.select_for_update(of=("self",)).select_related("account", "team").get(pk=deployment.pk)
     )
     reason = action_refusal(deployment, action)
+    if not reason and action is Action.START:
+        # Here, not in action_refusal (which every page render asks): the month's spend is
+        # read once, when someone presses Start. At call time: costs reads deployments.
+        from controlpanel.costs.rules import start_reason
+
+        reason = start_reason(team=deployment.team)
     if reason:
         raise ValidationError(reason)
     params = params or {}
