@@ -57,11 +57,16 @@ redis:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null); \
 	  else echo "redis-server is missing: the chaos suite runs on the file broker (Debian/Ubuntu: sudo apt-get install redis-server)"; fi; }
 
-# The unit layer on every core, then the real-worker and browser tests one at a time
-# (they share one worker, one live server and the machine's Redis).
+# The real-worker and browser tests spend most of their time waiting on the worker and the
+# twins, so the unit layer runs beside them in one xdist process: its own test database,
+# var/ folder, broker queue and cache prefix (settings_test.py), so neither sees the other's
+# work. Its report follows the slow layer's.
 test: lint chromium redis
-	$(PY) -m pytest -q -n auto -m "not integration and not browser"
-	$(PY) -m pytest -m "integration or browser"
+	@mkdir -p var
+	$(PY) -m pytest -q -n 1 -m "not integration and not browser" > var/unit-layer.log 2>&1 & unit=$$!; \
+	$(PY) -m pytest -m "integration or browser"; slow=$$?; \
+	wait $$unit; fast=$$?; echo "--- the unit layer (var/unit-layer.log) ---"; cat var/unit-layer.log; \
+	test $$slow -eq 0 && test $$fast -eq 0
 
 # Everything but the real-worker integration, browser and subprocess tests, on every core.
 test-fast: $(VENV)/.installed-dev
@@ -92,4 +97,4 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf var/test staticfiles .pytest_cache
+	rm -rf var/test var/test-gw* staticfiles .pytest_cache

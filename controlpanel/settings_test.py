@@ -11,11 +11,16 @@ import os
 from pathlib import Path
 
 _BASE = Path(__file__).resolve().parent.parent
-os.environ.setdefault("PANEL_VAR_DIR", str(_BASE / "var" / "test"))
+# Each xdist process (gw0, gw1, …) gets its own folder, broker keys, queue and cache
+# prefix: `make test` runs the unit layer (under xdist) beside the real-worker tests, and
+# that layer's Celery worker must never take a task a unit test queued against its own
+# database.
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+os.environ.setdefault("PANEL_VAR_DIR", str(_BASE / "var" / (f"test-{_XDIST}" if _XDIST else "test")))
 os.environ.setdefault("DEBUG", "true")
-os.environ.setdefault("CELERY_KEY_PREFIX", "paneltest:")
-os.environ.setdefault("CELERY_QUEUE", "controlpanel-test")
-os.environ.setdefault("CACHE_KEY_PREFIX", "paneltest")
+os.environ.setdefault("CELERY_KEY_PREFIX", f"paneltest{_XDIST}:")
+os.environ.setdefault("CELERY_QUEUE", f"controlpanel-test{_XDIST}")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"paneltest{_XDIST}")
 os.environ.setdefault("SANDBOX_PROVISION_SECONDS", "2")
 os.environ.setdefault("PANEL_SANDBOX", "true")
 # No rate limit unless a test asks for one: the suite's accounts share ids across test

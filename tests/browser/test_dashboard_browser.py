@@ -53,7 +53,7 @@ def test_row_goes_live_then_page_follows_scales_stops_and_deletes(page, live_ser
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#toasts")).to_contain_text("New replica counts requested; the worker sends it to Together AI.")
     expect(live).to_contain_text("2 ready of 2 wanted", timeout=45_000)
-    expect(page.locator(".timeline")).to_contain_text("Scale to 2–2 replicas")
+    expect(page.locator("#deployment-live .timeline").first).to_contain_text("Scale to 2–2 replicas")
 
     # Stop, then delete: each through its confirmation, each seen to land.
     page.get_by_role("button", name="Stop", exact=True).click()

@@ -69,7 +69,7 @@ def test_login_add_key_deploy_and_see_it_running(page, live_server, panel_worker
     live = page.locator("#deployment-live")
     expect(live.locator(".badge").first).to_have_text("Running", timeout=45_000)
     expect(live.get_by_text("/deployment-request/browser-echo")).to_be_visible()
-    expect(page.locator(".timeline")).to_contain_text("Submitted from the form")
+    expect(page.locator("#deployment-live .timeline").first).to_contain_text("Submitted from the form")
     expect(page.locator(".logs")).to_contain_text("Started container", timeout=20_000)
     shot(page, "deployment-page")
 

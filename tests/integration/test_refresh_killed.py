@@ -40,8 +40,13 @@ def test_a_refresh_killed_half_way_is_finished_by_the_next_sweep(panel_worker, l
     key = "sandbox-novita-killed"
     account = AccountFactory(team=TeamFactory(name="Killed refresh"), vendor="novita", api_key=key)
     seeded = seed_fleet(account, account_for_key(key), [f"half-{i:02d}" for i in range(ROWS)])
-    # The refresh "in flight" holds the lease, as the sweep gives it; no other may start.
-    ProviderAccount.objects.filter(pk=account.pk).update(refresh_lease_until=timezone.now() + dt.timedelta(minutes=5))
+    # The refresh "in flight" holds the lease, as the sweep gives it to a due account; no
+    # other may start. (The worker may have listed the key already, while it had no
+    # deployments, and put it off by the idle interval; rows made by a submission would
+    # have made it due, as these rows made here must.)
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        refresh_lease_until=timezone.now() + dt.timedelta(minutes=5), next_refresh_at=timezone.now()
+    )
     add_rows(account, seeded)
     SandboxFault.objects.create(vendor="novita", latency_ms=400)
     rows = Deployment.objects.filter(account=account)
