@@ -313,6 +313,12 @@ def _refresh_one(provider: Any, deployment: Deployment, remote: Remote | None) -
         locked = Deployment.objects.select_for_update(of=("self",)).filter(pk=deployment.pk).first()
         if locked is None or locked.state not in WATCHED:
             return
+        if _moved_since_read(deployment, locked):
+            # A stop, scale or delete landed after this poll loaded the row, so what the
+            # vendor said may predate it: writing it would undo the action ("Stopping" back
+            # to "Running"). The next poll, seconds away, reads the vendor afresh.
+            logger.info("deployment_id=%s moved while it was polled; its next poll decides", deployment.pk)
+            return
         if remote is not None and _still_not_up_after_deadline(locked, remote):
             apply_remote(locked, remote, target=State.FAILED)  # the vendor's view, not "provisioning" again
             return
@@ -323,6 +329,16 @@ def _refresh_one(provider: Any, deployment: Deployment, remote: Remote | None) -
                 deployment_transition(deployment=locked, to=target, message=message)
             return
         apply_remote(locked, remote)
+
+
+def _moved_since_read(loaded: Deployment, locked: Deployment) -> bool:
+    """Whether the row changed state or took an action after the poll loaded it (before it
+    asked the vendor)."""
+    return (
+        locked.state != loaded.state
+        or locked.state_changed_at != loaded.state_changed_at
+        or locked.pending_action != loaded.pending_action
+    )
 
 
 # The start of the reason a deployment failed for not coming up in time (see below).

@@ -316,3 +316,18 @@ def test_deployment_page_says_when_its_details_were_last_read(account, mock, log
     assert "7 min ago" in page
     dashboard = logged_in.get(reverse("deployments:dashboard")).content.decode()
     assert "details read 7 min ago" in dashboard
+
+
+def test_a_row_that_moved_while_it_was_polled_keeps_what_happened_after_the_read():
+    # The poll loads the row and asks the vendor; a person's Stop lands meanwhile. The
+    # vendor's answer predates the stop, so writing it would put "Stopping" back to "Running".
+    loaded = DeploymentFactory(account=AccountFactory(vendor="nosana"), state=State.RUNNING, external_id="dep-moved")
+    Deployment.objects.filter(pk=loaded.pk).update(state=State.STOPPING, state_changed_at=timezone.now())
+    before = Remote(external_id="dep-moved", name=loaded.name, state=RemoteState.RUNNING, vendor_state="RUNNING")
+    refresh_module._refresh_one(None, loaded, before)
+    assert Deployment.objects.get(pk=loaded.pk).state == State.STOPPING
+    # A poll that loads the row after the stop writes what the vendor says.
+    fresh = Deployment.objects.get(pk=loaded.pk)
+    after = Remote(external_id="dep-moved", name=loaded.name, state=RemoteState.STOPPED, vendor_state="STOPPED")
+    refresh_module._refresh_one(None, fresh, after)
+    assert Deployment.objects.get(pk=loaded.pk).state == State.STOPPED
