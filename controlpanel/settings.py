@@ -35,9 +35,18 @@ def _generated_secret(name: str, make: callable) -> str:
         raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see .env.example)")
     path = VAR_DIR / name.lower()
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a temporary name, then linked in: two processes starting at
+        # once (make test runs two pytest sessions) both read one complete secret.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(make())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # the other process was first: use its secret
+        finally:
+            tmp.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
